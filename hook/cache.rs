@@ -1,0 +1,130 @@
+//! Warm-container caches: source files by name (revalidated after a TTL), and compiled
+//! policies by template version and the variable values they were rendered with.
+//!
+//! Concurrent requests for the same file wait for one fetch instead of each making their own.
+//! A failed fetch or parse is never cached: the next request tries again, and until it
+//! succeeds every decision that needs the file fails closed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::policy::Policy;
+use crate::store::{Fetch, Fetched, StoreError, TemplateSource};
+
+/// How many compiled policies are kept before the cache starts afresh. Templates that use
+/// per-resource variables (`logicalResourceId`) compile once per resource.
+const MAX_POLICIES: usize = 1024;
+
+/// A value read from a source file, or the knowledge that the file does not exist.
+pub struct Cached<T> {
+    pub value: Option<Arc<T>>,
+    /// The source's version of the file, when it exists.
+    pub version: Option<String>,
+    /// Served without fetching.
+    pub hit: bool,
+}
+
+/// Why a cached file could not be produced.
+#[derive(Debug)]
+pub enum LoadError<E> {
+    Store(StoreError),
+    Parse(E),
+}
+
+struct Entry<T> {
+    value: Option<Arc<T>>,
+    version: Option<String>,
+    checked_at: Instant,
+}
+
+type Slot<T> = Arc<tokio::sync::Mutex<Option<Entry<T>>>>;
+
+/// Parsed source files by file name.
+pub struct FileCache<T> {
+    /// `None`: never revalidate (a one-shot CLI run).
+    ttl: Option<Duration>,
+    slots: Mutex<HashMap<String, Slot<T>>>,
+}
+
+impl<T> FileCache<T> {
+    pub fn new(ttl: Option<Duration>) -> Self {
+        FileCache { ttl, slots: Mutex::new(HashMap::new()) }
+    }
+
+    /// The parsed file, fetched (or revalidated) when it is not fresh.
+    pub async fn get<E>(
+        &self,
+        source: &dyn TemplateSource,
+        file_name: &str,
+        parse: impl FnOnce(&Fetched) -> Result<T, E>,
+    ) -> Result<Cached<T>, LoadError<E>> {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            slots.entry(file_name.to_owned()).or_default().clone()
+        };
+        let mut entry = slot.lock().await;
+        if let Some(current) = entry.as_ref().filter(|e| self.is_fresh(e)) {
+            return Ok(current.to_cached(true));
+        }
+        let known_version = entry.as_ref().and_then(|e| e.version.clone());
+        let fetched = source.fetch(file_name, known_version.as_deref()).await.map_err(LoadError::Store)?;
+        let now = Instant::now();
+        let updated = match (fetched, entry.take()) {
+            (Fetch::NotModified, Some(current)) => Entry { checked_at: now, ..current },
+            (Fetch::NotModified, None) => {
+                let reason = "not modified, but nothing was cached".to_owned();
+                return Err(LoadError::Store(StoreError::Unexpected { file_name: file_name.to_owned(), reason }));
+            }
+            (Fetch::NotFound, _) => Entry { value: None, version: None, checked_at: now },
+            (Fetch::Found(found), _) => {
+                let value = parse(&found).map_err(LoadError::Parse)?;
+                Entry { value: Some(Arc::new(value)), version: Some(found.version), checked_at: now }
+            }
+        };
+        let cached = updated.to_cached(false);
+        *entry = Some(updated);
+        Ok(cached)
+    }
+
+    fn is_fresh(&self, entry: &Entry<T>) -> bool {
+        self.ttl.is_none_or(|ttl| entry.checked_at.elapsed() < ttl)
+    }
+}
+
+impl<T> Entry<T> {
+    fn to_cached(&self, hit: bool) -> Cached<T> {
+        Cached { value: self.value.clone(), version: self.version.clone(), hit }
+    }
+}
+
+/// Compiled policies by (file, template version, variable values used).
+#[derive(Default)]
+pub struct PolicyCache {
+    policies: Mutex<HashMap<(String, String, String), Arc<Policy>>>,
+}
+
+impl PolicyCache {
+    /// The cached policy, or the one `compile` makes (then cached).
+    pub fn get_or_compile<E>(
+        &self,
+        key: (String, String, String),
+        compile: impl FnOnce() -> Result<Policy, E>,
+    ) -> Result<(Arc<Policy>, bool), E> {
+        if let Some(policy) = self.lock().get(&key) {
+            return Ok((policy.clone(), true));
+        }
+        // Compiled outside the lock: a slow compile must not hold up other types.
+        let policy = Arc::new(compile()?);
+        let mut policies = self.lock();
+        if policies.len() >= MAX_POLICIES {
+            policies.clear();
+        }
+        policies.insert(key, policy.clone());
+        Ok((policy, false))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String, String), Arc<Policy>>> {
+        self.policies.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

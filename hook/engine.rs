@@ -1,0 +1,309 @@
+//! The engine: one resource and its context in, one [`Decision`] out.
+//!
+//! ```text
+//! Target ─► store (via cache) ─► Template ─► render(variables) ─► Policy (cached)
+//!        ─► normalize(properties) ─► validate ─► Verdict
+//! ```
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::cache::{FileCache, LoadError, PolicyCache};
+use crate::context::{Action, Context, is_builtin_variable};
+use crate::error::Error;
+use crate::policy::Policy;
+use crate::render::Template;
+use crate::store::{self, TemplateSource, VARIABLES_FILE};
+use crate::validate;
+use crate::verdict::{Decision, Verdict, Violation};
+
+/// One resource to judge.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// `AWS::S3::Bucket`
+    pub type_name: String,
+    pub logical_id: String,
+    pub action: Action,
+    /// The resource's `Properties` object (empty on DELETE).
+    pub properties: Value,
+    pub context: Context,
+}
+
+/// Settings that hold for every decision.
+#[derive(Clone, Debug, Default)]
+pub struct EngineConfig {
+    /// Types that may be used without a template. A type on this list that *has* a template
+    /// is still judged by it.
+    pub exempt_types: BTreeSet<String>,
+    /// How long a fetched file is trusted before it is revalidated; `None`: for the whole run.
+    pub cache_ttl: Option<Duration>,
+    /// Organisation variables that override `_variables.json` (`rcfge --var`).
+    pub variables: Map<String, Value>,
+}
+
+/// Judges resources against the templates of one source. Build it once; it is `Send + Sync`
+/// and caches everything it loads.
+pub struct Engine {
+    source: Box<dyn TemplateSource>,
+    config: EngineConfig,
+    templates: FileCache<Template>,
+    variables: FileCache<Map<String, Value>>,
+    policies: PolicyCache,
+}
+
+/// A judged resource before it is wrapped in a [`Decision`].
+struct Outcome {
+    verdict: Verdict,
+    version: Option<String>,
+    note: Option<String>,
+}
+
+impl Engine {
+    pub fn new(source: impl TemplateSource + 'static, config: EngineConfig) -> Self {
+        Engine {
+            source: Box::new(source),
+            templates: FileCache::new(config.cache_ttl),
+            variables: FileCache::new(config.cache_ttl),
+            policies: PolicyCache::default(),
+            config,
+        }
+    }
+
+    /// Where templates come from, for messages.
+    pub fn location(&self) -> String {
+        self.source.location()
+    }
+
+    /// Judges one resource. Never fails and never panics: every fault, a panic included, is a
+    /// [`Verdict::InternalFailure`].
+    pub async fn decide(&self, target: &Target) -> Decision {
+        let outcome = match CatchUnwind::new(self.evaluate(target)).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(error)) => Outcome { verdict: Verdict::InternalFailure(error), version: None, note: None },
+            Err(message) => Outcome { verdict: Verdict::InternalFailure(Error::Panic { message }), version: None, note: None },
+        };
+        Decision {
+            type_name: target.type_name.clone(),
+            logical_id: target.logical_id.clone(),
+            action: target.action,
+            verdict: outcome.verdict,
+            template_version: outcome.version,
+            note: outcome.note,
+        }
+    }
+
+    /// The JSON Schema a type's template renders to in a context (for template authors).
+    pub async fn render(&self, type_name: &str, logical_id: &str, action: Action, context: &Context) -> Result<Value, Error> {
+        let template = self.template(type_name).await?.ok_or_else(|| self.no_template(type_name))?;
+        let vars = self.variables_for(&template, type_name, logical_id, action, context).await?;
+        template.render(&vars).map_err(|source| Error::Render { type_name: type_name.to_owned(), source })
+    }
+
+    async fn evaluate(&self, target: &Target) -> Result<Outcome, Error> {
+        let type_name = &target.type_name;
+        let Some(template) = self.template(type_name).await? else {
+            return Ok(self.untemplated(target)?);
+        };
+        let version = Some(template.version.clone());
+        if target.action == Action::Delete {
+            return Ok(delete_outcome(&template, version));
+        }
+        let properties = match &target.properties {
+            Value::Object(_) => &target.properties,
+            other => return Err(Error::PropertiesNotAnObject { found: json_kind(other) }),
+        };
+        let vars = self
+            .variables_for(&template, type_name, &target.logical_id, target.action, &target.context)
+            .await?;
+        let policy = self.policy(&template, &vars)?;
+        let mut normalized = properties.clone();
+        policy.normalizer().normalize(policy.schema(), &mut normalized);
+        let violations = validate::check(&policy, &normalized);
+        let verdict = if violations.is_empty() { Verdict::Compliant } else { Verdict::NonCompliant(violations) };
+        Ok(Outcome { verdict, version, note: None })
+    }
+
+    /// The verdict for a type that has no template: refused unless exempt; DELETE is allowed.
+    fn untemplated(&self, target: &Target) -> Result<Outcome, Error> {
+        if target.action == Action::Delete {
+            let note = "DELETE of a type with no template: nothing to protect".to_owned();
+            return Ok(Outcome { verdict: Verdict::Compliant, version: None, note: Some(note) });
+        }
+        if self.config.exempt_types.contains(&target.type_name) {
+            let note = format!("{} has no template and is on the exemption list", target.type_name);
+            return Ok(Outcome { verdict: Verdict::Exempt, version: None, note: Some(note) });
+        }
+        Err(self.no_template(&target.type_name))
+    }
+
+    fn no_template(&self, type_name: &str) -> Error {
+        Error::NoTemplate { type_name: type_name.to_owned(), location: self.source.location() }
+    }
+
+    /// The type's template, or `None` when the source has none.
+    async fn template(&self, type_name: &str) -> Result<Option<Arc<Template>>, Error> {
+        let file_name = store::file_name_for_type(type_name)
+            .map_err(|source| Error::Store { type_name: type_name.to_owned(), source })?;
+        let cached = self
+            .templates
+            .get(self.source.as_ref(), &file_name, |fetched| Template::parse(type_name, &fetched.version, &fetched.body))
+            .await
+            .map_err(|e| match e {
+                LoadError::Store(source) => Error::Store { type_name: type_name.to_owned(), source },
+                LoadError::Parse(source) => Error::Template { type_name: type_name.to_owned(), source },
+            })?;
+        Ok(cached.value)
+    }
+
+    /// The organisation variables from `_variables.json` (none when the file is absent).
+    async fn organisation_variables(&self) -> Result<Arc<Map<String, Value>>, Error> {
+        let cached = self
+            .variables
+            .get(self.source.as_ref(), VARIABLES_FILE, |fetched| parse_variables(&fetched.body))
+            .await
+            .map_err(|e| Error::Variables {
+                file: VARIABLES_FILE.to_owned(),
+                reason: match e {
+                    LoadError::Store(source) => source.to_string(),
+                    LoadError::Parse(reason) => reason,
+                },
+            })?;
+        Ok(cached.value.unwrap_or_default())
+    }
+
+    /// The values of the variables `template` uses; unknown ones are left out.
+    async fn variables_for(
+        &self,
+        template: &Template,
+        type_name: &str,
+        logical_id: &str,
+        action: Action,
+        context: &Context,
+    ) -> Result<Map<String, Value>, Error> {
+        if template.variables().is_empty() {
+            return Ok(Map::new());
+        }
+        let builtins = context.variables(type_name, logical_id, action);
+        let needs_organisation = template.variables().iter().any(|name| !is_builtin_variable(name));
+        let organisation =
+            if needs_organisation { self.organisation_variables().await? } else { Arc::new(Map::new()) };
+        let mut vars = Map::new();
+        for name in template.variables() {
+            let value = if is_builtin_variable(name) {
+                builtins.get(name)
+            } else {
+                self.config.variables.get(name).or_else(|| organisation.get(name))
+            };
+            if let Some(value) = value {
+                vars.insert(name.clone(), value.clone());
+            }
+        }
+        Ok(vars)
+    }
+
+    fn policy(&self, template: &Template, vars: &Map<String, Value>) -> Result<Arc<Policy>, Error> {
+        let type_name = &template.type_name;
+        let render_error = |source| Error::Render { type_name: type_name.clone(), source };
+        let key = (type_name.clone(), template.version.clone(), template.variable_key(vars).map_err(render_error)?);
+        let (policy, _hit) = self.policies.get_or_compile(key, || {
+            let schema = template.render(vars).map_err(render_error)?;
+            Policy::compile(type_name, &template.version, schema)
+                .map_err(|source| Error::Compile { type_name: type_name.clone(), source })
+        })?;
+        Ok(policy)
+    }
+}
+
+/// DELETE carries no properties: allowed, unless the template protects the type.
+fn delete_outcome(template: &Template, version: Option<String>) -> Outcome {
+    if !template.deny_delete {
+        let note = "DELETE: there are no properties to validate".to_owned();
+        return Outcome { verdict: Verdict::Compliant, version, note: Some(note) };
+    }
+    let type_name = &template.type_name;
+    let violation = Violation {
+        pointer: "/".to_owned(),
+        keyword: "x-rcfge.denyDelete".to_owned(),
+        value: None,
+        message: format!("deleting a {type_name} is denied by its template"),
+        remediation: format!("Keep the resource, or ask the security team to allow deleting {type_name}"),
+    };
+    Outcome { verdict: Verdict::NonCompliant(vec![violation]), version, note: None }
+}
+
+/// Parses `_variables.json`: an object of organisation variables with plain names that do
+/// not shadow the built-in ones.
+pub fn parse_variables(body: &[u8]) -> Result<Map<String, Value>, String> {
+    let value = crate::json::from_slice(body).map_err(|e| format!("not valid JSON: {e}"))?;
+    let Value::Object(map) = value else {
+        return Err("must be a JSON object of variable names to values".to_owned());
+    };
+    for name in map.keys() {
+        check_variable_name(name)?;
+    }
+    Ok(map)
+}
+
+/// An organisation variable name: letters, digits and `_`, not starting with a digit, not a
+/// built-in variable and not `json`.
+pub fn check_variable_name(name: &str) -> Result<(), String> {
+    let plain = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !plain {
+        return Err(format!("`{name}` is not a valid variable name (letters, digits and _)"));
+    }
+    if is_builtin_variable(name) || name == "json" {
+        return Err(format!("`{name}` is a built-in name and cannot be an organisation variable"));
+    }
+    Ok(())
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Runs a future, turning a panic inside it into `Err(message)`.
+struct CatchUnwind<F> {
+    inner: Pin<Box<F>>,
+}
+
+impl<F> CatchUnwind<F> {
+    fn new(future: F) -> Self {
+        CatchUnwind { inner: Box::pin(future) }
+    }
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let inner = &mut self.get_mut().inner;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(panic_message(payload.as_ref()))),
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}

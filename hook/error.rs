@@ -1,0 +1,43 @@
+//! The crate error: every reason a resource could not be evaluated. Each one becomes
+//! `FAILED`/`InternalFailure` (hook) or a failure finding (CLI); none is ever a pass.
+
+use crate::event::EventError;
+use crate::policy::CompileError;
+use crate::render::{RenderError, TemplateError};
+use crate::store::StoreError;
+
+/// Why a resource could not be evaluated.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no template for {type_name} in {location}: the type is not approved")]
+    NoTemplate { type_name: String, location: String },
+    #[error("cannot load the template for {type_name}: {source}")]
+    Store { type_name: String, source: StoreError },
+    #[error("cannot load the organisation variables ({file}): {reason}")]
+    Variables { file: String, reason: String },
+    #[error("the template for {type_name} is broken: {source}")]
+    Template { type_name: String, source: TemplateError },
+    #[error("the template for {type_name} cannot be rendered: {source}")]
+    Render { type_name: String, source: RenderError },
+    #[error("the template for {type_name} is not a valid schema: {source}")]
+    Compile { type_name: String, source: CompileError },
+    #[error("the resource's properties must be a JSON object, not {found}")]
+    PropertiesNotAnObject { found: &'static str },
+    #[error("the hook event is not usable: {0}")]
+    Event(#[from] EventError),
+    #[error("{target} targets are not supported yet")]
+    UnsupportedTarget { target: String },
+    #[error("the evaluation panicked: {message}")]
+    Panic { message: String },
+}
+
+impl Error {
+    /// The placeholder that had no value, when that is the cause: the CLI turns it into the
+    /// flag to pass.
+    pub fn missing_variable(&self) -> Option<&str> {
+        match self {
+            Error::Render { source: RenderError::NoValue { name }, .. } => Some(name),
+            _ => None,
+        }
+    }
+}

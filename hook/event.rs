@@ -1,0 +1,334 @@
+//! Lambda Hook events: the tolerant reading of every documented variant (see
+//! HOOK-PROTOCOL.md), turned into a [`Request`]. Unknown fields are ignored; anything needed
+//! that is missing or malformed is an [`EventError`].
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::context::{Action, Context, partition_for_region};
+use crate::engine::Target;
+use crate::store::file_name_for_type;
+
+/// Larger than any event Lambda delivers (6 MB payload limit).
+pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
+
+/// Settings the event alone cannot supply.
+#[derive(Clone, Debug, Default)]
+pub struct EventDefaults {
+    /// The Region to assume when the event has no stack or change-set ARN (Cloud Control).
+    pub region: Option<String>,
+}
+
+/// What CloudFormation asks the hook to judge.
+#[derive(Clone, Debug)]
+pub enum Request {
+    /// One resource (RESOURCE and CLOUD_CONTROL targets).
+    Resource(Target),
+    /// A whole stack template (not judged yet).
+    Stack,
+    /// A change set (not judged yet).
+    ChangeSet,
+}
+
+/// Why an event cannot be judged.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    #[error("the event is not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    #[error("the event is {size} bytes, more than the {limit} bytes a hook event may have")]
+    TooLarge { size: usize, limit: usize },
+    #[error("the event does not have the shape of a hook event: {0}")]
+    Shape(#[source] serde_json::Error),
+    #[error("the event has no {field}")]
+    Missing { field: &'static str },
+    #[error("unknown invocation point `{found}` (expected CREATE_PRE_PROVISION, UPDATE_PRE_PROVISION or DELETE_PRE_PROVISION)")]
+    UnknownInvocationPoint { found: String },
+    #[error("unknown target: targetName `{target_name}`, targetType `{target_type}`")]
+    UnknownTarget { target_name: String, target_type: String },
+    #[error("awsAccountId `{found}` is not a 12-digit account ID")]
+    BadAccountId { found: String },
+    #[error("`{found}` is not a CloudFormation stack or change-set ARN")]
+    BadArn { found: String },
+    #[error("the event's account {event} differs from the account {arn} in its stack ARN")]
+    AccountMismatch { event: String, arn: String },
+    #[error("the event names no Region (no stack ARN) and no default Region is configured")]
+    NoRegion,
+    #[error("resourceProperties must be a JSON object")]
+    PropertiesNotAnObject,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawEvent {
+    aws_account_id: Option<String>,
+    #[serde(alias = "stackID")]
+    stack_id: Option<String>,
+    change_set_id: Option<String>,
+    hook_type_name: Option<String>,
+    action_invocation_point: Option<String>,
+    request_data: Option<RawRequestData>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawRequestData {
+    target_name: Option<String>,
+    target_type: Option<String>,
+    target_logical_id: Option<String>,
+    target_model: Option<RawTargetModel>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawTargetModel {
+    resource_properties: Option<Value>,
+}
+
+/// Parses raw event bytes (strict JSON: duplicate keys are refused).
+pub fn parse_bytes(bytes: &[u8]) -> Result<Value, EventError> {
+    if bytes.len() > MAX_EVENT_BYTES {
+        return Err(EventError::TooLarge { size: bytes.len(), limit: MAX_EVENT_BYTES });
+    }
+    crate::json::from_slice(bytes).map_err(EventError::NotJson)
+}
+
+/// The token to echo in the response, in either documented spelling, read leniently so that
+/// even a malformed event gets its token back.
+pub fn client_request_token(event: &Value) -> Option<String> {
+    ["clientRequestToken", "clientRequesttoken"]
+        .iter()
+        .find_map(|key| event.get(key).and_then(Value::as_str))
+        .map(str::to_owned)
+}
+
+/// Reads what the event asks to judge.
+pub fn parse(event: &Value, defaults: &EventDefaults) -> Result<Request, EventError> {
+    let raw = RawEvent::deserialize(event).map_err(EventError::Shape)?;
+    let data = raw.request_data.as_ref().ok_or(EventError::Missing { field: "requestData" })?;
+    let target_name = data.target_name.clone().ok_or(EventError::Missing { field: "requestData.targetName" })?;
+    let target_type = data.target_type.clone().unwrap_or_default();
+    if target_name == "STACK" || target_type == "STACK" {
+        return Ok(Request::Stack);
+    }
+    if target_name == "CHANGE_SET" || target_type == "CHANGE_SET" {
+        return Ok(Request::ChangeSet);
+    }
+    let is_resource = matches!(target_type.as_str(), "" | "RESOURCE" | "CLOUD_CONTROL") || target_type == target_name;
+    if !is_resource || file_name_for_type(&target_name).is_err() {
+        return Err(EventError::UnknownTarget { target_name, target_type });
+    }
+    let action = action_of(raw.action_invocation_point.as_deref())?;
+    let logical_id = data.target_logical_id.clone().ok_or(EventError::Missing { field: "requestData.targetLogicalId" })?;
+    let properties = match action {
+        Action::Delete => Value::Object(Map::new()),
+        Action::Create | Action::Update => resource_properties(data)?,
+    };
+    let context = context_of(&raw, defaults)?;
+    Ok(Request::Resource(Target { type_name: target_name, logical_id, action, properties, context }))
+}
+
+fn action_of(invocation_point: Option<&str>) -> Result<Action, EventError> {
+    match invocation_point {
+        Some("CREATE_PRE_PROVISION") => Ok(Action::Create),
+        Some("UPDATE_PRE_PROVISION") => Ok(Action::Update),
+        Some("DELETE_PRE_PROVISION") => Ok(Action::Delete),
+        Some(other) => Err(EventError::UnknownInvocationPoint { found: other.to_owned() }),
+        None => Err(EventError::Missing { field: "actionInvocationPoint" }),
+    }
+}
+
+fn resource_properties(data: &RawRequestData) -> Result<Value, EventError> {
+    match data.target_model.as_ref().and_then(|m| m.resource_properties.clone()) {
+        None | Some(Value::Null) => Ok(Value::Object(Map::new())),
+        Some(properties @ Value::Object(_)) => Ok(properties),
+        Some(_) => Err(EventError::PropertiesNotAnObject),
+    }
+}
+
+fn context_of(raw: &RawEvent, defaults: &EventDefaults) -> Result<Context, EventError> {
+    let account_id = raw.aws_account_id.clone().ok_or(EventError::Missing { field: "awsAccountId" })?;
+    if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(EventError::BadAccountId { found: account_id });
+    }
+    let stack_id = raw.stack_id.clone().filter(|s| !s.is_empty());
+    let change_set_id = raw.change_set_id.clone().filter(|s| !s.is_empty());
+    let stack_arn = stack_id.as_deref().map(StackArn::parse).transpose()?;
+    let change_set_arn = change_set_id.as_deref().map(StackArn::parse).transpose()?;
+    for arn in stack_arn.iter().chain(&change_set_arn) {
+        if arn.account != account_id {
+            return Err(EventError::AccountMismatch { event: account_id, arn: arn.account.clone() });
+        }
+    }
+    let from_arn = stack_arn.as_ref().or(change_set_arn.as_ref());
+    let (region, partition) = match from_arn {
+        Some(arn) => (arn.region.clone(), arn.partition.clone()),
+        None => {
+            let region = defaults.region.clone().ok_or(EventError::NoRegion)?;
+            let partition = partition_for_region(&region).to_owned();
+            (region, partition)
+        }
+    };
+    Ok(Context {
+        account_id: Some(account_id),
+        region: Some(region),
+        partition: Some(partition),
+        stack_name: stack_arn.and_then(|arn| arn.name),
+        stack_id,
+        change_set_id,
+        hook_type_name: raw.hook_type_name.clone(),
+    })
+}
+
+/// The parts of `arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<id>` (or
+/// `changeSet/<name>/<id>`) that a decision needs.
+struct StackArn {
+    partition: String,
+    region: String,
+    account: String,
+    /// The stack's name (stack ARNs only).
+    name: Option<String>,
+}
+
+impl StackArn {
+    fn parse(arn: &str) -> Result<Self, EventError> {
+        let bad = || EventError::BadArn { found: arn.to_owned() };
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let [prefix, partition, service, region, account, resource] = parts.as_slice() else { return Err(bad()) };
+        let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if *prefix != "arn" || *service != "cloudformation" || !plain(partition) || !plain(region) {
+            return Err(bad());
+        }
+        let (kind, rest) = resource.split_once('/').ok_or_else(bad)?;
+        let name = rest.split('/').next().filter(|n| !n.is_empty()).ok_or_else(bad)?;
+        let name = match kind {
+            "stack" => Some(name.to_owned()),
+            "changeSet" => None,
+            _ => return Err(bad()),
+        };
+        Ok(StackArn { partition: (*partition).to_owned(), region: (*region).to_owned(), account: (*account).to_owned(), name })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn event() -> Value {
+        json!({
+            "clientRequestToken": "t-1",
+            "awsAccountId": "111122223333",
+            "stackId": "arn:aws-cn:cloudformation:cn-north-1:111122223333:stack/payments/0a1b",
+            "changeSetId": null,
+            "hookTypeName": "Private::Lambda::RcfgeHook",
+            "actionInvocationPoint": "CREATE_PRE_PROVISION",
+            "requestData": {
+                "targetName": "AWS::S3::Bucket",
+                "targetType": "AWS::S3::Bucket",
+                "targetLogicalId": "Receipts",
+                "targetModel": {"resourceProperties": {"BucketName": "r"}, "previousResourceProperties": null}
+            },
+            "requestContext": {"invocation": 1, "callbackContext": null},
+            "someFutureField": {"ignored": true}
+        })
+    }
+
+    fn resource(event: &Value) -> Result<Target, EventError> {
+        match parse(event, &EventDefaults::default())? {
+            Request::Resource(target) => Ok(target),
+            other => panic!("not a resource: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_a_resource_event() {
+        let target = resource(&event()).unwrap();
+        assert_eq!(target.type_name, "AWS::S3::Bucket");
+        assert_eq!(target.logical_id, "Receipts");
+        assert_eq!(target.action, Action::Create);
+        assert_eq!(target.properties, json!({"BucketName": "r"}));
+        assert_eq!(target.context.region.as_deref(), Some("cn-north-1"));
+        assert_eq!(target.context.partition.as_deref(), Some("aws-cn"));
+        assert_eq!(target.context.stack_name.as_deref(), Some("payments"));
+        assert_eq!(target.context.account_id.as_deref(), Some("111122223333"));
+        assert_eq!(client_request_token(&event()).as_deref(), Some("t-1"));
+    }
+
+    #[test]
+    fn accepts_documented_variants() {
+        let mut e = event();
+        let obj = e.as_object_mut().unwrap();
+        let stack = obj.remove("stackId").unwrap();
+        obj.insert("stackID".into(), stack);
+        let token = obj.remove("clientRequestToken").unwrap();
+        obj.insert("clientRequesttoken".into(), token);
+        e["requestData"]["targetType"] = json!("RESOURCE");
+        assert_eq!(resource(&e).unwrap().context.stack_name.as_deref(), Some("payments"));
+        assert_eq!(client_request_token(&e).as_deref(), Some("t-1"));
+    }
+
+    #[test]
+    fn cloud_control_takes_the_default_region() {
+        let mut e = event();
+        e["stackId"] = json!("");
+        e["requestData"]["targetType"] = json!("CLOUD_CONTROL");
+        assert!(matches!(resource(&e), Err(EventError::NoRegion)));
+        let defaults = EventDefaults { region: Some("us-gov-west-1".into()) };
+        let Request::Resource(target) = parse(&e, &defaults).unwrap() else { panic!() };
+        assert_eq!(target.context.partition.as_deref(), Some("aws-us-gov"));
+        assert_eq!(target.context.stack_name, None);
+    }
+
+    #[test]
+    fn delete_has_no_properties() {
+        let mut e = event();
+        e["actionInvocationPoint"] = json!("DELETE_PRE_PROVISION");
+        e["requestData"]["targetModel"] = json!({"resourceProperties": null});
+        let target = resource(&e).unwrap();
+        assert_eq!(target.action, Action::Delete);
+        assert_eq!(target.properties, json!({}));
+    }
+
+    #[test]
+    fn stack_and_change_set_targets() {
+        let mut e = event();
+        e["requestData"] = json!({"targetName": "STACK", "targetType": "STACK", "targetLogicalId": "s", "payload": "https://x"});
+        assert!(matches!(parse(&e, &EventDefaults::default()), Ok(Request::Stack)));
+        e["requestData"]["targetName"] = json!("CHANGE_SET");
+        e["requestData"]["targetType"] = json!("CHANGE_SET");
+        assert!(matches!(parse(&e, &EventDefaults::default()), Ok(Request::ChangeSet)));
+    }
+
+    #[test]
+    fn malformed_events_are_errors() {
+        let cases: Vec<(fn(&mut Value), &str)> = vec![
+            (|e| e["actionInvocationPoint"] = json!("CREATE_POST_PROVISION"), "unknown invocation point"),
+            (|e| { e.as_object_mut().unwrap().remove("actionInvocationPoint"); }, "actionInvocationPoint"),
+            (|e| { e.as_object_mut().unwrap().remove("requestData"); }, "requestData"),
+            (|e| e["requestData"]["targetName"] = json!("../../etc"), "unknown target"),
+            (|e| e["requestData"]["targetType"] = json!("SOMETHING"), "unknown target"),
+            (|e| { e["requestData"].as_object_mut().unwrap().remove("targetLogicalId"); }, "targetLogicalId"),
+            (|e| e["awsAccountId"] = json!("12345"), "12-digit"),
+            (|e| e["awsAccountId"] = json!(111122223333u64), "shape"),
+            (|e| e["awsAccountId"] = json!("444455556666"), "differs"),
+            (|e| e["stackId"] = json!("arn:aws:s3:::bucket"), "not a CloudFormation"),
+            (|e| e["requestData"]["targetModel"]["resourceProperties"] = json!("x"), "JSON object"),
+            (|e| *e = json!([1, 2]), "shape"),
+        ];
+        for (mutate, expected) in cases {
+            let mut e = event();
+            mutate(&mut e);
+            let err = parse(&e, &EventDefaults::default()).unwrap_err().to_string();
+            assert!(err.contains(expected), "expected {expected:?} in {err:?}");
+        }
+    }
+
+    #[test]
+    fn raw_bytes() {
+        assert!(matches!(parse_bytes(b"{not json"), Err(EventError::NotJson(_))));
+        assert!(matches!(parse_bytes(br#"{"a":1,"a":2}"#), Err(EventError::NotJson(_))));
+        let huge = vec![b' '; MAX_EVENT_BYTES + 1];
+        assert!(matches!(parse_bytes(&huge), Err(EventError::TooLarge { .. })));
+    }
+}

@@ -1,0 +1,345 @@
+//! CloudFormation scalar semantics: `"true"` and `true`, `"10"` and `10` are the same value.
+//!
+//! Hooks receive booleans and numbers as strings (change sets always do), and templates may
+//! write either form. Before validation every scalar is converted to the type the schema
+//! expects at its location, when the conversion is exact: `"true"`/`"false"` (any case) to a
+//! boolean, an integer or decimal string to a number, a number or boolean to its string form.
+//! Anything else (`"yes"`, `"1e999"`, digits beyond 64 bits) is left as it is, and the
+//! validator refuses it. A stringified `"false"` can therefore neither slip past a rule that
+//! requires `true` nor be refused where `false` is allowed.
+
+use std::collections::HashMap;
+
+use fancy_regex::Regex;
+use serde_json::{Number, Value};
+
+/// Nesting depth beyond which values are left as they are (and judged as written).
+const MAX_DEPTH: usize = 128;
+
+/// How many `$ref`s and combinators one location may expand; guards against reference cycles.
+const EXPANSION_BUDGET: usize = 256;
+
+/// Converts scalars to the types a schema expects. Built once per compiled policy.
+pub struct Normalizer {
+    /// `patternProperties` keys, compiled. A key fancy-regex cannot compile is left out: the
+    /// values under it are then judged as written (stricter, never looser).
+    pattern_keys: HashMap<String, Regex>,
+}
+
+impl Normalizer {
+    /// Prepares normalisation for `schema`.
+    pub fn new(schema: &Value) -> Self {
+        let mut pattern_keys = HashMap::new();
+        collect_pattern_keys(schema, &mut pattern_keys, 0);
+        Normalizer { pattern_keys }
+    }
+
+    /// Converts, in place, every scalar of `instance` that the schema expects in another type.
+    pub fn normalize(&self, schema: &Value, instance: &mut Value) {
+        self.visit(schema, vec![schema], instance, 0);
+    }
+
+    fn visit<'s>(&self, root: &'s Value, schemas: Vec<&'s Value>, instance: &mut Value, depth: usize) {
+        if depth > MAX_DEPTH || schemas.is_empty() {
+            return;
+        }
+        let mut expanded = Vec::new();
+        let mut budget = EXPANSION_BUDGET;
+        for schema in schemas {
+            expand(root, schema, &mut expanded, &mut budget);
+        }
+        coerce(allowed_types(&expanded), instance);
+        match instance {
+            Value::Object(map) => {
+                for (key, child) in map.iter_mut() {
+                    let child_schemas = self.property_schemas(&expanded, key);
+                    self.visit(root, child_schemas, child, depth + 1);
+                }
+            }
+            Value::Array(items) => {
+                for (index, child) in items.iter_mut().enumerate() {
+                    self.visit(root, item_schemas(&expanded, index), child, depth + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The schemas that apply to property `key` of an object.
+    fn property_schemas<'s>(&self, schemas: &[&'s Value], key: &str) -> Vec<&'s Value> {
+        let mut out = Vec::new();
+        for schema in schemas {
+            let mut matched = false;
+            if let Some(sub) = schema.get("properties").and_then(|p| p.get(key)) {
+                out.push(sub);
+                matched = true;
+            }
+            if let Some(Value::Object(patterns)) = schema.get("patternProperties") {
+                for (pattern, sub) in patterns {
+                    let is_match = self.pattern_keys.get(pattern).is_some_and(|re| re.is_match(key).unwrap_or(false));
+                    if is_match {
+                        out.push(sub);
+                        matched = true;
+                    }
+                }
+            }
+            if !matched {
+                if let Some(sub @ Value::Object(_)) = schema.get("additionalProperties") {
+                    out.push(sub);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The schemas that apply to item `index` of an array.
+fn item_schemas<'s>(schemas: &[&'s Value], index: usize) -> Vec<&'s Value> {
+    let mut out = Vec::new();
+    for schema in schemas {
+        match schema.get("items") {
+            Some(sub @ Value::Object(_)) => out.push(sub),
+            Some(Value::Array(tuple)) => match tuple.get(index) {
+                Some(sub) => out.push(sub),
+                None => out.extend(schema.get("additionalItems").filter(|s| s.is_object())),
+            },
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Adds `schema` and every schema it stands for (`$ref` targets, `allOf`/`anyOf`/`oneOf`
+/// branches, `then`/`else`) to `out`.
+fn expand<'s>(root: &'s Value, schema: &'s Value, out: &mut Vec<&'s Value>, budget: &mut usize) {
+    if *budget == 0 {
+        return;
+    }
+    *budget -= 1;
+    let Value::Object(object) = schema else { return };
+    if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
+        // Draft 7: a `$ref` replaces its siblings.
+        if let Some(target) = resolve_local(root, reference) {
+            expand(root, target, out, budget);
+        }
+        return;
+    }
+    out.push(schema);
+    for combinator in ["allOf", "anyOf", "oneOf"] {
+        if let Some(Value::Array(branches)) = object.get(combinator) {
+            for branch in branches {
+                expand(root, branch, out, budget);
+            }
+        }
+    }
+    for branch in ["then", "else"] {
+        if let Some(sub) = object.get(branch) {
+            expand(root, sub, out, budget);
+        }
+    }
+}
+
+fn resolve_local<'s>(root: &'s Value, reference: &str) -> Option<&'s Value> {
+    let pointer = reference.strip_prefix('#')?;
+    if pointer.is_empty() { Some(root) } else { root.pointer(pointer) }
+}
+
+/// The JSON types the schemas allow, as a bit set.
+#[derive(Clone, Copy, Default)]
+struct Types(u8);
+
+impl Types {
+    const STRING: u8 = 1;
+    const BOOLEAN: u8 = 2;
+    const INTEGER: u8 = 4;
+    const NUMBER: u8 = 8;
+    const OTHER: u8 = 16;
+
+    fn add_name(&mut self, name: &str) {
+        self.0 |= match name {
+            "string" => Self::STRING,
+            "boolean" => Self::BOOLEAN,
+            "integer" => Self::INTEGER,
+            "number" => Self::NUMBER,
+            _ => Self::OTHER,
+        };
+    }
+
+    fn add_value(&mut self, value: &Value) {
+        self.0 |= match value {
+            Value::String(_) => Self::STRING,
+            Value::Bool(_) => Self::BOOLEAN,
+            Value::Number(n) if n.is_f64() => Self::NUMBER,
+            Value::Number(_) => Self::INTEGER,
+            _ => Self::OTHER,
+        };
+    }
+
+    fn has(self, bits: u8) -> bool {
+        self.0 & bits != 0
+    }
+}
+
+fn allowed_types(schemas: &[&Value]) -> Types {
+    let mut types = Types::default();
+    for schema in schemas {
+        match schema.get("type") {
+            Some(Value::String(name)) => types.add_name(name),
+            Some(Value::Array(names)) => names.iter().filter_map(Value::as_str).for_each(|n| types.add_name(n)),
+            _ => {
+                schema.get("enum").and_then(Value::as_array).into_iter().flatten().for_each(|v| types.add_value(v));
+                if let Some(value) = schema.get("const") {
+                    types.add_value(value);
+                }
+            }
+        }
+    }
+    types
+}
+
+/// Converts a scalar whose type the schema does not allow into one it does, when exact.
+fn coerce(types: Types, instance: &mut Value) {
+    let replacement = match instance {
+        Value::String(text) if !types.has(Types::STRING) => string_to_scalar(types, text),
+        Value::Bool(b) if !types.has(Types::BOOLEAN) && types.has(Types::STRING) => Some(Value::String(b.to_string())),
+        Value::Number(n) if !types.has(Types::INTEGER | Types::NUMBER) && types.has(Types::STRING) => {
+            Some(Value::String(n.to_string()))
+        }
+        _ => None,
+    };
+    if let Some(value) = replacement {
+        *instance = value;
+    }
+}
+
+fn string_to_scalar(types: Types, text: &str) -> Option<Value> {
+    if types.has(Types::BOOLEAN) {
+        if text.eq_ignore_ascii_case("true") {
+            return Some(Value::Bool(true));
+        }
+        if text.eq_ignore_ascii_case("false") {
+            return Some(Value::Bool(false));
+        }
+    }
+    if types.has(Types::INTEGER | Types::NUMBER) {
+        if let Some(integer) = parse_integer(text) {
+            return Some(Value::Number(integer));
+        }
+    }
+    if types.has(Types::NUMBER) {
+        return parse_decimal(text);
+    }
+    None
+}
+
+fn parse_integer(text: &str) -> Option<Number> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse::<i64>().map(Number::from).ok().or_else(|| text.parse::<u64>().map(Number::from).ok())
+}
+
+fn parse_decimal(text: &str) -> Option<Value> {
+    let plain = text.bytes().any(|b| b.is_ascii_digit())
+        && text.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
+    if !plain {
+        return None;
+    }
+    let value: f64 = text.parse().ok()?;
+    Number::from_f64(value).map(Value::Number)
+}
+
+fn collect_pattern_keys(schema: &Value, out: &mut HashMap<String, Regex>, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    match schema {
+        Value::Object(object) => {
+            if let Some(Value::Object(patterns)) = object.get("patternProperties") {
+                for pattern in patterns.keys() {
+                    if let Ok(re) = Regex::new(pattern) {
+                        out.insert(pattern.clone(), re);
+                    }
+                }
+            }
+            object.values().for_each(|v| collect_pattern_keys(v, out, depth + 1));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_pattern_keys(v, out, depth + 1)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn normalized(schema: Value, instance: Value) -> Value {
+        let mut instance = instance;
+        Normalizer::new(&schema).normalize(&schema, &mut instance);
+        instance
+    }
+
+    #[test]
+    fn strings_become_the_expected_scalars() {
+        let schema = json!({"properties": {
+            "B": {"type": "boolean"}, "I": {"type": "integer"}, "N": {"type": "number"}, "S": {"type": "string"}
+        }});
+        let out = normalized(schema, json!({"B": "TRUE", "I": "-42", "N": "4.25", "S": 7}));
+        assert_eq!(out, json!({"B": true, "I": -42, "N": 4.25, "S": "7"}));
+    }
+
+    #[test]
+    fn inexact_strings_are_left_for_the_validator() {
+        let schema = json!({"properties": {"B": {"type": "boolean"}, "I": {"type": "integer"}, "N": {"type": "number"}}});
+        let out = normalized(schema, json!({"B": "yes", "I": "4.5", "N": "NaN"}));
+        assert_eq!(out, json!({"B": "yes", "I": "4.5", "N": "NaN"}));
+        let out = normalized(json!({"type": "integer"}), json!("99999999999999999999999"));
+        assert_eq!(out, json!("99999999999999999999999"));
+        let out = normalized(json!({"type": "number"}), json!("1e999"));
+        assert_eq!(out, json!("1e999"));
+    }
+
+    #[test]
+    fn strings_stay_strings_where_strings_are_allowed() {
+        let out = normalized(json!({"type": ["string", "boolean"]}), json!("true"));
+        assert_eq!(out, json!("true"));
+    }
+
+    #[test]
+    fn follows_refs_items_and_combinators() {
+        let schema = json!({
+            "definitions": {"Block": {"properties": {"On": {"type": "boolean"}}}},
+            "properties": {
+                "Blocks": {"type": "array", "items": {"$ref": "#/definitions/Block"}},
+                "Either": {"anyOf": [{"type": "integer"}, {"type": "boolean"}]},
+                "Const": {"const": true},
+                "Map": {"patternProperties": {"^n": {"type": "integer"}}, "additionalProperties": {"type": "boolean"}}
+            }
+        });
+        let out = normalized(
+            schema,
+            json!({"Blocks": [{"On": "false"}], "Either": "10", "Const": "true", "Map": {"n1": "3", "x": "true"}}),
+        );
+        assert_eq!(out, json!({"Blocks": [{"On": false}], "Either": 10, "Const": true, "Map": {"n1": 3, "x": true}}));
+    }
+
+    #[test]
+    fn reference_cycles_terminate() {
+        let schema = json!({"definitions": {"A": {"$ref": "#/definitions/B"}, "B": {"$ref": "#/definitions/A"}}, "$ref": "#/definitions/A"});
+        assert_eq!(normalized(schema, json!({"x": "1"})), json!({"x": "1"}));
+    }
+
+    #[test]
+    fn deep_values_do_not_overflow() {
+        let schema = json!({"$ref": "#", "properties": {"a": {"$ref": "#"}}});
+        let mut deep = json!("leaf");
+        for _ in 0..100 {
+            deep = json!({"a": deep});
+        }
+        let copy = deep.clone();
+        assert_eq!(normalized(schema, deep), copy);
+    }
+}

@@ -1,0 +1,535 @@
+//! Placeholders: a parsed template, rendered into a JSON Schema for one context.
+//!
+//! Templates are parsed as JSON first; placeholders are rendered on the string leaves and
+//! object keys of the parsed document, never on its text, so no value can change the
+//! schema's structure. Inside a `pattern` string or a `patternProperties` key, every
+//! substituted value is regex-escaped. A string that is exactly `{{json name}}` is replaced by
+//! the variable's JSON value (a list of ARNs can become an `enum`).
+//!
+//! Only three placeholder forms exist: `{{name}}`, `{{name.field}}` and `{{json name}}`.
+//! Anything else handlebars could do (blocks, partials, raw `{{{ }}}` output, other helpers)
+//! is refused, so that the variables a template uses are known before it is rendered: they
+//! are part of the compiled-policy cache key, and lint can check them.
+
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+
+use handlebars::template::{Parameter, Template as HbTemplate, TemplateElement};
+use handlebars::{Context as HbContext, Handlebars, Helper, HelperResult, Output, RenderContext};
+use serde_json::{Map, Value};
+
+use crate::context::is_builtin_variable;
+
+/// A template file, parsed and checked, ready to be rendered for any context.
+#[derive(Clone, Debug)]
+pub struct Template {
+    pub type_name: String,
+    /// The source's version of the file (content hash or ETag).
+    pub version: String,
+    /// The top-level `x-rcfge.denyDelete`: refuse DELETE for this type.
+    pub deny_delete: bool,
+    document: Value,
+    variables: BTreeSet<String>,
+}
+
+/// A template that cannot be used for any context.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("template is not valid JSON: {0}")]
+    Json(#[source] serde_json::Error),
+    #[error("template is not a JSON object")]
+    NotAnObject,
+    #[error("template says it is for `{found}`, but it is stored as the template of `{expected}`")]
+    WrongType { expected: String, found: String },
+    #[error("`x-rcfge.denyDelete` must be true or false")]
+    BadDenyDelete,
+    #[error("placeholder in {text:?} at {pointer} does not parse: {reason}")]
+    Syntax { pointer: String, text: String, reason: String },
+    #[error(
+        "placeholder in {text:?} at {pointer} is not supported: use {{{{name}}}}, {{{{name.field}}}} or {{{{json name}}}}"
+    )]
+    Unsupported { pointer: String, text: String },
+    #[error("placeholder {{{{json {name}}}}} at {pointer} cannot be used inside a regular expression")]
+    JsonInPattern { pointer: String, name: String },
+}
+
+/// A template that cannot be rendered for this context.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("unknown placeholder `{name}`: it is neither a built-in variable nor an organisation variable")]
+    UnknownVariable { name: String },
+    #[error("placeholder `{name}` has no value in this context")]
+    NoValue { name: String },
+    #[error("placeholder `{path}` at {pointer} is a list or an object: use it as {{{{json {path}}}}}, alone in its string")]
+    NotScalar { pointer: String, path: String },
+    #[error("placeholder `{path}` at {pointer} does not exist in the variable's value")]
+    MissingField { pointer: String, path: String },
+    #[error("placeholder at {pointer} could not be rendered: {reason}")]
+    Handlebars { pointer: String, reason: String },
+}
+
+impl Template {
+    /// Parses and checks a template file for `type_name`.
+    pub fn parse(type_name: &str, version: &str, body: &[u8]) -> Result<Self, TemplateError> {
+        let document = crate::json::from_slice(body).map_err(TemplateError::Json)?;
+        let object = document.as_object().ok_or(TemplateError::NotAnObject)?;
+        if let Some(found) = object.get("typeName").and_then(Value::as_str) {
+            if found != type_name {
+                return Err(TemplateError::WrongType { expected: type_name.to_owned(), found: found.to_owned() });
+            }
+        }
+        let deny_delete = match object.get("x-rcfge").and_then(|meta| meta.get("denyDelete")) {
+            None => false,
+            Some(Value::Bool(deny)) => *deny,
+            Some(_) => return Err(TemplateError::BadDenyDelete),
+        };
+        let mut variables = BTreeSet::new();
+        let mut scan = |site: &Site<'_>| -> Result<Option<Value>, TemplateError> {
+            if let Some(placeholders) = analyse(site)? {
+                variables.extend(placeholders.iter().map(|p| p.root().to_owned()));
+            }
+            Ok(None)
+        };
+        walk(&document, Position::Schema, &mut Vec::new(), &mut scan)?;
+        Ok(Template { type_name: type_name.to_owned(), version: version.to_owned(), deny_delete, document, variables })
+    }
+
+    /// The root names of every variable the template uses.
+    pub fn variables(&self) -> &BTreeSet<String> {
+        &self.variables
+    }
+
+    /// The template as written, placeholders and all.
+    pub fn document(&self) -> &Value {
+        &self.document
+    }
+
+    /// Checks that every variable the template uses has a value, and returns the values that
+    /// matter: two contexts with the same key render the same schema.
+    pub fn variable_key(&self, vars: &Map<String, Value>) -> Result<String, RenderError> {
+        let mut used = Map::new();
+        for name in &self.variables {
+            match vars.get(name) {
+                Some(Value::Null) | None if is_builtin_variable(name) || vars.contains_key(name) => {
+                    return Err(RenderError::NoValue { name: name.clone() });
+                }
+                None => return Err(RenderError::UnknownVariable { name: name.clone() }),
+                Some(value) => {
+                    used.insert(name.clone(), value.clone());
+                }
+            }
+        }
+        Ok(Value::Object(used).to_string())
+    }
+
+    /// Renders the template into a JSON Schema with these variables.
+    pub fn render(&self, vars: &Map<String, Value>) -> Result<Value, RenderError> {
+        self.variable_key(vars)?;
+        let data = Value::Object(vars.clone());
+        let mut fill = |site: &Site<'_>| -> Result<Option<Value>, RenderFault> {
+            let Some(placeholders) = analyse(site)? else { return Ok(None) };
+            if let [Placeholder::Json(path)] = placeholders.as_slice() {
+                if site.whole_json_call && !site.is_key {
+                    return lookup(&data, path, site).map(|v| Some(v.clone())).map_err(Into::into);
+                }
+            }
+            for placeholder in &placeholders {
+                if let Placeholder::Var(path) = placeholder {
+                    let value = lookup(&data, path, site)?;
+                    if value.is_array() || value.is_object() {
+                        return Err(RenderError::NotScalar { pointer: site.pointer(), path: path.join(".") }.into());
+                    }
+                }
+            }
+            let registry = if site.is_pattern { &*PATTERN_REGISTRY } else { &*PLAIN_REGISTRY };
+            let rendered = registry
+                .render_template(site.text, &data)
+                .map_err(|e| RenderError::Handlebars { pointer: site.pointer(), reason: e.to_string() })?;
+            Ok(Some(Value::String(rendered)))
+        };
+        walk(&self.document, Position::Schema, &mut Vec::new(), &mut fill).map_err(|fault| match fault {
+            RenderFault::Render(e) => e,
+            // Parsing already accepted every placeholder; keep the reason if that ever changes.
+            RenderFault::Template(e) => RenderError::Handlebars { pointer: String::new(), reason: e.to_string() },
+        })
+    }
+}
+
+/// Either fault can arise while rendering: the walk reuses the parse-time checks.
+enum RenderFault {
+    Template(TemplateError),
+    Render(RenderError),
+}
+
+impl From<TemplateError> for RenderFault {
+    fn from(e: TemplateError) -> Self {
+        RenderFault::Template(e)
+    }
+}
+
+impl From<RenderError> for RenderFault {
+    fn from(e: RenderError) -> Self {
+        RenderFault::Render(e)
+    }
+}
+
+/// One use of a variable inside a string.
+enum Placeholder {
+    /// `{{a.b}}`: the path's segments.
+    Var(Vec<String>),
+    /// `{{json a.b}}`
+    Json(Vec<String>),
+}
+
+impl Placeholder {
+    fn root(&self) -> &str {
+        let (Placeholder::Var(path) | Placeholder::Json(path)) = self;
+        path.first().map_or("", String::as_str)
+    }
+}
+
+/// A string in the template: a leaf value or an object key.
+struct Site<'a> {
+    text: &'a str,
+    path: &'a [String],
+    /// The string is a regular expression (`pattern`, a `patternProperties` key).
+    is_pattern: bool,
+    is_key: bool,
+    /// Set by `analyse`'s caller: the whole string is one `{{json …}}`.
+    whole_json_call: bool,
+}
+
+impl Site<'_> {
+    fn pointer(&self) -> String {
+        pointer_of(self.path)
+    }
+}
+
+/// The placeholders in a string, or `None` when it has none.
+fn analyse(site: &Site<'_>) -> Result<Option<Vec<Placeholder>>, TemplateError> {
+    if !site.text.contains("{{") {
+        return Ok(None);
+    }
+    let parsed = HbTemplate::compile(site.text).map_err(|e| TemplateError::Syntax {
+        pointer: site.pointer(),
+        text: site.text.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let unsupported = || TemplateError::Unsupported { pointer: site.pointer(), text: site.text.to_owned() };
+    let mut placeholders = Vec::new();
+    for element in &parsed.elements {
+        match element {
+            TemplateElement::RawString(_) | TemplateElement::Comment(_) => {}
+            TemplateElement::Expression(helper) if !helper.block && helper.hash.is_empty() => {
+                match (&helper.name, helper.params.as_slice()) {
+                    (Parameter::Path(path), []) => {
+                        placeholders.push(Placeholder::Var(named_path(path).ok_or_else(unsupported)?));
+                    }
+                    (Parameter::Name(name), [Parameter::Path(path)]) if name == "json" => {
+                        let path = named_path(path).ok_or_else(unsupported)?;
+                        if site.is_pattern {
+                            return Err(TemplateError::JsonInPattern { pointer: site.pointer(), name: path.join(".") });
+                        }
+                        placeholders.push(Placeholder::Json(path));
+                    }
+                    _ => return Err(unsupported()),
+                }
+            }
+            _ => return Err(unsupported()),
+        }
+    }
+    Ok(Some(placeholders))
+}
+
+/// The segments of a plain `a.b.c` path; `None` for `this`, `../a`, `@root` and the like.
+fn named_path(path: &handlebars::Path) -> Option<Vec<String>> {
+    let handlebars::Path::Relative((segments, _)) = path else { return None };
+    let names: Option<Vec<String>> = segments
+        .iter()
+        .map(|s| match s {
+            handlebars::PathSeg::Named(name) if name != "this" => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
+    names.filter(|n| !n.is_empty())
+}
+
+/// The value at `path` in the variables; the root is known to exist (`variable_key` ran).
+fn lookup<'v>(data: &'v Value, path: &[String], site: &Site<'_>) -> Result<&'v Value, RenderError> {
+    let missing = || RenderError::MissingField { pointer: site.pointer(), path: path.join(".") };
+    let mut value = data;
+    for segment in path {
+        value = match value {
+            Value::Object(map) => map.get(segment),
+            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        }
+        .ok_or_else(missing)?;
+    }
+    if value.is_null() {
+        return Err(RenderError::NoValue { name: path.join(".") });
+    }
+    Ok(value)
+}
+
+/// What a JSON node is, seen as part of a JSON Schema.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Position {
+    /// A schema: its keys are keywords.
+    Schema,
+    /// A map from names to schemas (`properties`, `definitions`).
+    SchemaMap,
+    /// `patternProperties`: a map from regular expressions to schemas.
+    PatternMap,
+    /// Plain data (`enum`, `const`, `default`, `examples`): no keyword has meaning here.
+    Data,
+}
+
+/// Where a keyword's value sits.
+fn position_of(keyword: &str) -> Position {
+    match keyword {
+        "properties" | "definitions" | "dependencies" => Position::SchemaMap,
+        "patternProperties" => Position::PatternMap,
+        "enum" | "const" | "default" | "examples" => Position::Data,
+        _ => Position::Schema,
+    }
+}
+
+/// Copies `value`, letting `visit` replace any string leaf or object key. `x-rcfge` metadata
+/// is copied as it is.
+fn walk<E>(
+    value: &Value,
+    position: Position,
+    path: &mut Vec<String>,
+    visit: &mut impl FnMut(&Site<'_>) -> Result<Option<Value>, E>,
+) -> Result<Value, E> {
+    match value {
+        Value::String(text) => {
+            let is_pattern = position == Position::Schema && path.last().is_some_and(|k| k == "pattern");
+            let site = Site { text, path, is_pattern, is_key: false, whole_json_call: is_whole_json_call(text) };
+            Ok(visit(&site)?.unwrap_or_else(|| value.clone()))
+        }
+        Value::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                path.push(i.to_string());
+                out.push(walk(item, position, path, visit)?);
+                path.pop();
+            }
+            Ok(Value::Array(out))
+        }
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (key, child) in map {
+                path.push(key.clone());
+                let key_site = Site {
+                    text: key,
+                    path,
+                    is_pattern: position == Position::PatternMap,
+                    is_key: true,
+                    whole_json_call: false,
+                };
+                let new_key = match visit(&key_site)? {
+                    Some(Value::String(k)) => k,
+                    _ => key.clone(),
+                };
+                let child_position = match position {
+                    Position::Schema if key == "x-rcfge" => None,
+                    Position::Schema => Some(position_of(key)),
+                    Position::SchemaMap | Position::PatternMap => Some(Position::Schema),
+                    Position::Data => Some(Position::Data),
+                };
+                let new_child = match child_position {
+                    Some(p) => walk(child, p, path, visit)?,
+                    None => child.clone(),
+                };
+                path.pop();
+                out.insert(new_key, new_child);
+            }
+            Ok(Value::Object(out))
+        }
+        _ => Ok(value.clone()),
+    }
+}
+
+fn is_whole_json_call(text: &str) -> bool {
+    let inner = text.trim().strip_prefix("{{").and_then(|t| t.strip_suffix("}}"));
+    inner.is_some_and(|t| t.trim_start().starts_with("json ") && !t.contains("{{") && !t.contains("}}"))
+}
+
+/// A JSON pointer (RFC 6901) for a path of keys and indexes.
+pub fn pointer_of(path: &[String]) -> String {
+    if path.is_empty() {
+        return "/".to_owned();
+    }
+    path.iter().map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1"))).collect()
+}
+
+static PLAIN_REGISTRY: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
+    let mut registry = registry_with(handlebars::no_escape);
+    registry.register_helper("json", Box::new(json_helper));
+    registry
+});
+
+static PATTERN_REGISTRY: LazyLock<Handlebars<'static>> =
+    LazyLock::new(|| registry_with(|text: &str| fancy_regex::escape(text).into_owned()));
+
+/// A strict registry with none of handlebars' built-in helpers: the three placeholder forms
+/// are all a template may use.
+fn registry_with(escape: impl Fn(&str) -> String + Send + Sync + 'static) -> Handlebars<'static> {
+    let mut registry = Handlebars::new();
+    registry.set_strict_mode(true);
+    registry.register_escape_fn(escape);
+    for builtin in [
+        "if", "unless", "each", "with", "lookup", "raw", "log", "eq", "ne", "gt", "gte", "lt", "lte", "and", "or",
+        "not", "len",
+    ] {
+        registry.unregister_helper(builtin);
+    }
+    registry
+}
+
+/// `{{json name}}` inside a longer string: the value's JSON text.
+fn json_helper(
+    helper: &Helper<'_>,
+    _: &Handlebars<'_>,
+    _: &HbContext,
+    _: &mut RenderContext<'_, '_>,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let value = helper
+        .param(0)
+        .ok_or_else(|| handlebars::RenderErrorReason::ParamNotFoundForIndex("json", 0))?
+        .value();
+    out.write(&value.to_string())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn template(doc: Value) -> Result<Template, TemplateError> {
+        Template::parse("AWS::S3::Bucket", "v1", doc.to_string().as_bytes())
+    }
+
+    fn vars(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn renders_string_leaves_and_keys() {
+        let t = template(json!({
+            "properties": {"Topic": {"type": "string", "description": "in {{accountId}}/{{region}}"}},
+            "definitions": {"{{region}}Thing": {"type": "string"}}
+        }))
+        .unwrap();
+        assert_eq!(t.variables().iter().collect::<Vec<_>>(), ["accountId", "region"]);
+        let out = t.render(&vars(json!({"accountId": "111122223333", "region": "eu-west-1"}))).unwrap();
+        assert_eq!(out["properties"]["Topic"]["description"], "in 111122223333/eu-west-1");
+        assert!(out["definitions"]["eu-west-1Thing"].is_object());
+    }
+
+    #[test]
+    fn values_in_patterns_are_regex_escaped() {
+        let t = template(json!({
+            "properties": {"Topic": {"type": "string", "pattern": "^arn:{{partition}}:sns:[a-z0-9-]+:{{accountId}}:.+$"}},
+            "patternProperties": {"^{{stackName}}$": {"type": "string"}}
+        }))
+        .unwrap();
+        let out = t.render(&vars(json!({"partition": "aws", "accountId": "1.1|(2)", "stackName": "a.b"}))).unwrap();
+        assert_eq!(out["properties"]["Topic"]["pattern"], r"^arn:aws:sns:[a-z0-9-]+:1\.1\|\(2\):.+$");
+        assert!(out["patternProperties"][r"^a\.b$"].is_object());
+    }
+
+    #[test]
+    fn a_value_cannot_change_the_structure() {
+        let t = template(json!({"description": "{{accountId}}"})).unwrap();
+        let out = t.render(&vars(json!({"accountId": "\", \"additionalProperties\": true, \"x\": \""}))).unwrap();
+        assert_eq!(out.as_object().unwrap().len(), 1);
+        assert!(out["description"].as_str().unwrap().contains("additionalProperties"));
+    }
+
+    #[test]
+    fn data_named_pattern_is_not_a_regex() {
+        let t = template(json!({"const": {"pattern": "{{accountId}}"}, "properties": {"pattern": {"enum": ["{{accountId}}"]}}}))
+            .unwrap();
+        let out = t.render(&vars(json!({"accountId": "a.b"}))).unwrap();
+        assert_eq!(out["const"]["pattern"], "a.b");
+        assert_eq!(out["properties"]["pattern"]["enum"][0], "a.b");
+    }
+
+    #[test]
+    fn whole_json_placeholder_becomes_the_value() {
+        let t = template(json!({"properties": {"Key": {"enum": "{{json approvedKeys}}", "description": "one of {{json approvedKeys}}"}}}))
+            .unwrap();
+        let out = t.render(&vars(json!({"approvedKeys": ["k1", "k2"]}))).unwrap();
+        assert_eq!(out["properties"]["Key"]["enum"], json!(["k1", "k2"]));
+        assert_eq!(out["properties"]["Key"]["description"], r#"one of ["k1","k2"]"#);
+    }
+
+    #[test]
+    fn nested_variable_fields() {
+        let t = template(json!({"description": "{{org.ou}}-{{org.ids.[1]}}"})).unwrap();
+        assert_eq!(t.variables().iter().collect::<Vec<_>>(), ["org"]);
+        let out = t.render(&vars(json!({"org": {"ou": "ou-1", "ids": ["a", "b"]}}))).unwrap();
+        assert_eq!(out["description"], "ou-1-b");
+        let err = template(json!({"description": "{{org.nope}}"})).unwrap().render(&vars(json!({"org": {}}))).unwrap_err();
+        assert!(matches!(err, RenderError::MissingField { .. }), "{err}");
+    }
+
+    #[test]
+    fn unknown_and_missing_variables_are_errors() {
+        let t = template(json!({"description": "{{accountId}} {{nonsense}}"})).unwrap();
+        let err = t.render(&vars(json!({"accountId": "1"}))).unwrap_err();
+        assert!(matches!(&err, RenderError::UnknownVariable { name } if name == "nonsense"), "{err}");
+        let err = t.render(&vars(json!({"nonsense": "1"}))).unwrap_err();
+        assert!(matches!(&err, RenderError::NoValue { name } if name == "accountId"), "{err}");
+        let err = t.render(&vars(json!({"accountId": null, "nonsense": "x"}))).unwrap_err();
+        assert!(matches!(&err, RenderError::NoValue { name } if name == "accountId"), "{err}");
+    }
+
+    #[test]
+    fn lists_need_the_json_form() {
+        let t = template(json!({"description": "{{keys}}"})).unwrap();
+        assert!(matches!(t.render(&vars(json!({"keys": ["a"]}))), Err(RenderError::NotScalar { .. })));
+    }
+
+    #[test]
+    fn unsupported_constructs_are_refused_at_parse_time() {
+        for text in ["{{#if accountId}}x{{/if}}", "{{{accountId}}}", "{{> partial}}", "{{lookup a b}}", "{{this}}", "{{../a}}", "{{a b=c}}", "{{json}}x{{json a b}}"] {
+            let err = template(json!({"description": text})).unwrap_err();
+            assert!(matches!(err, TemplateError::Unsupported { .. }), "{text}: {err}");
+        }
+        let err = template(json!({"description": "{{accountId"})).unwrap_err();
+        assert!(matches!(err, TemplateError::Syntax { .. }), "{err}");
+        let err = template(json!({"pattern": "^{{json ids}}$"})).unwrap_err();
+        assert!(matches!(err, TemplateError::JsonInPattern { .. }), "{err}");
+    }
+
+    #[test]
+    fn escaped_braces_stay_literal() {
+        let t = template(json!({"pattern": r"^\{{resolve:.*}}$"})).unwrap();
+        assert!(t.variables().is_empty());
+        assert_eq!(t.render(&Map::new()).unwrap()["pattern"], "^{{resolve:.*}}$");
+    }
+
+    #[test]
+    fn file_level_checks() {
+        assert!(matches!(Template::parse("AWS::S3::Bucket", "v", b"{"), Err(TemplateError::Json(_))));
+        assert!(matches!(Template::parse("AWS::S3::Bucket", "v", b"[]"), Err(TemplateError::NotAnObject)));
+        assert!(matches!(Template::parse("AWS::S3::Bucket", "v", br#"{"a":1,"a":2}"#), Err(TemplateError::Json(_))));
+        assert!(matches!(template(json!({"typeName": "AWS::SNS::Topic"})), Err(TemplateError::WrongType { .. })));
+        assert!(matches!(template(json!({"x-rcfge": {"denyDelete": "yes"}})), Err(TemplateError::BadDenyDelete)));
+        assert!(template(json!({"x-rcfge": {"denyDelete": true}})).unwrap().deny_delete);
+    }
+
+    #[test]
+    fn metadata_is_not_rendered() {
+        let t = template(json!({"x-rcfge": {"rationale": "uses {{whatever}}"}})).unwrap();
+        assert!(t.variables().is_empty());
+        assert_eq!(t.render(&Map::new()).unwrap()["x-rcfge"]["rationale"], "uses {{whatever}}");
+    }
+}

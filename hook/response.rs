@@ -1,0 +1,245 @@
+//! The hook's answer, exactly in the Lambda Hook wire format: `hookStatus`, `errorCode` on
+//! FAILED, a `message` of at most 1024 characters that leads with the resource and the first
+//! reasons, the echoed `clientRequestToken`, and one annotation per violation.
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::store::file_name_for_type;
+use crate::validate::shorten;
+use crate::verdict::{Decision, Verdict, Violation};
+
+/// Cloud Control truncates messages at 1024 characters; CloudFormation at 4096.
+pub const MAX_MESSAGE_CHARS: usize = 1024;
+const MAX_ANNOTATION_NAME_CHARS: usize = 1024;
+const MAX_ANNOTATION_TEXT_CHARS: usize = 16384;
+
+/// The JSON a Lambda Hook returns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HookResponse {
+    pub hook_status: HookStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<ErrorCode>,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_request_token: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub annotations: Vec<Annotation>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum HookStatus {
+    Success,
+    Failed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum ErrorCode {
+    /// Evaluated and refused.
+    NonCompliant,
+    /// Could not be evaluated.
+    InternalFailure,
+}
+
+/// One finding, readable with `GetHookResult`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Annotation {
+    pub annotation_name: String,
+    pub status: AnnotationStatus,
+    pub status_message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remediation_message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity_level: Option<Severity>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AnnotationStatus {
+    Passed,
+    Failed,
+    Skipped,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Severity {
+    High,
+    Critical,
+}
+
+impl HookResponse {
+    /// The answer for a judged resource.
+    pub fn from_decision(decision: &Decision, token: Option<String>) -> Self {
+        let subject = format!("{} ({})", decision.logical_id, decision.type_name);
+        let prefix = annotation_prefix(&decision.type_name);
+        let version = decision.template_version.as_deref().map(|v| format!(" (template version {v})")).unwrap_or_default();
+        let (hook_status, error_code, message, annotations) = match &decision.verdict {
+            Verdict::Compliant => {
+                let what = decision.note.clone().unwrap_or_else(|| "compliant with the approved template".to_owned());
+                let status = if decision.note.is_some() { AnnotationStatus::Skipped } else { AnnotationStatus::Passed };
+                let annotation = plain_annotation(&prefix, status, format!("{what}{version}"), None);
+                (HookStatus::Success, None, format!("{subject}: {what}"), vec![annotation])
+            }
+            Verdict::Exempt => {
+                let what = decision.note.clone().unwrap_or_else(|| "exempt".to_owned());
+                let annotation = plain_annotation(&prefix, AnnotationStatus::Skipped, what.clone(), None);
+                (HookStatus::Success, None, format!("{subject}: allowed without a template: {what}"), vec![annotation])
+            }
+            Verdict::NonCompliant(violations) => {
+                let count = match violations.len() {
+                    1 => "1 violation".to_owned(),
+                    n => format!("{n} violations"),
+                };
+                let reasons: Vec<&str> = violations.iter().map(|v| v.message.as_str()).collect();
+                let message = format!("{subject}: {count}: {}", reasons.join("; "));
+                let annotations = violations.iter().map(|v| violation_annotation(&prefix, v)).collect();
+                (HookStatus::Failed, Some(ErrorCode::NonCompliant), message, annotations)
+            }
+            Verdict::InternalFailure(error) => {
+                let message = format!("{subject}: not evaluated, so refused: {error}");
+                let annotation = failure_annotation(&prefix, error);
+                (HookStatus::Failed, Some(ErrorCode::InternalFailure), message, vec![annotation])
+            }
+        };
+        HookResponse {
+            hook_status,
+            error_code,
+            message: shorten(&message, MAX_MESSAGE_CHARS),
+            client_request_token: token,
+            annotations,
+        }
+    }
+
+    /// The answer when the request itself could not be judged (malformed event, unsupported
+    /// target).
+    pub fn internal_failure(error: &Error, token: Option<String>) -> Self {
+        HookResponse {
+            hook_status: HookStatus::Failed,
+            error_code: Some(ErrorCode::InternalFailure),
+            message: shorten(&format!("rcfge refused the request: {error}"), MAX_MESSAGE_CHARS),
+            client_request_token: token,
+            annotations: vec![failure_annotation("rcfge", error)],
+        }
+    }
+}
+
+/// `rcfge/aws-s3-bucket`: groups a type's annotations.
+fn annotation_prefix(type_name: &str) -> String {
+    let stem = file_name_for_type(type_name).map(|f| f.trim_end_matches(".json").to_owned());
+    format!("rcfge/{}", stem.unwrap_or_else(|_| "unknown-type".to_owned()))
+}
+
+fn violation_annotation(prefix: &str, violation: &Violation) -> Annotation {
+    let location = violation.pointer.trim_start_matches('/');
+    let name = if location.is_empty() { prefix.to_owned() } else { format!("{prefix}/{location}") };
+    Annotation {
+        annotation_name: shorten(&name, MAX_ANNOTATION_NAME_CHARS),
+        status: AnnotationStatus::Failed,
+        status_message: shorten(&format!("{}: {}", violation.pointer, violation.message), MAX_ANNOTATION_TEXT_CHARS),
+        remediation_message: Some(shorten(&violation.remediation, MAX_ANNOTATION_TEXT_CHARS)),
+        severity_level: Some(Severity::High),
+    }
+}
+
+fn failure_annotation(prefix: &str, error: &Error) -> Annotation {
+    Annotation {
+        annotation_name: shorten(prefix, MAX_ANNOTATION_NAME_CHARS),
+        status: AnnotationStatus::Failed,
+        status_message: shorten(&error.to_string(), MAX_ANNOTATION_TEXT_CHARS),
+        remediation_message: Some(
+            "rcfge fails closed when it cannot evaluate a resource; fix the cause named above, or ask the security team".to_owned(),
+        ),
+        severity_level: Some(Severity::Critical),
+    }
+}
+
+fn plain_annotation(prefix: &str, status: AnnotationStatus, message: String, severity: Option<Severity>) -> Annotation {
+    Annotation {
+        annotation_name: shorten(prefix, MAX_ANNOTATION_NAME_CHARS),
+        status,
+        status_message: shorten(&message, MAX_ANNOTATION_TEXT_CHARS),
+        remediation_message: None,
+        severity_level: severity,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::context::Action;
+
+    fn decision(verdict: Verdict) -> Decision {
+        Decision {
+            type_name: "AWS::S3::Bucket".into(),
+            logical_id: "Receipts".into(),
+            action: Action::Create,
+            verdict,
+            template_version: Some("v1".into()),
+            note: None,
+        }
+    }
+
+    fn violation(i: usize) -> Violation {
+        Violation {
+            pointer: format!("/P{i}"),
+            keyword: "additionalProperties".into(),
+            value: Some("1".into()),
+            message: format!("P{i} is not an approved property of AWS::S3::Bucket"),
+            remediation: "Remove it".into(),
+        }
+    }
+
+    #[test]
+    fn success_has_no_error_code() {
+        let response = HookResponse::from_decision(&decision(Verdict::Compliant), Some("t".into()));
+        let json = serde_json::to_value(&response).unwrap();
+        assert_eq!(json["hookStatus"], "SUCCESS");
+        assert!(json.get("errorCode").is_none());
+        assert_eq!(json["clientRequestToken"], "t");
+        assert_eq!(json["annotations"][0]["status"], "PASSED");
+    }
+
+    #[test]
+    fn non_compliant_lists_every_violation() {
+        let response = HookResponse::from_decision(&decision(Verdict::NonCompliant(vec![violation(1), violation(2)])), None);
+        let json = serde_json::to_value(&response).unwrap();
+        assert_eq!(json["hookStatus"], "FAILED");
+        assert_eq!(json["errorCode"], "NonCompliant");
+        assert!(json.get("clientRequestToken").is_none());
+        assert!(response.message.starts_with("Receipts (AWS::S3::Bucket): 2 violations: P1 is not an approved property"));
+        assert_eq!(json["annotations"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            json["annotations"][0],
+            json!({
+                "annotationName": "rcfge/aws-s3-bucket/P1",
+                "status": "FAILED",
+                "statusMessage": "/P1: P1 is not an approved property of AWS::S3::Bucket",
+                "remediationMessage": "Remove it",
+                "severityLevel": "HIGH"
+            })
+        );
+    }
+
+    #[test]
+    fn long_messages_are_cut_to_the_limit() {
+        let many: Vec<_> = (0..200).map(violation).collect();
+        let response = HookResponse::from_decision(&decision(Verdict::NonCompliant(many)), None);
+        assert_eq!(response.message.chars().count(), MAX_MESSAGE_CHARS);
+        assert_eq!(response.annotations.len(), 200);
+    }
+
+    #[test]
+    fn internal_failure() {
+        let error = Error::NoTemplate { type_name: "AWS::S3::Bucket".into(), location: "directory t".into() };
+        let response = HookResponse::from_decision(&decision(Verdict::InternalFailure(error)), None);
+        assert_eq!(response.hook_status, HookStatus::Failed);
+        assert_eq!(response.error_code, Some(ErrorCode::InternalFailure));
+        assert!(response.message.contains("no template for AWS::S3::Bucket"), "{}", response.message);
+    }
+}

@@ -1,0 +1,125 @@
+//! Templates from a local directory (the bundled `templates/`, or a checkout of them).
+
+use std::hash::{DefaultHasher, Hasher};
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use super::{BoxFuture, Fetch, Fetched, MAX_TEMPLATE_BYTES, StoreError, TemplateSource, check_file_name};
+
+/// A directory of template files, as laid out in `templates/`.
+#[derive(Clone, Debug)]
+pub struct DirSource {
+    root: PathBuf,
+}
+
+impl DirSource {
+    /// A source over `root`, which must be an existing directory.
+    pub fn new(root: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        let root = root.into();
+        if !root.is_dir() {
+            return Err(StoreError::NotADirectory { path: root });
+        }
+        Ok(DirSource { root })
+    }
+
+    /// The directory this source reads.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn read(&self, file_name: &str, known_version: Option<&str>) -> Result<Fetch, StoreError> {
+        check_file_name(file_name)?;
+        let path = self.root.join(file_name);
+        let read_error = |source| StoreError::Read { path: path.clone(), source };
+        let size = match std::fs::metadata(&path) {
+            Ok(meta) => meta.len(),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Fetch::NotFound),
+            Err(e) => return Err(read_error(e)),
+        };
+        if size > MAX_TEMPLATE_BYTES {
+            return Err(StoreError::TooLarge { path, size, limit: MAX_TEMPLATE_BYTES });
+        }
+        let body = std::fs::read(&path).map_err(read_error)?;
+        let version = content_version(&body);
+        if known_version == Some(version.as_str()) {
+            return Ok(Fetch::NotModified);
+        }
+        Ok(Fetch::Found(Fetched { body, version }))
+    }
+}
+
+impl TemplateSource for DirSource {
+    fn location(&self) -> String {
+        format!("directory {}", self.root.display())
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        file_name: &'a str,
+        known_version: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Fetch, StoreError>> {
+        Box::pin(async move { self.read(file_name, known_version) })
+    }
+}
+
+/// A short hash of the content: the directory's equivalent of an ETag.
+fn content_version(body: &[u8]) -> String {
+    let mut hasher = DefaultHasher::new();
+    hasher.write(body);
+    format!("{:016x}", hasher.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    }
+
+    #[test]
+    fn reads_found_missing_and_unchanged_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("aws-s3-bucket.json"), b"{}").unwrap();
+        let source = DirSource::new(dir.path()).unwrap();
+
+        let Fetch::Found(found) = block_on(source.fetch("aws-s3-bucket.json", None)).unwrap() else {
+            panic!("expected the file");
+        };
+        assert_eq!(found.body, b"{}");
+        let again = block_on(source.fetch("aws-s3-bucket.json", Some(&found.version))).unwrap();
+        assert_eq!(again, Fetch::NotModified);
+        assert_eq!(block_on(source.fetch("aws-sns-topic.json", None)).unwrap(), Fetch::NotFound);
+    }
+
+    #[test]
+    fn a_changed_file_has_a_new_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x-y-z.json");
+        std::fs::write(&path, b"{}").unwrap();
+        let source = DirSource::new(dir.path()).unwrap();
+        let Fetch::Found(first) = block_on(source.fetch("x-y-z.json", None)).unwrap() else { panic!() };
+        std::fs::write(&path, b"{\"type\":\"object\"}").unwrap();
+        let Fetch::Found(second) = block_on(source.fetch("x-y-z.json", Some(&first.version))).unwrap() else {
+            panic!("expected the changed file");
+        };
+        assert_ne!(first.version, second.version);
+    }
+
+    #[test]
+    fn unreadable_and_oversized_files_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("a-b-c.json")).unwrap();
+        let big = vec![b' '; (MAX_TEMPLATE_BYTES + 1) as usize];
+        std::fs::write(dir.path().join("d-e-f.json"), big).unwrap();
+        let source = DirSource::new(dir.path()).unwrap();
+        assert!(matches!(block_on(source.fetch("a-b-c.json", None)), Err(StoreError::Read { .. })));
+        assert!(matches!(block_on(source.fetch("d-e-f.json", None)), Err(StoreError::TooLarge { .. })));
+        assert!(matches!(block_on(source.fetch("../x.json", None)), Err(StoreError::InvalidFileName { .. })));
+    }
+
+    #[test]
+    fn a_missing_directory_is_refused() {
+        assert!(matches!(DirSource::new("/nonexistent/rcfge"), Err(StoreError::NotADirectory { .. })));
+    }
+}

@@ -1,0 +1,292 @@
+//! Judges normalised properties against a compiled policy and words every finding for a
+//! developer: `NewFeature is not an approved property of AWS::S3::Bucket`, not raw validator
+//! output. All violations are reported, sorted by location.
+
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use jsonschema::ValidationError;
+use serde_json::Value;
+
+use crate::policy::Policy;
+use crate::verdict::Violation;
+
+/// Longest rendering of an offending value, in characters.
+const MAX_VALUE_CHARS: usize = 120;
+
+/// Every violation of `policy` by `properties` (already normalised).
+pub fn check(policy: &Policy, properties: &Value) -> Vec<Violation> {
+    let mut violations: Vec<Violation> = policy
+        .validator()
+        .iter_errors(properties)
+        .flat_map(|error| describe(&policy.type_name, &error))
+        .collect();
+    violations.sort_by(|a, b| (&a.pointer, &a.keyword, &a.message).cmp(&(&b.pointer, &b.keyword, &b.message)));
+    violations.dedup();
+    violations
+}
+
+/// The violations one validator error stands for (one per unexpected property).
+fn describe(type_name: &str, error: &ValidationError<'_>) -> Vec<Violation> {
+    let path = error.instance_path().as_str();
+    let instance: &Value = error.instance();
+    let keyword = error.kind().keyword().to_owned();
+    let at = Location::new(path);
+    let value = Some(short_json(instance));
+    let violation = |pointer: String, value: Option<String>, message: String, remediation: String| Violation {
+        pointer,
+        keyword: keyword.clone(),
+        value,
+        message,
+        remediation,
+    };
+    let label = at.label();
+    let shown = value.clone().unwrap_or_default();
+    match error.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
+            .iter()
+            .map(|name| {
+                let where_ = if at.is_root() { String::new() } else { format!(" in {}", at.label()) };
+                violation(
+                    at.child(name),
+                    instance.get(name).map(short_json),
+                    format!("{name} is not an approved property of {type_name}{where_}"),
+                    format!("Remove {name}, or ask the security team to approve it in the {type_name} template"),
+                )
+            })
+            .collect(),
+        ValidationErrorKind::Required { property } => {
+            let name = property.as_str().map_or_else(|| property.to_string(), str::to_owned);
+            let where_ = if at.is_root() { format!("by the {type_name} template") } else { format!("in {label}") };
+            vec![violation(at.child(&name), None, format!("{name} is required {where_}"), format!("Add {name}"))]
+        }
+        kind => {
+            let (message, remediation) = sentence(type_name, &label, &shown, kind, error);
+            vec![violation(at.pointer(), value, message, remediation)]
+        }
+    }
+}
+
+/// The message and remediation for a finding about the value at `label`.
+fn sentence(
+    type_name: &str,
+    label: &str,
+    shown: &str,
+    kind: &ValidationErrorKind,
+    error: &ValidationError<'_>,
+) -> (String, String) {
+    let change = || format!("Change {label} to a value the {type_name} template approves");
+    match kind {
+        ValidationErrorKind::Pattern { pattern } => (
+            format!("{label} {shown} does not match the approved pattern {pattern}"),
+            format!("Use a value that matches {pattern}"),
+        ),
+        ValidationErrorKind::BacktrackLimitExceeded { .. } | ValidationErrorKind::RegexEngineFailure { .. } => (
+            format!("{label} {shown} could not be checked against the approved pattern within the time allowed, so it is refused"),
+            "Use a shorter, simpler value".to_owned(),
+        ),
+        ValidationErrorKind::Enum { options } => (
+            format!("{label} {shown} is not one of the approved values: {}", list(options)),
+            format!("Use one of: {}", list(options)),
+        ),
+        ValidationErrorKind::Constant { expected_value } => {
+            let expected = short_json(expected_value);
+            (format!("{label} must be {expected}, not {shown}"), format!("Set {label} to {expected}"))
+        }
+        ValidationErrorKind::Type { kind } => {
+            let expected = match kind {
+                TypeKind::Single(t) => t.to_string(),
+                TypeKind::Multiple(set) => set.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" or "),
+            };
+            (format!("{label} must be of type {expected}, not {shown}"), format!("Give {label} a value of type {expected}"))
+        }
+        ValidationErrorKind::FalseSchema => (
+            format!("{label} is not approved in {type_name}"),
+            format!("Remove {label}, or ask the security team to approve it in the {type_name} template"),
+        ),
+        ValidationErrorKind::MinLength { limit } => {
+            (format!("{label} {shown} is shorter than {limit} characters"), change())
+        }
+        ValidationErrorKind::MaxLength { limit } => (format!("{label} {shown} is longer than {limit} characters"), change()),
+        ValidationErrorKind::MinItems { limit } => (format!("{label} has fewer than {limit} items"), change()),
+        ValidationErrorKind::MaxItems { limit } => (format!("{label} has more than {limit} items"), change()),
+        ValidationErrorKind::MinProperties { limit } => (format!("{label} has fewer than {limit} properties"), change()),
+        ValidationErrorKind::MaxProperties { limit } => (format!("{label} has more than {limit} properties"), change()),
+        ValidationErrorKind::Minimum { limit } => (format!("{label} {shown} is less than the minimum {limit}"), change()),
+        ValidationErrorKind::Maximum { limit } => (format!("{label} {shown} is more than the maximum {limit}"), change()),
+        ValidationErrorKind::ExclusiveMinimum { limit } => (format!("{label} {shown} must be more than {limit}"), change()),
+        ValidationErrorKind::ExclusiveMaximum { limit } => (format!("{label} {shown} must be less than {limit}"), change()),
+        ValidationErrorKind::MultipleOf { multiple_of } => {
+            (format!("{label} {shown} is not a multiple of {multiple_of}"), change())
+        }
+        ValidationErrorKind::UniqueItems => (format!("{label} has duplicate items"), format!("Remove the duplicates from {label}")),
+        ValidationErrorKind::Format { format } => (format!("{label} {shown} is not a valid {format}"), change()),
+        ValidationErrorKind::Not { .. } => (format!("{label} {shown} is a configuration the {type_name} template forbids"), change()),
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+            let closest = closest_reason(type_name, context);
+            (format!("{label} matches none of the approved alternatives{closest}"), change())
+        }
+        ValidationErrorKind::OneOfMultipleValid { .. } => {
+            (format!("{label} matches more than one of the alternatives, but must match exactly one"), change())
+        }
+        ValidationErrorKind::Contains => (format!("{label} contains no approved item"), change()),
+        ValidationErrorKind::PropertyNames { error } => {
+            (format!("{label} has a property name that is not approved: {error}"), change())
+        }
+        _ => (format!("{label}: {error}"), change()),
+    }
+}
+
+/// `" (closest: …)"`: the first reason of the alternative with the fewest.
+fn closest_reason(type_name: &str, branches: &[Vec<ValidationError<'static>>]) -> String {
+    branches
+        .iter()
+        .filter(|errors| !errors.is_empty())
+        .min_by_key(|errors| errors.len())
+        .and_then(|errors| errors.first())
+        .and_then(|error| describe(type_name, error).into_iter().next())
+        .map(|v| format!(" (closest: {})", v.message))
+        .unwrap_or_default()
+}
+
+/// An instance location, as the validator reports it.
+struct Location<'a> {
+    segments: Vec<String>,
+    raw: &'a str,
+}
+
+impl<'a> Location<'a> {
+    fn new(raw: &'a str) -> Self {
+        let segments = raw.split('/').skip(1).map(|s| s.replace("~1", "/").replace("~0", "~")).collect();
+        Location { segments, raw }
+    }
+
+    fn is_root(&self) -> bool {
+        self.segments.is_empty()
+    }
+
+    fn pointer(&self) -> String {
+        if self.raw.is_empty() { "/".to_owned() } else { self.raw.to_owned() }
+    }
+
+    fn child(&self, name: &str) -> String {
+        format!("{}/{}", self.raw, name.replace('~', "~0").replace('/', "~1"))
+    }
+
+    /// The name a developer knows the value by: `Topic`, `Tags[2]`, or `Properties`.
+    fn label(&self) -> String {
+        match self.segments.as_slice() {
+            [] => "Properties".to_owned(),
+            [.., parent, last] if last.parse::<usize>().is_ok() => format!("{parent}[{last}]"),
+            [.., last] => last.clone(),
+        }
+    }
+}
+
+/// A value as JSON text, cut to [`MAX_VALUE_CHARS`].
+pub fn short_json(value: &Value) -> String {
+    shorten(&value.to_string(), MAX_VALUE_CHARS)
+}
+
+/// `text` cut to at most `max` characters, with `…` when cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max.saturating_sub(1)) {
+        Some((end, _)) if text.chars().count() > max => format!("{}…", &text[..end]),
+        _ => text.to_owned(),
+    }
+}
+
+fn list(options: &Value) -> String {
+    match options {
+        Value::Array(items) => shorten(&items.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", "), 300),
+        other => short_json(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn violations(schema: Value, properties: Value) -> Vec<Violation> {
+        let policy = Policy::compile("AWS::S3::Bucket", "v", schema).unwrap();
+        check(&policy, &properties)
+    }
+
+    #[test]
+    fn unapproved_properties_are_named_one_by_one() {
+        let schema = json!({"type": "object", "additionalProperties": false, "properties": {
+            "Nested": {"type": "object", "additionalProperties": false, "properties": {}}
+        }});
+        let found = violations(schema, json!({"NewFeature": true, "Other": 1, "Nested": {"Deep": "x"}}));
+        let messages: Vec<_> = found.iter().map(|v| (v.pointer.as_str(), v.message.as_str())).collect();
+        assert_eq!(
+            messages,
+            [
+                ("/Nested/Deep", "Deep is not an approved property of AWS::S3::Bucket in Nested"),
+                ("/NewFeature", "NewFeature is not an approved property of AWS::S3::Bucket"),
+                ("/Other", "Other is not an approved property of AWS::S3::Bucket"),
+            ]
+        );
+        assert_eq!(found[1].value.as_deref(), Some("true"));
+        assert_eq!(found[1].keyword, "additionalProperties");
+    }
+
+    #[test]
+    fn pattern_violations_show_value_and_pattern() {
+        let schema = json!({"properties": {"Items": {"items": {"properties": {"Topic": {"type": "string", "pattern": "^arn:aws:sns:"}}}}}});
+        let found = violations(schema, json!({"Items": [{"Topic": "arn:aws:sqs:x"}]}));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].pointer, "/Items/0/Topic");
+        assert_eq!(found[0].message, r#"Topic "arn:aws:sqs:x" does not match the approved pattern ^arn:aws:sns:"#);
+    }
+
+    #[test]
+    fn required_const_enum_and_type() {
+        let schema = json!({"required": ["Enc"], "properties": {
+            "On": {"const": true}, "Mode": {"enum": ["A", "B"]}, "N": {"type": "integer"}, "L": {"type": "array", "items": {"type": "string"}}
+        }});
+        let found = violations(schema, json!({"On": false, "Mode": "C", "N": "x", "L": ["a", 1]}));
+        let messages: Vec<_> = found.iter().map(|v| v.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "Enc is required by the AWS::S3::Bucket template",
+                "L[1] must be of type string, not 1",
+                r#"Mode "C" is not one of the approved values: "A", "B""#,
+                r#"N must be of type integer, not "x""#,
+                "On must be true, not false",
+            ]
+        );
+    }
+
+    #[test]
+    fn alternatives_explain_the_closest_branch() {
+        let schema = json!({"properties": {"K": {"anyOf": [{"type": "string", "pattern": "^arn:"}, {"type": "string", "pattern": "^alias/"}]}}});
+        let found = violations(schema, json!({"K": "x"}));
+        assert_eq!(found.len(), 1);
+        assert!(found[0].message.starts_with("K matches none of the approved alternatives (closest: K \"x\" does not match"), "{}", found[0].message);
+    }
+
+    #[test]
+    fn long_values_are_shortened() {
+        let long = "x".repeat(500);
+        let found = violations(json!({"properties": {"Name": {"maxLength": 3}}}), json!({"Name": long}));
+        let value = found[0].value.as_deref().unwrap();
+        assert_eq!(value.chars().count(), MAX_VALUE_CHARS);
+        assert!(value.ends_with('…'));
+    }
+
+    #[test]
+    fn redos_is_refused_not_hung() {
+        let schema = json!({"properties": {"Name": {"type": "string", "pattern": "^(a+)+$"}}});
+        let found = violations(schema, json!({"Name": format!("{}b", "a".repeat(5000))}));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].keyword, "pattern");
+    }
+
+    #[test]
+    fn shorten_respects_char_boundaries() {
+        assert_eq!(shorten("héllo", 3), "hé…");
+        assert_eq!(shorten("abc", 3), "abc");
+    }
+}

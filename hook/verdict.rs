@@ -1,0 +1,64 @@
+//! What the engine concluded about one resource, as plain data. Formatting is the job of
+//! `response` (hook JSON) and `report` (CLI text).
+
+use crate::context::Action;
+use crate::error::Error;
+
+/// One reason a resource is refused.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Violation {
+    /// JSON pointer into the resource's properties (`/NotificationConfiguration/...`); `/` for
+    /// the properties object itself.
+    pub pointer: String,
+    /// The JSON Schema keyword that refused the value (`additionalProperties`, `pattern`, ...).
+    pub keyword: String,
+    /// The offending value as JSON, shortened; absent when the value is missing.
+    pub value: Option<String>,
+    /// What is wrong, in words a developer understands.
+    pub message: String,
+    /// What to do about it.
+    pub remediation: String,
+}
+
+/// The outcome for one resource.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Every approved rule holds.
+    Compliant,
+    /// Evaluated and refused, with every reason.
+    NonCompliant(Vec<Violation>),
+    /// No template, and the type is on the configured exemption list.
+    Exempt,
+    /// Could not be evaluated; refused all the same.
+    InternalFailure(Error),
+}
+
+impl Verdict {
+    /// Whether CloudFormation may go ahead.
+    pub fn allows(&self) -> bool {
+        matches!(self, Verdict::Compliant | Verdict::Exempt)
+    }
+
+    /// A one-word name for logs and tables.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Verdict::Compliant => "compliant",
+            Verdict::NonCompliant(_) => "non-compliant",
+            Verdict::Exempt => "exempt",
+            Verdict::InternalFailure(_) => "internal-failure",
+        }
+    }
+}
+
+/// A verdict together with what it was about.
+#[derive(Debug)]
+pub struct Decision {
+    pub type_name: String,
+    pub logical_id: String,
+    pub action: Action,
+    pub verdict: Verdict,
+    /// The template version used, when one was loaded.
+    pub template_version: Option<String>,
+    /// Why a resource passed without its properties being judged (DELETE, exemption).
+    pub note: Option<String>,
+}
