@@ -49,7 +49,10 @@ pub struct FileCache<T> {
 
 impl<T> FileCache<T> {
     pub fn new(ttl: Option<Duration>) -> Self {
-        FileCache { ttl, slots: Mutex::new(HashMap::new()) }
+        FileCache {
+            ttl,
+            slots: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The parsed file, fetched (or revalidated) when it is not fresh.
@@ -68,18 +71,35 @@ impl<T> FileCache<T> {
             return Ok(current.to_cached(true));
         }
         let known_version = entry.as_ref().and_then(|e| e.version.clone());
-        let fetched = source.fetch(file_name, known_version.as_deref()).await.map_err(LoadError::Store)?;
+        let fetched = source
+            .fetch(file_name, known_version.as_deref())
+            .await
+            .map_err(LoadError::Store)?;
         let now = Instant::now();
         let updated = match (fetched, entry.take()) {
-            (Fetch::NotModified, Some(current)) => Entry { checked_at: now, ..current },
+            (Fetch::NotModified, Some(current)) => Entry {
+                checked_at: now,
+                ..current
+            },
             (Fetch::NotModified, None) => {
                 let reason = "not modified, but nothing was cached".to_owned();
-                return Err(LoadError::Store(StoreError::Unexpected { file_name: file_name.to_owned(), reason }));
+                return Err(LoadError::Store(StoreError::Unexpected {
+                    file_name: file_name.to_owned(),
+                    reason,
+                }));
             }
-            (Fetch::NotFound, _) => Entry { value: None, version: None, checked_at: now },
+            (Fetch::NotFound, _) => Entry {
+                value: None,
+                version: None,
+                checked_at: now,
+            },
             (Fetch::Found(found), _) => {
                 let value = parse(&found).map_err(LoadError::Parse)?;
-                Entry { value: Some(Arc::new(value)), version: Some(found.version), checked_at: now }
+                Entry {
+                    value: Some(Arc::new(value)),
+                    version: Some(found.version),
+                    checked_at: now,
+                }
             }
         };
         let cached = updated.to_cached(false);
@@ -94,7 +114,11 @@ impl<T> FileCache<T> {
 
 impl<T> Entry<T> {
     fn to_cached(&self, hit: bool) -> Cached<T> {
-        Cached { value: self.value.clone(), version: self.version.clone(), hit }
+        Cached {
+            value: self.value.clone(),
+            version: self.version.clone(),
+            hit,
+        }
     }
 }
 

@@ -15,8 +15,24 @@ use crate::verdict::{Decision, Verdict};
 
 /// YAML short-form tags and the function each stands for.
 const SHORT_FORMS: [&str; 18] = [
-    "Base64", "Cidr", "FindInMap", "GetAZs", "ImportValue", "Join", "Select", "Split", "Sub", "Transform", "And",
-    "Equals", "If", "Not", "Or", "ToJsonString", "Length", "GetAtt",
+    "Base64",
+    "Cidr",
+    "FindInMap",
+    "GetAZs",
+    "ImportValue",
+    "Join",
+    "Select",
+    "Split",
+    "Sub",
+    "Transform",
+    "And",
+    "Equals",
+    "If",
+    "Not",
+    "Or",
+    "ToJsonString",
+    "Length",
+    "GetAtt",
 ];
 
 /// The resources of a stack template.
@@ -89,14 +105,26 @@ fn resources_of(document: &Value) -> Result<Vec<Resource>, CfnError> {
     };
     let mut out = Vec::with_capacity(resources.len());
     for (logical_id, resource) in resources {
-        let bad = |reason: &str| CfnError::BadResource { logical_id: logical_id.clone(), reason: reason.to_owned() };
-        let Value::Object(resource) = resource else { return Err(bad("is not a mapping")) };
-        let type_name = resource.get("Type").and_then(Value::as_str).ok_or_else(|| bad("has no Type string"))?;
+        let bad = |reason: &str| CfnError::BadResource {
+            logical_id: logical_id.clone(),
+            reason: reason.to_owned(),
+        };
+        let Value::Object(resource) = resource else {
+            return Err(bad("is not a mapping"));
+        };
+        let type_name = resource
+            .get("Type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("has no Type string"))?;
         let properties = match resource.get("Properties") {
             None | Some(Value::Null) => Value::Object(Map::new()),
             Some(properties) => properties.clone(),
         };
-        out.push(Resource { logical_id: logical_id.clone(), type_name: type_name.to_owned(), properties });
+        out.push(Resource {
+            logical_id: logical_id.clone(),
+            type_name: type_name.to_owned(),
+            properties,
+        });
     }
     Ok(out)
 }
@@ -114,7 +142,9 @@ fn from_yaml(yaml: Yaml) -> Result<Value, CfnError> {
                 Value::from(u)
             } else {
                 let f = n.as_f64().unwrap_or(f64::NAN);
-                serde_json::Number::from_f64(f).map(Value::Number).ok_or(CfnError::NotFinite)?
+                serde_json::Number::from_f64(f)
+                    .map(Value::Number)
+                    .ok_or(CfnError::NotFinite)?
             }
         }
         Yaml::String(s) => Value::String(s),
@@ -126,7 +156,11 @@ fn from_yaml(yaml: Yaml) -> Result<Value, CfnError> {
                     Yaml::String(s) => s,
                     Yaml::Number(n) => n.to_string(),
                     Yaml::Bool(b) => b.to_string(),
-                    other => return Err(CfnError::KeyNotAString { found: format!("{other:?}") }),
+                    other => {
+                        return Err(CfnError::KeyNotAString {
+                            found: format!("{other:?}"),
+                        });
+                    }
                 };
                 if key == "<<" {
                     return Err(CfnError::MergeKey);
@@ -184,8 +218,15 @@ pub fn deferred_values(properties: &Value) -> Vec<DeferredValue> {
 
 fn collect_deferred(value: &Value, pointer: &mut String, out: &mut Vec<DeferredValue>) {
     if let Some(function) = intrinsic_function(value) {
-        let shown = if pointer.is_empty() { "/".to_owned() } else { pointer.clone() };
-        out.push(DeferredValue { pointer: shown, function: function.to_owned() });
+        let shown = if pointer.is_empty() {
+            "/".to_owned()
+        } else {
+            pointer.clone()
+        };
+        out.push(DeferredValue {
+            pointer: shown,
+            function: function.to_owned(),
+        });
         return;
     }
     let children: Box<dyn Iterator<Item = (String, &Value)>> = match value {
@@ -275,24 +316,54 @@ mod tests {
     #[test]
     fn json_templates_and_missing_properties() {
         let stack = parse(r#"{"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}"#).unwrap();
-        assert_eq!(stack.resources, vec![Resource { logical_id: "Q".into(), type_name: "AWS::SQS::Queue".into(), properties: json!({}) }]);
+        assert_eq!(
+            stack.resources,
+            vec![Resource {
+                logical_id: "Q".into(),
+                type_name: "AWS::SQS::Queue".into(),
+                properties: json!({})
+            }]
+        );
     }
 
     #[test]
     fn refuses_what_cloudformation_refuses() {
-        assert!(matches!(parse(r#"{"Resources": {"Q": {"Type": "A::B::C"}, "Q": {}}}"#), Err(CfnError::Json(_))));
-        assert!(matches!(parse("Resources:\n  Q:\n    Type: A::B::C\n  Q:\n    Type: A::B::C\n"), Err(CfnError::Yaml(_) | CfnError::DuplicateKey { .. })));
-        assert!(matches!(parse("Base: &b {A: 1}\nResources:\n  Q:\n    <<: *b\n    Type: A::B::C\n"), Err(CfnError::MergeKey)));
-        assert!(matches!(parse("Resources:\n  Q:\n    Type: !Bogus x\n"), Err(CfnError::UnknownTag { .. })));
-        assert!(matches!(parse("AWSTemplateFormatVersion: '2010-09-09'\n"), Err(CfnError::NoResources)));
-        assert!(matches!(parse("Resources:\n  Q:\n    Properties: {}\n"), Err(CfnError::BadResource { .. })));
+        assert!(matches!(
+            parse(r#"{"Resources": {"Q": {"Type": "A::B::C"}, "Q": {}}}"#),
+            Err(CfnError::Json(_))
+        ));
+        assert!(matches!(
+            parse("Resources:\n  Q:\n    Type: A::B::C\n  Q:\n    Type: A::B::C\n"),
+            Err(CfnError::Yaml(_) | CfnError::DuplicateKey { .. })
+        ));
+        assert!(matches!(
+            parse("Base: &b {A: 1}\nResources:\n  Q:\n    <<: *b\n    Type: A::B::C\n"),
+            Err(CfnError::MergeKey)
+        ));
+        assert!(matches!(
+            parse("Resources:\n  Q:\n    Type: !Bogus x\n"),
+            Err(CfnError::UnknownTag { .. })
+        ));
+        assert!(matches!(
+            parse("AWSTemplateFormatVersion: '2010-09-09'\n"),
+            Err(CfnError::NoResources)
+        ));
+        assert!(matches!(
+            parse("Resources:\n  Q:\n    Properties: {}\n"),
+            Err(CfnError::BadResource { .. })
+        ));
         assert!(matches!(parse("Resources: [\n"), Err(CfnError::Yaml(_))));
     }
 
     #[test]
     fn finds_deferred_values() {
-        let found = deferred_values(&json!({"A": {"Ref": "x"}, "B": [{"C": {"Fn::GetAtt": ["r", "Arn"]}}], "D": {"E": 1, "F": 2}}));
-        let pointers: Vec<_> = found.iter().map(|d| (d.pointer.as_str(), d.function.as_str())).collect();
+        let found = deferred_values(
+            &json!({"A": {"Ref": "x"}, "B": [{"C": {"Fn::GetAtt": ["r", "Arn"]}}], "D": {"E": 1, "F": 2}}),
+        );
+        let pointers: Vec<_> = found
+            .iter()
+            .map(|d| (d.pointer.as_str(), d.function.as_str()))
+            .collect();
         assert_eq!(pointers, [("/A", "Ref"), ("/B/0/C", "Fn::GetAtt")]);
         assert_eq!(deferred_values(&json!({"Fn::If": ["c", {}, {}]}))[0].pointer, "/");
     }

@@ -87,6 +87,11 @@ impl Context {
     }
 }
 
+/// Whether `text` is an AWS account ID: exactly 12 digits.
+pub fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// The AWS partition a Region belongs to (`cn-north-1` → `aws-cn`).
 pub fn partition_for_region(region: &str) -> &'static str {
     if region.starts_with("cn-") {
@@ -112,7 +117,10 @@ mod tests {
 
     #[test]
     fn unknown_facts_are_left_out() {
-        let ctx = Context { account_id: Some("111122223333".into()), ..Context::default() };
+        let ctx = Context {
+            account_id: Some("111122223333".into()),
+            ..Context::default()
+        };
         let vars = ctx.variables("AWS::S3::Bucket", "Bucket", Action::Update);
         assert_eq!(vars["accountId"], "111122223333");
         assert_eq!(vars["typeName"], "AWS::S3::Bucket");

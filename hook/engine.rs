@@ -63,6 +63,18 @@ struct Outcome {
     verdict: Verdict,
     version: Option<String>,
     note: Option<String>,
+    cached: bool,
+}
+
+impl Outcome {
+    fn failure(error: Error) -> Self {
+        Outcome {
+            verdict: Verdict::InternalFailure(error),
+            version: None,
+            note: None,
+            cached: false,
+        }
+    }
 }
 
 impl Engine {
@@ -86,8 +98,8 @@ impl Engine {
     pub async fn decide(&self, target: &Target) -> Decision {
         let outcome = match CatchUnwind::new(self.evaluate(target)).await {
             Ok(Ok(outcome)) => outcome,
-            Ok(Err(error)) => Outcome { verdict: Verdict::InternalFailure(error), version: None, note: None },
-            Err(message) => Outcome { verdict: Verdict::InternalFailure(Error::Panic { message }), version: None, note: None },
+            Ok(Err(error)) => Outcome::failure(error),
+            Err(message) => Outcome::failure(Error::Panic { message }),
         };
         Decision {
             type_name: target.type_name.clone(),
@@ -96,20 +108,34 @@ impl Engine {
             verdict: outcome.verdict,
             template_version: outcome.version,
             note: outcome.note,
+            cached: outcome.cached,
         }
     }
 
     /// The JSON Schema a type's template renders to in a context (for template authors).
-    pub async fn render(&self, type_name: &str, logical_id: &str, action: Action, context: &Context) -> Result<Value, Error> {
-        let template = self.template(type_name).await?.ok_or_else(|| self.no_template(type_name))?;
-        let vars = self.variables_for(&template, type_name, logical_id, action, context).await?;
-        template.render(&vars).map_err(|source| Error::Render { type_name: type_name.to_owned(), source })
+    pub async fn render(
+        &self,
+        type_name: &str,
+        logical_id: &str,
+        action: Action,
+        context: &Context,
+    ) -> Result<Value, Error> {
+        let (template, _) = self.template(type_name).await?;
+        let template = template.ok_or_else(|| self.no_template(type_name))?;
+        let vars = self
+            .variables_for(&template, type_name, logical_id, action, context)
+            .await?;
+        template.render(&vars).map_err(|source| Error::Render {
+            type_name: type_name.to_owned(),
+            source,
+        })
     }
 
     async fn evaluate(&self, target: &Target) -> Result<Outcome, Error> {
         let type_name = &target.type_name;
-        let Some(template) = self.template(type_name).await? else {
-            return Ok(self.untemplated(target)?);
+        let (template, template_cached) = self.template(type_name).await?;
+        let Some(template) = template else {
+            return self.untemplated(target);
         };
         let version = Some(template.version.clone());
         if target.action == Action::Delete {
@@ -117,56 +143,95 @@ impl Engine {
         }
         let properties = match &target.properties {
             Value::Object(_) => &target.properties,
-            other => return Err(Error::PropertiesNotAnObject { found: json_kind(other) }),
+            other => {
+                return Err(Error::PropertiesNotAnObject {
+                    found: json_kind(other),
+                });
+            }
         };
         let vars = self
             .variables_for(&template, type_name, &target.logical_id, target.action, &target.context)
             .await?;
-        let policy = self.policy(&template, &vars)?;
+        let (policy, policy_cached) = self.policy(&template, &vars)?;
         let mut normalized = properties.clone();
         policy.normalizer().normalize(policy.schema(), &mut normalized);
         let violations = validate::check(&policy, &normalized);
-        let verdict = if violations.is_empty() { Verdict::Compliant } else { Verdict::NonCompliant(violations) };
-        Ok(Outcome { verdict, version, note: None })
+        let verdict = if violations.is_empty() {
+            Verdict::Compliant
+        } else {
+            Verdict::NonCompliant(violations)
+        };
+        Ok(Outcome {
+            verdict,
+            version,
+            note: None,
+            cached: template_cached && policy_cached,
+        })
     }
 
     /// The verdict for a type that has no template: refused unless exempt; DELETE is allowed.
     fn untemplated(&self, target: &Target) -> Result<Outcome, Error> {
         if target.action == Action::Delete {
             let note = "DELETE of a type with no template: nothing to protect".to_owned();
-            return Ok(Outcome { verdict: Verdict::Compliant, version: None, note: Some(note) });
+            return Ok(Outcome {
+                verdict: Verdict::Compliant,
+                version: None,
+                note: Some(note),
+                cached: false,
+            });
         }
         if self.config.exempt_types.contains(&target.type_name) {
             let note = format!("{} has no template and is on the exemption list", target.type_name);
-            return Ok(Outcome { verdict: Verdict::Exempt, version: None, note: Some(note) });
+            return Ok(Outcome {
+                verdict: Verdict::Exempt,
+                version: None,
+                note: Some(note),
+                cached: false,
+            });
         }
         Err(self.no_template(&target.type_name))
     }
 
     fn no_template(&self, type_name: &str) -> Error {
-        Error::NoTemplate { type_name: type_name.to_owned(), location: self.source.location() }
+        Error::NoTemplate {
+            type_name: type_name.to_owned(),
+            location: self.source.location(),
+        }
     }
 
-    /// The type's template, or `None` when the source has none.
-    async fn template(&self, type_name: &str) -> Result<Option<Arc<Template>>, Error> {
-        let file_name = store::file_name_for_type(type_name)
-            .map_err(|source| Error::Store { type_name: type_name.to_owned(), source })?;
+    /// The type's template (`None` when the source has none), and whether it came from the
+    /// cache.
+    async fn template(&self, type_name: &str) -> Result<(Option<Arc<Template>>, bool), Error> {
+        let file_name = store::file_name_for_type(type_name).map_err(|source| Error::Store {
+            type_name: type_name.to_owned(),
+            source,
+        })?;
         let cached = self
             .templates
-            .get(self.source.as_ref(), &file_name, |fetched| Template::parse(type_name, &fetched.version, &fetched.body))
+            .get(self.source.as_ref(), &file_name, |fetched| {
+                Template::parse(type_name, &fetched.version, &fetched.body)
+            })
             .await
             .map_err(|e| match e {
-                LoadError::Store(source) => Error::Store { type_name: type_name.to_owned(), source },
-                LoadError::Parse(source) => Error::Template { type_name: type_name.to_owned(), source },
+                LoadError::Store(source) => Error::Store {
+                    type_name: type_name.to_owned(),
+                    source,
+                },
+                LoadError::Parse(source) => Error::Template {
+                    type_name: type_name.to_owned(),
+                    source,
+                },
             })?;
-        Ok(cached.value)
+        Ok((cached.value, cached.hit))
     }
 
     /// The organisation variables from `_variables.json` (none when the file is absent).
     async fn organisation_variables(&self) -> Result<Arc<Map<String, Value>>, Error> {
         let cached = self
             .variables
-            .get(self.source.as_ref(), VARIABLES_FILE, |fetched| parse_variables(&fetched.body))
+            .get(self.source.as_ref(), VARIABLES_FILE, |fetched| {
+                parse_variables(&fetched.body)
+            })
             .await
             .map_err(|e| Error::Variables {
                 file: VARIABLES_FILE.to_owned(),
@@ -192,8 +257,11 @@ impl Engine {
         }
         let builtins = context.variables(type_name, logical_id, action);
         let needs_organisation = template.variables().iter().any(|name| !is_builtin_variable(name));
-        let organisation =
-            if needs_organisation { self.organisation_variables().await? } else { Arc::new(Map::new()) };
+        let organisation = if needs_organisation {
+            self.organisation_variables().await?
+        } else {
+            Arc::new(Map::new())
+        };
         let mut vars = Map::new();
         for name in template.variables() {
             let value = if is_builtin_variable(name) {
@@ -208,16 +276,25 @@ impl Engine {
         Ok(vars)
     }
 
-    fn policy(&self, template: &Template, vars: &Map<String, Value>) -> Result<Arc<Policy>, Error> {
+    /// The compiled policy, and whether it came from the cache.
+    fn policy(&self, template: &Template, vars: &Map<String, Value>) -> Result<(Arc<Policy>, bool), Error> {
         let type_name = &template.type_name;
-        let render_error = |source| Error::Render { type_name: type_name.clone(), source };
-        let key = (type_name.clone(), template.version.clone(), template.variable_key(vars).map_err(render_error)?);
-        let (policy, _hit) = self.policies.get_or_compile(key, || {
+        let render_error = |source| Error::Render {
+            type_name: type_name.clone(),
+            source,
+        };
+        let key = (
+            type_name.clone(),
+            template.version.clone(),
+            template.variable_key(vars).map_err(render_error)?,
+        );
+        self.policies.get_or_compile(key, || {
             let schema = template.render(vars).map_err(render_error)?;
-            Policy::compile(type_name, &template.version, schema)
-                .map_err(|source| Error::Compile { type_name: type_name.clone(), source })
-        })?;
-        Ok(policy)
+            Policy::compile(type_name, &template.version, schema).map_err(|source| Error::Compile {
+                type_name: type_name.clone(),
+                source,
+            })
+        })
     }
 }
 
@@ -225,7 +302,12 @@ impl Engine {
 fn delete_outcome(template: &Template, version: Option<String>) -> Outcome {
     if !template.deny_delete {
         let note = "DELETE: there are no properties to validate".to_owned();
-        return Outcome { verdict: Verdict::Compliant, version, note: Some(note) };
+        return Outcome {
+            verdict: Verdict::Compliant,
+            version,
+            note: Some(note),
+            cached: false,
+        };
     }
     let type_name = &template.type_name;
     let violation = Violation {
@@ -235,7 +317,12 @@ fn delete_outcome(template: &Template, version: Option<String>) -> Outcome {
         message: format!("deleting a {type_name} is denied by its template"),
         remediation: format!("Keep the resource, or ask the security team to allow deleting {type_name}"),
     };
-    Outcome { verdict: Verdict::NonCompliant(vec![violation]), version, note: None }
+    Outcome {
+        verdict: Verdict::NonCompliant(vec![violation]),
+        version,
+        note: None,
+        cached: false,
+    }
 }
 
 /// Parses `_variables.json`: an object of organisation variables with plain names that do
@@ -260,7 +347,9 @@ pub fn check_variable_name(name: &str) -> Result<(), String> {
         return Err(format!("`{name}` is not a valid variable name (letters, digits and _)"));
     }
     if is_builtin_variable(name) || name == "json" {
-        return Err(format!("`{name}` is a built-in name and cannot be an organisation variable"));
+        return Err(format!(
+            "`{name}` is a built-in name and cannot be an organisation variable"
+        ));
     }
     Ok(())
 }
@@ -283,7 +372,9 @@ struct CatchUnwind<F> {
 
 impl<F> CatchUnwind<F> {
     fn new(future: F) -> Self {
-        CatchUnwind { inner: Box::pin(future) }
+        CatchUnwind {
+            inner: Box::pin(future),
+        }
     }
 }
 

@@ -32,12 +32,15 @@ pub enum Error {
 }
 
 impl Error {
-    /// The placeholder that had no value, when that is the cause: the CLI turns it into the
-    /// flag to pass.
-    pub fn missing_variable(&self) -> Option<&str> {
+    /// The placeholders that had no value, when that is the cause: the CLI turns them into
+    /// the flags to pass.
+    pub fn missing_variables(&self) -> &[String] {
         match self {
-            Error::Render { source: RenderError::NoValue { name }, .. } => Some(name),
-            _ => None,
+            Error::Render {
+                source: RenderError::NoValue { names },
+                ..
+            } => names,
+            _ => &[],
         }
     }
 }

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::context::{Action, Context, partition_for_region};
+use crate::context::{Action, Context, is_account_id, partition_for_region};
 use crate::engine::Target;
 use crate::store::file_name_for_type;
 
@@ -23,7 +23,7 @@ pub struct EventDefaults {
 #[derive(Clone, Debug)]
 pub enum Request {
     /// One resource (RESOURCE and CLOUD_CONTROL targets).
-    Resource(Target),
+    Resource(Box<Target>),
     /// A whole stack template (not judged yet).
     Stack,
     /// A change set (not judged yet).
@@ -37,11 +37,15 @@ pub enum EventError {
     NotJson(#[source] serde_json::Error),
     #[error("the event is {size} bytes, more than the {limit} bytes a hook event may have")]
     TooLarge { size: usize, limit: usize },
+    #[error("the event is not a JSON object")]
+    NotAnObject,
     #[error("the event does not have the shape of a hook event: {0}")]
     Shape(#[source] serde_json::Error),
     #[error("the event has no {field}")]
     Missing { field: &'static str },
-    #[error("unknown invocation point `{found}` (expected CREATE_PRE_PROVISION, UPDATE_PRE_PROVISION or DELETE_PRE_PROVISION)")]
+    #[error(
+        "unknown invocation point `{found}` (expected CREATE_PRE_PROVISION, UPDATE_PRE_PROVISION or DELETE_PRE_PROVISION)"
+    )]
     UnknownInvocationPoint { found: String },
     #[error("unknown target: targetName `{target_name}`, targetType `{target_type}`")]
     UnknownTarget { target_name: String, target_type: String },
@@ -87,7 +91,10 @@ struct RawTargetModel {
 /// Parses raw event bytes (strict JSON: duplicate keys are refused).
 pub fn parse_bytes(bytes: &[u8]) -> Result<Value, EventError> {
     if bytes.len() > MAX_EVENT_BYTES {
-        return Err(EventError::TooLarge { size: bytes.len(), limit: MAX_EVENT_BYTES });
+        return Err(EventError::TooLarge {
+            size: bytes.len(),
+            limit: MAX_EVENT_BYTES,
+        });
     }
     crate::json::from_slice(bytes).map_err(EventError::NotJson)
 }
@@ -103,9 +110,17 @@ pub fn client_request_token(event: &Value) -> Option<String> {
 
 /// Reads what the event asks to judge.
 pub fn parse(event: &Value, defaults: &EventDefaults) -> Result<Request, EventError> {
+    if !event.is_object() {
+        return Err(EventError::NotAnObject);
+    }
     let raw = RawEvent::deserialize(event).map_err(EventError::Shape)?;
-    let data = raw.request_data.as_ref().ok_or(EventError::Missing { field: "requestData" })?;
-    let target_name = data.target_name.clone().ok_or(EventError::Missing { field: "requestData.targetName" })?;
+    let data = raw
+        .request_data
+        .as_ref()
+        .ok_or(EventError::Missing { field: "requestData" })?;
+    let target_name = data.target_name.clone().ok_or(EventError::Missing {
+        field: "requestData.targetName",
+    })?;
     let target_type = data.target_type.clone().unwrap_or_default();
     if target_name == "STACK" || target_type == "STACK" {
         return Ok(Request::Stack);
@@ -115,16 +130,27 @@ pub fn parse(event: &Value, defaults: &EventDefaults) -> Result<Request, EventEr
     }
     let is_resource = matches!(target_type.as_str(), "" | "RESOURCE" | "CLOUD_CONTROL") || target_type == target_name;
     if !is_resource || file_name_for_type(&target_name).is_err() {
-        return Err(EventError::UnknownTarget { target_name, target_type });
+        return Err(EventError::UnknownTarget {
+            target_name,
+            target_type,
+        });
     }
     let action = action_of(raw.action_invocation_point.as_deref())?;
-    let logical_id = data.target_logical_id.clone().ok_or(EventError::Missing { field: "requestData.targetLogicalId" })?;
+    let logical_id = data.target_logical_id.clone().ok_or(EventError::Missing {
+        field: "requestData.targetLogicalId",
+    })?;
     let properties = match action {
         Action::Delete => Value::Object(Map::new()),
         Action::Create | Action::Update => resource_properties(data)?,
     };
     let context = context_of(&raw, defaults)?;
-    Ok(Request::Resource(Target { type_name: target_name, logical_id, action, properties, context }))
+    Ok(Request::Resource(Box::new(Target {
+        type_name: target_name,
+        logical_id,
+        action,
+        properties,
+        context,
+    })))
 }
 
 fn action_of(invocation_point: Option<&str>) -> Result<Action, EventError> {
@@ -132,8 +158,12 @@ fn action_of(invocation_point: Option<&str>) -> Result<Action, EventError> {
         Some("CREATE_PRE_PROVISION") => Ok(Action::Create),
         Some("UPDATE_PRE_PROVISION") => Ok(Action::Update),
         Some("DELETE_PRE_PROVISION") => Ok(Action::Delete),
-        Some(other) => Err(EventError::UnknownInvocationPoint { found: other.to_owned() }),
-        None => Err(EventError::Missing { field: "actionInvocationPoint" }),
+        Some(other) => Err(EventError::UnknownInvocationPoint {
+            found: other.to_owned(),
+        }),
+        None => Err(EventError::Missing {
+            field: "actionInvocationPoint",
+        }),
     }
 }
 
@@ -146,8 +176,11 @@ fn resource_properties(data: &RawRequestData) -> Result<Value, EventError> {
 }
 
 fn context_of(raw: &RawEvent, defaults: &EventDefaults) -> Result<Context, EventError> {
-    let account_id = raw.aws_account_id.clone().ok_or(EventError::Missing { field: "awsAccountId" })?;
-    if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+    let account_id = raw
+        .aws_account_id
+        .clone()
+        .ok_or(EventError::Missing { field: "awsAccountId" })?;
+    if !is_account_id(&account_id) {
         return Err(EventError::BadAccountId { found: account_id });
     }
     let stack_id = raw.stack_id.clone().filter(|s| !s.is_empty());
@@ -156,7 +189,10 @@ fn context_of(raw: &RawEvent, defaults: &EventDefaults) -> Result<Context, Event
     let change_set_arn = change_set_id.as_deref().map(StackArn::parse).transpose()?;
     for arn in stack_arn.iter().chain(&change_set_arn) {
         if arn.account != account_id {
-            return Err(EventError::AccountMismatch { event: account_id, arn: arn.account.clone() });
+            return Err(EventError::AccountMismatch {
+                event: account_id,
+                arn: arn.account.clone(),
+            });
         }
     }
     let from_arn = stack_arn.as_ref().or(change_set_arn.as_ref());
@@ -193,8 +229,14 @@ impl StackArn {
     fn parse(arn: &str) -> Result<Self, EventError> {
         let bad = || EventError::BadArn { found: arn.to_owned() };
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
-        let [prefix, partition, service, region, account, resource] = parts.as_slice() else { return Err(bad()) };
-        let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let [prefix, partition, service, region, account, resource] = parts.as_slice() else {
+            return Err(bad());
+        };
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        };
         if *prefix != "arn" || *service != "cloudformation" || !plain(partition) || !plain(region) {
             return Err(bad());
         }
@@ -205,7 +247,12 @@ impl StackArn {
             "changeSet" => None,
             _ => return Err(bad()),
         };
-        Ok(StackArn { partition: (*partition).to_owned(), region: (*region).to_owned(), account: (*account).to_owned(), name })
+        Ok(StackArn {
+            partition: (*partition).to_owned(),
+            region: (*region).to_owned(),
+            account: (*account).to_owned(),
+            name,
+        })
     }
 }
 
@@ -236,7 +283,7 @@ mod tests {
 
     fn resource(event: &Value) -> Result<Target, EventError> {
         match parse(event, &EventDefaults::default())? {
-            Request::Resource(target) => Ok(target),
+            Request::Resource(target) => Ok(*target),
             other => panic!("not a resource: {other:?}"),
         }
     }
@@ -274,8 +321,12 @@ mod tests {
         e["stackId"] = json!("");
         e["requestData"]["targetType"] = json!("CLOUD_CONTROL");
         assert!(matches!(resource(&e), Err(EventError::NoRegion)));
-        let defaults = EventDefaults { region: Some("us-gov-west-1".into()) };
-        let Request::Resource(target) = parse(&e, &defaults).unwrap() else { panic!() };
+        let defaults = EventDefaults {
+            region: Some("us-gov-west-1".into()),
+        };
+        let Request::Resource(target) = parse(&e, &defaults).unwrap() else {
+            panic!()
+        };
         assert_eq!(target.context.partition.as_deref(), Some("aws-us-gov"));
         assert_eq!(target.context.stack_name, None);
     }
@@ -293,7 +344,8 @@ mod tests {
     #[test]
     fn stack_and_change_set_targets() {
         let mut e = event();
-        e["requestData"] = json!({"targetName": "STACK", "targetType": "STACK", "targetLogicalId": "s", "payload": "https://x"});
+        e["requestData"] =
+            json!({"targetName": "STACK", "targetType": "STACK", "targetLogicalId": "s", "payload": "https://x"});
         assert!(matches!(parse(&e, &EventDefaults::default()), Ok(Request::Stack)));
         e["requestData"]["targetName"] = json!("CHANGE_SET");
         e["requestData"]["targetType"] = json!("CHANGE_SET");
@@ -302,19 +354,47 @@ mod tests {
 
     #[test]
     fn malformed_events_are_errors() {
-        let cases: Vec<(fn(&mut Value), &str)> = vec![
-            (|e| e["actionInvocationPoint"] = json!("CREATE_POST_PROVISION"), "unknown invocation point"),
-            (|e| { e.as_object_mut().unwrap().remove("actionInvocationPoint"); }, "actionInvocationPoint"),
-            (|e| { e.as_object_mut().unwrap().remove("requestData"); }, "requestData"),
-            (|e| e["requestData"]["targetName"] = json!("../../etc"), "unknown target"),
-            (|e| e["requestData"]["targetType"] = json!("SOMETHING"), "unknown target"),
-            (|e| { e["requestData"].as_object_mut().unwrap().remove("targetLogicalId"); }, "targetLogicalId"),
+        type Edit = fn(&mut Value);
+        let cases: Vec<(Edit, &str)> = vec![
+            (
+                |e| e["actionInvocationPoint"] = json!("CREATE_POST_PROVISION"),
+                "unknown invocation point",
+            ),
+            (
+                |e| {
+                    e.as_object_mut().unwrap().remove("actionInvocationPoint");
+                },
+                "actionInvocationPoint",
+            ),
+            (
+                |e| {
+                    e.as_object_mut().unwrap().remove("requestData");
+                },
+                "requestData",
+            ),
+            (
+                |e| e["requestData"]["targetName"] = json!("../../etc"),
+                "unknown target",
+            ),
+            (
+                |e| e["requestData"]["targetType"] = json!("SOMETHING"),
+                "unknown target",
+            ),
+            (
+                |e| {
+                    e["requestData"].as_object_mut().unwrap().remove("targetLogicalId");
+                },
+                "targetLogicalId",
+            ),
             (|e| e["awsAccountId"] = json!("12345"), "12-digit"),
             (|e| e["awsAccountId"] = json!(111122223333u64), "shape"),
             (|e| e["awsAccountId"] = json!("444455556666"), "differs"),
             (|e| e["stackId"] = json!("arn:aws:s3:::bucket"), "not a CloudFormation"),
-            (|e| e["requestData"]["targetModel"]["resourceProperties"] = json!("x"), "JSON object"),
-            (|e| *e = json!([1, 2]), "shape"),
+            (
+                |e| e["requestData"]["targetModel"]["resourceProperties"] = json!("x"),
+                "JSON object",
+            ),
+            (|e| *e = json!([1, 2]), "not a JSON object"),
         ];
         for (mutate, expected) in cases {
             let mut e = event();

@@ -22,10 +22,15 @@ pub async fn answer(engine: &Engine, event: &Value, defaults: &EventDefaults) ->
     let token = event::client_request_token(event);
     match event::parse(event, defaults) {
         Ok(Request::Resource(target)) => HookResponse::from_decision(&engine.decide(&target).await, token),
-        Ok(Request::Stack) => HookResponse::internal_failure(&Error::UnsupportedTarget { target: "STACK".into() }, token),
-        Ok(Request::ChangeSet) => {
-            HookResponse::internal_failure(&Error::UnsupportedTarget { target: "CHANGE_SET".into() }, token)
+        Ok(Request::Stack) => {
+            HookResponse::internal_failure(&Error::UnsupportedTarget { target: "STACK".into() }, token)
         }
+        Ok(Request::ChangeSet) => HookResponse::internal_failure(
+            &Error::UnsupportedTarget {
+                target: "CHANGE_SET".into(),
+            },
+            token,
+        ),
         Err(error) => HookResponse::internal_failure(&Error::Event(error), token),
     }
 }

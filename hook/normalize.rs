@@ -76,17 +76,18 @@ impl Normalizer {
             }
             if let Some(Value::Object(patterns)) = schema.get("patternProperties") {
                 for (pattern, sub) in patterns {
-                    let is_match = self.pattern_keys.get(pattern).is_some_and(|re| re.is_match(key).unwrap_or(false));
+                    let is_match = self
+                        .pattern_keys
+                        .get(pattern)
+                        .is_some_and(|re| re.is_match(key).unwrap_or(false));
                     if is_match {
                         out.push(sub);
                         matched = true;
                     }
                 }
             }
-            if !matched {
-                if let Some(sub @ Value::Object(_)) = schema.get("additionalProperties") {
-                    out.push(sub);
-                }
+            if !matched && let Some(sub @ Value::Object(_)) = schema.get("additionalProperties") {
+                out.push(sub);
             }
         }
         out
@@ -141,7 +142,11 @@ fn expand<'s>(root: &'s Value, schema: &'s Value, out: &mut Vec<&'s Value>, budg
 
 fn resolve_local<'s>(root: &'s Value, reference: &str) -> Option<&'s Value> {
     let pointer = reference.strip_prefix('#')?;
-    if pointer.is_empty() { Some(root) } else { root.pointer(pointer) }
+    if pointer.is_empty() {
+        Some(root)
+    } else {
+        root.pointer(pointer)
+    }
 }
 
 /// The JSON types the schemas allow, as a bit set.
@@ -187,7 +192,12 @@ fn allowed_types(schemas: &[&Value]) -> Types {
             Some(Value::String(name)) => types.add_name(name),
             Some(Value::Array(names)) => names.iter().filter_map(Value::as_str).for_each(|n| types.add_name(n)),
             _ => {
-                schema.get("enum").and_then(Value::as_array).into_iter().flatten().for_each(|v| types.add_value(v));
+                schema
+                    .get("enum")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .for_each(|v| types.add_value(v));
                 if let Some(value) = schema.get("const") {
                     types.add_value(value);
                 }
@@ -221,10 +231,10 @@ fn string_to_scalar(types: Types, text: &str) -> Option<Value> {
             return Some(Value::Bool(false));
         }
     }
-    if types.has(Types::INTEGER | Types::NUMBER) {
-        if let Some(integer) = parse_integer(text) {
-            return Some(Value::Number(integer));
-        }
+    if types.has(Types::INTEGER | Types::NUMBER)
+        && let Some(integer) = parse_integer(text)
+    {
+        return Some(Value::Number(integer));
     }
     if types.has(Types::NUMBER) {
         return parse_decimal(text);
@@ -237,12 +247,17 @@ fn parse_integer(text: &str) -> Option<Number> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    text.parse::<i64>().map(Number::from).ok().or_else(|| text.parse::<u64>().map(Number::from).ok())
+    text.parse::<i64>()
+        .map(Number::from)
+        .ok()
+        .or_else(|| text.parse::<u64>().map(Number::from).ok())
 }
 
 fn parse_decimal(text: &str) -> Option<Value> {
     let plain = text.bytes().any(|b| b.is_ascii_digit())
-        && text.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
     if !plain {
         return None;
     }
@@ -293,7 +308,8 @@ mod tests {
 
     #[test]
     fn inexact_strings_are_left_for_the_validator() {
-        let schema = json!({"properties": {"B": {"type": "boolean"}, "I": {"type": "integer"}, "N": {"type": "number"}}});
+        let schema =
+            json!({"properties": {"B": {"type": "boolean"}, "I": {"type": "integer"}, "N": {"type": "number"}}});
         let out = normalized(schema, json!({"B": "yes", "I": "4.5", "N": "NaN"}));
         assert_eq!(out, json!({"B": "yes", "I": "4.5", "N": "NaN"}));
         let out = normalized(json!({"type": "integer"}), json!("99999999999999999999999"));
@@ -323,7 +339,10 @@ mod tests {
             schema,
             json!({"Blocks": [{"On": "false"}], "Either": "10", "Const": "true", "Map": {"n1": "3", "x": "true"}}),
         );
-        assert_eq!(out, json!({"Blocks": [{"On": false}], "Either": 10, "Const": true, "Map": {"n1": 3, "x": true}}));
+        assert_eq!(
+            out,
+            json!({"Blocks": [{"On": false}], "Either": 10, "Const": true, "Map": {"n1": 3, "x": true}})
+        );
     }
 
     #[test]

@@ -44,7 +44,11 @@ pub enum TemplateError {
     #[error("`x-rcfge.denyDelete` must be true or false")]
     BadDenyDelete,
     #[error("placeholder in {text:?} at {pointer} does not parse: {reason}")]
-    Syntax { pointer: String, text: String, reason: String },
+    Syntax {
+        pointer: String,
+        text: String,
+        reason: String,
+    },
     #[error(
         "placeholder in {text:?} at {pointer} is not supported: use {{{{name}}}}, {{{{name.field}}}} or {{{{json name}}}}"
     )]
@@ -58,9 +62,11 @@ pub enum TemplateError {
 pub enum RenderError {
     #[error("unknown placeholder `{name}`: it is neither a built-in variable nor an organisation variable")]
     UnknownVariable { name: String },
-    #[error("placeholder `{name}` has no value in this context")]
-    NoValue { name: String },
-    #[error("placeholder `{path}` at {pointer} is a list or an object: use it as {{{{json {path}}}}}, alone in its string")]
+    #[error("{} no value in this context", describe_missing(.names))]
+    NoValue { names: Vec<String> },
+    #[error(
+        "placeholder `{path}` at {pointer} is a list or an object: use it as {{{{json {path}}}}}, alone in its string"
+    )]
     NotScalar { pointer: String, path: String },
     #[error("placeholder `{path}` at {pointer} does not exist in the variable's value")]
     MissingField { pointer: String, path: String },
@@ -73,10 +79,13 @@ impl Template {
     pub fn parse(type_name: &str, version: &str, body: &[u8]) -> Result<Self, TemplateError> {
         let document = crate::json::from_slice(body).map_err(TemplateError::Json)?;
         let object = document.as_object().ok_or(TemplateError::NotAnObject)?;
-        if let Some(found) = object.get("typeName").and_then(Value::as_str) {
-            if found != type_name {
-                return Err(TemplateError::WrongType { expected: type_name.to_owned(), found: found.to_owned() });
-            }
+        if let Some(found) = object.get("typeName").and_then(Value::as_str)
+            && found != type_name
+        {
+            return Err(TemplateError::WrongType {
+                expected: type_name.to_owned(),
+                found: found.to_owned(),
+            });
         }
         let deny_delete = match object.get("x-rcfge").and_then(|meta| meta.get("denyDelete")) {
             None => false,
@@ -91,7 +100,13 @@ impl Template {
             Ok(None)
         };
         walk(&document, Position::Schema, &mut Vec::new(), &mut scan)?;
-        Ok(Template { type_name: type_name.to_owned(), version: version.to_owned(), deny_delete, document, variables })
+        Ok(Template {
+            type_name: type_name.to_owned(),
+            version: version.to_owned(),
+            deny_delete,
+            document,
+            variables,
+        })
     }
 
     /// The root names of every variable the template uses.
@@ -108,16 +123,20 @@ impl Template {
     /// matter: two contexts with the same key render the same schema.
     pub fn variable_key(&self, vars: &Map<String, Value>) -> Result<String, RenderError> {
         let mut used = Map::new();
+        let mut missing = Vec::new();
         for name in &self.variables {
             match vars.get(name) {
                 Some(Value::Null) | None if is_builtin_variable(name) || vars.contains_key(name) => {
-                    return Err(RenderError::NoValue { name: name.clone() });
+                    missing.push(name.clone());
                 }
                 None => return Err(RenderError::UnknownVariable { name: name.clone() }),
                 Some(value) => {
                     used.insert(name.clone(), value.clone());
                 }
             }
+        }
+        if !missing.is_empty() {
+            return Err(RenderError::NoValue { names: missing });
         }
         Ok(Value::Object(used).to_string())
     }
@@ -127,30 +146,47 @@ impl Template {
         self.variable_key(vars)?;
         let data = Value::Object(vars.clone());
         let mut fill = |site: &Site<'_>| -> Result<Option<Value>, RenderFault> {
-            let Some(placeholders) = analyse(site)? else { return Ok(None) };
-            if let [Placeholder::Json(path)] = placeholders.as_slice() {
-                if site.whole_json_call && !site.is_key {
-                    return lookup(&data, path, site).map(|v| Some(v.clone())).map_err(Into::into);
-                }
+            let Some(placeholders) = analyse(site)? else {
+                return Ok(None);
+            };
+            if let [Placeholder::Json(path)] = placeholders.as_slice()
+                && site.whole_json_call
+                && !site.is_key
+            {
+                return lookup(&data, path, site).map(|v| Some(v.clone())).map_err(Into::into);
             }
             for placeholder in &placeholders {
                 if let Placeholder::Var(path) = placeholder {
                     let value = lookup(&data, path, site)?;
                     if value.is_array() || value.is_object() {
-                        return Err(RenderError::NotScalar { pointer: site.pointer(), path: path.join(".") }.into());
+                        return Err(RenderError::NotScalar {
+                            pointer: site.pointer(),
+                            path: path.join("."),
+                        }
+                        .into());
                     }
                 }
             }
-            let registry = if site.is_pattern { &*PATTERN_REGISTRY } else { &*PLAIN_REGISTRY };
+            let registry = if site.is_pattern {
+                &*PATTERN_REGISTRY
+            } else {
+                &*PLAIN_REGISTRY
+            };
             let rendered = registry
                 .render_template(site.text, &data)
-                .map_err(|e| RenderError::Handlebars { pointer: site.pointer(), reason: e.to_string() })?;
+                .map_err(|e| RenderError::Handlebars {
+                    pointer: site.pointer(),
+                    reason: e.to_string(),
+                })?;
             Ok(Some(Value::String(rendered)))
         };
         walk(&self.document, Position::Schema, &mut Vec::new(), &mut fill).map_err(|fault| match fault {
             RenderFault::Render(e) => e,
             // Parsing already accepted every placeholder; keep the reason if that ever changes.
-            RenderFault::Template(e) => RenderError::Handlebars { pointer: String::new(), reason: e.to_string() },
+            RenderFault::Template(e) => RenderError::Handlebars {
+                pointer: String::new(),
+                reason: e.to_string(),
+            },
         })
     }
 }
@@ -215,7 +251,10 @@ fn analyse(site: &Site<'_>) -> Result<Option<Vec<Placeholder>>, TemplateError> {
         text: site.text.to_owned(),
         reason: e.to_string(),
     })?;
-    let unsupported = || TemplateError::Unsupported { pointer: site.pointer(), text: site.text.to_owned() };
+    let unsupported = || TemplateError::Unsupported {
+        pointer: site.pointer(),
+        text: site.text.to_owned(),
+    };
     let mut placeholders = Vec::new();
     for element in &parsed.elements {
         match element {
@@ -228,7 +267,10 @@ fn analyse(site: &Site<'_>) -> Result<Option<Vec<Placeholder>>, TemplateError> {
                     (Parameter::Name(name), [Parameter::Path(path)]) if name == "json" => {
                         let path = named_path(path).ok_or_else(unsupported)?;
                         if site.is_pattern {
-                            return Err(TemplateError::JsonInPattern { pointer: site.pointer(), name: path.join(".") });
+                            return Err(TemplateError::JsonInPattern {
+                                pointer: site.pointer(),
+                                name: path.join("."),
+                            });
                         }
                         placeholders.push(Placeholder::Json(path));
                     }
@@ -243,7 +285,9 @@ fn analyse(site: &Site<'_>) -> Result<Option<Vec<Placeholder>>, TemplateError> {
 
 /// The segments of a plain `a.b.c` path; `None` for `this`, `../a`, `@root` and the like.
 fn named_path(path: &handlebars::Path) -> Option<Vec<String>> {
-    let handlebars::Path::Relative((segments, _)) = path else { return None };
+    let handlebars::Path::Relative((segments, _)) = path else {
+        return None;
+    };
     let names: Option<Vec<String>> = segments
         .iter()
         .map(|s| match s {
@@ -256,7 +300,10 @@ fn named_path(path: &handlebars::Path) -> Option<Vec<String>> {
 
 /// The value at `path` in the variables; the root is known to exist (`variable_key` ran).
 fn lookup<'v>(data: &'v Value, path: &[String], site: &Site<'_>) -> Result<&'v Value, RenderError> {
-    let missing = || RenderError::MissingField { pointer: site.pointer(), path: path.join(".") };
+    let missing = || RenderError::MissingField {
+        pointer: site.pointer(),
+        path: path.join("."),
+    };
     let mut value = data;
     for segment in path {
         value = match value {
@@ -267,9 +314,20 @@ fn lookup<'v>(data: &'v Value, path: &[String], site: &Site<'_>) -> Result<&'v V
         .ok_or_else(missing)?;
     }
     if value.is_null() {
-        return Err(RenderError::NoValue { name: path.join(".") });
+        return Err(RenderError::NoValue {
+            names: vec![path.join(".")],
+        });
     }
     Ok(value)
+}
+
+/// "placeholder `a` has" / "placeholders `a`, `b` have".
+fn describe_missing(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.as_slice() {
+        [one] => format!("placeholder {one} has"),
+        _ => format!("placeholders {} have", quoted.join(", ")),
+    }
 }
 
 /// What a JSON node is, seen as part of a JSON Schema.
@@ -306,7 +364,13 @@ fn walk<E>(
     match value {
         Value::String(text) => {
             let is_pattern = position == Position::Schema && path.last().is_some_and(|k| k == "pattern");
-            let site = Site { text, path, is_pattern, is_key: false, whole_json_call: is_whole_json_call(text) };
+            let site = Site {
+                text,
+                path,
+                is_pattern,
+                is_key: false,
+                whole_json_call: is_whole_json_call(text),
+            };
             Ok(visit(&site)?.unwrap_or_else(|| value.clone()))
         }
         Value::Array(items) => {
@@ -362,7 +426,9 @@ pub fn pointer_of(path: &[String]) -> String {
     if path.is_empty() {
         return "/".to_owned();
     }
-    path.iter().map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1"))).collect()
+    path.iter()
+        .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
+        .collect()
 }
 
 static PLAIN_REGISTRY: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
@@ -427,7 +493,9 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(t.variables().iter().collect::<Vec<_>>(), ["accountId", "region"]);
-        let out = t.render(&vars(json!({"accountId": "111122223333", "region": "eu-west-1"}))).unwrap();
+        let out = t
+            .render(&vars(json!({"accountId": "111122223333", "region": "eu-west-1"})))
+            .unwrap();
         assert_eq!(out["properties"]["Topic"]["description"], "in 111122223333/eu-west-1");
         assert!(out["definitions"]["eu-west-1Thing"].is_object());
     }
@@ -439,23 +507,36 @@ mod tests {
             "patternProperties": {"^{{stackName}}$": {"type": "string"}}
         }))
         .unwrap();
-        let out = t.render(&vars(json!({"partition": "aws", "accountId": "1.1|(2)", "stackName": "a.b"}))).unwrap();
-        assert_eq!(out["properties"]["Topic"]["pattern"], r"^arn:aws:sns:[a-z0-9-]+:1\.1\|\(2\):.+$");
+        let out = t
+            .render(&vars(
+                json!({"partition": "aws", "accountId": "1.1|(2)", "stackName": "a.b"}),
+            ))
+            .unwrap();
+        assert_eq!(
+            out["properties"]["Topic"]["pattern"],
+            r"^arn:aws:sns:[a-z0-9-]+:1\.1\|\(2\):.+$"
+        );
         assert!(out["patternProperties"][r"^a\.b$"].is_object());
     }
 
     #[test]
     fn a_value_cannot_change_the_structure() {
         let t = template(json!({"description": "{{accountId}}"})).unwrap();
-        let out = t.render(&vars(json!({"accountId": "\", \"additionalProperties\": true, \"x\": \""}))).unwrap();
+        let out = t
+            .render(&vars(
+                json!({"accountId": "\", \"additionalProperties\": true, \"x\": \""}),
+            ))
+            .unwrap();
         assert_eq!(out.as_object().unwrap().len(), 1);
         assert!(out["description"].as_str().unwrap().contains("additionalProperties"));
     }
 
     #[test]
     fn data_named_pattern_is_not_a_regex() {
-        let t = template(json!({"const": {"pattern": "{{accountId}}"}, "properties": {"pattern": {"enum": ["{{accountId}}"]}}}))
-            .unwrap();
+        let t = template(
+            json!({"const": {"pattern": "{{accountId}}"}, "properties": {"pattern": {"enum": ["{{accountId}}"]}}}),
+        )
+        .unwrap();
         let out = t.render(&vars(json!({"accountId": "a.b"}))).unwrap();
         assert_eq!(out["const"]["pattern"], "a.b");
         assert_eq!(out["properties"]["pattern"]["enum"][0], "a.b");
@@ -474,9 +555,14 @@ mod tests {
     fn nested_variable_fields() {
         let t = template(json!({"description": "{{org.ou}}-{{org.ids.[1]}}"})).unwrap();
         assert_eq!(t.variables().iter().collect::<Vec<_>>(), ["org"]);
-        let out = t.render(&vars(json!({"org": {"ou": "ou-1", "ids": ["a", "b"]}}))).unwrap();
+        let out = t
+            .render(&vars(json!({"org": {"ou": "ou-1", "ids": ["a", "b"]}})))
+            .unwrap();
         assert_eq!(out["description"], "ou-1-b");
-        let err = template(json!({"description": "{{org.nope}}"})).unwrap().render(&vars(json!({"org": {}}))).unwrap_err();
+        let err = template(json!({"description": "{{org.nope}}"}))
+            .unwrap()
+            .render(&vars(json!({"org": {}})))
+            .unwrap_err();
         assert!(matches!(err, RenderError::MissingField { .. }), "{err}");
     }
 
@@ -484,22 +570,51 @@ mod tests {
     fn unknown_and_missing_variables_are_errors() {
         let t = template(json!({"description": "{{accountId}} {{nonsense}}"})).unwrap();
         let err = t.render(&vars(json!({"accountId": "1"}))).unwrap_err();
-        assert!(matches!(&err, RenderError::UnknownVariable { name } if name == "nonsense"), "{err}");
+        assert!(
+            matches!(&err, RenderError::UnknownVariable { name } if name == "nonsense"),
+            "{err}"
+        );
         let err = t.render(&vars(json!({"nonsense": "1"}))).unwrap_err();
-        assert!(matches!(&err, RenderError::NoValue { name } if name == "accountId"), "{err}");
-        let err = t.render(&vars(json!({"accountId": null, "nonsense": "x"}))).unwrap_err();
-        assert!(matches!(&err, RenderError::NoValue { name } if name == "accountId"), "{err}");
+        assert!(
+            matches!(&err, RenderError::NoValue { names } if names == &["accountId"]),
+            "{err}"
+        );
+        let err = t
+            .render(&vars(json!({"accountId": null, "nonsense": "x"})))
+            .unwrap_err();
+        assert!(
+            matches!(&err, RenderError::NoValue { names } if names == &["accountId"]),
+            "{err}"
+        );
+        let both = template(json!({"description": "{{accountId}} {{region}}"})).unwrap();
+        let err = both.render(&Map::new()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "placeholders `accountId`, `region` have no value in this context"
+        );
     }
 
     #[test]
     fn lists_need_the_json_form() {
         let t = template(json!({"description": "{{keys}}"})).unwrap();
-        assert!(matches!(t.render(&vars(json!({"keys": ["a"]}))), Err(RenderError::NotScalar { .. })));
+        assert!(matches!(
+            t.render(&vars(json!({"keys": ["a"]}))),
+            Err(RenderError::NotScalar { .. })
+        ));
     }
 
     #[test]
     fn unsupported_constructs_are_refused_at_parse_time() {
-        for text in ["{{#if accountId}}x{{/if}}", "{{{accountId}}}", "{{> partial}}", "{{lookup a b}}", "{{this}}", "{{../a}}", "{{a b=c}}", "{{json}}x{{json a b}}"] {
+        for text in [
+            "{{#if accountId}}x{{/if}}",
+            "{{{accountId}}}",
+            "{{> partial}}",
+            "{{lookup a b}}",
+            "{{this}}",
+            "{{../a}}",
+            "{{a b=c}}",
+            "{{json}}x{{json a b}}",
+        ] {
             let err = template(json!({"description": text})).unwrap_err();
             assert!(matches!(err, TemplateError::Unsupported { .. }), "{text}: {err}");
         }
@@ -518,11 +633,26 @@ mod tests {
 
     #[test]
     fn file_level_checks() {
-        assert!(matches!(Template::parse("AWS::S3::Bucket", "v", b"{"), Err(TemplateError::Json(_))));
-        assert!(matches!(Template::parse("AWS::S3::Bucket", "v", b"[]"), Err(TemplateError::NotAnObject)));
-        assert!(matches!(Template::parse("AWS::S3::Bucket", "v", br#"{"a":1,"a":2}"#), Err(TemplateError::Json(_))));
-        assert!(matches!(template(json!({"typeName": "AWS::SNS::Topic"})), Err(TemplateError::WrongType { .. })));
-        assert!(matches!(template(json!({"x-rcfge": {"denyDelete": "yes"}})), Err(TemplateError::BadDenyDelete)));
+        assert!(matches!(
+            Template::parse("AWS::S3::Bucket", "v", b"{"),
+            Err(TemplateError::Json(_))
+        ));
+        assert!(matches!(
+            Template::parse("AWS::S3::Bucket", "v", b"[]"),
+            Err(TemplateError::NotAnObject)
+        ));
+        assert!(matches!(
+            Template::parse("AWS::S3::Bucket", "v", br#"{"a":1,"a":2}"#),
+            Err(TemplateError::Json(_))
+        ));
+        assert!(matches!(
+            template(json!({"typeName": "AWS::SNS::Topic"})),
+            Err(TemplateError::WrongType { .. })
+        ));
+        assert!(matches!(
+            template(json!({"x-rcfge": {"denyDelete": "yes"}})),
+            Err(TemplateError::BadDenyDelete)
+        ));
         assert!(template(json!({"x-rcfge": {"denyDelete": true}})).unwrap().deny_delete);
     }
 
@@ -530,6 +660,9 @@ mod tests {
     fn metadata_is_not_rendered() {
         let t = template(json!({"x-rcfge": {"rationale": "uses {{whatever}}"}})).unwrap();
         assert!(t.variables().is_empty());
-        assert_eq!(t.render(&Map::new()).unwrap()["x-rcfge"]["rationale"], "uses {{whatever}}");
+        assert_eq!(
+            t.render(&Map::new()).unwrap()["x-rcfge"]["rationale"],
+            "uses {{whatever}}"
+        );
     }
 }

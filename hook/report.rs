@@ -27,7 +27,8 @@ pub struct FileReport {
 pub fn exit_code(files: &[FileReport]) -> u8 {
     let resources = || files.iter().filter_map(|f| f.outcome.as_ref().ok()).flatten();
     let usage = files.iter().any(|f| f.outcome.is_err())
-        || resources().any(|r| matches!(&r.decision.verdict, Verdict::InternalFailure(e) if e.missing_variable().is_some()));
+        || resources()
+            .any(|r| matches!(&r.decision.verdict, Verdict::InternalFailure(e) if !e.missing_variables().is_empty()));
     if usage {
         exit::USAGE
     } else if resources().any(|r| !r.decision.verdict.allows()) {
@@ -77,7 +78,11 @@ pub fn text(files: &[FileReport]) -> String {
                 }
                 Verdict::NonCompliant(violations) => {
                     refused += 1;
-                    let count = if violations.len() == 1 { "1 violation".to_owned() } else { format!("{} violations", violations.len()) };
+                    let count = if violations.len() == 1 {
+                        "1 violation".to_owned()
+                    } else {
+                        format!("{} violations", violations.len())
+                    };
                     let _ = writeln!(out, "  FAIL   {subject}: {count}");
                     for v in violations {
                         let _ = writeln!(out, "           {}: {}", v.pointer, v.message);
@@ -86,7 +91,7 @@ pub fn text(files: &[FileReport]) -> String {
                 Verdict::InternalFailure(error) => {
                     failed += 1;
                     let _ = writeln!(out, "  ERROR  {subject}: {error}");
-                    if let Some(name) = error.missing_variable() {
+                    for name in error.missing_variables() {
                         let _ = writeln!(out, "           hint: {}", hint_for_variable(name));
                     }
                 }
@@ -98,7 +103,10 @@ pub fn text(files: &[FileReport]) -> String {
     }
     let total = compliant + refused + failed;
     let unreadable = files.iter().filter(|f| f.outcome.is_err()).count();
-    let _ = write!(out, "{total} resources: {compliant} compliant, {refused} non-compliant, {failed} not evaluated");
+    let _ = write!(
+        out,
+        "{total} resources: {compliant} compliant, {refused} non-compliant, {failed} not evaluated"
+    );
     if unreadable > 0 {
         let _ = write!(out, "; {unreadable} files could not be read");
     }
@@ -119,7 +127,10 @@ mod tests {
 
     #[test]
     fn an_unreadable_file_is_a_usage_error() {
-        let files = [FileReport { path: "x.yaml".into(), outcome: Err("not valid YAML".into()) }];
+        let files = [FileReport {
+            path: "x.yaml".into(),
+            outcome: Err("not valid YAML".into()),
+        }];
         assert_eq!(exit_code(&files), exit::USAGE);
         assert!(text(&files).contains("ERROR  cannot validate this file: not valid YAML"));
     }

@@ -76,18 +76,39 @@ impl HookResponse {
     pub fn from_decision(decision: &Decision, token: Option<String>) -> Self {
         let subject = format!("{} ({})", decision.logical_id, decision.type_name);
         let prefix = annotation_prefix(&decision.type_name);
-        let version = decision.template_version.as_deref().map(|v| format!(" (template version {v})")).unwrap_or_default();
+        let version = decision
+            .template_version
+            .as_deref()
+            .map(|v| format!(" (template version {v})"))
+            .unwrap_or_default();
         let (hook_status, error_code, message, annotations) = match &decision.verdict {
             Verdict::Compliant => {
-                let what = decision.note.clone().unwrap_or_else(|| "compliant with the approved template".to_owned());
-                let status = if decision.note.is_some() { AnnotationStatus::Skipped } else { AnnotationStatus::Passed };
+                let what = decision
+                    .note
+                    .clone()
+                    .unwrap_or_else(|| "compliant with the approved template".to_owned());
+                let status = if decision.note.is_some() {
+                    AnnotationStatus::Skipped
+                } else {
+                    AnnotationStatus::Passed
+                };
                 let annotation = plain_annotation(&prefix, status, format!("{what}{version}"), None);
-                (HookStatus::Success, None, format!("{subject}: {what}"), vec![annotation])
+                (
+                    HookStatus::Success,
+                    None,
+                    format!("{subject}: {what}"),
+                    vec![annotation],
+                )
             }
             Verdict::Exempt => {
                 let what = decision.note.clone().unwrap_or_else(|| "exempt".to_owned());
                 let annotation = plain_annotation(&prefix, AnnotationStatus::Skipped, what.clone(), None);
-                (HookStatus::Success, None, format!("{subject}: allowed without a template: {what}"), vec![annotation])
+                (
+                    HookStatus::Success,
+                    None,
+                    format!("{subject}: allowed without a template: {what}"),
+                    vec![annotation],
+                )
             }
             Verdict::NonCompliant(violations) => {
                 let count = match violations.len() {
@@ -102,7 +123,12 @@ impl HookResponse {
             Verdict::InternalFailure(error) => {
                 let message = format!("{subject}: not evaluated, so refused: {error}");
                 let annotation = failure_annotation(&prefix, error);
-                (HookStatus::Failed, Some(ErrorCode::InternalFailure), message, vec![annotation])
+                (
+                    HookStatus::Failed,
+                    Some(ErrorCode::InternalFailure),
+                    message,
+                    vec![annotation],
+                )
             }
         };
         HookResponse {
@@ -135,11 +161,18 @@ fn annotation_prefix(type_name: &str) -> String {
 
 fn violation_annotation(prefix: &str, violation: &Violation) -> Annotation {
     let location = violation.pointer.trim_start_matches('/');
-    let name = if location.is_empty() { prefix.to_owned() } else { format!("{prefix}/{location}") };
+    let name = if location.is_empty() {
+        prefix.to_owned()
+    } else {
+        format!("{prefix}/{location}")
+    };
     Annotation {
         annotation_name: shorten(&name, MAX_ANNOTATION_NAME_CHARS),
         status: AnnotationStatus::Failed,
-        status_message: shorten(&format!("{}: {}", violation.pointer, violation.message), MAX_ANNOTATION_TEXT_CHARS),
+        status_message: shorten(
+            &format!("{}: {}", violation.pointer, violation.message),
+            MAX_ANNOTATION_TEXT_CHARS,
+        ),
         remediation_message: Some(shorten(&violation.remediation, MAX_ANNOTATION_TEXT_CHARS)),
         severity_level: Some(Severity::High),
     }
@@ -182,6 +215,7 @@ mod tests {
             verdict,
             template_version: Some("v1".into()),
             note: None,
+            cached: false,
         }
     }
 
@@ -207,12 +241,17 @@ mod tests {
 
     #[test]
     fn non_compliant_lists_every_violation() {
-        let response = HookResponse::from_decision(&decision(Verdict::NonCompliant(vec![violation(1), violation(2)])), None);
+        let response =
+            HookResponse::from_decision(&decision(Verdict::NonCompliant(vec![violation(1), violation(2)])), None);
         let json = serde_json::to_value(&response).unwrap();
         assert_eq!(json["hookStatus"], "FAILED");
         assert_eq!(json["errorCode"], "NonCompliant");
         assert!(json.get("clientRequestToken").is_none());
-        assert!(response.message.starts_with("Receipts (AWS::S3::Bucket): 2 violations: P1 is not an approved property"));
+        assert!(
+            response
+                .message
+                .starts_with("Receipts (AWS::S3::Bucket): 2 violations: P1 is not an approved property")
+        );
         assert_eq!(json["annotations"].as_array().unwrap().len(), 2);
         assert_eq!(
             json["annotations"][0],
@@ -236,10 +275,17 @@ mod tests {
 
     #[test]
     fn internal_failure() {
-        let error = Error::NoTemplate { type_name: "AWS::S3::Bucket".into(), location: "directory t".into() };
+        let error = Error::NoTemplate {
+            type_name: "AWS::S3::Bucket".into(),
+            location: "directory t".into(),
+        };
         let response = HookResponse::from_decision(&decision(Verdict::InternalFailure(error)), None);
         assert_eq!(response.hook_status, HookStatus::Failed);
         assert_eq!(response.error_code, Some(ErrorCode::InternalFailure));
-        assert!(response.message.contains("no template for AWS::S3::Bucket"), "{}", response.message);
+        assert!(
+            response.message.contains("no template for AWS::S3::Bucket"),
+            "{}",
+            response.message
+        );
     }
 }

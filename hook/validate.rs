@@ -2,8 +2,8 @@
 //! developer: `NewFeature is not an approved property of AWS::S3::Bucket`, not raw validator
 //! output. All violations are reported, sorted by location.
 
-use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::ValidationError;
+use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value;
 
 use crate::policy::Policy;
@@ -44,7 +44,11 @@ fn describe(type_name: &str, error: &ValidationError<'_>) -> Vec<Violation> {
         ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
             .iter()
             .map(|name| {
-                let where_ = if at.is_root() { String::new() } else { format!(" in {}", at.label()) };
+                let where_ = if at.is_root() {
+                    String::new()
+                } else {
+                    format!(" in {}", at.label())
+                };
                 violation(
                     at.child(name),
                     instance.get(name).map(short_json),
@@ -55,8 +59,17 @@ fn describe(type_name: &str, error: &ValidationError<'_>) -> Vec<Violation> {
             .collect(),
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().map_or_else(|| property.to_string(), str::to_owned);
-            let where_ = if at.is_root() { format!("by the {type_name} template") } else { format!("in {label}") };
-            vec![violation(at.child(&name), None, format!("{name} is required {where_}"), format!("Add {name}"))]
+            let where_ = if at.is_root() {
+                format!("by the {type_name} template")
+            } else {
+                format!("in {label}")
+            };
+            vec![violation(
+                at.child(&name),
+                None,
+                format!("{name} is required {where_}"),
+                format!("Add {name}"),
+            )]
         }
         kind => {
             let (message, remediation) = sentence(type_name, &label, &shown, kind, error);
@@ -80,7 +93,9 @@ fn sentence(
             format!("Use a value that matches {pattern}"),
         ),
         ValidationErrorKind::BacktrackLimitExceeded { .. } | ValidationErrorKind::RegexEngineFailure { .. } => (
-            format!("{label} {shown} could not be checked against the approved pattern within the time allowed, so it is refused"),
+            format!(
+                "{label} {shown} could not be checked against the approved pattern within the time allowed, so it is refused"
+            ),
             "Use a shorter, simpler value".to_owned(),
         ),
         ValidationErrorKind::Enum { options } => (
@@ -89,14 +104,20 @@ fn sentence(
         ),
         ValidationErrorKind::Constant { expected_value } => {
             let expected = short_json(expected_value);
-            (format!("{label} must be {expected}, not {shown}"), format!("Set {label} to {expected}"))
+            (
+                format!("{label} must be {expected}, not {shown}"),
+                format!("Set {label} to {expected}"),
+            )
         }
         ValidationErrorKind::Type { kind } => {
             let expected = match kind {
                 TypeKind::Single(t) => t.to_string(),
                 TypeKind::Multiple(set) => set.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" or "),
             };
-            (format!("{label} must be of type {expected}, not {shown}"), format!("Give {label} a value of type {expected}"))
+            (
+                format!("{label} must be of type {expected}, not {shown}"),
+                format!("Give {label} a value of type {expected}"),
+            )
         }
         ValidationErrorKind::FalseSchema => (
             format!("{label} is not approved in {type_name}"),
@@ -105,32 +126,55 @@ fn sentence(
         ValidationErrorKind::MinLength { limit } => {
             (format!("{label} {shown} is shorter than {limit} characters"), change())
         }
-        ValidationErrorKind::MaxLength { limit } => (format!("{label} {shown} is longer than {limit} characters"), change()),
+        ValidationErrorKind::MaxLength { limit } => {
+            (format!("{label} {shown} is longer than {limit} characters"), change())
+        }
         ValidationErrorKind::MinItems { limit } => (format!("{label} has fewer than {limit} items"), change()),
         ValidationErrorKind::MaxItems { limit } => (format!("{label} has more than {limit} items"), change()),
-        ValidationErrorKind::MinProperties { limit } => (format!("{label} has fewer than {limit} properties"), change()),
+        ValidationErrorKind::MinProperties { limit } => {
+            (format!("{label} has fewer than {limit} properties"), change())
+        }
         ValidationErrorKind::MaxProperties { limit } => (format!("{label} has more than {limit} properties"), change()),
-        ValidationErrorKind::Minimum { limit } => (format!("{label} {shown} is less than the minimum {limit}"), change()),
-        ValidationErrorKind::Maximum { limit } => (format!("{label} {shown} is more than the maximum {limit}"), change()),
-        ValidationErrorKind::ExclusiveMinimum { limit } => (format!("{label} {shown} must be more than {limit}"), change()),
-        ValidationErrorKind::ExclusiveMaximum { limit } => (format!("{label} {shown} must be less than {limit}"), change()),
+        ValidationErrorKind::Minimum { limit } => {
+            (format!("{label} {shown} is less than the minimum {limit}"), change())
+        }
+        ValidationErrorKind::Maximum { limit } => {
+            (format!("{label} {shown} is more than the maximum {limit}"), change())
+        }
+        ValidationErrorKind::ExclusiveMinimum { limit } => {
+            (format!("{label} {shown} must be more than {limit}"), change())
+        }
+        ValidationErrorKind::ExclusiveMaximum { limit } => {
+            (format!("{label} {shown} must be less than {limit}"), change())
+        }
         ValidationErrorKind::MultipleOf { multiple_of } => {
             (format!("{label} {shown} is not a multiple of {multiple_of}"), change())
         }
-        ValidationErrorKind::UniqueItems => (format!("{label} has duplicate items"), format!("Remove the duplicates from {label}")),
+        ValidationErrorKind::UniqueItems => (
+            format!("{label} has duplicate items"),
+            format!("Remove the duplicates from {label}"),
+        ),
         ValidationErrorKind::Format { format } => (format!("{label} {shown} is not a valid {format}"), change()),
-        ValidationErrorKind::Not { .. } => (format!("{label} {shown} is a configuration the {type_name} template forbids"), change()),
+        ValidationErrorKind::Not { .. } => (
+            format!("{label} {shown} is a configuration the {type_name} template forbids"),
+            change(),
+        ),
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
             let closest = closest_reason(type_name, context);
-            (format!("{label} matches none of the approved alternatives{closest}"), change())
+            (
+                format!("{label} matches none of the approved alternatives{closest}"),
+                change(),
+            )
         }
-        ValidationErrorKind::OneOfMultipleValid { .. } => {
-            (format!("{label} matches more than one of the alternatives, but must match exactly one"), change())
-        }
+        ValidationErrorKind::OneOfMultipleValid { .. } => (
+            format!("{label} matches more than one of the alternatives, but must match exactly one"),
+            change(),
+        ),
         ValidationErrorKind::Contains => (format!("{label} contains no approved item"), change()),
-        ValidationErrorKind::PropertyNames { error } => {
-            (format!("{label} has a property name that is not approved: {error}"), change())
-        }
+        ValidationErrorKind::PropertyNames { error } => (
+            format!("{label} has a property name that is not approved: {error}"),
+            change(),
+        ),
         _ => (format!("{label}: {error}"), change()),
     }
 }
@@ -155,7 +199,11 @@ struct Location<'a> {
 
 impl<'a> Location<'a> {
     fn new(raw: &'a str) -> Self {
-        let segments = raw.split('/').skip(1).map(|s| s.replace("~1", "/").replace("~0", "~")).collect();
+        let segments = raw
+            .split('/')
+            .skip(1)
+            .map(|s| s.replace("~1", "/").replace("~0", "~"))
+            .collect();
         Location { segments, raw }
     }
 
@@ -164,7 +212,11 @@ impl<'a> Location<'a> {
     }
 
     fn pointer(&self) -> String {
-        if self.raw.is_empty() { "/".to_owned() } else { self.raw.to_owned() }
+        if self.raw.is_empty() {
+            "/".to_owned()
+        } else {
+            self.raw.to_owned()
+        }
     }
 
     fn child(&self, name: &str) -> String {
@@ -222,8 +274,14 @@ mod tests {
         assert_eq!(
             messages,
             [
-                ("/Nested/Deep", "Deep is not an approved property of AWS::S3::Bucket in Nested"),
-                ("/NewFeature", "NewFeature is not an approved property of AWS::S3::Bucket"),
+                (
+                    "/Nested/Deep",
+                    "Deep is not an approved property of AWS::S3::Bucket in Nested"
+                ),
+                (
+                    "/NewFeature",
+                    "NewFeature is not an approved property of AWS::S3::Bucket"
+                ),
                 ("/Other", "Other is not an approved property of AWS::S3::Bucket"),
             ]
         );
@@ -237,7 +295,10 @@ mod tests {
         let found = violations(schema, json!({"Items": [{"Topic": "arn:aws:sqs:x"}]}));
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].pointer, "/Items/0/Topic");
-        assert_eq!(found[0].message, r#"Topic "arn:aws:sqs:x" does not match the approved pattern ^arn:aws:sns:"#);
+        assert_eq!(
+            found[0].message,
+            r#"Topic "arn:aws:sqs:x" does not match the approved pattern ^arn:aws:sns:"#
+        );
     }
 
     #[test]
@@ -264,7 +325,13 @@ mod tests {
         let schema = json!({"properties": {"K": {"anyOf": [{"type": "string", "pattern": "^arn:"}, {"type": "string", "pattern": "^alias/"}]}}});
         let found = violations(schema, json!({"K": "x"}));
         assert_eq!(found.len(), 1);
-        assert!(found[0].message.starts_with("K matches none of the approved alternatives (closest: K \"x\" does not match"), "{}", found[0].message);
+        assert!(
+            found[0]
+                .message
+                .starts_with("K matches none of the approved alternatives (closest: K \"x\" does not match"),
+            "{}",
+            found[0].message
+        );
     }
 
     #[test]

@@ -61,4 +61,6 @@ pub struct Decision {
     pub template_version: Option<String>,
     /// Why a resource passed without its properties being judged (DELETE, exemption).
     pub note: Option<String>,
+    /// Judged with a cached template and compiled policy: nothing fetched or compiled.
+    pub cached: bool,
 }

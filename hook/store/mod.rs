@@ -75,11 +75,13 @@ pub enum StoreError {
 pub fn file_name_for_type(type_name: &str) -> Result<String, StoreError> {
     let segments: Vec<&str> = type_name.split("::").collect();
     let well_formed = (2..=4).contains(&segments.len())
-        && segments.iter().all(|s| {
-            !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        });
+        && segments
+            .iter()
+            .all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
     if !well_formed {
-        return Err(StoreError::InvalidTypeName { type_name: type_name.to_owned() });
+        return Err(StoreError::InvalidTypeName {
+            type_name: type_name.to_owned(),
+        });
     }
     Ok(format!("{}.json", segments.join("-").to_ascii_lowercase()))
 }
@@ -89,11 +91,15 @@ pub(crate) fn check_file_name(file_name: &str) -> Result<(), StoreError> {
     let plain = !file_name.is_empty()
         && file_name.ends_with(".json")
         && !file_name.starts_with('.')
-        && file_name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        && file_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if plain {
         Ok(())
     } else {
-        Err(StoreError::InvalidFileName { file_name: file_name.to_owned() })
+        Err(StoreError::InvalidFileName {
+            file_name: file_name.to_owned(),
+        })
     }
 }
 
@@ -113,7 +119,15 @@ mod tests {
 
     #[test]
     fn odd_type_names_are_refused() {
-        for bad in ["", "AWS", "../../etc/passwd", "AWS::S3::", "AWS::S3/x::Bucket", "A::B::C::D::E", "AWS::S3::Bucket "] {
+        for bad in [
+            "",
+            "AWS",
+            "../../etc/passwd",
+            "AWS::S3::",
+            "AWS::S3/x::Bucket",
+            "A::B::C::D::E",
+            "AWS::S3::Bucket ",
+        ] {
             assert!(file_name_for_type(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -1,0 +1,69 @@
+//! Running the `rcfge` binary and building hook events for tests.
+
+use std::io::Write;
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+/// What a run of the binary produced.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `rcfge` from the repository root, so fixture paths are relative and stable.
+pub fn rcfge(args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_rcfge"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("RCFGE_DEFAULT_REGION")
+        .output()
+        .expect("rcfge runs");
+    Run {
+        code: output.status.code().expect("rcfge exits normally"),
+        stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
+    }
+}
+
+/// `rcfge hook invoke` over an event file; returns the exit code and the response JSON.
+pub fn invoke(event_path: &str, templates: &str) -> (i32, Value) {
+    let run = rcfge(&["hook", "invoke", "--event", event_path, "--templates", templates]);
+    let response: Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("response is JSON ({e}): {}\nstderr: {}", run.stdout, run.stderr));
+    (run.code, response)
+}
+
+/// A RESOURCE hook event, as CloudFormation sends it.
+pub fn event(type_name: &str, invocation_point: &str, properties: Value) -> Value {
+    json!({
+        "clientRequestToken": "00000000-test-0000-0000-000000000000",
+        "awsAccountId": "111122223333",
+        "stackId": "arn:aws:cloudformation:eu-west-1:111122223333:stack/tests/0a1b2c3d-0000-1111-2222-333344445555",
+        "changeSetId": null,
+        "hookTypeName": "Private::Lambda::RcfgeHook",
+        "actionInvocationPoint": invocation_point,
+        "requestData": {
+            "targetName": type_name,
+            "targetType": type_name,
+            "targetLogicalId": "Subject",
+            "targetModel": {"resourceProperties": properties, "previousResourceProperties": null}
+        },
+        "requestContext": {"invocation": 1, "callbackContext": null}
+    })
+}
+
+/// Writes text to a temporary file that lives as long as the returned handle.
+pub fn temp_file(suffix: &str, text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::Builder::new().suffix(suffix).tempfile().expect("temp file");
+    file.write_all(text.as_bytes()).expect("write temp file");
+    file
+}
+
+/// `rcfge hook invoke` over an event built in the test.
+pub fn invoke_event(event: &Value, templates: &str) -> (i32, Value) {
+    let file = temp_file(".json", &event.to_string());
+    invoke(file.path().to_str().expect("utf-8 path"), templates)
+}

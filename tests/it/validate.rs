@@ -1,0 +1,141 @@
+//! `rcfge validate` over the fixture stacks with the bundled templates.
+
+use crate::support::{rcfge, temp_file};
+
+const CONTEXT: [&str; 4] = ["--account-id", "111122223333", "--region", "eu-west-1"];
+
+fn validate(files: &[&str]) -> crate::support::Run {
+    let mut args = vec!["validate"];
+    args.extend(CONTEXT);
+    args.extend(files);
+    rcfge(&args)
+}
+
+#[test]
+fn every_fixture_stack() {
+    insta::glob!("../fixtures", "stacks/*", |path| {
+        let relative = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap().to_str().unwrap();
+        let run = validate(&[relative]);
+        insta::assert_snapshot!(format!("exit {}\n{}", run.code, run.stdout));
+    });
+}
+
+#[test]
+fn compliant_stack_exits_zero() {
+    let run = validate(&["tests/fixtures/stacks/compliant.yaml"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("PASS   ReceiptsBucket (AWS::S3::Bucket)"));
+    assert!(
+        run.stdout
+            .contains("checked at deploy time: /NotificationConfiguration/TopicConfigurations/0/Topic (Ref)")
+    );
+}
+
+#[test]
+fn violations_exit_one_and_list_every_reason() {
+    let run = validate(&["tests/fixtures/stacks/violations.yaml"]);
+    assert_eq!(run.code, 1);
+    for expected in [
+        "/NewFeature: NewFeature is not an approved property of AWS::S3::Bucket",
+        "/NotificationConfiguration/TopicConfigurations/0/Topic: Topic \"arn:aws:sns:eu-west-1:444455556666:exfiltrate\" does not match",
+        "/PublicAccessBlockConfiguration/BlockPublicPolicy: BlockPublicPolicy must be true, not false",
+        "ERROR  Handler (AWS::Lambda::Function): no template for AWS::Lambda::Function",
+    ] {
+        assert!(run.stdout.contains(expected), "missing {expected:?} in\n{}", run.stdout);
+    }
+    // "true" as a string satisfies a rule that requires true.
+    assert!(!run.stdout.contains("BlockPublicAcls"), "{}", run.stdout);
+}
+
+#[test]
+fn intrinsic_values_are_deferred_but_keys_are_judged() {
+    let run = validate(&["tests/fixtures/stacks/intrinsics.json"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout
+            .contains("/NewFeature: NewFeature is not an approved property"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("checked at deploy time: /BucketEncryption (Fn::If)")
+    );
+    assert!(
+        !run.stdout.contains("/BucketEncryption/"),
+        "a value inside an intrinsic was judged:\n{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_missing_placeholder_value_names_the_flag() {
+    let run = rcfge(&["validate", "tests/fixtures/stacks/compliant.yaml"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stdout.contains("hint: pass --account-id"), "{}", run.stdout);
+    assert!(run.stdout.contains("hint: pass --region"), "{}", run.stdout);
+}
+
+#[test]
+fn exempt_types_pass_without_a_template() {
+    let stack = temp_file(
+        ".yaml",
+        "Resources:\n  Fn:\n    Type: AWS::Lambda::Function\n    Properties: {}\n",
+    );
+    let path = stack.path().to_str().unwrap();
+    let mut args = vec!["validate", "--exempt", "AWS::Lambda::Function", path];
+    args.extend(CONTEXT);
+    let run = rcfge(&args);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("EXEMPT Fn (AWS::Lambda::Function)"),
+        "{}",
+        run.stdout
+    );
+    let run = validate(&[path]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+}
+
+#[test]
+fn unreadable_input_is_a_usage_error() {
+    let run = validate(&["tests/fixtures/stacks/no-such-stack.yaml"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stdout.contains("ERROR  cannot validate this file"),
+        "{}",
+        run.stdout
+    );
+
+    let broken = temp_file(
+        ".yaml",
+        "Resources:\n  B:\n    Type: AWS::S3::Bucket\n  B:\n    Type: AWS::S3::Bucket\n",
+    );
+    let run = validate(&[broken.path().to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stdout.contains("duplicate"), "{}", run.stdout);
+
+    let merge = temp_file(
+        ".yaml",
+        "Shared: &s {BucketName: x}\nResources:\n  B:\n    Type: AWS::S3::Bucket\n    Properties:\n      <<: *s\n",
+    );
+    let run = validate(&[merge.path().to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stdout.contains("merge keys"), "{}", run.stdout);
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    let run = rcfge(&["validate", "--account-id", "12", "tests/fixtures/stacks/compliant.yaml"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--account-id must be 12 digits"), "{}", run.stderr);
+    let run = rcfge(&[
+        "validate",
+        "--var",
+        "accountId=1",
+        "tests/fixtures/stacks/compliant.yaml",
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("built-in"), "{}", run.stderr);
+    let run = rcfge(&["validate"]);
+    assert_eq!(run.code, 2);
+}
