@@ -3,7 +3,9 @@
 //!
 //! Concurrent requests for the same file wait for one fetch instead of each making their own.
 //! A failed fetch or parse is never cached: the next request tries again, and until it
-//! succeeds every decision that needs the file fails closed.
+//! succeeds every decision that needs the file fails closed. The one exception is an explicit
+//! `stale_if_error` window: when revalidating *fails* (timeout, 5xx, 403), the last good copy
+//! may be used for that long past its TTL. A 404 or a broken new version is never masked.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,11 +18,18 @@ use crate::store::{Fetch, Fetched, StoreError, TemplateSource};
 /// per-resource variables (`logicalResourceId`) compile once per resource.
 const MAX_POLICIES: usize = 1024;
 
+/// How long cached files are trusted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Freshness {
+    /// After this, the next use revalidates; `None`: never (a one-shot CLI run).
+    pub ttl: Option<Duration>,
+    /// How long past the TTL a copy may still be used when revalidating fails.
+    pub stale_if_error: Duration,
+}
+
 /// A value read from a source file, or the knowledge that the file does not exist.
 pub struct Cached<T> {
     pub value: Option<Arc<T>>,
-    /// The source's version of the file, when it exists.
-    pub version: Option<String>,
     /// Served without fetching.
     pub hit: bool,
 }
@@ -42,17 +51,13 @@ type Slot<T> = Arc<tokio::sync::Mutex<Option<Entry<T>>>>;
 
 /// Parsed source files by file name.
 pub struct FileCache<T> {
-    /// `None`: never revalidate (a one-shot CLI run).
-    ttl: Option<Duration>,
+    freshness: Freshness,
     slots: Mutex<HashMap<String, Slot<T>>>,
 }
 
 impl<T> FileCache<T> {
-    pub fn new(ttl: Option<Duration>) -> Self {
-        FileCache {
-            ttl,
-            slots: Mutex::new(HashMap::new()),
-        }
+    pub fn new(freshness: Freshness) -> Self {
+        FileCache { freshness, slots: Mutex::new(HashMap::new()) }
     }
 
     /// The parsed file, fetched (or revalidated) when it is not fresh.
@@ -66,40 +71,33 @@ impl<T> FileCache<T> {
             let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
             slots.entry(file_name.to_owned()).or_default().clone()
         };
+        // Held across the fetch: concurrent requests for this file wait and then find it fresh.
         let mut entry = slot.lock().await;
         if let Some(current) = entry.as_ref().filter(|e| self.is_fresh(e)) {
             return Ok(current.to_cached(true));
         }
         let known_version = entry.as_ref().and_then(|e| e.version.clone());
-        let fetched = source
-            .fetch(file_name, known_version.as_deref())
-            .await
-            .map_err(LoadError::Store)?;
+        let fetched = match source.fetch(file_name, known_version.as_deref()).await {
+            Ok(fetched) => fetched,
+            Err(error) => match entry.as_ref().filter(|e| self.may_serve_stale(e)) {
+                Some(stale) => {
+                    tracing::warn!(file = file_name, %error, "revalidation failed; using the cached copy (stale-if-error)");
+                    return Ok(stale.to_cached(true));
+                }
+                None => return Err(LoadError::Store(error)),
+            },
+        };
         let now = Instant::now();
         let updated = match (fetched, entry.take()) {
-            (Fetch::NotModified, Some(current)) => Entry {
-                checked_at: now,
-                ..current
-            },
+            (Fetch::NotModified, Some(current)) => Entry { checked_at: now, ..current },
             (Fetch::NotModified, None) => {
                 let reason = "not modified, but nothing was cached".to_owned();
-                return Err(LoadError::Store(StoreError::Unexpected {
-                    file_name: file_name.to_owned(),
-                    reason,
-                }));
+                return Err(LoadError::Store(StoreError::Unexpected { file_name: file_name.to_owned(), reason }));
             }
-            (Fetch::NotFound, _) => Entry {
-                value: None,
-                version: None,
-                checked_at: now,
-            },
+            (Fetch::NotFound, _) => Entry { value: None, version: None, checked_at: now },
             (Fetch::Found(found), _) => {
                 let value = parse(&found).map_err(LoadError::Parse)?;
-                Entry {
-                    value: Some(Arc::new(value)),
-                    version: Some(found.version),
-                    checked_at: now,
-                }
+                Entry { value: Some(Arc::new(value)), version: Some(found.version), checked_at: now }
             }
         };
         let cached = updated.to_cached(false);
@@ -108,17 +106,18 @@ impl<T> FileCache<T> {
     }
 
     fn is_fresh(&self, entry: &Entry<T>) -> bool {
-        self.ttl.is_none_or(|ttl| entry.checked_at.elapsed() < ttl)
+        self.freshness.ttl.is_none_or(|ttl| entry.checked_at.elapsed() < ttl)
+    }
+
+    fn may_serve_stale(&self, entry: &Entry<T>) -> bool {
+        let Some(ttl) = self.freshness.ttl else { return false };
+        entry.value.is_some() && entry.checked_at.elapsed() < ttl + self.freshness.stale_if_error
     }
 }
 
 impl<T> Entry<T> {
     fn to_cached(&self, hit: bool) -> Cached<T> {
-        Cached {
-            value: self.value.clone(),
-            version: self.version.clone(),
-            hit,
-        }
+        Cached { value: self.value.clone(), hit }
     }
 }
 
@@ -129,7 +128,7 @@ pub struct PolicyCache {
 }
 
 impl PolicyCache {
-    /// The cached policy, or the one `compile` makes (then cached).
+    /// The cached policy, or the one `compile` makes (then cached); and whether it was cached.
     pub fn get_or_compile<E>(
         &self,
         key: (String, String, String),

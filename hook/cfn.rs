@@ -13,8 +13,9 @@ use crate::context::{Action, Context};
 use crate::engine::{Engine, Target};
 use crate::verdict::{Decision, Verdict};
 
-/// YAML short-form tags and the function each stands for.
-const SHORT_FORMS: [&str; 18] = [
+/// YAML short-form tags written `!Name` that stand for `Fn::Name` (`!Ref`, `!Condition` and
+/// `!GetAtt` are handled on their own).
+const SHORT_FORMS: [&str; 17] = [
     "Base64",
     "Cidr",
     "FindInMap",
@@ -32,7 +33,27 @@ const SHORT_FORMS: [&str; 18] = [
     "Or",
     "ToJsonString",
     "Length",
-    "GetAtt",
+];
+
+/// The intrinsic functions that produce a property value. Condition functions (`Fn::And`,
+/// `Fn::Equals`, ...) and `Condition` only appear in conditions, so an object named after
+/// them in `Properties` is data, and judged.
+const VALUE_FUNCTIONS: [&str; 15] = [
+    "Ref",
+    "Fn::Base64",
+    "Fn::Cidr",
+    "Fn::FindInMap",
+    "Fn::GetAtt",
+    "Fn::GetAZs",
+    "Fn::If",
+    "Fn::ImportValue",
+    "Fn::Join",
+    "Fn::Length",
+    "Fn::Select",
+    "Fn::Split",
+    "Fn::Sub",
+    "Fn::ToJsonString",
+    "Fn::Transform",
 ];
 
 /// The resources of a stack template.
@@ -105,26 +126,16 @@ fn resources_of(document: &Value) -> Result<Vec<Resource>, CfnError> {
     };
     let mut out = Vec::with_capacity(resources.len());
     for (logical_id, resource) in resources {
-        let bad = |reason: &str| CfnError::BadResource {
-            logical_id: logical_id.clone(),
-            reason: reason.to_owned(),
-        };
+        let bad = |reason: &str| CfnError::BadResource { logical_id: logical_id.clone(), reason: reason.to_owned() };
         let Value::Object(resource) = resource else {
             return Err(bad("is not a mapping"));
         };
-        let type_name = resource
-            .get("Type")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad("has no Type string"))?;
+        let type_name = resource.get("Type").and_then(Value::as_str).ok_or_else(|| bad("has no Type string"))?;
         let properties = match resource.get("Properties") {
             None | Some(Value::Null) => Value::Object(Map::new()),
             Some(properties) => properties.clone(),
         };
-        out.push(Resource {
-            logical_id: logical_id.clone(),
-            type_name: type_name.to_owned(),
-            properties,
-        });
+        out.push(Resource { logical_id: logical_id.clone(), type_name: type_name.to_owned(), properties });
     }
     Ok(out)
 }
@@ -142,9 +153,7 @@ fn from_yaml(yaml: Yaml) -> Result<Value, CfnError> {
                 Value::from(u)
             } else {
                 let f = n.as_f64().unwrap_or(f64::NAN);
-                serde_json::Number::from_f64(f)
-                    .map(Value::Number)
-                    .ok_or(CfnError::NotFinite)?
+                serde_json::Number::from_f64(f).map(Value::Number).ok_or(CfnError::NotFinite)?
             }
         }
         Yaml::String(s) => Value::String(s),
@@ -157,9 +166,7 @@ fn from_yaml(yaml: Yaml) -> Result<Value, CfnError> {
                     Yaml::Number(n) => n.to_string(),
                     Yaml::Bool(b) => b.to_string(),
                     other => {
-                        return Err(CfnError::KeyNotAString {
-                            found: format!("{other:?}"),
-                        });
+                        return Err(CfnError::KeyNotAString { found: format!("{other:?}") });
                     }
                 };
                 if key == "<<" {
@@ -198,15 +205,36 @@ fn split_get_att(value: Value) -> Value {
     }
 }
 
-/// The intrinsic function a value is, if any: an object with one key, `Ref`, `Condition` or
-/// `Fn::…`.
+/// The intrinsic function a value is, if any: an object whose only key is one of the
+/// [`VALUE_FUNCTIONS`].
 pub fn intrinsic_function(value: &Value) -> Option<&str> {
     let Value::Object(object) = value else { return None };
     if object.len() != 1 {
         return None;
     }
     let key = object.keys().next()?;
-    (key == "Ref" || key == "Condition" || key.starts_with("Fn::")).then_some(key.as_str())
+    VALUE_FUNCTIONS.contains(&key.as_str()).then_some(key.as_str())
+}
+
+/// `{"Ref": "AWS::NoValue"}`: the property is absent.
+fn is_no_value(value: &Value) -> bool {
+    value.as_object().is_some_and(|o| o.len() == 1 && o.get("Ref").and_then(Value::as_str) == Some("AWS::NoValue"))
+}
+
+/// Removes every property and list item set to `AWS::NoValue`, as CloudFormation does, so a
+/// required property set to it is missing and judged so.
+pub fn remove_no_values(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            object.retain(|_, v| !is_no_value(v));
+            object.values_mut().for_each(remove_no_values);
+        }
+        Value::Array(items) => {
+            items.retain(|v| !is_no_value(v));
+            items.iter_mut().for_each(remove_no_values);
+        }
+        _ => {}
+    }
 }
 
 /// Every place in `properties` whose value an intrinsic function produces (outermost only).
@@ -218,15 +246,8 @@ pub fn deferred_values(properties: &Value) -> Vec<DeferredValue> {
 
 fn collect_deferred(value: &Value, pointer: &mut String, out: &mut Vec<DeferredValue>) {
     if let Some(function) = intrinsic_function(value) {
-        let shown = if pointer.is_empty() {
-            "/".to_owned()
-        } else {
-            pointer.clone()
-        };
-        out.push(DeferredValue {
-            pointer: shown,
-            function: function.to_owned(),
-        });
+        let shown = if pointer.is_empty() { "/".to_owned() } else { pointer.clone() };
+        out.push(DeferredValue { pointer: shown, function: function.to_owned() });
         return;
     }
     let children: Box<dyn Iterator<Item = (String, &Value)>> = match value {
@@ -264,15 +285,17 @@ fn subject_of(pointer: &str, keyword: &str) -> String {
 pub async fn check_stack(engine: &Engine, stack: &StackTemplate, context: &Context) -> Vec<ResourceReport> {
     let mut reports = Vec::with_capacity(stack.resources.len());
     for resource in &stack.resources {
+        let mut properties = resource.properties.clone();
+        remove_no_values(&mut properties);
+        let deferred = deferred_values(&properties);
         let target = Target {
             type_name: resource.type_name.clone(),
             logical_id: resource.logical_id.clone(),
             action: Action::Create,
-            properties: resource.properties.clone(),
+            properties,
             context: context.clone(),
         };
         let mut decision = engine.decide(&target).await;
-        let deferred = deferred_values(&resource.properties);
         if let Verdict::NonCompliant(violations) = &mut decision.verdict {
             violations.retain(|v| {
                 let subject = subject_of(&v.pointer, &v.keyword);
@@ -318,20 +341,13 @@ mod tests {
         let stack = parse(r#"{"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}"#).unwrap();
         assert_eq!(
             stack.resources,
-            vec![Resource {
-                logical_id: "Q".into(),
-                type_name: "AWS::SQS::Queue".into(),
-                properties: json!({})
-            }]
+            vec![Resource { logical_id: "Q".into(), type_name: "AWS::SQS::Queue".into(), properties: json!({}) }]
         );
     }
 
     #[test]
     fn refuses_what_cloudformation_refuses() {
-        assert!(matches!(
-            parse(r#"{"Resources": {"Q": {"Type": "A::B::C"}, "Q": {}}}"#),
-            Err(CfnError::Json(_))
-        ));
+        assert!(matches!(parse(r#"{"Resources": {"Q": {"Type": "A::B::C"}, "Q": {}}}"#), Err(CfnError::Json(_))));
         assert!(matches!(
             parse("Resources:\n  Q:\n    Type: A::B::C\n  Q:\n    Type: A::B::C\n"),
             Err(CfnError::Yaml(_) | CfnError::DuplicateKey { .. })
@@ -340,18 +356,9 @@ mod tests {
             parse("Base: &b {A: 1}\nResources:\n  Q:\n    <<: *b\n    Type: A::B::C\n"),
             Err(CfnError::MergeKey)
         ));
-        assert!(matches!(
-            parse("Resources:\n  Q:\n    Type: !Bogus x\n"),
-            Err(CfnError::UnknownTag { .. })
-        ));
-        assert!(matches!(
-            parse("AWSTemplateFormatVersion: '2010-09-09'\n"),
-            Err(CfnError::NoResources)
-        ));
-        assert!(matches!(
-            parse("Resources:\n  Q:\n    Properties: {}\n"),
-            Err(CfnError::BadResource { .. })
-        ));
+        assert!(matches!(parse("Resources:\n  Q:\n    Type: !Bogus x\n"), Err(CfnError::UnknownTag { .. })));
+        assert!(matches!(parse("AWSTemplateFormatVersion: '2010-09-09'\n"), Err(CfnError::NoResources)));
+        assert!(matches!(parse("Resources:\n  Q:\n    Properties: {}\n"), Err(CfnError::BadResource { .. })));
         assert!(matches!(parse("Resources: [\n"), Err(CfnError::Yaml(_))));
     }
 
@@ -360,12 +367,25 @@ mod tests {
         let found = deferred_values(
             &json!({"A": {"Ref": "x"}, "B": [{"C": {"Fn::GetAtt": ["r", "Arn"]}}], "D": {"E": 1, "F": 2}}),
         );
-        let pointers: Vec<_> = found
-            .iter()
-            .map(|d| (d.pointer.as_str(), d.function.as_str()))
-            .collect();
+        let pointers: Vec<_> = found.iter().map(|d| (d.pointer.as_str(), d.function.as_str())).collect();
         assert_eq!(pointers, [("/A", "Ref"), ("/B/0/C", "Fn::GetAtt")]);
         assert_eq!(deferred_values(&json!({"Fn::If": ["c", {}, {}]}))[0].pointer, "/");
+    }
+
+    #[test]
+    fn only_value_functions_are_deferred() {
+        assert_eq!(intrinsic_function(&json!({"Fn::Sub": "x"})), Some("Fn::Sub"));
+        assert_eq!(intrinsic_function(&json!({"Condition": "x"})), None);
+        assert_eq!(intrinsic_function(&json!({"Fn::NotAFunction": "x"})), None);
+        assert_eq!(intrinsic_function(&json!({"Ref": "x", "Other": 1})), None);
+    }
+
+    #[test]
+    fn no_value_removes_the_property() {
+        let mut properties =
+            json!({"A": {"Ref": "AWS::NoValue"}, "B": [1, {"Ref": "AWS::NoValue"}], "C": {"Ref": "Other"}});
+        remove_no_values(&mut properties);
+        assert_eq!(properties, json!({"B": [1], "C": {"Ref": "Other"}}));
     }
 
     #[test]

@@ -117,10 +117,7 @@ mod tests {
 
     #[test]
     fn unknown_facts_are_left_out() {
-        let ctx = Context {
-            account_id: Some("111122223333".into()),
-            ..Context::default()
-        };
+        let ctx = Context { account_id: Some("111122223333".into()), ..Context::default() };
         let vars = ctx.variables("AWS::S3::Bucket", "Bucket", Action::Update);
         assert_eq!(vars["accountId"], "111122223333");
         assert_eq!(vars["typeName"], "AWS::S3::Bucket");

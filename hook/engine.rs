@@ -6,21 +6,17 @@
 //! ```
 
 use std::collections::BTreeSet;
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
-use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::cache::{FileCache, LoadError, PolicyCache};
+use crate::cache::{FileCache, Freshness, LoadError, PolicyCache};
 use crate::context::{Action, Context, is_builtin_variable};
 use crate::error::Error;
 use crate::policy::Policy;
 use crate::render::Template;
 use crate::store::{self, TemplateSource, VARIABLES_FILE};
+use crate::unwind::CatchUnwind;
 use crate::validate;
 use crate::verdict::{Decision, Verdict, Violation};
 
@@ -42,8 +38,8 @@ pub struct EngineConfig {
     /// Types that may be used without a template. A type on this list that *has* a template
     /// is still judged by it.
     pub exempt_types: BTreeSet<String>,
-    /// How long a fetched file is trusted before it is revalidated; `None`: for the whole run.
-    pub cache_ttl: Option<Duration>,
+    /// How long fetched files are trusted before they are revalidated.
+    pub freshness: Freshness,
     /// Organisation variables that override `_variables.json` (`rcfge --var`).
     pub variables: Map<String, Value>,
 }
@@ -68,12 +64,7 @@ struct Outcome {
 
 impl Outcome {
     fn failure(error: Error) -> Self {
-        Outcome {
-            verdict: Verdict::InternalFailure(error),
-            version: None,
-            note: None,
-            cached: false,
-        }
+        Outcome { verdict: Verdict::InternalFailure(error), version: None, note: None, cached: false }
     }
 }
 
@@ -81,8 +72,8 @@ impl Engine {
     pub fn new(source: impl TemplateSource + 'static, config: EngineConfig) -> Self {
         Engine {
             source: Box::new(source),
-            templates: FileCache::new(config.cache_ttl),
-            variables: FileCache::new(config.cache_ttl),
+            templates: FileCache::new(config.freshness),
+            variables: FileCache::new(config.freshness),
             policies: PolicyCache::default(),
             config,
         }
@@ -122,13 +113,8 @@ impl Engine {
     ) -> Result<Value, Error> {
         let (template, _) = self.template(type_name).await?;
         let template = template.ok_or_else(|| self.no_template(type_name))?;
-        let vars = self
-            .variables_for(&template, type_name, logical_id, action, context)
-            .await?;
-        template.render(&vars).map_err(|source| Error::Render {
-            type_name: type_name.to_owned(),
-            source,
-        })
+        let vars = self.variables_for(&template, type_name, logical_id, action, context).await?;
+        template.render(&vars).map_err(|source| Error::Render { type_name: type_name.to_owned(), source })
     }
 
     async fn evaluate(&self, target: &Target) -> Result<Outcome, Error> {
@@ -144,68 +130,40 @@ impl Engine {
         let properties = match &target.properties {
             Value::Object(_) => &target.properties,
             other => {
-                return Err(Error::PropertiesNotAnObject {
-                    found: json_kind(other),
-                });
+                return Err(Error::PropertiesNotAnObject { found: json_kind(other) });
             }
         };
-        let vars = self
-            .variables_for(&template, type_name, &target.logical_id, target.action, &target.context)
-            .await?;
+        let vars = self.variables_for(&template, type_name, &target.logical_id, target.action, &target.context).await?;
         let (policy, policy_cached) = self.policy(&template, &vars)?;
         let mut normalized = properties.clone();
         policy.normalizer().normalize(policy.schema(), &mut normalized);
         let violations = validate::check(&policy, &normalized);
-        let verdict = if violations.is_empty() {
-            Verdict::Compliant
-        } else {
-            Verdict::NonCompliant(violations)
-        };
-        Ok(Outcome {
-            verdict,
-            version,
-            note: None,
-            cached: template_cached && policy_cached,
-        })
+        let verdict = if violations.is_empty() { Verdict::Compliant } else { Verdict::NonCompliant(violations) };
+        Ok(Outcome { verdict, version, note: None, cached: template_cached && policy_cached })
     }
 
     /// The verdict for a type that has no template: refused unless exempt; DELETE is allowed.
     fn untemplated(&self, target: &Target) -> Result<Outcome, Error> {
         if target.action == Action::Delete {
             let note = "DELETE of a type with no template: nothing to protect".to_owned();
-            return Ok(Outcome {
-                verdict: Verdict::Compliant,
-                version: None,
-                note: Some(note),
-                cached: false,
-            });
+            return Ok(Outcome { verdict: Verdict::Compliant, version: None, note: Some(note), cached: false });
         }
         if self.config.exempt_types.contains(&target.type_name) {
             let note = format!("{} has no template and is on the exemption list", target.type_name);
-            return Ok(Outcome {
-                verdict: Verdict::Exempt,
-                version: None,
-                note: Some(note),
-                cached: false,
-            });
+            return Ok(Outcome { verdict: Verdict::Exempt, version: None, note: Some(note), cached: false });
         }
         Err(self.no_template(&target.type_name))
     }
 
     fn no_template(&self, type_name: &str) -> Error {
-        Error::NoTemplate {
-            type_name: type_name.to_owned(),
-            location: self.source.location(),
-        }
+        Error::NoTemplate { type_name: type_name.to_owned(), location: self.source.location() }
     }
 
     /// The type's template (`None` when the source has none), and whether it came from the
     /// cache.
     async fn template(&self, type_name: &str) -> Result<(Option<Arc<Template>>, bool), Error> {
-        let file_name = store::file_name_for_type(type_name).map_err(|source| Error::Store {
-            type_name: type_name.to_owned(),
-            source,
-        })?;
+        let file_name = store::file_name_for_type(type_name)
+            .map_err(|source| Error::Store { type_name: type_name.to_owned(), source })?;
         let cached = self
             .templates
             .get(self.source.as_ref(), &file_name, |fetched| {
@@ -213,15 +171,14 @@ impl Engine {
             })
             .await
             .map_err(|e| match e {
-                LoadError::Store(source) => Error::Store {
-                    type_name: type_name.to_owned(),
-                    source,
-                },
-                LoadError::Parse(source) => Error::Template {
-                    type_name: type_name.to_owned(),
-                    source,
-                },
+                LoadError::Store(source) => Error::Store { type_name: type_name.to_owned(), source },
+                LoadError::Parse(source) => Error::Template { type_name: type_name.to_owned(), source },
             })?;
+        if let Some(template) = &cached.value {
+            template
+                .check_type(type_name)
+                .map_err(|source| Error::Template { type_name: type_name.to_owned(), source })?;
+        }
         Ok((cached.value, cached.hit))
     }
 
@@ -229,9 +186,7 @@ impl Engine {
     async fn organisation_variables(&self) -> Result<Arc<Map<String, Value>>, Error> {
         let cached = self
             .variables
-            .get(self.source.as_ref(), VARIABLES_FILE, |fetched| {
-                parse_variables(&fetched.body)
-            })
+            .get(self.source.as_ref(), VARIABLES_FILE, |fetched| parse_variables(&fetched.body))
             .await
             .map_err(|e| Error::Variables {
                 file: VARIABLES_FILE.to_owned(),
@@ -257,11 +212,7 @@ impl Engine {
         }
         let builtins = context.variables(type_name, logical_id, action);
         let needs_organisation = template.variables().iter().any(|name| !is_builtin_variable(name));
-        let organisation = if needs_organisation {
-            self.organisation_variables().await?
-        } else {
-            Arc::new(Map::new())
-        };
+        let organisation = if needs_organisation { self.organisation_variables().await? } else { Arc::new(Map::new()) };
         let mut vars = Map::new();
         for name in template.variables() {
             let value = if is_builtin_variable(name) {
@@ -279,21 +230,12 @@ impl Engine {
     /// The compiled policy, and whether it came from the cache.
     fn policy(&self, template: &Template, vars: &Map<String, Value>) -> Result<(Arc<Policy>, bool), Error> {
         let type_name = &template.type_name;
-        let render_error = |source| Error::Render {
-            type_name: type_name.clone(),
-            source,
-        };
-        let key = (
-            type_name.clone(),
-            template.version.clone(),
-            template.variable_key(vars).map_err(render_error)?,
-        );
+        let render_error = |source| Error::Render { type_name: type_name.clone(), source };
+        let key = (type_name.clone(), template.version.clone(), template.variable_key(vars).map_err(render_error)?);
         self.policies.get_or_compile(key, || {
             let schema = template.render(vars).map_err(render_error)?;
-            Policy::compile(type_name, &template.version, schema).map_err(|source| Error::Compile {
-                type_name: type_name.clone(),
-                source,
-            })
+            Policy::compile(type_name, &template.version, schema)
+                .map_err(|source| Error::Compile { type_name: type_name.clone(), source })
         })
     }
 }
@@ -302,12 +244,7 @@ impl Engine {
 fn delete_outcome(template: &Template, version: Option<String>) -> Outcome {
     if !template.deny_delete {
         let note = "DELETE: there are no properties to validate".to_owned();
-        return Outcome {
-            verdict: Verdict::Compliant,
-            version,
-            note: Some(note),
-            cached: false,
-        };
+        return Outcome { verdict: Verdict::Compliant, version, note: Some(note), cached: false };
     }
     let type_name = &template.type_name;
     let violation = Violation {
@@ -317,12 +254,7 @@ fn delete_outcome(template: &Template, version: Option<String>) -> Outcome {
         message: format!("deleting a {type_name} is denied by its template"),
         remediation: format!("Keep the resource, or ask the security team to allow deleting {type_name}"),
     };
-    Outcome {
-        verdict: Verdict::NonCompliant(vec![violation]),
-        version,
-        note: None,
-        cached: false,
-    }
+    Outcome { verdict: Verdict::NonCompliant(vec![violation]), version, note: None, cached: false }
 }
 
 /// Parses `_variables.json`: an object of organisation variables with plain names that do
@@ -347,9 +279,7 @@ pub fn check_variable_name(name: &str) -> Result<(), String> {
         return Err(format!("`{name}` is not a valid variable name (letters, digits and _)"));
     }
     if is_builtin_variable(name) || name == "json" {
-        return Err(format!(
-            "`{name}` is a built-in name and cannot be an organisation variable"
-        ));
+        return Err(format!("`{name}` is a built-in name and cannot be an organisation variable"));
     }
     Ok(())
 }
@@ -363,38 +293,4 @@ fn json_kind(value: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
-}
-
-/// Runs a future, turning a panic inside it into `Err(message)`.
-struct CatchUnwind<F> {
-    inner: Pin<Box<F>>,
-}
-
-impl<F> CatchUnwind<F> {
-    fn new(future: F) -> Self {
-        CatchUnwind {
-            inner: Box::pin(future),
-        }
-    }
-}
-
-impl<F: Future> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, String>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        let inner = &mut self.get_mut().inner;
-        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => Poll::Ready(Err(panic_message(payload.as_ref()))),
-        }
-    }
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_owned())
 }

@@ -36,10 +36,7 @@ impl Error {
     /// the flags to pass.
     pub fn missing_variables(&self) -> &[String] {
         match self {
-            Error::Render {
-                source: RenderError::NoValue { names },
-                ..
-            } => names,
+            Error::Render { source: RenderError::NoValue { names }, .. } => names,
             _ => &[],
         }
     }

@@ -79,22 +79,13 @@ struct RawRequestData {
     target_name: Option<String>,
     target_type: Option<String>,
     target_logical_id: Option<String>,
-    target_model: Option<RawTargetModel>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawTargetModel {
-    resource_properties: Option<Value>,
+    target_model: Option<Value>,
 }
 
 /// Parses raw event bytes (strict JSON: duplicate keys are refused).
 pub fn parse_bytes(bytes: &[u8]) -> Result<Value, EventError> {
     if bytes.len() > MAX_EVENT_BYTES {
-        return Err(EventError::TooLarge {
-            size: bytes.len(),
-            limit: MAX_EVENT_BYTES,
-        });
+        return Err(EventError::TooLarge { size: bytes.len(), limit: MAX_EVENT_BYTES });
     }
     crate::json::from_slice(bytes).map_err(EventError::NotJson)
 }
@@ -114,13 +105,8 @@ pub fn parse(event: &Value, defaults: &EventDefaults) -> Result<Request, EventEr
         return Err(EventError::NotAnObject);
     }
     let raw = RawEvent::deserialize(event).map_err(EventError::Shape)?;
-    let data = raw
-        .request_data
-        .as_ref()
-        .ok_or(EventError::Missing { field: "requestData" })?;
-    let target_name = data.target_name.clone().ok_or(EventError::Missing {
-        field: "requestData.targetName",
-    })?;
+    let data = raw.request_data.as_ref().ok_or(EventError::Missing { field: "requestData" })?;
+    let target_name = data.target_name.clone().ok_or(EventError::Missing { field: "requestData.targetName" })?;
     let target_type = data.target_type.clone().unwrap_or_default();
     if target_name == "STACK" || target_type == "STACK" {
         return Ok(Request::Stack);
@@ -130,27 +116,17 @@ pub fn parse(event: &Value, defaults: &EventDefaults) -> Result<Request, EventEr
     }
     let is_resource = matches!(target_type.as_str(), "" | "RESOURCE" | "CLOUD_CONTROL") || target_type == target_name;
     if !is_resource || file_name_for_type(&target_name).is_err() {
-        return Err(EventError::UnknownTarget {
-            target_name,
-            target_type,
-        });
+        return Err(EventError::UnknownTarget { target_name, target_type });
     }
     let action = action_of(raw.action_invocation_point.as_deref())?;
-    let logical_id = data.target_logical_id.clone().ok_or(EventError::Missing {
-        field: "requestData.targetLogicalId",
-    })?;
+    let logical_id =
+        data.target_logical_id.clone().ok_or(EventError::Missing { field: "requestData.targetLogicalId" })?;
     let properties = match action {
         Action::Delete => Value::Object(Map::new()),
         Action::Create | Action::Update => resource_properties(data)?,
     };
     let context = context_of(&raw, defaults)?;
-    Ok(Request::Resource(Box::new(Target {
-        type_name: target_name,
-        logical_id,
-        action,
-        properties,
-        context,
-    })))
+    Ok(Request::Resource(Box::new(Target { type_name: target_name, logical_id, action, properties, context })))
 }
 
 fn action_of(invocation_point: Option<&str>) -> Result<Action, EventError> {
@@ -158,28 +134,27 @@ fn action_of(invocation_point: Option<&str>) -> Result<Action, EventError> {
         Some("CREATE_PRE_PROVISION") => Ok(Action::Create),
         Some("UPDATE_PRE_PROVISION") => Ok(Action::Update),
         Some("DELETE_PRE_PROVISION") => Ok(Action::Delete),
-        Some(other) => Err(EventError::UnknownInvocationPoint {
-            found: other.to_owned(),
-        }),
-        None => Err(EventError::Missing {
-            field: "actionInvocationPoint",
-        }),
+        Some(other) => Err(EventError::UnknownInvocationPoint { found: other.to_owned() }),
+        None => Err(EventError::Missing { field: "actionInvocationPoint" }),
     }
 }
 
+/// The properties to judge on CREATE/UPDATE. The field must be there: a resource whose
+/// properties were never seen is not judged as if it had none. An explicit `null` is a
+/// resource without properties.
 fn resource_properties(data: &RawRequestData) -> Result<Value, EventError> {
-    match data.target_model.as_ref().and_then(|m| m.resource_properties.clone()) {
-        None | Some(Value::Null) => Ok(Value::Object(Map::new())),
-        Some(properties @ Value::Object(_)) => Ok(properties),
+    let model = data.target_model.as_ref().filter(|m| !m.is_null());
+    let model = model.ok_or(EventError::Missing { field: "requestData.targetModel" })?;
+    match model.get("resourceProperties") {
+        None => Err(EventError::Missing { field: "requestData.targetModel.resourceProperties" }),
+        Some(Value::Null) => Ok(Value::Object(Map::new())),
+        Some(properties @ Value::Object(_)) => Ok(properties.clone()),
         Some(_) => Err(EventError::PropertiesNotAnObject),
     }
 }
 
 fn context_of(raw: &RawEvent, defaults: &EventDefaults) -> Result<Context, EventError> {
-    let account_id = raw
-        .aws_account_id
-        .clone()
-        .ok_or(EventError::Missing { field: "awsAccountId" })?;
+    let account_id = raw.aws_account_id.clone().ok_or(EventError::Missing { field: "awsAccountId" })?;
     if !is_account_id(&account_id) {
         return Err(EventError::BadAccountId { found: account_id });
     }
@@ -189,10 +164,7 @@ fn context_of(raw: &RawEvent, defaults: &EventDefaults) -> Result<Context, Event
     let change_set_arn = change_set_id.as_deref().map(StackArn::parse).transpose()?;
     for arn in stack_arn.iter().chain(&change_set_arn) {
         if arn.account != account_id {
-            return Err(EventError::AccountMismatch {
-                event: account_id,
-                arn: arn.account.clone(),
-            });
+            return Err(EventError::AccountMismatch { event: account_id, arn: arn.account.clone() });
         }
     }
     let from_arn = stack_arn.as_ref().or(change_set_arn.as_ref());
@@ -232,11 +204,8 @@ impl StackArn {
         let [prefix, partition, service, region, account, resource] = parts.as_slice() else {
             return Err(bad());
         };
-        let plain = |s: &str| {
-            !s.is_empty()
-                && s.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        };
+        let plain =
+            |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if *prefix != "arn" || *service != "cloudformation" || !plain(partition) || !plain(region) {
             return Err(bad());
         }
@@ -321,12 +290,8 @@ mod tests {
         e["stackId"] = json!("");
         e["requestData"]["targetType"] = json!("CLOUD_CONTROL");
         assert!(matches!(resource(&e), Err(EventError::NoRegion)));
-        let defaults = EventDefaults {
-            region: Some("us-gov-west-1".into()),
-        };
-        let Request::Resource(target) = parse(&e, &defaults).unwrap() else {
-            panic!()
-        };
+        let defaults = EventDefaults { region: Some("us-gov-west-1".into()) };
+        let Request::Resource(target) = parse(&e, &defaults).unwrap() else { panic!() };
         assert_eq!(target.context.partition.as_deref(), Some("aws-us-gov"));
         assert_eq!(target.context.stack_name, None);
     }
@@ -356,10 +321,7 @@ mod tests {
     fn malformed_events_are_errors() {
         type Edit = fn(&mut Value);
         let cases: Vec<(Edit, &str)> = vec![
-            (
-                |e| e["actionInvocationPoint"] = json!("CREATE_POST_PROVISION"),
-                "unknown invocation point",
-            ),
+            (|e| e["actionInvocationPoint"] = json!("CREATE_POST_PROVISION"), "unknown invocation point"),
             (
                 |e| {
                     e.as_object_mut().unwrap().remove("actionInvocationPoint");
@@ -372,14 +334,8 @@ mod tests {
                 },
                 "requestData",
             ),
-            (
-                |e| e["requestData"]["targetName"] = json!("../../etc"),
-                "unknown target",
-            ),
-            (
-                |e| e["requestData"]["targetType"] = json!("SOMETHING"),
-                "unknown target",
-            ),
+            (|e| e["requestData"]["targetName"] = json!("../../etc"), "unknown target"),
+            (|e| e["requestData"]["targetType"] = json!("SOMETHING"), "unknown target"),
             (
                 |e| {
                     e["requestData"].as_object_mut().unwrap().remove("targetLogicalId");
@@ -390,9 +346,18 @@ mod tests {
             (|e| e["awsAccountId"] = json!(111122223333u64), "shape"),
             (|e| e["awsAccountId"] = json!("444455556666"), "differs"),
             (|e| e["stackId"] = json!("arn:aws:s3:::bucket"), "not a CloudFormation"),
+            (|e| e["requestData"]["targetModel"]["resourceProperties"] = json!("x"), "JSON object"),
             (
-                |e| e["requestData"]["targetModel"]["resourceProperties"] = json!("x"),
-                "JSON object",
+                |e| {
+                    e["requestData"]["targetModel"].as_object_mut().unwrap().remove("resourceProperties");
+                },
+                "no requestData.targetModel.resourceProperties",
+            ),
+            (
+                |e| {
+                    e["requestData"].as_object_mut().unwrap().remove("targetModel");
+                },
+                "no requestData.targetModel",
             ),
             (|e| *e = json!([1, 2]), "not a JSON object"),
         ];

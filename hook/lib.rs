@@ -19,18 +19,21 @@
 
 pub mod cache;
 pub mod cfn;
+pub mod config;
 pub mod context;
 pub mod engine;
 pub mod error;
 pub mod event;
 pub mod hook;
 pub mod json;
+pub mod metrics;
 pub mod normalize;
 pub mod policy;
 pub mod render;
 pub mod report;
 pub mod response;
 pub mod store;
+pub mod unwind;
 pub mod validate;
 pub mod verdict;
 

@@ -10,8 +10,10 @@
 
 use std::collections::HashMap;
 
-use fancy_regex::Regex;
+use fancy_regex::{Regex, RegexBuilder};
 use serde_json::{Number, Value};
+
+use crate::policy::REGEX_BACKTRACK_LIMIT;
 
 /// Nesting depth beyond which values are left as they are (and judged as written).
 const MAX_DEPTH: usize = 128;
@@ -76,10 +78,7 @@ impl Normalizer {
             }
             if let Some(Value::Object(patterns)) = schema.get("patternProperties") {
                 for (pattern, sub) in patterns {
-                    let is_match = self
-                        .pattern_keys
-                        .get(pattern)
-                        .is_some_and(|re| re.is_match(key).unwrap_or(false));
+                    let is_match = self.pattern_keys.get(pattern).is_some_and(|re| re.is_match(key).unwrap_or(false));
                     if is_match {
                         out.push(sub);
                         matched = true;
@@ -106,6 +105,7 @@ fn item_schemas<'s>(schemas: &[&'s Value], index: usize) -> Vec<&'s Value> {
             },
             _ => {}
         }
+        out.extend(schema.get("contains").filter(|s| s.is_object()));
     }
     out
 }
@@ -133,8 +133,15 @@ fn expand<'s>(root: &'s Value, schema: &'s Value, out: &mut Vec<&'s Value>, budg
             }
         }
     }
-    for branch in ["then", "else"] {
+    // Conditional and negated subschemas also say what type a value is meant to have; taking
+    // their types too can only leave more strings as strings (refused), never fewer.
+    for branch in ["if", "then", "else", "not"] {
         if let Some(sub) = object.get(branch) {
+            expand(root, sub, out, budget);
+        }
+    }
+    if let Some(Value::Object(dependencies)) = object.get("dependencies") {
+        for sub in dependencies.values().filter(|d| d.is_object()) {
             expand(root, sub, out, budget);
         }
     }
@@ -142,11 +149,7 @@ fn expand<'s>(root: &'s Value, schema: &'s Value, out: &mut Vec<&'s Value>, budg
 
 fn resolve_local<'s>(root: &'s Value, reference: &str) -> Option<&'s Value> {
     let pointer = reference.strip_prefix('#')?;
-    if pointer.is_empty() {
-        Some(root)
-    } else {
-        root.pointer(pointer)
-    }
+    if pointer.is_empty() { Some(root) } else { root.pointer(pointer) }
 }
 
 /// The JSON types the schemas allow, as a bit set.
@@ -192,12 +195,7 @@ fn allowed_types(schemas: &[&Value]) -> Types {
             Some(Value::String(name)) => types.add_name(name),
             Some(Value::Array(names)) => names.iter().filter_map(Value::as_str).for_each(|n| types.add_name(n)),
             _ => {
-                schema
-                    .get("enum")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .for_each(|v| types.add_value(v));
+                schema.get("enum").and_then(Value::as_array).into_iter().flatten().for_each(|v| types.add_value(v));
                 if let Some(value) = schema.get("const") {
                     types.add_value(value);
                 }
@@ -247,17 +245,12 @@ fn parse_integer(text: &str) -> Option<Number> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    text.parse::<i64>()
-        .map(Number::from)
-        .ok()
-        .or_else(|| text.parse::<u64>().map(Number::from).ok())
+    text.parse::<i64>().map(Number::from).ok().or_else(|| text.parse::<u64>().map(Number::from).ok())
 }
 
 fn parse_decimal(text: &str) -> Option<Value> {
     let plain = text.bytes().any(|b| b.is_ascii_digit())
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
+        && text.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
     if !plain {
         return None;
     }
@@ -273,7 +266,8 @@ fn collect_pattern_keys(schema: &Value, out: &mut HashMap<String, Regex>, depth:
         Value::Object(object) => {
             if let Some(Value::Object(patterns)) = object.get("patternProperties") {
                 for pattern in patterns.keys() {
-                    if let Ok(re) = Regex::new(pattern) {
+                    let compiled = RegexBuilder::new(pattern).backtrack_limit(REGEX_BACKTRACK_LIMIT).build();
+                    if let Ok(re) = compiled {
                         out.insert(pattern.clone(), re);
                     }
                 }
@@ -339,10 +333,13 @@ mod tests {
             schema,
             json!({"Blocks": [{"On": "false"}], "Either": "10", "Const": "true", "Map": {"n1": "3", "x": "true"}}),
         );
-        assert_eq!(
-            out,
-            json!({"Blocks": [{"On": false}], "Either": 10, "Const": true, "Map": {"n1": 3, "x": true}})
-        );
+        assert_eq!(out, json!({"Blocks": [{"On": false}], "Either": 10, "Const": true, "Map": {"n1": 3, "x": true}}));
+    }
+
+    #[test]
+    fn negated_and_conditional_subschemas_type_the_value() {
+        let schema = json!({"properties": {"Enc": {"not": {"const": false}}, "On": {"if": {"type": "boolean"}, "then": {"const": true}}}});
+        assert_eq!(normalized(schema, json!({"Enc": "false", "On": "TRUE"})), json!({"Enc": false, "On": true}));
     }
 
     #[test]

@@ -23,10 +23,7 @@ pub struct Policy {
 
 impl std::fmt::Debug for Policy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Policy")
-            .field("type_name", &self.type_name)
-            .field("version", &self.version)
-            .finish()
+        f.debug_struct("Policy").field("type_name", &self.type_name).field("version", &self.version).finish()
     }
 }
 
@@ -45,18 +42,16 @@ impl Policy {
     pub fn compile(type_name: &str, version: &str, schema: Value) -> Result<Self, CompileError> {
         if let Some(found) = schema.get("$schema") {
             let draft7 = found.as_str().is_some_and(|uri| {
-                uri.trim_end_matches('#')
-                    .trim_end_matches('/')
-                    .ends_with("json-schema.org/draft-07/schema")
+                uri.trim_end_matches('#').trim_end_matches('/').ends_with("json-schema.org/draft-07/schema")
             });
             if !draft7 {
-                return Err(CompileError::WrongDraft {
-                    found: found.to_string(),
-                });
+                return Err(CompileError::WrongDraft { found: found.to_string() });
             }
         }
         let validator = jsonschema::draft7::options()
             .with_pattern_options(PatternOptions::fancy_regex().backtrack_limit(REGEX_BACKTRACK_LIMIT))
+            // A `format` the validator does not know would never fire: refuse the template.
+            .should_ignore_unknown_formats(false)
             .offline()
             .build(&schema)
             .map_err(|e| CompileError::Invalid {
@@ -64,13 +59,7 @@ impl Policy {
                 reason: e.to_string(),
             })?;
         let normalizer = Normalizer::new(&schema);
-        Ok(Policy {
-            type_name: type_name.to_owned(),
-            version: version.to_owned(),
-            schema,
-            validator,
-            normalizer,
-        })
+        Ok(Policy { type_name: type_name.to_owned(), version: version.to_owned(), schema, validator, normalizer })
     }
 
     /// The rendered schema.
@@ -88,11 +77,7 @@ impl Policy {
 }
 
 fn location_of(pointer: &str) -> String {
-    if pointer.is_empty() {
-        "/".to_owned()
-    } else {
-        pointer.to_owned()
-    }
+    if pointer.is_empty() { "/".to_owned() } else { pointer.to_owned() }
 }
 
 #[cfg(test)]
@@ -116,9 +101,7 @@ mod tests {
             json!({"properties": {"Name": {"type": "string", "pattern": "^(unclosed$"}}}),
         )
         .unwrap_err();
-        let CompileError::Invalid { location, .. } = &err else {
-            panic!("{err}")
-        };
+        let CompileError::Invalid { location, .. } = &err else { panic!("{err}") };
         assert_eq!(location, "/properties/Name/pattern");
     }
 
@@ -141,22 +124,19 @@ mod tests {
     }
 
     #[test]
+    fn unknown_formats_are_refused() {
+        let err =
+            Policy::compile("A::B::C", "v", json!({"properties": {"K": {"format": "AWS::KMS::Key.Arn"}}})).unwrap_err();
+        assert!(err.to_string().contains("AWS::KMS::Key.Arn"), "{err}");
+        assert!(Policy::compile("A::B::C", "v", json!({"properties": {"K": {"format": "uri"}}})).is_ok());
+    }
+
+    #[test]
     fn other_drafts_are_refused() {
-        let err = Policy::compile(
-            "A::B::C",
-            "v",
-            json!({"$schema": "https://json-schema.org/draft/2020-12/schema"}),
-        )
-        .unwrap_err();
+        let err = Policy::compile("A::B::C", "v", json!({"$schema": "https://json-schema.org/draft/2020-12/schema"}))
+            .unwrap_err();
         assert!(matches!(err, CompileError::WrongDraft { .. }));
-        assert!(
-            Policy::compile(
-                "A::B::C",
-                "v",
-                json!({"$schema": "http://json-schema.org/draft-07/schema#"})
-            )
-            .is_ok()
-        );
+        assert!(Policy::compile("A::B::C", "v", json!({"$schema": "http://json-schema.org/draft-07/schema#"})).is_ok());
     }
 
     #[test]
@@ -164,11 +144,7 @@ mod tests {
         let policy = Policy::compile("A::B::C", "v", json!({"pattern": "^(a+)+\\1$"})).unwrap();
         let hostile = format!("{}b", "a".repeat(40));
         let instance = json!(hostile);
-        let errors: Vec<_> = policy
-            .validator()
-            .iter_errors(&instance)
-            .map(|e| e.kind().keyword().to_owned())
-            .collect();
+        let errors: Vec<_> = policy.validator().iter_errors(&instance).map(|e| e.kind().keyword().to_owned()).collect();
         assert_eq!(errors, ["pattern"]);
     }
 }

@@ -28,6 +28,8 @@ pub struct Template {
     pub version: String,
     /// The top-level `x-rcfge.denyDelete`: refuse DELETE for this type.
     pub deny_delete: bool,
+    /// The top-level `typeName`, when the template names its type.
+    declared_type: Option<String>,
     document: Value,
     variables: BTreeSet<String>,
 }
@@ -44,17 +46,19 @@ pub enum TemplateError {
     #[error("`x-rcfge.denyDelete` must be true or false")]
     BadDenyDelete,
     #[error("placeholder in {text:?} at {pointer} does not parse: {reason}")]
-    Syntax {
-        pointer: String,
-        text: String,
-        reason: String,
-    },
+    Syntax { pointer: String, text: String, reason: String },
     #[error(
         "placeholder in {text:?} at {pointer} is not supported: use {{{{name}}}}, {{{{name.field}}}} or {{{{json name}}}}"
     )]
     Unsupported { pointer: String, text: String },
     #[error("placeholder {{{{json {name}}}}} at {pointer} cannot be used inside a regular expression")]
     JsonInPattern { pointer: String, name: String },
+    #[error(
+        "placeholder in the keyword {text:?} at {pointer}: only property names, pattern keys and values may use placeholders"
+    )]
+    PlaceholderInKeyword { pointer: String, text: String },
+    #[error("two keys of the object at {pointer} are both `{key}`")]
+    DuplicateKey { pointer: String, key: String },
 }
 
 /// A template that cannot be rendered for this context.
@@ -72,6 +76,8 @@ pub enum RenderError {
     MissingField { pointer: String, path: String },
     #[error("placeholder at {pointer} could not be rendered: {reason}")]
     Handlebars { pointer: String, reason: String },
+    #[error("rendering made two keys of the object at {pointer} both `{key}`")]
+    DuplicateKey { pointer: String, key: String },
 }
 
 impl Template {
@@ -79,14 +85,7 @@ impl Template {
     pub fn parse(type_name: &str, version: &str, body: &[u8]) -> Result<Self, TemplateError> {
         let document = crate::json::from_slice(body).map_err(TemplateError::Json)?;
         let object = document.as_object().ok_or(TemplateError::NotAnObject)?;
-        if let Some(found) = object.get("typeName").and_then(Value::as_str)
-            && found != type_name
-        {
-            return Err(TemplateError::WrongType {
-                expected: type_name.to_owned(),
-                found: found.to_owned(),
-            });
-        }
+        let declared_type = object.get("typeName").and_then(Value::as_str).map(str::to_owned);
         let deny_delete = match object.get("x-rcfge").and_then(|meta| meta.get("denyDelete")) {
             None => false,
             Some(Value::Bool(deny)) => *deny,
@@ -100,13 +99,27 @@ impl Template {
             Ok(None)
         };
         walk(&document, Position::Schema, &mut Vec::new(), &mut scan)?;
-        Ok(Template {
+        let template = Template {
             type_name: type_name.to_owned(),
             version: version.to_owned(),
             deny_delete,
+            declared_type,
             document,
             variables,
-        })
+        };
+        template.check_type(type_name)?;
+        Ok(template)
+    }
+
+    /// Checks, on every use, that the template is for the type asked about: file names are
+    /// case-insensitive, type names are not.
+    pub fn check_type(&self, type_name: &str) -> Result<(), TemplateError> {
+        match &self.declared_type {
+            Some(found) if found != type_name => {
+                Err(TemplateError::WrongType { expected: type_name.to_owned(), found: found.clone() })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The root names of every variable the template uses.
@@ -126,9 +139,8 @@ impl Template {
         let mut missing = Vec::new();
         for name in &self.variables {
             match vars.get(name) {
-                Some(Value::Null) | None if is_builtin_variable(name) || vars.contains_key(name) => {
-                    missing.push(name.clone());
-                }
+                Some(Value::Null) => missing.push(name.clone()),
+                None if is_builtin_variable(name) => missing.push(name.clone()),
                 None => return Err(RenderError::UnknownVariable { name: name.clone() }),
                 Some(value) => {
                     used.insert(name.clone(), value.clone());
@@ -159,34 +171,20 @@ impl Template {
                 if let Placeholder::Var(path) = placeholder {
                     let value = lookup(&data, path, site)?;
                     if value.is_array() || value.is_object() {
-                        return Err(RenderError::NotScalar {
-                            pointer: site.pointer(),
-                            path: path.join("."),
-                        }
-                        .into());
+                        return Err(RenderError::NotScalar { pointer: site.pointer(), path: path.join(".") }.into());
                     }
                 }
             }
-            let registry = if site.is_pattern {
-                &*PATTERN_REGISTRY
-            } else {
-                &*PLAIN_REGISTRY
-            };
+            let registry = if site.is_pattern { &*PATTERN_REGISTRY } else { &*PLAIN_REGISTRY };
             let rendered = registry
                 .render_template(site.text, &data)
-                .map_err(|e| RenderError::Handlebars {
-                    pointer: site.pointer(),
-                    reason: e.to_string(),
-                })?;
+                .map_err(|e| RenderError::Handlebars { pointer: site.pointer(), reason: e.to_string() })?;
             Ok(Some(Value::String(rendered)))
         };
         walk(&self.document, Position::Schema, &mut Vec::new(), &mut fill).map_err(|fault| match fault {
             RenderFault::Render(e) => e,
             // Parsing already accepted every placeholder; keep the reason if that ever changes.
-            RenderFault::Template(e) => RenderError::Handlebars {
-                pointer: String::new(),
-                reason: e.to_string(),
-            },
+            RenderFault::Template(e) => RenderError::Handlebars { pointer: "/".to_owned(), reason: e.to_string() },
         })
     }
 }
@@ -206,6 +204,25 @@ impl From<TemplateError> for RenderFault {
 impl From<RenderError> for RenderFault {
     fn from(e: RenderError) -> Self {
         RenderFault::Render(e)
+    }
+}
+
+/// Two keys of one object that are (or became) the same: a value must never overwrite a
+/// sibling rule.
+struct KeyCollision {
+    pointer: String,
+    key: String,
+}
+
+impl From<KeyCollision> for TemplateError {
+    fn from(c: KeyCollision) -> Self {
+        TemplateError::DuplicateKey { pointer: c.pointer, key: c.key }
+    }
+}
+
+impl From<KeyCollision> for RenderFault {
+    fn from(c: KeyCollision) -> Self {
+        RenderFault::Render(RenderError::DuplicateKey { pointer: c.pointer, key: c.key })
     }
 }
 
@@ -231,6 +248,8 @@ struct Site<'a> {
     /// The string is a regular expression (`pattern`, a `patternProperties` key).
     is_pattern: bool,
     is_key: bool,
+    /// A key in a schema object: a JSON Schema keyword, never rendered.
+    is_keyword: bool,
     /// Set by `analyse`'s caller: the whole string is one `{{json …}}`.
     whole_json_call: bool,
 }
@@ -246,15 +265,15 @@ fn analyse(site: &Site<'_>) -> Result<Option<Vec<Placeholder>>, TemplateError> {
     if !site.text.contains("{{") {
         return Ok(None);
     }
+    if site.is_keyword {
+        return Err(TemplateError::PlaceholderInKeyword { pointer: site.pointer(), text: site.text.to_owned() });
+    }
     let parsed = HbTemplate::compile(site.text).map_err(|e| TemplateError::Syntax {
         pointer: site.pointer(),
         text: site.text.to_owned(),
         reason: e.to_string(),
     })?;
-    let unsupported = || TemplateError::Unsupported {
-        pointer: site.pointer(),
-        text: site.text.to_owned(),
-    };
+    let unsupported = || TemplateError::Unsupported { pointer: site.pointer(), text: site.text.to_owned() };
     let mut placeholders = Vec::new();
     for element in &parsed.elements {
         match element {
@@ -267,10 +286,7 @@ fn analyse(site: &Site<'_>) -> Result<Option<Vec<Placeholder>>, TemplateError> {
                     (Parameter::Name(name), [Parameter::Path(path)]) if name == "json" => {
                         let path = named_path(path).ok_or_else(unsupported)?;
                         if site.is_pattern {
-                            return Err(TemplateError::JsonInPattern {
-                                pointer: site.pointer(),
-                                name: path.join("."),
-                            });
+                            return Err(TemplateError::JsonInPattern { pointer: site.pointer(), name: path.join(".") });
                         }
                         placeholders.push(Placeholder::Json(path));
                     }
@@ -300,10 +316,7 @@ fn named_path(path: &handlebars::Path) -> Option<Vec<String>> {
 
 /// The value at `path` in the variables; the root is known to exist (`variable_key` ran).
 fn lookup<'v>(data: &'v Value, path: &[String], site: &Site<'_>) -> Result<&'v Value, RenderError> {
-    let missing = || RenderError::MissingField {
-        pointer: site.pointer(),
-        path: path.join("."),
-    };
+    let missing = || RenderError::MissingField { pointer: site.pointer(), path: path.join(".") };
     let mut value = data;
     for segment in path {
         value = match value {
@@ -314,9 +327,7 @@ fn lookup<'v>(data: &'v Value, path: &[String], site: &Site<'_>) -> Result<&'v V
         .ok_or_else(missing)?;
     }
     if value.is_null() {
-        return Err(RenderError::NoValue {
-            names: vec![path.join(".")],
-        });
+        return Err(RenderError::NoValue { names: vec![path.join(".")] });
     }
     Ok(value)
 }
@@ -355,7 +366,7 @@ fn position_of(keyword: &str) -> Position {
 
 /// Copies `value`, letting `visit` replace any string leaf or object key. `x-rcfge` metadata
 /// is copied as it is.
-fn walk<E>(
+fn walk<E: From<KeyCollision>>(
     value: &Value,
     position: Position,
     path: &mut Vec<String>,
@@ -369,6 +380,7 @@ fn walk<E>(
                 path,
                 is_pattern,
                 is_key: false,
+                is_keyword: false,
                 whole_json_call: is_whole_json_call(text),
             };
             Ok(visit(&site)?.unwrap_or_else(|| value.clone()))
@@ -391,6 +403,7 @@ fn walk<E>(
                     path,
                     is_pattern: position == Position::PatternMap,
                     is_key: true,
+                    is_keyword: position == Position::Schema,
                     whole_json_call: false,
                 };
                 let new_key = match visit(&key_site)? {
@@ -408,6 +421,9 @@ fn walk<E>(
                     None => child.clone(),
                 };
                 path.pop();
+                if out.contains_key(&new_key) {
+                    return Err(KeyCollision { pointer: pointer_of(path), key: new_key }.into());
+                }
                 out.insert(new_key, new_child);
             }
             Ok(Value::Object(out))
@@ -426,9 +442,7 @@ pub fn pointer_of(path: &[String]) -> String {
     if path.is_empty() {
         return "/".to_owned();
     }
-    path.iter()
-        .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
-        .collect()
+    path.iter().map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1"))).collect()
 }
 
 static PLAIN_REGISTRY: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
@@ -463,10 +477,7 @@ fn json_helper(
     _: &mut RenderContext<'_, '_>,
     out: &mut dyn Output,
 ) -> HelperResult {
-    let value = helper
-        .param(0)
-        .ok_or_else(|| handlebars::RenderErrorReason::ParamNotFoundForIndex("json", 0))?
-        .value();
+    let value = helper.param(0).ok_or_else(|| handlebars::RenderErrorReason::ParamNotFoundForIndex("json", 0))?.value();
     out.write(&value.to_string())?;
     Ok(())
 }
@@ -493,9 +504,7 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(t.variables().iter().collect::<Vec<_>>(), ["accountId", "region"]);
-        let out = t
-            .render(&vars(json!({"accountId": "111122223333", "region": "eu-west-1"})))
-            .unwrap();
+        let out = t.render(&vars(json!({"accountId": "111122223333", "region": "eu-west-1"}))).unwrap();
         assert_eq!(out["properties"]["Topic"]["description"], "in 111122223333/eu-west-1");
         assert!(out["definitions"]["eu-west-1Thing"].is_object());
     }
@@ -507,26 +516,15 @@ mod tests {
             "patternProperties": {"^{{stackName}}$": {"type": "string"}}
         }))
         .unwrap();
-        let out = t
-            .render(&vars(
-                json!({"partition": "aws", "accountId": "1.1|(2)", "stackName": "a.b"}),
-            ))
-            .unwrap();
-        assert_eq!(
-            out["properties"]["Topic"]["pattern"],
-            r"^arn:aws:sns:[a-z0-9-]+:1\.1\|\(2\):.+$"
-        );
+        let out = t.render(&vars(json!({"partition": "aws", "accountId": "1.1|(2)", "stackName": "a.b"}))).unwrap();
+        assert_eq!(out["properties"]["Topic"]["pattern"], r"^arn:aws:sns:[a-z0-9-]+:1\.1\|\(2\):.+$");
         assert!(out["patternProperties"][r"^a\.b$"].is_object());
     }
 
     #[test]
     fn a_value_cannot_change_the_structure() {
         let t = template(json!({"description": "{{accountId}}"})).unwrap();
-        let out = t
-            .render(&vars(
-                json!({"accountId": "\", \"additionalProperties\": true, \"x\": \""}),
-            ))
-            .unwrap();
+        let out = t.render(&vars(json!({"accountId": "\", \"additionalProperties\": true, \"x\": \""}))).unwrap();
         assert_eq!(out.as_object().unwrap().len(), 1);
         assert!(out["description"].as_str().unwrap().contains("additionalProperties"));
     }
@@ -555,14 +553,10 @@ mod tests {
     fn nested_variable_fields() {
         let t = template(json!({"description": "{{org.ou}}-{{org.ids.[1]}}"})).unwrap();
         assert_eq!(t.variables().iter().collect::<Vec<_>>(), ["org"]);
-        let out = t
-            .render(&vars(json!({"org": {"ou": "ou-1", "ids": ["a", "b"]}})))
-            .unwrap();
+        let out = t.render(&vars(json!({"org": {"ou": "ou-1", "ids": ["a", "b"]}}))).unwrap();
         assert_eq!(out["description"], "ou-1-b");
-        let err = template(json!({"description": "{{org.nope}}"}))
-            .unwrap()
-            .render(&vars(json!({"org": {}})))
-            .unwrap_err();
+        let err =
+            template(json!({"description": "{{org.nope}}"})).unwrap().render(&vars(json!({"org": {}}))).unwrap_err();
         assert!(matches!(err, RenderError::MissingField { .. }), "{err}");
     }
 
@@ -570,37 +564,20 @@ mod tests {
     fn unknown_and_missing_variables_are_errors() {
         let t = template(json!({"description": "{{accountId}} {{nonsense}}"})).unwrap();
         let err = t.render(&vars(json!({"accountId": "1"}))).unwrap_err();
-        assert!(
-            matches!(&err, RenderError::UnknownVariable { name } if name == "nonsense"),
-            "{err}"
-        );
+        assert!(matches!(&err, RenderError::UnknownVariable { name } if name == "nonsense"), "{err}");
         let err = t.render(&vars(json!({"nonsense": "1"}))).unwrap_err();
-        assert!(
-            matches!(&err, RenderError::NoValue { names } if names == &["accountId"]),
-            "{err}"
-        );
-        let err = t
-            .render(&vars(json!({"accountId": null, "nonsense": "x"})))
-            .unwrap_err();
-        assert!(
-            matches!(&err, RenderError::NoValue { names } if names == &["accountId"]),
-            "{err}"
-        );
+        assert!(matches!(&err, RenderError::NoValue { names } if names == &["accountId"]), "{err}");
+        let err = t.render(&vars(json!({"accountId": null, "nonsense": "x"}))).unwrap_err();
+        assert!(matches!(&err, RenderError::NoValue { names } if names == &["accountId"]), "{err}");
         let both = template(json!({"description": "{{accountId}} {{region}}"})).unwrap();
         let err = both.render(&Map::new()).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "placeholders `accountId`, `region` have no value in this context"
-        );
+        assert_eq!(err.to_string(), "placeholders `accountId`, `region` have no value in this context");
     }
 
     #[test]
     fn lists_need_the_json_form() {
         let t = template(json!({"description": "{{keys}}"})).unwrap();
-        assert!(matches!(
-            t.render(&vars(json!({"keys": ["a"]}))),
-            Err(RenderError::NotScalar { .. })
-        ));
+        assert!(matches!(t.render(&vars(json!({"keys": ["a"]}))), Err(RenderError::NotScalar { .. })));
     }
 
     #[test]
@@ -633,36 +610,32 @@ mod tests {
 
     #[test]
     fn file_level_checks() {
-        assert!(matches!(
-            Template::parse("AWS::S3::Bucket", "v", b"{"),
-            Err(TemplateError::Json(_))
-        ));
-        assert!(matches!(
-            Template::parse("AWS::S3::Bucket", "v", b"[]"),
-            Err(TemplateError::NotAnObject)
-        ));
-        assert!(matches!(
-            Template::parse("AWS::S3::Bucket", "v", br#"{"a":1,"a":2}"#),
-            Err(TemplateError::Json(_))
-        ));
-        assert!(matches!(
-            template(json!({"typeName": "AWS::SNS::Topic"})),
-            Err(TemplateError::WrongType { .. })
-        ));
-        assert!(matches!(
-            template(json!({"x-rcfge": {"denyDelete": "yes"}})),
-            Err(TemplateError::BadDenyDelete)
-        ));
+        assert!(matches!(Template::parse("AWS::S3::Bucket", "v", b"{"), Err(TemplateError::Json(_))));
+        assert!(matches!(Template::parse("AWS::S3::Bucket", "v", b"[]"), Err(TemplateError::NotAnObject)));
+        assert!(matches!(Template::parse("AWS::S3::Bucket", "v", br#"{"a":1,"a":2}"#), Err(TemplateError::Json(_))));
+        assert!(matches!(template(json!({"typeName": "AWS::SNS::Topic"})), Err(TemplateError::WrongType { .. })));
+        assert!(matches!(template(json!({"x-rcfge": {"denyDelete": "yes"}})), Err(TemplateError::BadDenyDelete)));
         assert!(template(json!({"x-rcfge": {"denyDelete": true}})).unwrap().deny_delete);
+    }
+
+    #[test]
+    fn a_value_cannot_overwrite_a_sibling_key() {
+        let t = template(json!({"properties": {"Safe": {"const": "x"}, "{{logicalResourceId}}": {}}})).unwrap();
+        let err = t.render(&vars(json!({"logicalResourceId": "Safe"}))).unwrap_err();
+        assert!(matches!(err, RenderError::DuplicateKey { .. }), "{err}");
+        assert!(t.render(&vars(json!({"logicalResourceId": "Other"}))).is_ok());
+    }
+
+    #[test]
+    fn keywords_take_no_placeholders() {
+        let err = template(json!({"properties": {"A": {"{{keyword}}": 3}}})).unwrap_err();
+        assert!(matches!(err, TemplateError::PlaceholderInKeyword { .. }), "{err}");
     }
 
     #[test]
     fn metadata_is_not_rendered() {
         let t = template(json!({"x-rcfge": {"rationale": "uses {{whatever}}"}})).unwrap();
         assert!(t.variables().is_empty());
-        assert_eq!(
-            t.render(&Map::new()).unwrap()["x-rcfge"]["rationale"],
-            "uses {{whatever}}"
-        );
+        assert_eq!(t.render(&Map::new()).unwrap()["x-rcfge"]["rationale"], "uses {{whatever}}");
     }
 }

@@ -50,6 +50,11 @@ pub fn hint_for_variable(name: &str) -> String {
     }
 }
 
+/// `text` on one line, cut to `max` characters.
+pub fn shorten_line(text: &str, max: usize) -> String {
+    crate::validate::shorten(&text.replace('\n', " "), max)
+}
+
 /// The human-readable report.
 pub fn text(files: &[FileReport]) -> String {
     let mut out = String::new();
@@ -103,10 +108,7 @@ pub fn text(files: &[FileReport]) -> String {
     }
     let total = compliant + refused + failed;
     let unreadable = files.iter().filter(|f| f.outcome.is_err()).count();
-    let _ = write!(
-        out,
-        "{total} resources: {compliant} compliant, {refused} non-compliant, {failed} not evaluated"
-    );
+    let _ = write!(out, "{total} resources: {compliant} compliant, {refused} non-compliant, {failed} not evaluated");
     if unreadable > 0 {
         let _ = write!(out, "; {unreadable} files could not be read");
     }
@@ -127,10 +129,7 @@ mod tests {
 
     #[test]
     fn an_unreadable_file_is_a_usage_error() {
-        let files = [FileReport {
-            path: "x.yaml".into(),
-            outcome: Err("not valid YAML".into()),
-        }];
+        let files = [FileReport { path: "x.yaml".into(), outcome: Err("not valid YAML".into()) }];
         assert_eq!(exit_code(&files), exit::USAGE);
         assert!(text(&files).contains("ERROR  cannot validate this file: not valid YAML"));
     }

@@ -12,6 +12,9 @@ use crate::verdict::{Decision, Verdict, Violation};
 /// Cloud Control truncates messages at 1024 characters; CloudFormation at 4096.
 pub const MAX_MESSAGE_CHARS: usize = 1024;
 const MAX_ANNOTATION_NAME_CHARS: usize = 1024;
+/// Annotations per response; with 16 KiB each at most, the response stays far below the
+/// 6 MB Lambda limit.
+pub const MAX_ANNOTATIONS: usize = 100;
 const MAX_ANNOTATION_TEXT_CHARS: usize = 16384;
 
 /// The JSON a Lambda Hook returns.
@@ -76,39 +79,19 @@ impl HookResponse {
     pub fn from_decision(decision: &Decision, token: Option<String>) -> Self {
         let subject = format!("{} ({})", decision.logical_id, decision.type_name);
         let prefix = annotation_prefix(&decision.type_name);
-        let version = decision
-            .template_version
-            .as_deref()
-            .map(|v| format!(" (template version {v})"))
-            .unwrap_or_default();
+        let version =
+            decision.template_version.as_deref().map(|v| format!(" (template version {v})")).unwrap_or_default();
         let (hook_status, error_code, message, annotations) = match &decision.verdict {
             Verdict::Compliant => {
-                let what = decision
-                    .note
-                    .clone()
-                    .unwrap_or_else(|| "compliant with the approved template".to_owned());
-                let status = if decision.note.is_some() {
-                    AnnotationStatus::Skipped
-                } else {
-                    AnnotationStatus::Passed
-                };
-                let annotation = plain_annotation(&prefix, status, format!("{what}{version}"), None);
-                (
-                    HookStatus::Success,
-                    None,
-                    format!("{subject}: {what}"),
-                    vec![annotation],
-                )
+                let what = decision.note.clone().unwrap_or_else(|| "compliant with the approved template".to_owned());
+                let status = if decision.note.is_some() { AnnotationStatus::Skipped } else { AnnotationStatus::Passed };
+                let annotation = plain_annotation(&prefix, status, format!("{what}{version}"));
+                (HookStatus::Success, None, format!("{subject}: {what}"), vec![annotation])
             }
             Verdict::Exempt => {
                 let what = decision.note.clone().unwrap_or_else(|| "exempt".to_owned());
-                let annotation = plain_annotation(&prefix, AnnotationStatus::Skipped, what.clone(), None);
-                (
-                    HookStatus::Success,
-                    None,
-                    format!("{subject}: allowed without a template: {what}"),
-                    vec![annotation],
-                )
+                let annotation = plain_annotation(&prefix, AnnotationStatus::Skipped, what.clone());
+                (HookStatus::Success, None, format!("{subject}: allowed without a template: {what}"), vec![annotation])
             }
             Verdict::NonCompliant(violations) => {
                 let count = match violations.len() {
@@ -117,18 +100,13 @@ impl HookResponse {
                 };
                 let reasons: Vec<&str> = violations.iter().map(|v| v.message.as_str()).collect();
                 let message = format!("{subject}: {count}: {}", reasons.join("; "));
-                let annotations = violations.iter().map(|v| violation_annotation(&prefix, v)).collect();
+                let annotations = violation_annotations(&prefix, violations);
                 (HookStatus::Failed, Some(ErrorCode::NonCompliant), message, annotations)
             }
             Verdict::InternalFailure(error) => {
                 let message = format!("{subject}: not evaluated, so refused: {error}");
                 let annotation = failure_annotation(&prefix, error);
-                (
-                    HookStatus::Failed,
-                    Some(ErrorCode::InternalFailure),
-                    message,
-                    vec![annotation],
-                )
+                (HookStatus::Failed, Some(ErrorCode::InternalFailure), message, vec![annotation])
             }
         };
         HookResponse {
@@ -159,20 +137,33 @@ fn annotation_prefix(type_name: &str) -> String {
     format!("rcfge/{}", stem.unwrap_or_else(|_| "unknown-type".to_owned()))
 }
 
+/// One annotation per violation, up to [`MAX_ANNOTATIONS`]; past that, one more says how many
+/// were left out, so that a hostile resource cannot blow the response past Lambda's limits.
+fn violation_annotations(prefix: &str, violations: &[Violation]) -> Vec<Annotation> {
+    if violations.len() <= MAX_ANNOTATIONS {
+        return violations.iter().map(|v| violation_annotation(prefix, v)).collect();
+    }
+    let shown = MAX_ANNOTATIONS - 1;
+    let mut annotations: Vec<Annotation> =
+        violations[..shown].iter().map(|v| violation_annotation(prefix, v)).collect();
+    let left_out = violations.len() - shown;
+    annotations.push(Annotation {
+        annotation_name: prefix.to_owned(),
+        status: AnnotationStatus::Failed,
+        status_message: format!("{left_out} more violations are not listed; run rcfge validate to see them all"),
+        remediation_message: None,
+        severity_level: Some(Severity::High),
+    });
+    annotations
+}
+
 fn violation_annotation(prefix: &str, violation: &Violation) -> Annotation {
     let location = violation.pointer.trim_start_matches('/');
-    let name = if location.is_empty() {
-        prefix.to_owned()
-    } else {
-        format!("{prefix}/{location}")
-    };
+    let name = if location.is_empty() { prefix.to_owned() } else { format!("{prefix}/{location}") };
     Annotation {
         annotation_name: shorten(&name, MAX_ANNOTATION_NAME_CHARS),
         status: AnnotationStatus::Failed,
-        status_message: shorten(
-            &format!("{}: {}", violation.pointer, violation.message),
-            MAX_ANNOTATION_TEXT_CHARS,
-        ),
+        status_message: shorten(&format!("{}: {}", violation.pointer, violation.message), MAX_ANNOTATION_TEXT_CHARS),
         remediation_message: Some(shorten(&violation.remediation, MAX_ANNOTATION_TEXT_CHARS)),
         severity_level: Some(Severity::High),
     }
@@ -190,13 +181,13 @@ fn failure_annotation(prefix: &str, error: &Error) -> Annotation {
     }
 }
 
-fn plain_annotation(prefix: &str, status: AnnotationStatus, message: String, severity: Option<Severity>) -> Annotation {
+fn plain_annotation(prefix: &str, status: AnnotationStatus, message: String) -> Annotation {
     Annotation {
         annotation_name: shorten(prefix, MAX_ANNOTATION_NAME_CHARS),
         status,
         status_message: shorten(&message, MAX_ANNOTATION_TEXT_CHARS),
         remediation_message: None,
-        severity_level: severity,
+        severity_level: None,
     }
 }
 
@@ -248,9 +239,7 @@ mod tests {
         assert_eq!(json["errorCode"], "NonCompliant");
         assert!(json.get("clientRequestToken").is_none());
         assert!(
-            response
-                .message
-                .starts_with("Receipts (AWS::S3::Bucket): 2 violations: P1 is not an approved property")
+            response.message.starts_with("Receipts (AWS::S3::Bucket): 2 violations: P1 is not an approved property")
         );
         assert_eq!(json["annotations"].as_array().unwrap().len(), 2);
         assert_eq!(
@@ -267,25 +256,19 @@ mod tests {
 
     #[test]
     fn long_messages_are_cut_to_the_limit() {
-        let many: Vec<_> = (0..200).map(violation).collect();
+        let many: Vec<_> = (0..250).map(violation).collect();
         let response = HookResponse::from_decision(&decision(Verdict::NonCompliant(many)), None);
         assert_eq!(response.message.chars().count(), MAX_MESSAGE_CHARS);
-        assert_eq!(response.annotations.len(), 200);
+        assert_eq!(response.annotations.len(), MAX_ANNOTATIONS);
+        assert!(response.annotations[MAX_ANNOTATIONS - 1].status_message.starts_with("151 more violations"));
     }
 
     #[test]
     fn internal_failure() {
-        let error = Error::NoTemplate {
-            type_name: "AWS::S3::Bucket".into(),
-            location: "directory t".into(),
-        };
+        let error = Error::NoTemplate { type_name: "AWS::S3::Bucket".into(), location: "directory t".into() };
         let response = HookResponse::from_decision(&decision(Verdict::InternalFailure(error)), None);
         assert_eq!(response.hook_status, HookStatus::Failed);
         assert_eq!(response.error_code, Some(ErrorCode::InternalFailure));
-        assert!(
-            response.message.contains("no template for AWS::S3::Bucket"),
-            "{}",
-            response.message
-        );
+        assert!(response.message.contains("no template for AWS::S3::Bucket"), "{}", response.message);
     }
 }

@@ -14,11 +14,8 @@ const MAX_VALUE_CHARS: usize = 120;
 
 /// Every violation of `policy` by `properties` (already normalised).
 pub fn check(policy: &Policy, properties: &Value) -> Vec<Violation> {
-    let mut violations: Vec<Violation> = policy
-        .validator()
-        .iter_errors(properties)
-        .flat_map(|error| describe(&policy.type_name, &error))
-        .collect();
+    let mut violations: Vec<Violation> =
+        policy.validator().iter_errors(properties).flat_map(|error| describe(&policy.type_name, &error)).collect();
     violations.sort_by(|a, b| (&a.pointer, &a.keyword, &a.message).cmp(&(&b.pointer, &b.keyword, &b.message)));
     violations.dedup();
     violations
@@ -44,11 +41,7 @@ fn describe(type_name: &str, error: &ValidationError<'_>) -> Vec<Violation> {
         ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
             .iter()
             .map(|name| {
-                let where_ = if at.is_root() {
-                    String::new()
-                } else {
-                    format!(" in {}", at.label())
-                };
+                let where_ = if at.is_root() { String::new() } else { format!(" in {}", at.label()) };
                 violation(
                     at.child(name),
                     instance.get(name).map(short_json),
@@ -59,17 +52,8 @@ fn describe(type_name: &str, error: &ValidationError<'_>) -> Vec<Violation> {
             .collect(),
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().map_or_else(|| property.to_string(), str::to_owned);
-            let where_ = if at.is_root() {
-                format!("by the {type_name} template")
-            } else {
-                format!("in {label}")
-            };
-            vec![violation(
-                at.child(&name),
-                None,
-                format!("{name} is required {where_}"),
-                format!("Add {name}"),
-            )]
+            let where_ = if at.is_root() { format!("by the {type_name} template") } else { format!("in {label}") };
+            vec![violation(at.child(&name), None, format!("{name} is required {where_}"), format!("Add {name}"))]
         }
         kind => {
             let (message, remediation) = sentence(type_name, &label, &shown, kind, error);
@@ -104,10 +88,7 @@ fn sentence(
         ),
         ValidationErrorKind::Constant { expected_value } => {
             let expected = short_json(expected_value);
-            (
-                format!("{label} must be {expected}, not {shown}"),
-                format!("Set {label} to {expected}"),
-            )
+            (format!("{label} must be {expected}, not {shown}"), format!("Set {label} to {expected}"))
         }
         ValidationErrorKind::Type { kind } => {
             let expected = match kind {
@@ -150,31 +131,24 @@ fn sentence(
         ValidationErrorKind::MultipleOf { multiple_of } => {
             (format!("{label} {shown} is not a multiple of {multiple_of}"), change())
         }
-        ValidationErrorKind::UniqueItems => (
-            format!("{label} has duplicate items"),
-            format!("Remove the duplicates from {label}"),
-        ),
+        ValidationErrorKind::UniqueItems => {
+            (format!("{label} has duplicate items"), format!("Remove the duplicates from {label}"))
+        }
         ValidationErrorKind::Format { format } => (format!("{label} {shown} is not a valid {format}"), change()),
-        ValidationErrorKind::Not { .. } => (
-            format!("{label} {shown} is a configuration the {type_name} template forbids"),
-            change(),
-        ),
+        ValidationErrorKind::Not { .. } => {
+            (format!("{label} {shown} is a configuration the {type_name} template forbids"), change())
+        }
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
             let closest = closest_reason(type_name, context);
-            (
-                format!("{label} matches none of the approved alternatives{closest}"),
-                change(),
-            )
+            (format!("{label} matches none of the approved alternatives{closest}"), change())
         }
-        ValidationErrorKind::OneOfMultipleValid { .. } => (
-            format!("{label} matches more than one of the alternatives, but must match exactly one"),
-            change(),
-        ),
+        ValidationErrorKind::OneOfMultipleValid { .. } => {
+            (format!("{label} matches more than one of the alternatives, but must match exactly one"), change())
+        }
         ValidationErrorKind::Contains => (format!("{label} contains no approved item"), change()),
-        ValidationErrorKind::PropertyNames { error } => (
-            format!("{label} has a property name that is not approved: {error}"),
-            change(),
-        ),
+        ValidationErrorKind::PropertyNames { error } => {
+            (format!("{label} has a property name that is not approved: {error}"), change())
+        }
         _ => (format!("{label}: {error}"), change()),
     }
 }
@@ -199,11 +173,7 @@ struct Location<'a> {
 
 impl<'a> Location<'a> {
     fn new(raw: &'a str) -> Self {
-        let segments = raw
-            .split('/')
-            .skip(1)
-            .map(|s| s.replace("~1", "/").replace("~0", "~"))
-            .collect();
+        let segments = raw.split('/').skip(1).map(|s| s.replace("~1", "/").replace("~0", "~")).collect();
         Location { segments, raw }
     }
 
@@ -212,11 +182,7 @@ impl<'a> Location<'a> {
     }
 
     fn pointer(&self) -> String {
-        if self.raw.is_empty() {
-            "/".to_owned()
-        } else {
-            self.raw.to_owned()
-        }
+        if self.raw.is_empty() { "/".to_owned() } else { self.raw.to_owned() }
     }
 
     fn child(&self, name: &str) -> String {
@@ -274,14 +240,8 @@ mod tests {
         assert_eq!(
             messages,
             [
-                (
-                    "/Nested/Deep",
-                    "Deep is not an approved property of AWS::S3::Bucket in Nested"
-                ),
-                (
-                    "/NewFeature",
-                    "NewFeature is not an approved property of AWS::S3::Bucket"
-                ),
+                ("/Nested/Deep", "Deep is not an approved property of AWS::S3::Bucket in Nested"),
+                ("/NewFeature", "NewFeature is not an approved property of AWS::S3::Bucket"),
                 ("/Other", "Other is not an approved property of AWS::S3::Bucket"),
             ]
         );
@@ -295,10 +255,7 @@ mod tests {
         let found = violations(schema, json!({"Items": [{"Topic": "arn:aws:sqs:x"}]}));
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].pointer, "/Items/0/Topic");
-        assert_eq!(
-            found[0].message,
-            r#"Topic "arn:aws:sqs:x" does not match the approved pattern ^arn:aws:sns:"#
-        );
+        assert_eq!(found[0].message, r#"Topic "arn:aws:sqs:x" does not match the approved pattern ^arn:aws:sns:"#);
     }
 
     #[test]

@@ -6,20 +6,18 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
+use rcfge::config::s3_settings;
 use rcfge::context::{is_account_id, partition_for_region};
 use rcfge::engine::check_variable_name;
 use rcfge::event::EventDefaults;
 use rcfge::report::{self, FileReport, exit};
 use rcfge::response::{ErrorCode, HookStatus};
-use rcfge::{Action, Context, DirSource, Engine, EngineConfig, cfn, hook};
+use rcfge::store::TemplateLocation;
+use rcfge::{Action, Context, Engine, EngineConfig, HookResponse, cfn, hook};
 use serde_json::{Map, Value};
 
 #[derive(Parser)]
-#[command(
-    name = "rcfge",
-    version,
-    about = "Enforce restricted resource schema templates on CloudFormation"
-)]
+#[command(name = "rcfge", version, about = "Enforce restricted resource schema templates on CloudFormation")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -71,13 +69,26 @@ enum HookCommand {
         #[arg(long, env = "RCFGE_DEFAULT_REGION", value_name = "REGION")]
         default_region: Option<String>,
     },
+    /// Replay every recorded event (*.json) in a directory and print a verdict table. Exit
+    /// code: the worst answer (0 all SUCCESS, 1 a NonCompliant, 2 an InternalFailure).
+    ServeEvents {
+        /// Directory of hook events.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        #[command(flatten)]
+        source: SourceArgs,
+        /// Region for events without a stack ARN (Cloud Control).
+        #[arg(long, env = "RCFGE_DEFAULT_REGION", value_name = "REGION")]
+        default_region: Option<String>,
+    },
 }
 
 #[derive(Args)]
 struct SourceArgs {
-    /// Directory of restricted resource schema templates.
-    #[arg(long, default_value = "templates", value_name = "DIR")]
-    templates: PathBuf,
+    /// Where the templates are: a directory, or s3://bucket/prefix/ (standard AWS SDK
+    /// configuration; RCFGE_S3_FORCE_PATH_STYLE for S3-compatible servers).
+    #[arg(long, default_value = "templates", value_name = "DIR|S3_URI")]
+    templates: String,
     /// A resource type that may be used without a template (repeatable).
     #[arg(long = "exempt", value_name = "TYPE")]
     exempt: Vec<String>,
@@ -133,14 +144,12 @@ impl ContextArgs {
     }
 }
 
-fn engine(source: &SourceArgs, variables: Map<String, Value>) -> anyhow::Result<Engine> {
-    let dir = DirSource::new(&source.templates)?;
-    let config = EngineConfig {
-        exempt_types: source.exempt.iter().cloned().collect(),
-        cache_ttl: None,
-        variables,
-    };
-    Ok(Engine::new(dir, config))
+async fn engine(source: &SourceArgs, variables: Map<String, Value>) -> anyhow::Result<Engine> {
+    let location = TemplateLocation::parse(&source.templates)?;
+    let settings = s3_settings(&|name| std::env::var(name).ok())?;
+    let config =
+        EngineConfig { exempt_types: source.exempt.iter().cloned().collect(), variables, ..EngineConfig::default() };
+    Ok(Engine::new(location.open(&settings).await?, config))
 }
 
 fn main() -> ExitCode {
@@ -156,60 +165,125 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    match cli.command {
-        Command::Validate { source, context, files } => {
-            let engine = engine(&source, context.variables())?;
-            let context = context.context()?;
-            let reports = runtime.block_on(validate_files(&engine, &context, &files));
-            print!("{}", report::text(&reports));
-            Ok(report::exit_code(&reports))
-        }
-        Command::Render {
-            type_name,
-            source,
-            context,
-            logical_id,
-        } => {
-            let engine = engine(&source, context.variables())?;
-            let context = context.context()?;
-            match runtime.block_on(engine.render(&type_name, &logical_id, Action::Create, &context)) {
-                Ok(schema) => {
-                    println!("{}", serde_json::to_string_pretty(&schema)?);
-                    Ok(exit::CLEAN)
-                }
-                Err(error) => {
-                    eprintln!("rcfge: {error}");
-                    let missing = error.missing_variables();
-                    for name in missing {
-                        eprintln!("hint: {}", report::hint_for_variable(name));
-                    }
-                    Ok(if missing.is_empty() {
-                        exit::FINDINGS
-                    } else {
-                        exit::USAGE
-                    })
-                }
+    runtime.block_on(async {
+        match cli.command {
+            Command::Validate { source, context, files } => {
+                let engine = engine(&source, context.variables()).await?;
+                let context = context.context()?;
+                let reports = validate_files(&engine, &context, &files).await;
+                print!("{}", report::text(&reports));
+                Ok(report::exit_code(&reports))
+            }
+            Command::Render { type_name, source, context, logical_id } => {
+                let engine = engine(&source, context.variables()).await?;
+                let context = context.context()?;
+                render(&engine, &type_name, &logical_id, &context).await
+            }
+            Command::Hook { command: HookCommand::Invoke { event, source, default_region } } => {
+                let engine = engine(&source, Map::new()).await?;
+                let bytes = std::fs::read(&event).with_context(|| format!("cannot read {}", event.display()))?;
+                let answer = hook::answer_bytes(&engine, &bytes, &EventDefaults { region: default_region }).await;
+                println!("{}", serde_json::to_string_pretty(&answer.response)?);
+                Ok(hook_exit_code(&answer.response))
+            }
+            Command::Hook { command: HookCommand::ServeEvents { dir, source, default_region } } => {
+                let engine = engine(&source, Map::new()).await?;
+                serve_events(&engine, &dir, &EventDefaults { region: default_region }).await
             }
         }
-        Command::Hook {
-            command:
-                HookCommand::Invoke {
-                    event,
-                    source,
-                    default_region,
-                },
-        } => {
-            let engine = engine(&source, Map::new())?;
-            let bytes = std::fs::read(&event).with_context(|| format!("cannot read {}", event.display()))?;
-            let defaults = EventDefaults { region: default_region };
-            let response = runtime.block_on(hook::answer_bytes(&engine, &bytes, &defaults));
-            println!("{}", serde_json::to_string_pretty(&response)?);
-            Ok(match (response.hook_status, response.error_code) {
-                (HookStatus::Success, _) => 0,
-                (HookStatus::Failed, Some(ErrorCode::NonCompliant)) => 1,
-                (HookStatus::Failed, _) => 2,
-            })
+    })
+}
+
+async fn render(engine: &Engine, type_name: &str, logical_id: &str, context: &Context) -> anyhow::Result<u8> {
+    match engine.render(type_name, logical_id, Action::Create, context).await {
+        Ok(schema) => {
+            println!("{}", serde_json::to_string_pretty(&schema)?);
+            Ok(exit::CLEAN)
         }
+        Err(error) => {
+            eprintln!("rcfge: {error}");
+            let missing = error.missing_variables();
+            for name in missing {
+                eprintln!("hint: {}", report::hint_for_variable(name));
+            }
+            Ok(if missing.is_empty() { exit::FINDINGS } else { exit::USAGE })
+        }
+    }
+}
+
+/// 0 SUCCESS, 1 FAILED/NonCompliant, 2 FAILED/InternalFailure.
+fn hook_exit_code(response: &HookResponse) -> u8 {
+    match (response.hook_status, response.error_code) {
+        (HookStatus::Success, _) => 0,
+        (HookStatus::Failed, Some(ErrorCode::NonCompliant)) => 1,
+        (HookStatus::Failed, _) => 2,
+    }
+}
+
+async fn serve_events(engine: &Engine, dir: &Path, defaults: &EventDefaults) -> anyhow::Result<u8> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("no *.json events in {}", dir.display());
+    }
+    let mut rows = Vec::with_capacity(files.len());
+    let mut worst = exit::CLEAN;
+    for path in &files {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let answer = hook::answer_bytes(engine, &bytes, defaults).await;
+        worst = worst.max(hook_exit_code(&answer.response));
+        rows.push(EventRow::new(path, &answer));
+    }
+    print!("{}", EventRow::table(&rows));
+    Ok(worst)
+}
+
+/// One line of the `serve-events` table.
+struct EventRow {
+    event: String,
+    resource: String,
+    answer: String,
+    latency_us: u64,
+    message: String,
+}
+
+impl EventRow {
+    fn new(path: &Path, answer: &hook::Answer) -> Self {
+        let record = &answer.record;
+        let resource = match (&record.logical_id, &record.type_name) {
+            (Some(id), Some(type_name)) => format!("{id} ({type_name})"),
+            _ => "-".to_owned(),
+        };
+        let outcome = match answer.response.error_code {
+            Some(code) => format!("FAILED/{code:?}"),
+            None => "SUCCESS".to_owned(),
+        };
+        let event = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let message = report::shorten_line(&answer.response.message, 100);
+        EventRow { event, resource, answer: outcome, latency_us: record.latency_us, message }
+    }
+
+    fn table(rows: &[EventRow]) -> String {
+        let width = |field: fn(&EventRow) -> &str, title: &str| {
+            rows.iter().map(|r| field(r).chars().count()).max().unwrap_or(0).max(title.len())
+        };
+        let e = width(|r| &r.event, "EVENT");
+        let r = width(|r| &r.resource, "RESOURCE");
+        let a = width(|r| &r.answer, "ANSWER");
+        let mut out = format!("{:e$}  {:r$}  {:a$}  {:>10}  MESSAGE\n", "EVENT", "RESOURCE", "ANSWER", "LATENCY_US");
+        for row in rows {
+            let line = format!(
+                "{:e$}  {:r$}  {:a$}  {:>10}  {}",
+                row.event, row.resource, row.answer, row.latency_us, row.message
+            );
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
     }
 }
 
@@ -220,10 +294,7 @@ async fn validate_files(engine: &Engine, context: &Context, files: &[PathBuf]) -
             Ok(stack) => Ok(cfn::check_stack(engine, &stack, context).await),
             Err(reason) => Err(reason),
         };
-        reports.push(FileReport {
-            path: path.display().to_string(),
-            outcome,
-        });
+        reports.push(FileReport { path: path.display().to_string(), outcome });
     }
     reports
 }

@@ -3,9 +3,9 @@
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
-use super::{BoxFuture, Fetch, Fetched, MAX_TEMPLATE_BYTES, StoreError, TemplateSource, check_file_name};
+use super::{
+    BoxFuture, Fetch, Fetched, MAX_TEMPLATE_BYTES, StoreError, TemplateSource, check_file_name, content_version,
+};
 
 /// A directory of template files, as laid out in `templates/`.
 #[derive(Clone, Debug)]
@@ -31,21 +31,14 @@ impl DirSource {
     fn read(&self, file_name: &str, known_version: Option<&str>) -> Result<Fetch, StoreError> {
         check_file_name(file_name)?;
         let path = self.root.join(file_name);
-        let read_error = |source| StoreError::Read {
-            path: path.clone(),
-            source,
-        };
+        let read_error = |source| StoreError::Read { path: path.clone(), source };
         let size = match std::fs::metadata(&path) {
             Ok(meta) => meta.len(),
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Fetch::NotFound),
             Err(e) => return Err(read_error(e)),
         };
         if size > MAX_TEMPLATE_BYTES {
-            return Err(StoreError::TooLarge {
-                path,
-                size,
-                limit: MAX_TEMPLATE_BYTES,
-            });
+            return Err(StoreError::TooLarge { path, size, limit: MAX_TEMPLATE_BYTES });
         }
         let body = std::fs::read(&path).map_err(read_error)?;
         let version = content_version(&body);
@@ -70,25 +63,12 @@ impl TemplateSource for DirSource {
     }
 }
 
-/// The content's SHA-256, shortened: the directory's equivalent of an ETag, stable across
-/// machines and toolchains.
-fn content_version(body: &[u8]) -> String {
-    Sha256::digest(body)
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(f)
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
     }
 
     #[test]
@@ -103,10 +83,7 @@ mod tests {
         assert_eq!(found.body, b"{}");
         let again = block_on(source.fetch("aws-s3-bucket.json", Some(&found.version))).unwrap();
         assert_eq!(again, Fetch::NotModified);
-        assert_eq!(
-            block_on(source.fetch("aws-sns-topic.json", None)).unwrap(),
-            Fetch::NotFound
-        );
+        assert_eq!(block_on(source.fetch("aws-sns-topic.json", None)).unwrap(), Fetch::NotFound);
     }
 
     #[test]
@@ -115,9 +92,7 @@ mod tests {
         let path = dir.path().join("x-y-z.json");
         std::fs::write(&path, b"{}").unwrap();
         let source = DirSource::new(dir.path()).unwrap();
-        let Fetch::Found(first) = block_on(source.fetch("x-y-z.json", None)).unwrap() else {
-            panic!()
-        };
+        let Fetch::Found(first) = block_on(source.fetch("x-y-z.json", None)).unwrap() else { panic!() };
         std::fs::write(&path, b"{\"type\":\"object\"}").unwrap();
         let Fetch::Found(second) = block_on(source.fetch("x-y-z.json", Some(&first.version))).unwrap() else {
             panic!("expected the changed file");
@@ -132,25 +107,13 @@ mod tests {
         let big = vec![b' '; (MAX_TEMPLATE_BYTES + 1) as usize];
         std::fs::write(dir.path().join("d-e-f.json"), big).unwrap();
         let source = DirSource::new(dir.path()).unwrap();
-        assert!(matches!(
-            block_on(source.fetch("a-b-c.json", None)),
-            Err(StoreError::Read { .. })
-        ));
-        assert!(matches!(
-            block_on(source.fetch("d-e-f.json", None)),
-            Err(StoreError::TooLarge { .. })
-        ));
-        assert!(matches!(
-            block_on(source.fetch("../x.json", None)),
-            Err(StoreError::InvalidFileName { .. })
-        ));
+        assert!(matches!(block_on(source.fetch("a-b-c.json", None)), Err(StoreError::Read { .. })));
+        assert!(matches!(block_on(source.fetch("d-e-f.json", None)), Err(StoreError::TooLarge { .. })));
+        assert!(matches!(block_on(source.fetch("../x.json", None)), Err(StoreError::InvalidFileName { .. })));
     }
 
     #[test]
     fn a_missing_directory_is_refused() {
-        assert!(matches!(
-            DirSource::new("/nonexistent/rcfge"),
-            Err(StoreError::NotADirectory { .. })
-        ));
+        assert!(matches!(DirSource::new("/nonexistent/rcfge"), Err(StoreError::NotADirectory { .. })));
     }
 }

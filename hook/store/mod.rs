@@ -4,12 +4,14 @@
 //! version (a content hash, or an ETag for S3). It knows nothing about JSON or schemas.
 
 mod dir;
+mod s3;
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 
 pub use dir::DirSource;
+pub use s3::{S3Location, S3Settings, S3Source};
 
 /// The file, at the root of every source, that holds the organisation variables.
 pub const VARIABLES_FILE: &str = "_variables.json";
@@ -50,6 +52,48 @@ pub trait TemplateSource: Send + Sync {
     ) -> BoxFuture<'a, Result<Fetch, StoreError>>;
 }
 
+impl<T: TemplateSource + ?Sized> TemplateSource for Box<T> {
+    fn location(&self) -> String {
+        (**self).location()
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        file_name: &'a str,
+        known_version: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Fetch, StoreError>> {
+        (**self).fetch(file_name, known_version)
+    }
+}
+
+/// Where templates are: a directory, or an S3 prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TemplateLocation {
+    Dir(PathBuf),
+    S3(S3Location),
+}
+
+impl TemplateLocation {
+    /// `s3://bucket/prefix/` is S3; anything else is a directory path.
+    pub fn parse(text: &str) -> Result<Self, StoreError> {
+        if text.starts_with("s3://") {
+            S3Location::parse(text).map(TemplateLocation::S3)
+        } else if text.is_empty() {
+            Err(StoreError::InvalidLocation { location: String::new(), reason: "empty".to_owned() })
+        } else {
+            Ok(TemplateLocation::Dir(PathBuf::from(text)))
+        }
+    }
+
+    /// Opens the source (for S3, with the environment's AWS configuration).
+    pub async fn open(&self, settings: &S3Settings) -> Result<Box<dyn TemplateSource>, StoreError> {
+        Ok(match self {
+            TemplateLocation::Dir(path) => Box::new(DirSource::new(path)?),
+            TemplateLocation::S3(location) => Box::new(S3Source::from_environment(location.clone(), settings).await),
+        })
+    }
+}
+
 /// Why a source could not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -61,6 +105,10 @@ pub enum StoreError {
     NotADirectory { path: PathBuf },
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
+    #[error("`{location}` is not a template location: {reason}")]
+    InvalidLocation { location: String, reason: String },
+    #[error("cannot read {location}: {reason}")]
+    S3 { location: String, reason: String },
     #[error("unexpected answer for {file_name}: {reason}")]
     Unexpected { file_name: String, reason: String },
     #[error("{path} is {size} bytes, more than the {limit} bytes a template may have")]
@@ -75,15 +123,18 @@ pub enum StoreError {
 pub fn file_name_for_type(type_name: &str) -> Result<String, StoreError> {
     let segments: Vec<&str> = type_name.split("::").collect();
     let well_formed = (2..=4).contains(&segments.len())
-        && segments
-            .iter()
-            .all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        && segments.iter().all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
     if !well_formed {
-        return Err(StoreError::InvalidTypeName {
-            type_name: type_name.to_owned(),
-        });
+        return Err(StoreError::InvalidTypeName { type_name: type_name.to_owned() });
     }
     Ok(format!("{}.json", segments.join("-").to_ascii_lowercase()))
+}
+
+/// The content's SHA-256, shortened: a version for sources without ETags, stable across
+/// machines and toolchains.
+pub(crate) fn content_version(body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(body).iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether a file name may be asked of a source: one plain name, no path.
@@ -91,16 +142,8 @@ pub(crate) fn check_file_name(file_name: &str) -> Result<(), StoreError> {
     let plain = !file_name.is_empty()
         && file_name.ends_with(".json")
         && !file_name.starts_with('.')
-        && file_name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if plain {
-        Ok(())
-    } else {
-        Err(StoreError::InvalidFileName {
-            file_name: file_name.to_owned(),
-        })
-    }
+        && file_name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if plain { Ok(()) } else { Err(StoreError::InvalidFileName { file_name: file_name.to_owned() }) }
 }
 
 #[cfg(test)]
@@ -110,24 +153,15 @@ mod tests {
     #[test]
     fn type_names_map_to_file_names() {
         assert_eq!(file_name_for_type("AWS::S3::Bucket").unwrap(), "aws-s3-bucket.json");
-        assert_eq!(
-            file_name_for_type("AWS::EC2::SecurityGroup").unwrap(),
-            "aws-ec2-securitygroup.json"
-        );
+        assert_eq!(file_name_for_type("AWS::EC2::SecurityGroup").unwrap(), "aws-ec2-securitygroup.json");
         assert_eq!(file_name_for_type("Custom::Thing").unwrap(), "custom-thing.json");
     }
 
     #[test]
     fn odd_type_names_are_refused() {
-        for bad in [
-            "",
-            "AWS",
-            "../../etc/passwd",
-            "AWS::S3::",
-            "AWS::S3/x::Bucket",
-            "A::B::C::D::E",
-            "AWS::S3::Bucket ",
-        ] {
+        for bad in
+            ["", "AWS", "../../etc/passwd", "AWS::S3::", "AWS::S3/x::Bucket", "A::B::C::D::E", "AWS::S3::Bucket "]
+        {
             assert!(file_name_for_type(bad).is_err(), "{bad:?} accepted");
         }
     }

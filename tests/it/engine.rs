@@ -20,11 +20,7 @@ struct CountingSource {
 
 impl CountingSource {
     fn new(dir: &std::path::Path) -> Self {
-        CountingSource {
-            inner: DirSource::new(dir).unwrap(),
-            fetches: Arc::default(),
-            panic_on: None,
-        }
+        CountingSource { inner: DirSource::new(dir).unwrap(), fetches: Arc::default(), panic_on: None }
     }
 
     fn fetches(&self, file: &str) -> usize {
@@ -89,9 +85,7 @@ fn a_warm_engine_fetches_and_compiles_once() {
         assert!(matches!(first.verdict, Verdict::Compliant), "{:?}", first.verdict);
         assert!(!first.cached);
         for i in 1..50 {
-            let decision = engine
-                .decide(&queue(&format!("Q{i}"), json!({"SqsManagedSseEnabled": "true"})))
-                .await;
+            let decision = engine.decide(&queue(&format!("Q{i}"), json!({"SqsManagedSseEnabled": "true"}))).await;
             assert!(matches!(decision.verdict, Verdict::Compliant));
             assert!(decision.cached, "decision {i} was not served from the cache");
         }
@@ -109,11 +103,9 @@ fn concurrent_requests_for_one_type_share_one_fetch() {
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..32 {
             let engine = engine.clone();
-            tasks.spawn(async move {
-                engine
-                    .decide(&queue(&format!("Q{i}"), json!({"SqsManagedSseEnabled": true})))
-                    .await
-            });
+            tasks.spawn(
+                async move { engine.decide(&queue(&format!("Q{i}"), json!({"SqsManagedSseEnabled": true}))).await },
+            );
         }
         while let Some(decision) = tasks.join_next().await {
             assert!(matches!(decision.unwrap().verdict, Verdict::Compliant));
@@ -129,17 +121,12 @@ fn a_panic_becomes_an_internal_failure() {
     let engine = Engine::new(source, EngineConfig::default());
     runtime().block_on(async {
         let decision = engine.decide(&queue("Q", json!({}))).await;
-        let Verdict::InternalFailure(error) = &decision.verdict else {
-            panic!("{:?}", decision.verdict)
-        };
-        assert!(
-            error.to_string().contains("source exploded on aws-sqs-queue.json"),
-            "{error}"
-        );
+        let Verdict::InternalFailure(error) = &decision.verdict else { panic!("{:?}", decision.verdict) };
+        assert!(error.to_string().contains("source exploded on aws-sqs-queue.json"), "{error}");
         // Other types are unaffected.
         let mut bucket = queue("B", json!({}));
         bucket.type_name = "AWS::SNS::Topic".into();
-        bucket.properties = json!({"KmsMasterKeyId": "alias/aws/sns"});
+        bucket.properties = json!({"KmsMasterKeyId": "alias/aws/sns", "SignatureVersion": "2"});
         assert!(matches!(engine.decide(&bucket).await.verdict, Verdict::Compliant));
     });
 }
@@ -148,10 +135,7 @@ fn a_panic_becomes_an_internal_failure() {
 fn templates_are_revalidated_after_the_ttl() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("test-changing-type.json");
-    let target = Target {
-        type_name: "Test::Changing::Type".into(),
-        ..queue("T", json!({"Name": "x"}))
-    };
+    let target = Target { type_name: "Test::Changing::Type".into(), ..queue("T", json!({"Name": "x"})) };
     std::fs::write(
         &path,
         r#"{"type": "object", "additionalProperties": false, "properties": {"Name": {"type": "string"}}}"#,
@@ -162,7 +146,7 @@ fn templates_are_revalidated_after_the_ttl() {
     let expiring = Engine::new(
         DirSource::new(dir.path()).unwrap(),
         EngineConfig {
-            cache_ttl: Some(Duration::ZERO),
+            freshness: rcfge::cache::Freshness { ttl: Some(Duration::ZERO), stale_if_error: Duration::ZERO },
             ..EngineConfig::default()
         },
     );
@@ -170,11 +154,7 @@ fn templates_are_revalidated_after_the_ttl() {
         assert!(matches!(forever.decide(&target).await.verdict, Verdict::Compliant));
         assert!(matches!(expiring.decide(&target).await.verdict, Verdict::Compliant));
 
-        std::fs::write(
-            &path,
-            r#"{"type": "object", "additionalProperties": false, "properties": {}}"#,
-        )
-        .unwrap();
+        std::fs::write(&path, r#"{"type": "object", "additionalProperties": false, "properties": {}}"#).unwrap();
         assert!(
             matches!(forever.decide(&target).await.verdict, Verdict::Compliant),
             "no TTL: the loaded template stays"
@@ -188,15 +168,30 @@ fn templates_are_revalidated_after_the_ttl() {
         let Verdict::InternalFailure(error) = expiring.decide(&target).await.verdict else {
             panic!("deleted template must fail closed")
         };
-        assert!(
-            error.to_string().contains("no template for Test::Changing::Type"),
-            "{error}"
-        );
+        assert!(error.to_string().contains("no template for Test::Changing::Type"), "{error}");
 
         std::fs::write(&path, "{ broken").unwrap();
         assert!(
             matches!(expiring.decide(&target).await.verdict, Verdict::InternalFailure(_)),
             "broken template fails closed"
         );
+    });
+}
+
+#[test]
+fn a_type_name_must_match_the_template_on_every_use() {
+    let engine = Engine::new(DirSource::new(templates()).unwrap(), EngineConfig::default());
+    let topic = |type_name: &str| Target {
+        type_name: type_name.into(),
+        properties: json!({"KmsMasterKeyId": "alias/aws/sns", "SignatureVersion": "2"}),
+        ..queue("T", json!({}))
+    };
+    runtime().block_on(async {
+        assert!(matches!(engine.decide(&topic("AWS::SNS::Topic")).await.verdict, Verdict::Compliant));
+        // Same file name, cached template: the declared type still has to match.
+        let Verdict::InternalFailure(error) = engine.decide(&topic("aws::sns::topic")).await.verdict else {
+            panic!("a case variant of the type name must not share the template");
+        };
+        assert!(error.to_string().contains("template says it is for `AWS::SNS::Topic`"), "{error}");
     });
 }

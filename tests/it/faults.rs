@@ -103,9 +103,7 @@ fn faults() -> Vec<Fault> {
         },
         Fault {
             name: "unknown invocation point",
-            event: edited(bucket(), |e| {
-                e["actionInvocationPoint"] = json!("CREATE_POST_PROVISION")
-            }),
+            event: edited(bucket(), |e| e["actionInvocationPoint"] = json!("CREATE_POST_PROVISION")),
             templates: "templates",
             cause: "unknown invocation point",
         },
@@ -148,11 +146,17 @@ fn faults() -> Vec<Fault> {
         },
         Fault {
             name: "properties not an object",
-            event: edited(bucket(), |e| {
-                e["requestData"]["targetModel"]["resourceProperties"] = json!(["x"])
-            }),
+            event: edited(bucket(), |e| e["requestData"]["targetModel"]["resourceProperties"] = json!(["x"])),
             templates: "templates",
             cause: "resourceProperties must be a JSON object",
+        },
+        Fault {
+            name: "properties never sent",
+            event: edited(bucket(), |e| {
+                e["requestData"]["targetModel"].as_object_mut().unwrap().remove("resourceProperties");
+            }),
+            templates: "templates",
+            cause: "no requestData.targetModel.resourceProperties",
         },
         Fault {
             name: "event is not an object",
@@ -198,10 +202,7 @@ fn every_fault_fails_closed() {
         assert_internal_failure(fault.name, code, &response, fault.cause);
         messages.push(json!({"fault": fault.name, "message": response["message"]}));
     }
-    println!(
-        "fault matrix: {} faults, every one FAILED/InternalFailure",
-        messages.len()
-    );
+    println!("fault matrix: {} faults, every one FAILED/InternalFailure", messages.len());
     insta::assert_json_snapshot!(messages);
 }
 
@@ -237,52 +238,32 @@ fn a_missing_template_directory_is_a_usage_error() {
 
 #[test]
 fn deny_delete_protects_a_type() {
-    let (code, response) = invoke_event(
-        &event("Test::Deny::Delete", "DELETE_PRE_PROVISION", Value::Null),
-        FAULTY,
-    );
+    let (code, response) = invoke_event(&event("Test::Deny::Delete", "DELETE_PRE_PROVISION", Value::Null), FAULTY);
     assert_eq!(code, 1, "{response:#}");
     assert_eq!(response["errorCode"], "NonCompliant");
-    assert!(
-        response["message"]
-            .as_str()
-            .unwrap()
-            .contains("deleting a Test::Deny::Delete is denied"),
-        "{response:#}"
-    );
+    assert!(response["message"].as_str().unwrap().contains("deleting a Test::Deny::Delete is denied"), "{response:#}");
     let (code, _) = invoke_event(&create("Test::Deny::Delete"), FAULTY);
     assert_eq!(code, 0);
 }
 
 #[test]
 fn delete_of_an_untemplated_type_is_allowed() {
-    let (code, response) = invoke_event(
-        &event("AWS::Lambda::Function", "DELETE_PRE_PROVISION", Value::Null),
-        "templates",
-    );
+    let (code, response) =
+        invoke_event(&event("AWS::Lambda::Function", "DELETE_PRE_PROVISION", Value::Null), "templates");
     assert_eq!(code, 0, "{response:#}");
-    assert!(
-        response["message"].as_str().unwrap().contains("no template"),
-        "{response:#}"
-    );
+    assert!(response["message"].as_str().unwrap().contains("no template"), "{response:#}");
 }
 
 #[test]
 fn organisation_variables_fill_enums_and_are_escaped_in_patterns() {
     let arn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-    let good = event(
-        "Test::Organisation::Variables",
-        "CREATE_PRE_PROVISION",
-        json!({"KeyArn": arn, "Name": "pay.ments-abc"}),
-    );
+    let good =
+        event("Test::Organisation::Variables", "CREATE_PRE_PROVISION", json!({"KeyArn": arn, "Name": "pay.ments-abc"}));
     let (code, response) = invoke_event(&good, FAULTY);
     assert_eq!(code, 0, "{response:#}");
     // `.` in the variable is a literal dot, not "any character".
-    let dotless = event(
-        "Test::Organisation::Variables",
-        "CREATE_PRE_PROVISION",
-        json!({"KeyArn": arn, "Name": "payXments-abc"}),
-    );
+    let dotless =
+        event("Test::Organisation::Variables", "CREATE_PRE_PROVISION", json!({"KeyArn": arn, "Name": "payXments-abc"}));
     let (code, response) = invoke_event(&dotless, FAULTY);
     assert_eq!(code, 1, "{response:#}");
     let foreign_key = event(
@@ -292,11 +273,5 @@ fn organisation_variables_fill_enums_and_are_escaped_in_patterns() {
     );
     let (code, response) = invoke_event(&foreign_key, FAULTY);
     assert_eq!(code, 1, "{response:#}");
-    assert!(
-        response["message"]
-            .as_str()
-            .unwrap()
-            .contains("is not one of the approved values"),
-        "{response:#}"
-    );
+    assert!(response["message"].as_str().unwrap().contains("is not one of the approved values"), "{response:#}");
 }

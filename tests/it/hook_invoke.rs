@@ -53,10 +53,7 @@ fn unapproved_property_is_non_compliant() {
         response["message"],
         "ReceiptsBucket (AWS::S3::Bucket): 1 violation: NewFeature is not an approved property of AWS::S3::Bucket"
     );
-    assert_eq!(
-        response["annotations"][0]["annotationName"],
-        "rcfge/aws-s3-bucket/NewFeature"
-    );
+    assert_eq!(response["annotations"][0]["annotationName"], "rcfge/aws-s3-bucket/NewFeature");
 }
 
 #[test]
@@ -82,14 +79,8 @@ fn stringified_numbers_and_non_strings_where_strings_are_expected() {
     let (code, response) = invoke_event(&event("AWS::SQS::Queue", "CREATE_PRE_PROVISION", properties), TEMPLATES);
     assert_eq!(code, 1, "{response:#}");
     let message = response["message"].as_str().unwrap();
-    assert!(
-        message.contains(r#"DelaySeconds must be of type integer, not "9.5""#),
-        "{message}"
-    );
-    assert!(
-        message.contains(r#"SqsManagedSseEnabled must be of type boolean, not "yes""#),
-        "{message}"
-    );
+    assert!(message.contains(r#"DelaySeconds must be of type integer, not "9.5""#), "{message}");
+    assert!(message.contains(r#"SqsManagedSseEnabled must be of type boolean, not "yes""#), "{message}");
 }
 
 #[test]
@@ -97,12 +88,7 @@ fn type_without_template_fails_closed() {
     let (code, response) = fixture("function-no-template");
     assert_eq!(code, 2);
     assert_eq!(response["errorCode"], "InternalFailure");
-    assert!(
-        response["message"]
-            .as_str()
-            .unwrap()
-            .contains("no template for AWS::Lambda::Function")
-    );
+    assert!(response["message"].as_str().unwrap().contains("no template for AWS::Lambda::Function"));
 }
 
 #[test]
@@ -119,10 +105,7 @@ fn exempt_type_without_template_passes_and_says_so() {
     assert_eq!(run.code, 0);
     assert_eq!(response["hookStatus"], "SUCCESS");
     assert_eq!(response["annotations"][0]["status"], "SKIPPED");
-    assert!(
-        response["message"].as_str().unwrap().contains("exemption list"),
-        "{response:#}"
-    );
+    assert!(response["message"].as_str().unwrap().contains("exemption list"), "{response:#}");
 }
 
 #[test]
@@ -153,10 +136,7 @@ fn delete_is_allowed_with_an_annotation() {
 fn cloud_control_needs_a_region() {
     let (code, response) = fixture("queue-cloud-control");
     assert_eq!(code, 2);
-    assert!(
-        response["message"].as_str().unwrap().contains("no default Region"),
-        "{response:#}"
-    );
+    assert!(response["message"].as_str().unwrap().contains("no default Region"), "{response:#}");
     let run = crate::support::rcfge(&[
         "hook",
         "invoke",

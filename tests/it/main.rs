@@ -4,6 +4,9 @@
 mod engine;
 mod faults;
 mod hook_invoke;
+mod lambda;
 mod render;
+mod s3;
+mod s3_server;
 mod support;
 mod validate;

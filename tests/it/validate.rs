@@ -26,8 +26,7 @@ fn compliant_stack_exits_zero() {
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(run.stdout.contains("PASS   ReceiptsBucket (AWS::S3::Bucket)"));
     assert!(
-        run.stdout
-            .contains("checked at deploy time: /NotificationConfiguration/TopicConfigurations/0/Topic (Ref)")
+        run.stdout.contains("checked at deploy time: /NotificationConfiguration/TopicConfigurations/0/Topic (Ref)")
     );
 }
 
@@ -51,21 +50,9 @@ fn violations_exit_one_and_list_every_reason() {
 fn intrinsic_values_are_deferred_but_keys_are_judged() {
     let run = validate(&["tests/fixtures/stacks/intrinsics.json"]);
     assert_eq!(run.code, 1);
-    assert!(
-        run.stdout
-            .contains("/NewFeature: NewFeature is not an approved property"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains("checked at deploy time: /BucketEncryption (Fn::If)")
-    );
-    assert!(
-        !run.stdout.contains("/BucketEncryption/"),
-        "a value inside an intrinsic was judged:\n{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("/NewFeature: NewFeature is not an approved property"), "{}", run.stdout);
+    assert!(run.stdout.contains("checked at deploy time: /BucketEncryption (Fn::If)"));
+    assert!(!run.stdout.contains("/BucketEncryption/"), "a value inside an intrinsic was judged:\n{}", run.stdout);
 }
 
 #[test]
@@ -78,20 +65,13 @@ fn a_missing_placeholder_value_names_the_flag() {
 
 #[test]
 fn exempt_types_pass_without_a_template() {
-    let stack = temp_file(
-        ".yaml",
-        "Resources:\n  Fn:\n    Type: AWS::Lambda::Function\n    Properties: {}\n",
-    );
+    let stack = temp_file(".yaml", "Resources:\n  Fn:\n    Type: AWS::Lambda::Function\n    Properties: {}\n");
     let path = stack.path().to_str().unwrap();
     let mut args = vec!["validate", "--exempt", "AWS::Lambda::Function", path];
     args.extend(CONTEXT);
     let run = rcfge(&args);
     assert_eq!(run.code, 0, "{}", run.stdout);
-    assert!(
-        run.stdout.contains("EXEMPT Fn (AWS::Lambda::Function)"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("EXEMPT Fn (AWS::Lambda::Function)"), "{}", run.stdout);
     let run = validate(&[path]);
     assert_eq!(run.code, 1, "{}", run.stdout);
 }
@@ -100,16 +80,9 @@ fn exempt_types_pass_without_a_template() {
 fn unreadable_input_is_a_usage_error() {
     let run = validate(&["tests/fixtures/stacks/no-such-stack.yaml"]);
     assert_eq!(run.code, 2);
-    assert!(
-        run.stdout.contains("ERROR  cannot validate this file"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("ERROR  cannot validate this file"), "{}", run.stdout);
 
-    let broken = temp_file(
-        ".yaml",
-        "Resources:\n  B:\n    Type: AWS::S3::Bucket\n  B:\n    Type: AWS::S3::Bucket\n",
-    );
+    let broken = temp_file(".yaml", "Resources:\n  B:\n    Type: AWS::S3::Bucket\n  B:\n    Type: AWS::S3::Bucket\n");
     let run = validate(&[broken.path().to_str().unwrap()]);
     assert_eq!(run.code, 2);
     assert!(run.stdout.contains("duplicate"), "{}", run.stdout);
@@ -128,12 +101,7 @@ fn bad_flags_are_usage_errors() {
     let run = rcfge(&["validate", "--account-id", "12", "tests/fixtures/stacks/compliant.yaml"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("--account-id must be 12 digits"), "{}", run.stderr);
-    let run = rcfge(&[
-        "validate",
-        "--var",
-        "accountId=1",
-        "tests/fixtures/stacks/compliant.yaml",
-    ]);
+    let run = rcfge(&["validate", "--var", "accountId=1", "tests/fixtures/stacks/compliant.yaml"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("built-in"), "{}", run.stderr);
     let run = rcfge(&["validate"]);

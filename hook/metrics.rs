@@ -1,0 +1,139 @@
+//! What operators see: one structured record per decision, and CloudWatch Embedded Metric
+//! Format (EMF) lines so that dashboards need no extra code. Metadata only: never property
+//! values or template bodies.
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::response::{ErrorCode, HookResponse, HookStatus};
+use crate::verdict::{Decision, Verdict};
+
+/// The CloudWatch namespace of the metrics.
+pub const NAMESPACE: &str = "rcfge";
+
+/// One decision, for the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DecisionRecord {
+    /// `null` when the event could not be read far enough to know.
+    pub type_name: Option<String>,
+    pub logical_id: Option<String>,
+    pub stack: Option<String>,
+    pub account: Option<String>,
+    pub action: Option<&'static str>,
+    /// `compliant`, `non-compliant`, `exempt` or `internal-failure`.
+    pub verdict: &'static str,
+    pub hook_status: HookStatus,
+    pub error_code: Option<ErrorCode>,
+    pub violations: usize,
+    pub template_version: Option<String>,
+    /// Template and compiled policy both came from the warm cache.
+    pub cache_hit: bool,
+    pub latency_us: u64,
+    /// Why the resource could not be evaluated (internal failures only).
+    pub reason: Option<String>,
+}
+
+impl DecisionRecord {
+    /// The record of a judged resource.
+    pub fn of_decision(
+        decision: &Decision,
+        response: &HookResponse,
+        stack: Option<String>,
+        account: Option<String>,
+        latency_us: u64,
+    ) -> Self {
+        let (violations, reason) = match &decision.verdict {
+            Verdict::NonCompliant(v) => (v.len(), None),
+            Verdict::InternalFailure(error) => (0, Some(error.to_string())),
+            Verdict::Compliant | Verdict::Exempt => (0, None),
+        };
+        DecisionRecord {
+            type_name: Some(decision.type_name.clone()),
+            logical_id: Some(decision.logical_id.clone()),
+            stack,
+            account,
+            action: Some(decision.action.as_str()),
+            verdict: decision.verdict.label(),
+            hook_status: response.hook_status,
+            error_code: response.error_code,
+            violations,
+            template_version: decision.template_version.clone(),
+            cache_hit: decision.cached,
+            latency_us,
+            reason,
+        }
+    }
+
+    /// The record of a request refused before any resource was judged.
+    pub fn of_refusal(response: &HookResponse, reason: String, latency_us: u64) -> Self {
+        DecisionRecord {
+            type_name: None,
+            logical_id: None,
+            stack: None,
+            account: None,
+            action: None,
+            verdict: "internal-failure",
+            hook_status: response.hook_status,
+            error_code: response.error_code,
+            violations: 0,
+            template_version: None,
+            cache_hit: false,
+            latency_us,
+            reason: Some(reason),
+        }
+    }
+
+    /// The log line for this decision: the record's fields, plus CloudWatch Embedded Metric
+    /// Format metadata that turns it into a `Decisions` count and `LatencyMicroseconds`, by
+    /// `Verdict` and by `Verdict` and `TypeName`. One line serves as log and metric.
+    pub fn emf(&self, timestamp_ms: u64) -> Value {
+        let mut line = match serde_json::to_value(self) {
+            Ok(Value::Object(fields)) => fields,
+            _ => Map::new(),
+        };
+        line.insert(
+            "_aws".to_owned(),
+            json!({
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [["Verdict"], ["Verdict", "TypeName"]],
+                    "Metrics": [
+                        {"Name": "Decisions", "Unit": "Count"},
+                        {"Name": "LatencyMicroseconds", "Unit": "Microseconds"}
+                    ]
+                }]
+            }),
+        );
+        line.insert("Verdict".to_owned(), json!(self.verdict));
+        line.insert("TypeName".to_owned(), json!(self.type_name.as_deref().unwrap_or("unknown")));
+        line.insert("Decisions".to_owned(), json!(1));
+        line.insert("LatencyMicroseconds".to_owned(), json!(self.latency_us));
+        Value::Object(line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emf_names_every_metric_and_dimension() {
+        let response = HookResponse::internal_failure(&crate::Error::Panic { message: "x".into() }, None);
+        let record = DecisionRecord::of_refusal(&response, "x".into(), 42);
+        let emf = record.emf(1_700_000_000_000);
+        let directive = &emf["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], NAMESPACE);
+        for dimensions in directive["Dimensions"].as_array().unwrap() {
+            for name in dimensions.as_array().unwrap() {
+                assert!(emf.get(name.as_str().unwrap()).is_some(), "dimension {name} has no value");
+            }
+        }
+        for metric in directive["Metrics"].as_array().unwrap() {
+            assert!(emf[metric["Name"].as_str().unwrap()].is_number());
+        }
+        assert_eq!(emf["Verdict"], "internal-failure");
+        assert_eq!(emf["LatencyMicroseconds"], 42);
+        assert_eq!(emf["reason"], "x", "the record's own fields are on the same line");
+    }
+}

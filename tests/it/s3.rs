@@ -1,0 +1,258 @@
+//! The S3 template source against a real S3-protocol server on loopback: found, not found,
+//! denied, broken, slow, revalidated with ETags, replaced and deleted while warm, and many
+//! concurrent requests sharing one GET.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rcfge::cache::Freshness;
+use rcfge::store::S3Settings;
+use rcfge::{Action, Context, Engine, EngineConfig, Target, Verdict};
+use s3s::S3ErrorCode;
+use serde_json::{Value, json};
+
+use crate::s3_server::{Fault, S3Server};
+use crate::support::rcfge;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+/// Short timeouts so that slow-server tests finish quickly.
+fn settings() -> S3Settings {
+    S3Settings {
+        force_path_style: true,
+        connect_timeout: Duration::from_millis(500),
+        attempt_timeout: Duration::from_millis(400),
+        operation_timeout: Duration::from_millis(1500),
+        max_attempts: 2,
+    }
+}
+
+fn engine(server: &S3Server, freshness: Freshness) -> Engine {
+    Engine::new(server.source(&settings()), EngineConfig { freshness, ..EngineConfig::default() })
+}
+
+fn always_revalidate() -> Freshness {
+    Freshness { ttl: Some(Duration::ZERO), stale_if_error: Duration::ZERO }
+}
+
+fn queue(properties: Value) -> Target {
+    Target {
+        type_name: "AWS::SQS::Queue".into(),
+        logical_id: "Orders".into(),
+        action: Action::Create,
+        properties,
+        context: Context {
+            account_id: Some("111122223333".into()),
+            region: Some("eu-west-1".into()),
+            partition: Some("aws".into()),
+            ..Context::default()
+        },
+    }
+}
+
+fn compliant() -> Target {
+    queue(json!({"QueueName": "orders", "SqsManagedSseEnabled": true}))
+}
+
+fn failure_reason(verdict: &Verdict) -> String {
+    match verdict {
+        Verdict::InternalFailure(error) => error.to_string(),
+        other => panic!("expected an internal failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_template_in_s3_is_found_and_applied() {
+    let server = S3Server::start();
+    let engine = engine(&server, Freshness::default());
+    runtime().block_on(async {
+        assert!(matches!(engine.decide(&compliant()).await.verdict, Verdict::Compliant));
+        let refused = engine.decide(&queue(json!({"SqsManagedSseEnabled": "false"}))).await;
+        assert!(matches!(refused.verdict, Verdict::NonCompliant(_)), "{:?}", refused.verdict);
+    });
+    assert!(engine.location().starts_with("s3://org-rcfge/templates/v1/"));
+}
+
+#[test]
+fn a_missing_template_fails_closed() {
+    let server = S3Server::start_with(&[]);
+    let engine = engine(&server, Freshness::default());
+    let decision = runtime().block_on(engine.decide(&compliant()));
+    assert!(
+        failure_reason(&decision.verdict).contains("no template for AWS::SQS::Queue in s3://org-rcfge/templates/v1/")
+    );
+}
+
+#[test]
+fn a_missing_bucket_is_a_fault_not_a_missing_template() {
+    let server = S3Server::start();
+    let source = rcfge::store::S3Source::new(
+        crate::s3_server::client_for(&server.endpoint, &settings()),
+        rcfge::store::S3Location::parse("s3://no-such-bucket/").unwrap(),
+    );
+    let config = EngineConfig { exempt_types: ["AWS::SQS::Queue".to_owned()].into(), ..EngineConfig::default() };
+    let engine = Engine::new(source, config);
+    let reason = failure_reason(&runtime().block_on(engine.decide(&compliant())).verdict);
+    assert!(reason.contains("NoSuchBucket"), "an exempt type must not pass because the bucket is wrong: {reason}");
+}
+
+#[test]
+fn server_faults_fail_closed() {
+    for (fault, expected) in [
+        (Fault::Error(S3ErrorCode::AccessDenied), "HTTP 403 AccessDenied"),
+        (Fault::Error(S3ErrorCode::InternalError), "HTTP 500 InternalError"),
+        (Fault::Error(S3ErrorCode::ServiceUnavailable), "HTTP 503 ServiceUnavailable"),
+        (Fault::Delay(Duration::from_secs(3)), "timeout"),
+    ] {
+        let server = S3Server::start();
+        server.observed.set_fault(fault.clone());
+        let engine = engine(&server, Freshness::default());
+        let started = std::time::Instant::now();
+        let reason = failure_reason(&runtime().block_on(engine.decide(&compliant())).verdict);
+        assert!(reason.to_lowercase().contains(&expected.to_lowercase()), "{fault:?}: {reason}");
+        assert!(started.elapsed() < Duration::from_secs(3), "{fault:?}: the operation timeout bounds the wait");
+    }
+}
+
+#[test]
+fn broken_templates_in_s3_fail_closed() {
+    let server = S3Server::start_with(&[("aws-sqs-queue.json".into(), b"{ not json".to_vec())]);
+    let engine = engine(&server, Freshness::default());
+    let reason = failure_reason(&runtime().block_on(engine.decide(&compliant())).verdict);
+    assert!(reason.contains("template is not valid JSON"), "{reason}");
+}
+
+#[test]
+fn revalidation_uses_the_etag_and_keeps_the_compiled_policy() {
+    let server = S3Server::start();
+    let engine = engine(&server, always_revalidate());
+    runtime().block_on(async {
+        let first = engine.decide(&compliant()).await;
+        assert!(matches!(first.verdict, Verdict::Compliant));
+        for _ in 0..3 {
+            let again = engine.decide(&compliant()).await;
+            assert!(matches!(again.verdict, Verdict::Compliant));
+            assert_eq!(again.template_version, first.template_version);
+        }
+    });
+    assert_eq!(server.observed.gets(), 4, "one GET per decision once the TTL has passed");
+    assert_eq!(server.observed.not_modified(), 3, "the server answered 304 to every revalidation");
+}
+
+#[test]
+fn a_template_replaced_while_warm_is_used_after_the_ttl() {
+    let server = S3Server::start();
+    let engine = engine(&server, always_revalidate());
+    let strict =
+        br#"{"typeName": "AWS::SQS::Queue", "type": "object", "additionalProperties": false, "properties": {}}"#;
+    runtime().block_on(async {
+        assert!(matches!(engine.decide(&compliant()).await.verdict, Verdict::Compliant));
+    });
+    server.put("aws-sqs-queue.json", strict);
+    runtime().block_on(async {
+        assert!(matches!(engine.decide(&compliant()).await.verdict, Verdict::NonCompliant(_)));
+    });
+}
+
+#[test]
+fn a_template_deleted_while_warm_fails_closed_after_the_ttl() {
+    let server = S3Server::start();
+    let engine = engine(&server, always_revalidate());
+    runtime().block_on(async {
+        assert!(matches!(engine.decide(&compliant()).await.verdict, Verdict::Compliant));
+    });
+    server.delete("aws-sqs-queue.json");
+    let reason = failure_reason(&runtime().block_on(engine.decide(&compliant())).verdict);
+    assert!(reason.contains("no template for AWS::SQS::Queue"), "{reason}");
+}
+
+#[test]
+fn within_the_ttl_no_request_is_made() {
+    let server = S3Server::start();
+    let engine = engine(&server, Freshness { ttl: Some(Duration::from_secs(60)), stale_if_error: Duration::ZERO });
+    runtime().block_on(async {
+        for _ in 0..1000 {
+            assert!(matches!(engine.decide(&compliant()).await.verdict, Verdict::Compliant));
+        }
+    });
+    assert_eq!(server.observed.gets(), 1);
+}
+
+#[test]
+fn a_failed_revalidation_fails_closed_unless_stale_if_error_allows_it() {
+    let server = S3Server::start();
+    let strict = engine(&server, always_revalidate());
+    let tolerant = engine(&server, Freshness { ttl: Some(Duration::ZERO), stale_if_error: Duration::from_secs(60) });
+    runtime().block_on(async {
+        assert!(matches!(strict.decide(&compliant()).await.verdict, Verdict::Compliant));
+        assert!(matches!(tolerant.decide(&compliant()).await.verdict, Verdict::Compliant));
+    });
+    server.observed.set_fault(Fault::Error(S3ErrorCode::InternalError));
+    runtime().block_on(async {
+        assert!(matches!(strict.decide(&compliant()).await.verdict, Verdict::InternalFailure(_)));
+        let stale = tolerant.decide(&compliant()).await;
+        assert!(matches!(stale.verdict, Verdict::Compliant), "stale copy used within the window: {:?}", stale.verdict);
+        // Stale-if-error never turns a refusal into a pass: the stale template still judges.
+        let refused = tolerant.decide(&queue(json!({"SqsManagedSseEnabled": false}))).await;
+        assert!(matches!(refused.verdict, Verdict::NonCompliant(_)));
+    });
+}
+
+#[test]
+fn concurrent_requests_for_an_uncached_type_make_one_get() {
+    let server = S3Server::start();
+    server.observed.set_fault(Fault::Delay(Duration::from_millis(200)));
+    let engine =
+        Arc::new(engine(&server, Freshness { ttl: Some(Duration::from_secs(60)), stale_if_error: Duration::ZERO }));
+    runtime().block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..32 {
+            let engine = engine.clone();
+            tasks.spawn(async move { engine.decide(&compliant()).await });
+        }
+        while let Some(decision) = tasks.join_next().await {
+            assert!(matches!(decision.unwrap().verdict, Verdict::Compliant));
+        }
+    });
+    assert_eq!(server.observed.gets(), 1);
+}
+
+#[test]
+fn rcfge_hook_invoke_reads_templates_from_s3() {
+    let server = S3Server::start();
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_rcfge"))
+        .args([
+            "hook",
+            "invoke",
+            "--event",
+            "tests/fixtures/events/bucket-compliant.json",
+            "--templates",
+            &server.uri(),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("AWS_ENDPOINT_URL", &server.endpoint)
+        .env("AWS_ACCESS_KEY_ID", crate::s3_server::ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", crate::s3_server::SECRET_KEY)
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert!(stdout.contains("\"hookStatus\": \"SUCCESS\""), "{stdout}");
+    assert_eq!(server.observed.gets(), 1);
+    let run = rcfge(&[
+        "hook",
+        "invoke",
+        "--event",
+        "tests/fixtures/events/bucket-compliant.json",
+        "--templates",
+        "s3://Bad_Bucket/",
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("not a valid bucket name"), "{}", run.stderr);
+}
