@@ -147,3 +147,30 @@ fn cloud_control_needs_a_region() {
     ]);
     assert_eq!(run.code, 0, "{}", run.stdout);
 }
+
+#[test]
+fn serve_events_replays_a_folder_into_a_table() {
+    let run = crate::support::rcfge(&["hook", "serve-events", "tests/fixtures/events"]);
+    assert_eq!(run.code, 2, "the worst answer is an InternalFailure:\n{}", run.stdout);
+    let row = |event: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.starts_with(event))
+            .unwrap_or_else(|| panic!("no row for {event}:\n{}", run.stdout))
+    };
+    assert!(row("EVENT").contains("ANSWER"));
+    assert!(row("bucket-compliant.json").contains("ReceiptsBucket (AWS::S3::Bucket)  SUCCESS"));
+    assert!(row("bucket-foreign-topic.json").contains("FAILED/NonCompliant"));
+    assert!(row("function-no-template.json").contains("FAILED/InternalFailure"));
+    assert!(row("malformed.json").contains("FAILED/InternalFailure"));
+    assert_eq!(run.stdout.lines().count(), 12, "a header and one row per event");
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("tests/fixtures/events/bucket-compliant.json", dir.path().join("a.json")).unwrap();
+    let run = crate::support::rcfge(&["hook", "serve-events", dir.path().to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let empty = tempfile::tempdir().unwrap();
+    let run = crate::support::rcfge(&["hook", "serve-events", empty.path().to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("no *.json events"), "{}", run.stderr);
+}

@@ -219,20 +219,14 @@ fn concurrent_requests_for_an_uncached_type_make_one_get() {
     assert_eq!(server.observed.gets(), 1);
 }
 
-#[test]
-fn rcfge_hook_invoke_reads_templates_from_s3() {
-    let server = S3Server::start();
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_rcfge"))
-        .args([
-            "hook",
-            "invoke",
-            "--event",
-            "tests/fixtures/events/bucket-compliant.json",
-            "--templates",
-            &server.uri(),
-        ])
+/// `rcfge hook invoke --templates s3://...` with the endpoint given in `endpoint_variable`.
+fn invoke_over_s3(server: &S3Server, event: &str, endpoint_variable: &str) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_rcfge"))
+        .args(["hook", "invoke", "--event", event, "--templates", &server.uri()])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("AWS_ENDPOINT_URL", &server.endpoint)
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_S3")
+        .env(endpoint_variable, &server.endpoint)
         .env("AWS_ACCESS_KEY_ID", crate::s3_server::ACCESS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", crate::s3_server::SECRET_KEY)
         .env("AWS_REGION", "eu-west-1")
@@ -240,11 +234,22 @@ fn rcfge_hook_invoke_reads_templates_from_s3() {
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn rcfge_hook_invoke_reads_templates_from_s3() {
+    let server = S3Server::start();
+    let run = invoke_over_s3(&server, "tests/fixtures/events/bucket-compliant.json", "AWS_ENDPOINT_URL");
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert_eq!(run.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
     assert!(stdout.contains("\"hookStatus\": \"SUCCESS\""), "{stdout}");
     assert_eq!(server.observed.gets(), 1);
+
+    // The S3-specific endpoint variable works too, and path style follows it.
+    let run = invoke_over_s3(&server, "tests/fixtures/events/bucket-foreign-topic.json", "AWS_ENDPOINT_URL_S3");
+    assert_eq!(run.status.code(), Some(1), "{}", String::from_utf8_lossy(&run.stderr));
+
     let run = rcfge(&[
         "hook",
         "invoke",
