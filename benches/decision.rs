@@ -60,7 +60,7 @@ fn main() {
 
     let bytes = event.to_string().into_bytes();
     let samples = measure(|| {
-        runtime.block_on(hook::answer_bytes(&engine, &bytes, &defaults));
+        runtime.block_on(hook::answer_bytes(&engine, &bytes, &defaults, hook::TIME_BUDGET));
     });
     report("raw event bytes -> response (hook::answer_bytes)", &samples);
 

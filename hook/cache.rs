@@ -1,9 +1,10 @@
 //! Warm-container caches: source files by name (revalidated after a TTL), and compiled
 //! policies by template version and the variable values they were rendered with.
 //!
-//! Concurrent requests for the same file wait for one fetch instead of each making their own.
-//! A failed fetch or parse is never cached: the next request tries again, and until it
-//! succeeds every decision that needs the file fails closed. The one exception is an explicit
+//! Concurrent requests for the same file wait for one fetch instead of each making their own;
+//! if that fetch fails, the requests queued behind it (within a second) get the same error at
+//! once. A failed fetch or parse is never cached beyond that: the next request tries again, and
+//! until it succeeds every decision that needs the file fails closed. The one exception is an explicit
 //! `stale_if_error` window: when revalidating *fails* (timeout, 5xx, 403), the last good copy
 //! may be used for that long past its TTL. A 404 or a broken new version is never masked.
 
@@ -27,11 +28,24 @@ pub struct Freshness {
     pub stale_if_error: Duration,
 }
 
+/// How a file was served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CacheUse {
+    /// Fresh in the cache: no request made.
+    Hit,
+    /// Revalidated: the source said it had not changed (HTTP 304).
+    Revalidated,
+    /// Fetched (first use, or changed).
+    Miss,
+    /// Revalidation failed and the last good copy was used (stale-if-error).
+    Stale,
+}
+
 /// A value read from a source file, or the knowledge that the file does not exist.
 pub struct Cached<T> {
     pub value: Option<Arc<T>>,
-    /// Served without fetching.
-    pub hit: bool,
+    pub status: CacheUse,
 }
 
 /// Why a cached file could not be produced.
@@ -47,12 +61,21 @@ struct Entry<T> {
     checked_at: Instant,
 }
 
-type Slot<T> = Arc<tokio::sync::Mutex<Option<Entry<T>>>>;
+/// One file's cache state.
+struct Slot<T> {
+    entry: Option<Entry<T>>,
+    /// The last failed fetch: requests that queued behind it get its error at once instead
+    /// of each waiting for their own timeout.
+    failed: Option<(Instant, String)>,
+}
+
+/// How long a failed fetch is answered from memory.
+const FAILURE_MEMORY: Duration = Duration::from_secs(1);
 
 /// Parsed source files by file name.
 pub struct FileCache<T> {
     freshness: Freshness,
-    slots: Mutex<HashMap<String, Slot<T>>>,
+    slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot<T>>>>>,
 }
 
 impl<T> FileCache<T> {
@@ -69,40 +92,57 @@ impl<T> FileCache<T> {
     ) -> Result<Cached<T>, LoadError<E>> {
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-            slots.entry(file_name.to_owned()).or_default().clone()
+            slots
+                .entry(file_name.to_owned())
+                .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(Slot { entry: None, failed: None })))
+                .clone()
         };
         // Held across the fetch: concurrent requests for this file wait and then find it fresh.
-        let mut entry = slot.lock().await;
-        if let Some(current) = entry.as_ref().filter(|e| self.is_fresh(e)) {
-            return Ok(current.to_cached(true));
+        let mut slot = slot.lock().await;
+        if let Some(current) = slot.entry.as_ref().filter(|e| self.is_fresh(e)) {
+            return Ok(current.serve(CacheUse::Hit));
         }
-        let known_version = entry.as_ref().and_then(|e| e.version.clone());
-        let fetched = match source.fetch(file_name, known_version.as_deref()).await {
-            Ok(fetched) => fetched,
-            Err(error) => match entry.as_ref().filter(|e| self.may_serve_stale(e)) {
-                Some(stale) => {
-                    tracing::warn!(file = file_name, %error, "revalidation failed; using the cached copy (stale-if-error)");
-                    return Ok(stale.to_cached(true));
-                }
-                None => return Err(LoadError::Store(error)),
-            },
+        let recent_failure =
+            slot.failed.as_ref().filter(|(at, _)| at.elapsed() < FAILURE_MEMORY).map(|(_, reason)| reason.clone());
+        let fetched = match recent_failure {
+            Some(reason) => Err(StoreError::RecentFailure { file_name: file_name.to_owned(), reason }),
+            None => {
+                let known_version = slot.entry.as_ref().and_then(|e| e.version.clone());
+                source.fetch(file_name, known_version.as_deref()).await
+            }
         };
+        let fetched = match fetched {
+            Ok(fetched) => fetched,
+            Err(error) => {
+                if !matches!(error, StoreError::RecentFailure { .. }) {
+                    slot.failed = Some((Instant::now(), error.to_string()));
+                }
+                return match slot.entry.as_ref().filter(|e| self.may_serve_stale(e)) {
+                    Some(stale) => {
+                        tracing::warn!(file = file_name, %error, "revalidation failed; using the cached copy (stale-if-error)");
+                        Ok(stale.serve(CacheUse::Stale))
+                    }
+                    None => Err(LoadError::Store(error)),
+                };
+            }
+        };
+        slot.failed = None;
         let now = Instant::now();
-        let updated = match (fetched, entry.take()) {
-            (Fetch::NotModified, Some(current)) => Entry { checked_at: now, ..current },
+        let (updated, status) = match (fetched, slot.entry.take()) {
+            (Fetch::NotModified, Some(current)) => (Entry { checked_at: now, ..current }, CacheUse::Revalidated),
             (Fetch::NotModified, None) => {
                 let reason = "not modified, but nothing was cached".to_owned();
                 return Err(LoadError::Store(StoreError::Unexpected { file_name: file_name.to_owned(), reason }));
             }
-            (Fetch::NotFound, _) => Entry { value: None, version: None, checked_at: now },
+            (Fetch::NotFound, _) => (Entry { value: None, version: None, checked_at: now }, CacheUse::Miss),
             (Fetch::Found(found), _) => {
                 let value = parse(&found).map_err(LoadError::Parse)?;
-                Entry { value: Some(Arc::new(value)), version: Some(found.version), checked_at: now }
+                (Entry { value: Some(Arc::new(value)), version: Some(found.version), checked_at: now }, CacheUse::Miss)
             }
         };
-        let cached = updated.to_cached(false);
-        *entry = Some(updated);
-        Ok(cached)
+        let served = updated.serve(status);
+        slot.entry = Some(updated);
+        Ok(served)
     }
 
     fn is_fresh(&self, entry: &Entry<T>) -> bool {
@@ -116,8 +156,8 @@ impl<T> FileCache<T> {
 }
 
 impl<T> Entry<T> {
-    fn to_cached(&self, hit: bool) -> Cached<T> {
-        Cached { value: self.value.clone(), hit }
+    fn serve(&self, status: CacheUse) -> Cached<T> {
+        Cached { value: self.value.clone(), status }
     }
 }
 
@@ -128,7 +168,8 @@ pub struct PolicyCache {
 }
 
 impl PolicyCache {
-    /// The cached policy, or the one `compile` makes (then cached); and whether it was cached.
+    /// The cached policy, or the one `compile` makes (then cached); and whether it came from
+    /// the cache.
     pub fn get_or_compile<E>(
         &self,
         key: (String, String, String),

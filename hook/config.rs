@@ -26,6 +26,8 @@ pub struct HookConfig {
     pub default_region: Option<String>,
     /// `RCFGE_S3_FORCE_PATH_STYLE`, on by default when a custom endpoint is set.
     pub s3: S3Settings,
+    /// `RCFGE_LOG`: the log filter (`tracing` syntax), default `info`.
+    pub log_filter: String,
 }
 
 /// A setting that cannot be used.
@@ -57,6 +59,7 @@ impl HookConfig {
             exempt_types: exempt_types(&get)?,
             default_region: default_region(&get)?,
             s3: s3_settings(&get)?,
+            log_filter: log_filter(&get)?,
         })
     }
 
@@ -130,6 +133,12 @@ fn default_region(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String
     Ok(None)
 }
 
+fn log_filter(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let filter = get("RCFGE_LOG").filter(|v| !v.is_empty()).unwrap_or_else(|| "info".to_owned());
+    tracing_subscriber::EnvFilter::try_new(&filter).map_err(|e| invalid("RCFGE_LOG", &filter, &e.to_string()))?;
+    Ok(filter)
+}
+
 fn invalid(name: &'static str, value: &str, reason: &str) -> ConfigError {
     ConfigError::Invalid { name, value: value.to_owned(), reason: reason.to_owned() }
 }
@@ -185,7 +194,8 @@ mod tests {
 
     #[test]
     fn bad_settings_are_refused_with_the_variable_name() {
-        let cases: [&[(&str, &str)]; 7] = [
+        let cases: [&[(&str, &str)]; 8] = [
+            &[("RCFGE_TEMPLATES", "t"), ("RCFGE_LOG", "rcfge=loud")],
             &[],
             &[("RCFGE_TEMPLATES", "s3://Bad_Bucket/")],
             &[("RCFGE_TEMPLATES", "t"), ("RCFGE_CACHE_TTL_SECONDS", "-1")],

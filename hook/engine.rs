@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::cache::{FileCache, Freshness, LoadError, PolicyCache};
+use crate::cache::{CacheUse, Cached, FileCache, Freshness, LoadError, PolicyCache};
 use crate::context::{Action, Context, is_builtin_variable};
 use crate::error::Error;
 use crate::policy::Policy;
@@ -54,18 +54,28 @@ pub struct Engine {
     policies: PolicyCache,
 }
 
-/// A judged resource before it is wrapped in a [`Decision`].
+/// A verdict, and why the properties were not judged (DELETE, exemption).
 struct Outcome {
     verdict: Verdict,
-    version: Option<String>,
     note: Option<String>,
-    cached: bool,
 }
 
 impl Outcome {
-    fn failure(error: Error) -> Self {
-        Outcome { verdict: Verdict::InternalFailure(error), version: None, note: None, cached: false }
+    fn of(verdict: Verdict) -> Self {
+        Outcome { verdict, note: None }
     }
+
+    fn noted(verdict: Verdict, note: String) -> Self {
+        Outcome { verdict, note: Some(note) }
+    }
+}
+
+/// What an evaluation used, filled in as it goes so that it is known even when it fails.
+#[derive(Default)]
+struct Trace {
+    version: Option<String>,
+    cache: Option<CacheUse>,
+    compiled: bool,
 }
 
 impl Engine {
@@ -87,19 +97,21 @@ impl Engine {
     /// Judges one resource. Never fails and never panics: every fault, a panic included, is a
     /// [`Verdict::InternalFailure`].
     pub async fn decide(&self, target: &Target) -> Decision {
-        let outcome = match CatchUnwind::new(self.evaluate(target)).await {
+        let mut trace = Trace::default();
+        let outcome = match CatchUnwind::new(self.evaluate(target, &mut trace)).await {
             Ok(Ok(outcome)) => outcome,
-            Ok(Err(error)) => Outcome::failure(error),
-            Err(message) => Outcome::failure(Error::Panic { message }),
+            Ok(Err(error)) => Outcome::of(Verdict::InternalFailure(error)),
+            Err(message) => Outcome::of(Verdict::InternalFailure(Error::Panic { message })),
         };
         Decision {
             type_name: target.type_name.clone(),
             logical_id: target.logical_id.clone(),
             action: target.action,
             verdict: outcome.verdict,
-            template_version: outcome.version,
+            template_version: trace.version,
             note: outcome.note,
-            cached: outcome.cached,
+            cache: trace.cache,
+            compiled: trace.compiled,
         }
     }
 
@@ -111,46 +123,44 @@ impl Engine {
         action: Action,
         context: &Context,
     ) -> Result<Value, Error> {
-        let (template, _) = self.template(type_name).await?;
-        let template = template.ok_or_else(|| self.no_template(type_name))?;
+        let template = self.template(type_name).await?.value.ok_or_else(|| self.no_template(type_name))?;
         let vars = self.variables_for(&template, type_name, logical_id, action, context).await?;
         template.render(&vars).map_err(|source| Error::Render { type_name: type_name.to_owned(), source })
     }
 
-    async fn evaluate(&self, target: &Target) -> Result<Outcome, Error> {
+    async fn evaluate(&self, target: &Target, trace: &mut Trace) -> Result<Outcome, Error> {
         let type_name = &target.type_name;
-        let (template, template_cached) = self.template(type_name).await?;
-        let Some(template) = template else {
+        let cached = self.template(type_name).await?;
+        trace.cache = Some(cached.status);
+        let Some(template) = cached.value else {
             return self.untemplated(target);
         };
-        let version = Some(template.version.clone());
+        trace.version = Some(template.version.clone());
         if target.action == Action::Delete {
-            return Ok(delete_outcome(&template, version));
+            return Ok(delete_outcome(&template));
         }
         let properties = match &target.properties {
             Value::Object(_) => &target.properties,
-            other => {
-                return Err(Error::PropertiesNotAnObject { found: json_kind(other) });
-            }
+            other => return Err(Error::PropertiesNotAnObject { found: json_kind(other) }),
         };
         let vars = self.variables_for(&template, type_name, &target.logical_id, target.action, &target.context).await?;
-        let (policy, policy_cached) = self.policy(&template, &vars)?;
+        let (policy, compiled) = self.policy(&template, &vars)?;
+        trace.compiled = compiled;
         let mut normalized = properties.clone();
         policy.normalizer().normalize(policy.schema(), &mut normalized);
         let violations = validate::check(&policy, &normalized);
-        let verdict = if violations.is_empty() { Verdict::Compliant } else { Verdict::NonCompliant(violations) };
-        Ok(Outcome { verdict, version, note: None, cached: template_cached && policy_cached })
+        Ok(Outcome::of(if violations.is_empty() { Verdict::Compliant } else { Verdict::NonCompliant(violations) }))
     }
 
     /// The verdict for a type that has no template: refused unless exempt; DELETE is allowed.
     fn untemplated(&self, target: &Target) -> Result<Outcome, Error> {
         if target.action == Action::Delete {
             let note = "DELETE of a type with no template: nothing to protect".to_owned();
-            return Ok(Outcome { verdict: Verdict::Compliant, version: None, note: Some(note), cached: false });
+            return Ok(Outcome::noted(Verdict::Compliant, note));
         }
         if self.config.exempt_types.contains(&target.type_name) {
             let note = format!("{} has no template and is on the exemption list", target.type_name);
-            return Ok(Outcome { verdict: Verdict::Exempt, version: None, note: Some(note), cached: false });
+            return Ok(Outcome::noted(Verdict::Exempt, note));
         }
         Err(self.no_template(&target.type_name))
     }
@@ -159,9 +169,9 @@ impl Engine {
         Error::NoTemplate { type_name: type_name.to_owned(), location: self.source.location() }
     }
 
-    /// The type's template (`None` when the source has none), and whether it came from the
-    /// cache.
-    async fn template(&self, type_name: &str) -> Result<(Option<Arc<Template>>, bool), Error> {
+    /// The type's template (`value` is `None` when the source has none), and how the cache
+    /// served it.
+    async fn template(&self, type_name: &str) -> Result<Cached<Template>, Error> {
         let file_name = store::file_name_for_type(type_name)
             .map_err(|source| Error::Store { type_name: type_name.to_owned(), source })?;
         let cached = self
@@ -179,7 +189,7 @@ impl Engine {
                 .check_type(type_name)
                 .map_err(|source| Error::Template { type_name: type_name.to_owned(), source })?;
         }
-        Ok((cached.value, cached.hit))
+        Ok(cached)
     }
 
     /// The organisation variables from `_variables.json` (none when the file is absent).
@@ -227,24 +237,24 @@ impl Engine {
         Ok(vars)
     }
 
-    /// The compiled policy, and whether it came from the cache.
+    /// The compiled policy, and whether it was compiled now (not found in the cache).
     fn policy(&self, template: &Template, vars: &Map<String, Value>) -> Result<(Arc<Policy>, bool), Error> {
         let type_name = &template.type_name;
         let render_error = |source| Error::Render { type_name: type_name.clone(), source };
         let key = (type_name.clone(), template.version.clone(), template.variable_key(vars).map_err(render_error)?);
-        self.policies.get_or_compile(key, || {
+        let (policy, from_cache) = self.policies.get_or_compile(key, || {
             let schema = template.render(vars).map_err(render_error)?;
             Policy::compile(type_name, &template.version, schema)
                 .map_err(|source| Error::Compile { type_name: type_name.clone(), source })
-        })
+        })?;
+        Ok((policy, !from_cache))
     }
 }
 
 /// DELETE carries no properties: allowed, unless the template protects the type.
-fn delete_outcome(template: &Template, version: Option<String>) -> Outcome {
+fn delete_outcome(template: &Template) -> Outcome {
     if !template.deny_delete {
-        let note = "DELETE: there are no properties to validate".to_owned();
-        return Outcome { verdict: Verdict::Compliant, version, note: Some(note), cached: false };
+        return Outcome::noted(Verdict::Compliant, "DELETE: there are no properties to validate".to_owned());
     }
     let type_name = &template.type_name;
     let violation = Violation {
@@ -254,7 +264,7 @@ fn delete_outcome(template: &Template, version: Option<String>) -> Outcome {
         message: format!("deleting a {type_name} is denied by its template"),
         remediation: format!("Keep the resource, or ask the security team to allow deleting {type_name}"),
     };
-    Outcome { verdict: Verdict::NonCompliant(vec![violation]), version, note: None, cached: false }
+    Outcome::of(Verdict::NonCompliant(vec![violation]))
 }
 
 /// Parses `_variables.json`: an object of organisation variables with plain names that do

@@ -29,6 +29,8 @@ pub enum Error {
     UnsupportedTarget { target: String },
     #[error("the evaluation panicked: {message}")]
     Panic { message: String },
+    #[error("no verdict within {budget_ms} ms (templates unreachable or too slow)")]
+    Timeout { budget_ms: u128 },
 }
 
 impl Error {

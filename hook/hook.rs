@@ -1,7 +1,7 @@
 //! The hook's whole request path: event in, response and decision record out. The Lambda
-//! function and `rcfge hook invoke` both call [`answer`], so they cannot disagree.
+//! function and `rcfge hook invoke` both call [`answer_bytes`], so they cannot disagree.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -12,6 +12,10 @@ use crate::metrics::DecisionRecord;
 use crate::response::HookResponse;
 use crate::unwind::CatchUnwind;
 
+/// The longest an answer may take. CloudFormation waits 30 s for the function, and the
+/// function's own timeout should be 25 s; an answer that is late is worse than a refusal.
+pub const TIME_BUDGET: Duration = Duration::from_secs(20);
+
 /// What the hook answers, and what it logs about it.
 #[derive(Clone, Debug)]
 pub struct Answer {
@@ -19,23 +23,38 @@ pub struct Answer {
     pub record: DecisionRecord,
 }
 
-/// Answers a hook event given as raw bytes (strict JSON).
-pub async fn answer_bytes(engine: &Engine, bytes: &[u8], defaults: &EventDefaults) -> Answer {
+/// Answers a hook event given as raw bytes (strict JSON: duplicate keys are refused) within
+/// `budget`. Never fails, never panics, never takes longer: anything that cannot be judged in
+/// time is `FAILED`/`InternalFailure`.
+pub async fn answer_bytes(engine: &Engine, bytes: &[u8], defaults: &EventDefaults, budget: Duration) -> Answer {
     let started = Instant::now();
-    match event::parse_bytes(bytes) {
-        Ok(event) => answer(engine, &event, defaults).await,
-        Err(error) => refusal(Error::Event(error), None, started),
+    let parsed = event::parse_bytes(bytes);
+    // The token is echoed even when the event is refused, read leniently if need be.
+    let token = match &parsed {
+        Ok(event) => event::client_request_token(event),
+        Err(_) => serde_json::from_slice::<Value>(bytes).ok().and_then(|event| event::client_request_token(&event)),
+    };
+    let event = match parsed {
+        Ok(event) => event,
+        Err(error) => return refusal(Error::Event(error), token, started),
+    };
+    let judged = CatchUnwind::new(judge(engine, &event, defaults, token.clone(), started));
+    match tokio::time::timeout(budget, judged).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(message)) => refusal(Error::Panic { message }, token, started),
+        Err(_) => refusal(Error::Timeout { budget_ms: budget.as_millis() }, token, started),
     }
 }
 
-/// Answers a parsed hook event. Never fails and never panics: anything that cannot be judged
-/// is `FAILED`/`InternalFailure`.
+/// Answers an already parsed hook event, within [`TIME_BUDGET`].
 pub async fn answer(engine: &Engine, event: &Value, defaults: &EventDefaults) -> Answer {
     let started = Instant::now();
     let token = event::client_request_token(event);
-    match CatchUnwind::new(judge(engine, event, defaults, token.clone(), started)).await {
-        Ok(answer) => answer,
-        Err(message) => refusal(Error::Panic { message }, token, started),
+    let judged = CatchUnwind::new(judge(engine, event, defaults, token.clone(), started));
+    match tokio::time::timeout(TIME_BUDGET, judged).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(message)) => refusal(Error::Panic { message }, token, started),
+        Err(_) => refusal(Error::Timeout { budget_ms: TIME_BUDGET.as_millis() }, token, started),
     }
 }
 

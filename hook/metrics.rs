@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use crate::cache::CacheUse;
 use crate::response::{ErrorCode, HookResponse, HookStatus};
 use crate::verdict::{Decision, Verdict};
 
@@ -26,8 +27,11 @@ pub struct DecisionRecord {
     pub error_code: Option<ErrorCode>,
     pub violations: usize,
     pub template_version: Option<String>,
-    /// Template and compiled policy both came from the warm cache.
-    pub cache_hit: bool,
+    /// How the template cache served the template: `hit`, `revalidated` (304), `miss`,
+    /// `stale` (stale-if-error); `null` when no template was asked for.
+    pub cache: Option<CacheUse>,
+    /// The template was rendered and compiled for this decision.
+    pub compiled: bool,
     pub latency_us: u64,
     /// Why the resource could not be evaluated (internal failures only).
     pub reason: Option<String>,
@@ -58,7 +62,8 @@ impl DecisionRecord {
             error_code: response.error_code,
             violations,
             template_version: decision.template_version.clone(),
-            cache_hit: decision.cached,
+            cache: decision.cache,
+            compiled: decision.compiled,
             latency_us,
             reason,
         }
@@ -77,7 +82,8 @@ impl DecisionRecord {
             error_code: response.error_code,
             violations: 0,
             template_version: None,
-            cache_hit: false,
+            cache: None,
+            compiled: false,
             latency_us,
             reason: Some(reason),
         }

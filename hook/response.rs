@@ -206,7 +206,8 @@ mod tests {
             verdict,
             template_version: Some("v1".into()),
             note: None,
-            cached: false,
+            cache: None,
+            compiled: false,
         }
     }
 

@@ -1,6 +1,7 @@
 //! What the engine concluded about one resource, as plain data. Formatting is the job of
 //! `response` (hook JSON) and `report` (CLI text).
 
+use crate::cache::CacheUse;
 use crate::context::Action;
 use crate::error::Error;
 
@@ -61,6 +62,8 @@ pub struct Decision {
     pub template_version: Option<String>,
     /// Why a resource passed without its properties being judged (DELETE, exemption).
     pub note: Option<String>,
-    /// Judged with a cached template and compiled policy: nothing fetched or compiled.
-    pub cached: bool,
+    /// How the template cache served the template (`None` when it was never asked).
+    pub cache: Option<CacheUse>,
+    /// The template was rendered and compiled for this decision (not found compiled).
+    pub compiled: bool,
 }

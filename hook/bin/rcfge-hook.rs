@@ -2,10 +2,11 @@
 //!
 //! `main` reads the configuration from the environment (a bad setting stops start-up, so the
 //! hook fails closed), builds one engine shared by every invocation, and hands each event to
-//! `rcfge::hook::answer`, which never fails: every fault becomes FAILED/InternalFailure.
+//! `rcfge::hook::answer_bytes`, which never fails: every fault becomes FAILED/InternalFailure.
 
+use std::io::Write;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use rcfge::config::HookConfig;
@@ -14,9 +15,14 @@ use rcfge::{Engine, HookResponse, hook};
 use serde_json::value::RawValue;
 use tracing_subscriber::EnvFilter;
 
+/// Kept free before Lambda's deadline to send the answer.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let filter = EnvFilter::try_new(std::env::var("RCFGE_LOG").unwrap_or_else(|_| "info".to_owned()))?;
+    // A bad RCFGE_LOG is reported by the configuration check below; log at info meanwhile.
+    let filter = std::env::var("RCFGE_LOG").ok().and_then(|f| EnvFilter::try_new(f).ok());
+    let filter = filter.unwrap_or_else(|| EnvFilter::new("info"));
     tracing_subscriber::fmt().json().with_env_filter(filter).with_ansi(false).with_current_span(false).init();
 
     let (engine, defaults) = match start().await {
@@ -33,7 +39,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
         let engine = engine.clone();
         let defaults = defaults.clone();
-        async move { handle(&engine, &defaults, event.payload).await }
+        let budget = time_budget(event.context.deadline);
+        async move { handle(&engine, &defaults, event.payload, budget).await }
     }))
     .await
 }
@@ -47,14 +54,28 @@ async fn start() -> anyhow::Result<(Engine, EventDefaults)> {
     Ok((engine, config.event_defaults()))
 }
 
+/// Time left before Lambda's deadline (in ms since the epoch), less a margin to send the
+/// answer, and never more than the hook's own budget.
+fn time_budget(deadline_ms: u64) -> Duration {
+    let now_ms = u64::try_from(now().as_millis()).unwrap_or(u64::MAX);
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(DEADLINE_MARGIN);
+    left.min(hook::TIME_BUDGET)
+}
+
 /// Answers one invocation and writes its decision line (log record and EMF metrics).
 async fn handle(
     engine: &Engine,
     defaults: &EventDefaults,
     event: Box<RawValue>,
+    budget: Duration,
 ) -> Result<HookResponse, lambda_runtime::Error> {
-    let answer = hook::answer_bytes(engine, event.get().as_bytes(), defaults).await;
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
-    println!("{}", answer.record.emf(u64::try_from(now_ms).unwrap_or(u64::MAX)));
+    let answer = hook::answer_bytes(engine, event.get().as_bytes(), defaults, budget).await;
+    let line = answer.record.emf(u64::try_from(now().as_millis()).unwrap_or(u64::MAX));
+    // A log line that cannot be written must not turn the answer into a Lambda error.
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
     Ok(answer.response)
+}
+
+fn now() -> Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
 }

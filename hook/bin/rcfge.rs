@@ -12,7 +12,7 @@ use rcfge::engine::check_variable_name;
 use rcfge::event::EventDefaults;
 use rcfge::report::{self, FileReport, exit};
 use rcfge::response::{ErrorCode, HookStatus};
-use rcfge::store::TemplateLocation;
+use rcfge::store::{TemplateLocation, file_name_for_type};
 use rcfge::{Action, Context, Engine, EngineConfig, HookResponse, cfn, hook};
 use serde_json::{Map, Value};
 
@@ -90,7 +90,7 @@ struct SourceArgs {
     #[arg(long, default_value = "templates", value_name = "DIR|S3_URI")]
     templates: String,
     /// A resource type that may be used without a template (repeatable).
-    #[arg(long = "exempt", value_name = "TYPE")]
+    #[arg(long = "exempt", value_name = "TYPE", value_parser = parse_type_name)]
     exempt: Vec<String>,
 }
 
@@ -112,6 +112,10 @@ struct ContextArgs {
     /// JSON, else a string (repeatable).
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     vars: Vec<(String, Value)>,
+}
+
+fn parse_type_name(text: &str) -> Result<String, String> {
+    file_name_for_type(text).map(|_| text.to_owned()).map_err(|e| e.to_string())
 }
 
 fn parse_var(text: &str) -> Result<(String, Value), String> {
@@ -182,13 +186,14 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Command::Hook { command: HookCommand::Invoke { event, source, default_region } } => {
                 let engine = engine(&source, Map::new()).await?;
                 let bytes = std::fs::read(&event).with_context(|| format!("cannot read {}", event.display()))?;
-                let answer = hook::answer_bytes(&engine, &bytes, &EventDefaults { region: default_region }).await;
+                let answer =
+                    hook::answer_bytes(&engine, &bytes, &event_defaults(default_region), hook::TIME_BUDGET).await;
                 println!("{}", serde_json::to_string_pretty(&answer.response)?);
                 Ok(hook_exit_code(&answer.response))
             }
             Command::Hook { command: HookCommand::ServeEvents { dir, source, default_region } } => {
                 let engine = engine(&source, Map::new()).await?;
-                serve_events(&engine, &dir, &EventDefaults { region: default_region }).await
+                serve_events(&engine, &dir, &event_defaults(default_region)).await
             }
         }
     })
@@ -209,6 +214,11 @@ async fn render(engine: &Engine, type_name: &str, logical_id: &str, context: &Co
             Ok(if missing.is_empty() { exit::FINDINGS } else { exit::USAGE })
         }
     }
+}
+
+/// The Region for events without a stack ARN: the flag, else `AWS_REGION`, as in the function.
+fn event_defaults(default_region: Option<String>) -> EventDefaults {
+    EventDefaults { region: default_region.or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty())) }
 }
 
 /// 0 SUCCESS, 1 FAILED/NonCompliant, 2 FAILED/InternalFailure.
@@ -234,7 +244,7 @@ async fn serve_events(engine: &Engine, dir: &Path, defaults: &EventDefaults) -> 
     let mut worst = exit::CLEAN;
     for path in &files {
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let answer = hook::answer_bytes(engine, &bytes, defaults).await;
+        let answer = hook::answer_bytes(engine, &bytes, defaults, hook::TIME_BUDGET).await;
         worst = worst.max(hook_exit_code(&answer.response));
         rows.push(EventRow::new(path, &answer));
     }

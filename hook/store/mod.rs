@@ -109,6 +109,8 @@ pub enum StoreError {
     InvalidLocation { location: String, reason: String },
     #[error("cannot read {location}: {reason}")]
     S3 { location: String, reason: String },
+    #[error("fetching {file_name} failed a moment ago: {reason}")]
+    RecentFailure { file_name: String, reason: String },
     #[error("unexpected answer for {file_name}: {reason}")]
     Unexpected { file_name: String, reason: String },
     #[error("{path} is {size} bytes, more than the {limit} bytes a template may have")]

@@ -60,9 +60,9 @@ pub struct S3Settings {
     /// Path-style addressing (`https://endpoint/bucket/key`), for S3-compatible servers.
     pub force_path_style: bool,
     pub connect_timeout: Duration,
-    /// One HTTP attempt, including reading the body.
+    /// One HTTP attempt, up to the response headers.
     pub attempt_timeout: Duration,
-    /// All attempts together.
+    /// All attempts together, and the whole fetch including the body.
     pub operation_timeout: Duration,
     pub max_attempts: u32,
 }
@@ -100,6 +100,8 @@ impl S3Settings {
 pub struct S3Source {
     client: Client,
     location: S3Location,
+    /// The longest one fetch may take, body included.
+    deadline: Duration,
 }
 
 impl S3Source {
@@ -112,40 +114,58 @@ impl S3Source {
             .load()
             .await;
         let config = aws_sdk_s3::config::Builder::from(&shared).force_path_style(settings.force_path_style).build();
-        S3Source { client: Client::from_conf(config), location }
+        S3Source::new(Client::from_conf(config), location, settings)
     }
 
-    /// A source over an already configured client.
-    pub fn new(client: Client, location: S3Location) -> Self {
-        S3Source { client, location }
+    /// A source over an already configured client; `settings.operation_timeout` bounds each
+    /// fetch, body included.
+    pub fn new(client: Client, location: S3Location, settings: &S3Settings) -> Self {
+        S3Source { client, location, deadline: settings.operation_timeout }
     }
 
+    /// One fetch, bounded as a whole: the SDK's timeouts stop at the response headers, so
+    /// reading the body is bounded here too.
     async fn get(&self, file_name: &str, known_version: Option<&str>) -> Result<Fetch, StoreError> {
         check_file_name(file_name)?;
         let key = self.location.key(file_name);
-        let request = self.client.get_object().bucket(&self.location.bucket).key(&key);
+        match tokio::time::timeout(self.deadline, self.get_object(&key, known_version)).await {
+            Ok(result) => result,
+            Err(_) => Err(self.fault(&key, format!("no complete answer within {} ms", self.deadline.as_millis()))),
+        }
+    }
+
+    async fn get_object(&self, key: &str, known_version: Option<&str>) -> Result<Fetch, StoreError> {
+        let request = self.client.get_object().bucket(&self.location.bucket).key(key);
         let request = match known_version {
             Some(etag) => request.if_none_match(etag),
             None => request,
         };
-        let output = match request.send().await {
+        let mut output = match request.send().await {
             Ok(output) => output,
-            Err(error) => return self.classify(&key, error),
+            Err(error) => return self.classify(key, error),
         };
-        let failed =
-            |reason: String| StoreError::S3 { location: format!("s3://{}/{key}", self.location.bucket), reason };
+        let too_large = |size: String| {
+            self.fault(key, format!("the object is {size} bytes, more than the {MAX_TEMPLATE_BYTES} allowed"))
+        };
         let declared = output.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
         if declared > MAX_TEMPLATE_BYTES {
-            return Err(failed(format!("the object is {declared} bytes, more than the {MAX_TEMPLATE_BYTES} allowed")));
+            return Err(too_large(declared.to_string()));
         }
-        let etag = output.e_tag().map(str::to_owned);
-        let body = output.body.collect().await.map_err(|e| failed(format!("reading the body failed: {e}")))?.to_vec();
-        if body.len() as u64 > MAX_TEMPLATE_BYTES {
-            return Err(failed(format!("the object is more than the {MAX_TEMPLATE_BYTES} bytes allowed")));
+        let mut body = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
+        while let Some(chunk) = output.body.next().await {
+            let chunk = chunk.map_err(|e| self.fault(key, format!("reading the body failed: {e}")))?;
+            if (body.len() + chunk.len()) as u64 > MAX_TEMPLATE_BYTES {
+                return Err(too_large("more than that".to_owned()));
+            }
+            body.extend_from_slice(&chunk);
         }
         // S3 always sends an ETag; a server that does not is still usable, just not cheaply.
-        let version = etag.unwrap_or_else(|| content_version(&body));
+        let version = output.e_tag().map_or_else(|| content_version(&body), str::to_owned);
         Ok(Fetch::Found(Fetched { body, version }))
+    }
+
+    fn fault(&self, key: &str, reason: String) -> StoreError {
+        StoreError::S3 { location: format!("s3://{}/{key}", self.location.bucket), reason }
     }
 
     /// What an error answer means: not found (`NoSuchKey` only: a missing bucket or a
@@ -168,7 +188,7 @@ impl S3Source {
             }
             _ => DisplayErrorContext(&error).to_string(),
         };
-        Err(StoreError::S3 { location: format!("s3://{}/{key}", self.location.bucket), reason })
+        Err(self.fault(key, reason))
     }
 }
 

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rcfge::cache::CacheUse;
 use rcfge::store::{BoxFuture, Fetch, StoreError};
 use rcfge::{Action, Context, DirSource, Engine, EngineConfig, Target, TemplateSource, Verdict};
 use serde_json::{Value, json};
@@ -83,11 +84,11 @@ fn a_warm_engine_fetches_and_compiles_once() {
     runtime().block_on(async {
         let first = engine.decide(&queue("Q0", json!({"SqsManagedSseEnabled": true}))).await;
         assert!(matches!(first.verdict, Verdict::Compliant), "{:?}", first.verdict);
-        assert!(!first.cached);
+        assert_eq!((first.cache, first.compiled), (Some(CacheUse::Miss), true));
         for i in 1..50 {
             let decision = engine.decide(&queue(&format!("Q{i}"), json!({"SqsManagedSseEnabled": "true"}))).await;
             assert!(matches!(decision.verdict, Verdict::Compliant));
-            assert!(decision.cached, "decision {i} was not served from the cache");
+            assert_eq!((decision.cache, decision.compiled), (Some(CacheUse::Hit), false), "decision {i}");
         }
     });
     assert_eq!(source.fetches("aws-sqs-queue.json"), 1);

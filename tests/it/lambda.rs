@@ -161,7 +161,8 @@ fn fixture(name: &str) -> Vec<u8> {
 #[test]
 fn the_lambda_function_answers_through_the_runtime_api() {
     let s3 = S3Server::start();
-    let duplicate_keys = br#"{"awsAccountId": "111122223333", "awsAccountId": "444455556666"}"#.to_vec();
+    let duplicate_keys =
+        br#"{"clientRequestToken": "dup-1", "awsAccountId": "111122223333", "awsAccountId": "444455556666"}"#.to_vec();
     let events = vec![
         fixture("bucket-compliant"),
         fixture("bucket-foreign-topic"),
@@ -209,6 +210,7 @@ fn the_lambda_function_answers_through_the_runtime_api() {
     assert!(answer(2)["message"].as_str().unwrap().contains("no template for AWS::Lambda::Function"));
     assert_eq!(answer(3)["errorCode"], "InternalFailure");
     assert!(answer(3)["message"].as_str().unwrap().contains("duplicate key"));
+    assert_eq!(answer(3)["clientRequestToken"], "dup-1", "the token is echoed even for a refused event");
     assert_eq!(answer(4)["hookStatus"], "SUCCESS");
 
     // One decision line per invocation, each a log record and an EMF metric at once.
@@ -221,8 +223,12 @@ fn the_lambda_function_answers_through_the_runtime_api() {
     assert_eq!(decisions[0]["verdict"], "compliant");
     assert_eq!(decisions[0]["type_name"], "AWS::S3::Bucket");
     assert_eq!(decisions[0]["stack"], "payments");
-    assert_eq!(decisions[0]["cache_hit"], false);
-    assert_eq!(decisions[4]["cache_hit"], true, "the warm function reuses the template and the compiled policy");
+    assert_eq!((&decisions[0]["cache"], &decisions[0]["compiled"]), (&json!("miss"), &json!(true)));
+    assert_eq!(
+        (&decisions[4]["cache"], &decisions[4]["compiled"]),
+        (&json!("hit"), &json!(false)),
+        "the warm function reuses the template and the compiled policy"
+    );
     assert_eq!(decisions[1]["violations"], 1);
     assert!(decisions.iter().all(|d| d["LatencyMicroseconds"].is_u64() && d["Decisions"] == 1));
     assert!(!stdout.contains("444455556666:x"), "property values are never logged: {stdout}");
@@ -249,4 +255,33 @@ fn a_bad_configuration_stops_the_function_before_it_takes_events() {
         assert!(stderr.contains(expected), "{env:?}: {stderr}");
     }
     assert!(api.posted().iter().all(|p| p.kind != "response"), "no event is answered by a misconfigured function");
+}
+
+#[test]
+fn the_lambda_function_fails_closed_in_time_when_s3_hangs() {
+    let s3 = S3Server::start();
+    // Longer than the function's S3 operation timeout (8 s), shorter than the invocation budget.
+    s3.observed.set_fault(crate::s3_server::Fault::Delay(Duration::from_secs(15)));
+    let api = RuntimeApi::start(vec![fixture("bucket-compliant")]);
+    let templates = s3.uri();
+    let started = Instant::now();
+    let mut child = spawn_hook(
+        &api,
+        &[
+            ("RCFGE_TEMPLATES", &templates),
+            ("AWS_ENDPOINT_URL", &s3.endpoint),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+            ("AWS_REGION", "eu-west-1"),
+        ],
+    );
+    let posted = api.wait_for(1, &mut child);
+    let elapsed = started.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert_eq!(posted[0].kind, "response");
+    assert_eq!(posted[0].body["errorCode"], "InternalFailure");
+    assert!(posted[0].body["message"].as_str().unwrap().contains("timeout"), "{}", posted[0].body);
+    assert!(elapsed < Duration::from_secs(15), "the S3 timeouts of the function bound the answer: {elapsed:?}");
 }

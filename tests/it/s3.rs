@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rcfge::cache::Freshness;
+use rcfge::cache::{CacheUse, Freshness};
 use rcfge::store::S3Settings;
 use rcfge::{Action, Context, Engine, EngineConfig, Target, Verdict};
 use s3s::S3ErrorCode;
@@ -91,6 +91,7 @@ fn a_missing_bucket_is_a_fault_not_a_missing_template() {
     let source = rcfge::store::S3Source::new(
         crate::s3_server::client_for(&server.endpoint, &settings()),
         rcfge::store::S3Location::parse("s3://no-such-bucket/").unwrap(),
+        &settings(),
     );
     let config = EngineConfig { exempt_types: ["AWS::SQS::Queue".to_owned()].into(), ..EngineConfig::default() };
     let engine = Engine::new(source, config);
@@ -105,6 +106,7 @@ fn server_faults_fail_closed() {
         (Fault::Error(S3ErrorCode::InternalError), "HTTP 500 InternalError"),
         (Fault::Error(S3ErrorCode::ServiceUnavailable), "HTTP 503 ServiceUnavailable"),
         (Fault::Delay(Duration::from_secs(3)), "timeout"),
+        (Fault::StallBody, "no complete answer within 1500 ms"),
     ] {
         let server = S3Server::start();
         server.observed.set_fault(fault.clone());
@@ -131,10 +133,16 @@ fn revalidation_uses_the_etag_and_keeps_the_compiled_policy() {
     runtime().block_on(async {
         let first = engine.decide(&compliant()).await;
         assert!(matches!(first.verdict, Verdict::Compliant));
+        assert_eq!((first.cache, first.compiled), (Some(CacheUse::Miss), true));
         for _ in 0..3 {
             let again = engine.decide(&compliant()).await;
             assert!(matches!(again.verdict, Verdict::Compliant));
             assert_eq!(again.template_version, first.template_version);
+            assert_eq!(
+                (again.cache, again.compiled),
+                (Some(CacheUse::Revalidated), false),
+                "304 keeps the compiled policy"
+            );
         }
     });
     assert_eq!(server.observed.gets(), 4, "one GET per decision once the TTL has passed");
@@ -260,4 +268,109 @@ fn rcfge_hook_invoke_reads_templates_from_s3() {
     ]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("not a valid bucket name"), "{}", run.stderr);
+}
+
+#[test]
+fn a_failed_revalidation_fails_closed_whatever_the_failure() {
+    for fault in [Fault::Error(S3ErrorCode::AccessDenied), Fault::Delay(Duration::from_secs(3)), Fault::StallBody] {
+        let server = S3Server::start();
+        let engine = engine(&server, always_revalidate());
+        let runtime = runtime();
+        assert!(matches!(runtime.block_on(engine.decide(&compliant())).verdict, Verdict::Compliant));
+        server.observed.set_fault(fault.clone());
+        let decision = runtime.block_on(engine.decide(&compliant()));
+        assert!(matches!(decision.verdict, Verdict::InternalFailure(_)), "{fault:?}: {:?}", decision.verdict);
+    }
+}
+
+#[test]
+fn stale_if_error_has_limits() {
+    let window = Freshness { ttl: Some(Duration::ZERO), stale_if_error: Duration::from_millis(300) };
+    let runtime = runtime();
+
+    // The window ends.
+    let server = S3Server::start();
+    let warm = engine(&server, window);
+    assert!(matches!(runtime.block_on(warm.decide(&compliant())).verdict, Verdict::Compliant));
+    server.observed.set_fault(Fault::Error(S3ErrorCode::InternalError));
+    assert_eq!(runtime.block_on(warm.decide(&compliant())).cache, Some(CacheUse::Stale));
+    std::thread::sleep(Duration::from_millis(350));
+    assert!(matches!(runtime.block_on(warm.decide(&compliant())).verdict, Verdict::InternalFailure(_)));
+
+    // A deleted template is not masked.
+    let server = S3Server::start();
+    let warm = engine(&server, window);
+    assert!(matches!(runtime.block_on(warm.decide(&compliant())).verdict, Verdict::Compliant));
+    server.delete("aws-sqs-queue.json");
+    assert!(failure_reason(&runtime.block_on(warm.decide(&compliant())).verdict).contains("no template"));
+
+    // A broken new version is not masked.
+    let server = S3Server::start();
+    let warm = engine(&server, window);
+    assert!(matches!(runtime.block_on(warm.decide(&compliant())).verdict, Verdict::Compliant));
+    server.put("aws-sqs-queue.json", b"{ broken");
+    assert!(failure_reason(&runtime.block_on(warm.decide(&compliant())).verdict).contains("not valid JSON"));
+}
+
+#[test]
+fn a_template_is_trusted_for_the_ttl_then_revalidated() {
+    let server = S3Server::start();
+    let engine = engine(&server, Freshness { ttl: Some(Duration::from_millis(300)), stale_if_error: Duration::ZERO });
+    let strict =
+        br#"{"typeName": "AWS::SQS::Queue", "type": "object", "additionalProperties": false, "properties": {}}"#;
+    let runtime = runtime();
+    assert!(matches!(runtime.block_on(engine.decide(&compliant())).verdict, Verdict::Compliant));
+    server.put("aws-sqs-queue.json", strict);
+    let within = runtime.block_on(engine.decide(&compliant()));
+    assert_eq!((within.cache, matches!(within.verdict, Verdict::Compliant)), (Some(CacheUse::Hit), true));
+    std::thread::sleep(Duration::from_millis(350));
+    let after = runtime.block_on(engine.decide(&compliant()));
+    assert_eq!(after.cache, Some(CacheUse::Miss));
+    assert!(matches!(after.verdict, Verdict::NonCompliant(_)));
+    assert_eq!(server.observed.gets(), 2);
+}
+
+#[test]
+fn requests_queued_behind_a_failed_fetch_share_its_failure() {
+    let server = S3Server::start();
+    server.observed.set_fault(Fault::Delay(Duration::from_secs(3)));
+    let engine = Arc::new(engine(&server, Freshness::default()));
+    let started = std::time::Instant::now();
+    runtime().block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let engine = engine.clone();
+            tasks.spawn(async move { engine.decide(&compliant()).await });
+        }
+        while let Some(decision) = tasks.join_next().await {
+            assert!(matches!(decision.unwrap().verdict, Verdict::InternalFailure(_)));
+        }
+    });
+    assert!(started.elapsed() < Duration::from_secs(3), "eight waiters did not each wait for their own timeout");
+    assert!(server.observed.gets() <= 2, "{} GETs", server.observed.gets());
+}
+
+#[test]
+fn an_answer_never_takes_longer_than_its_budget() {
+    let server = S3Server::start();
+    server.observed.set_fault(Fault::Delay(Duration::from_secs(5)));
+    let slow = S3Settings {
+        operation_timeout: Duration::from_secs(10),
+        attempt_timeout: Duration::from_secs(10),
+        ..settings()
+    };
+    let engine = Engine::new(server.source(&slow), EngineConfig::default());
+    let event =
+        std::fs::read(format!("{}/tests/fixtures/events/bucket-compliant.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let started = std::time::Instant::now();
+    let answer = runtime().block_on(rcfge::hook::answer_bytes(
+        &engine,
+        &event,
+        &rcfge::event::EventDefaults::default(),
+        Duration::from_millis(300),
+    ));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(answer.response.error_code, Some(rcfge::response::ErrorCode::InternalFailure));
+    assert!(answer.response.message.contains("no verdict within 300 ms"), "{}", answer.response.message);
+    assert_eq!(answer.response.client_request_token.as_deref(), Some("4b90a7e4-1111-2222-3333-6f1a2b3c4d5e"));
 }

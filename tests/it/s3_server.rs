@@ -30,6 +30,27 @@ pub enum Fault {
     Error(S3ErrorCode),
     /// Wait this long before answering.
     Delay(Duration),
+    /// Send the headers and the first byte of the body, then nothing more.
+    StallBody,
+}
+
+/// A body that sends one chunk and then never finishes.
+struct StalledBody {
+    first: Option<bytes::Bytes>,
+}
+
+impl futures_core::Stream for StalledBody {
+    type Item = Result<bytes::Bytes, std::io::Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        match self.first.take() {
+            Some(chunk) => std::task::Poll::Ready(Some(Ok(chunk))),
+            None => std::task::Poll::Pending,
+        }
+    }
 }
 
 /// Request counters and the fault switch, shared with the test.
@@ -69,6 +90,12 @@ impl S3 for TestS3 {
             Fault::None => {}
             Fault::Error(code) => return Err(S3Error::new(code)),
             Fault::Delay(delay) => tokio::time::sleep(delay).await,
+            Fault::StallBody => {
+                let mut response = self.inner.get_object(req).await?;
+                response.output.body =
+                    Some(StreamingBlob::wrap(StalledBody { first: Some(bytes::Bytes::from_static(b"{")) }));
+                return Ok(response);
+            }
         }
         // As S3 does (s3s-fs answers NoSuchKey for a missing bucket).
         if !self.root.join(&req.input.bucket).is_dir() {
@@ -196,7 +223,7 @@ impl S3Server {
 
     /// A template source over this server, with these client settings.
     pub fn source(&self, settings: &S3Settings) -> S3Source {
-        S3Source::new(client_for(&self.endpoint, settings), S3Location::parse(&self.uri()).unwrap())
+        S3Source::new(client_for(&self.endpoint, settings), S3Location::parse(&self.uri()).unwrap(), settings)
     }
 }
 
