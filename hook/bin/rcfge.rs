@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
+use rcfge::authoring;
 use rcfge::config::s3_settings;
 use rcfge::context::{is_account_id, partition_for_region};
 use rcfge::engine::check_variable_name;
@@ -53,6 +54,56 @@ enum Command {
         #[command(subcommand)]
         command: HookCommand,
     },
+    /// Write and check restricted templates.
+    Templates {
+        #[command(subcommand)]
+        command: TemplatesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TemplatesCommand {
+    /// Scaffold a restricted template from the pinned provider schema, for a human to tighten.
+    New {
+        /// Resource type, e.g. AWS::S3::Bucket.
+        #[arg(value_name = "TYPE", value_parser = parse_type_name)]
+        type_name: String,
+        #[command(flatten)]
+        dirs: AuthoringDirs,
+        /// Print the scaffold instead of writing it into the templates directory.
+        #[arg(long)]
+        stdout: bool,
+        /// Overwrite an existing template.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check every template of a directory (exit 1 on any finding).
+    Lint {
+        /// The templates to check.
+        #[arg(value_name = "DIR", default_value = "templates")]
+        dir: PathBuf,
+        /// Pinned provider schemas.
+        #[arg(long, default_value = "schemas", value_name = "DIR")]
+        schemas: PathBuf,
+    },
+    /// The feature-gating report: provider properties each template does not approve.
+    Gaps {
+        /// Only this type.
+        #[arg(long = "type", value_name = "TYPE", value_parser = parse_type_name)]
+        type_name: Option<String>,
+        #[command(flatten)]
+        dirs: AuthoringDirs,
+    },
+}
+
+#[derive(Args)]
+struct AuthoringDirs {
+    /// Template directory.
+    #[arg(long, default_value = "templates", value_name = "DIR")]
+    templates: PathBuf,
+    /// Pinned provider schemas.
+    #[arg(long, default_value = "schemas", value_name = "DIR")]
+    schemas: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -195,6 +246,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 let engine = engine(&source, Map::new()).await?;
                 serve_events(&engine, &dir, &event_defaults(default_region)).await
             }
+            Command::Templates { command } => templates(command),
         }
     })
 }
@@ -214,6 +266,64 @@ async fn render(engine: &Engine, type_name: &str, logical_id: &str, context: &Co
             Ok(if missing.is_empty() { exit::FINDINGS } else { exit::USAGE })
         }
     }
+}
+
+fn templates(command: TemplatesCommand) -> anyhow::Result<u8> {
+    match command {
+        TemplatesCommand::New { type_name, dirs, stdout, force } => {
+            let file_name = file_name_for_type(&type_name)?;
+            let provider = read_json(&dirs.schemas.join(&file_name))?;
+            let template = authoring::scaffold::scaffold(&provider, &file_name).map_err(anyhow::Error::msg)?;
+            let text = format!("{}\n", serde_json::to_string_pretty(&template)?);
+            if stdout {
+                print!("{text}");
+                return Ok(exit::CLEAN);
+            }
+            let target = dirs.templates.join(&file_name);
+            if target.exists() && !force {
+                bail!("{} exists; pass --force to overwrite it", target.display());
+            }
+            std::fs::write(&target, text).with_context(|| format!("cannot write {}", target.display()))?;
+            println!("wrote {}: prune it, tighten it, then run rcfge templates lint", target.display());
+            Ok(exit::CLEAN)
+        }
+        TemplatesCommand::Lint { dir, schemas } => {
+            let findings =
+                authoring::lint::lint_dir(&dir, &schemas).with_context(|| format!("cannot read {}", dir.display()))?;
+            for f in &findings {
+                println!("{}/{}:{}: {}", dir.display(), f.file, f.pointer, f.message);
+            }
+            let files = authoring::lint::template_files(&dir)?.len();
+            let plural = |n: usize, word: &str| if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") };
+            println!("{}, {}", plural(files, "template"), plural(findings.len(), "finding"));
+            Ok(if findings.is_empty() { exit::CLEAN } else { exit::FINDINGS })
+        }
+        TemplatesCommand::Gaps { type_name, dirs } => {
+            let mut reports = Vec::new();
+            for path in authoring::lint::template_files(&dirs.templates)? {
+                let template = read_json(&path)?;
+                let Some(declared) = template.get("typeName").and_then(Value::as_str).map(str::to_owned) else {
+                    continue;
+                };
+                if type_name.as_ref().is_some_and(|wanted| *wanted != declared) {
+                    continue;
+                }
+                let file_name = file_name_for_type(&declared)?;
+                let provider = read_json(&dirs.schemas.join(&file_name))?;
+                reports.push(authoring::gaps::gaps(&declared, &template, &provider));
+            }
+            if reports.is_empty() {
+                bail!("no template found for {}", type_name.as_deref().unwrap_or("any type"));
+            }
+            print!("{}", authoring::gaps::text(&reports));
+            Ok(exit::CLEAN)
+        }
+    }
+}
+
+fn read_json(path: &Path) -> anyhow::Result<Value> {
+    let body = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    rcfge::json::from_slice(&body).with_context(|| format!("{} is not valid JSON", path.display()))
 }
 
 /// The Region for events without a stack ARN: the flag, else `AWS_REGION`, as in the function.

@@ -1,6 +1,7 @@
 //! Whole flows: the real `rcfge` binary over fixture events and stacks, and the library's
 //! public API end to end. One test binary, so the dependency tree is linked once.
 
+mod authoring;
 mod engine;
 mod faults;
 mod hook_invoke;

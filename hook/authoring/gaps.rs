@@ -1,0 +1,126 @@
+//! `rcfge templates gaps`: the feature-gating report. For a type, the provider properties (at
+//! every depth) that its template does not approve: what a team may ask the security team for.
+
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use super::shape::{path_of_property_pointer, property_paths};
+
+/// What one template leaves out of its provider schema.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct GapReport {
+    pub type_name: String,
+    /// Provider property paths the template approves.
+    pub approved: usize,
+    /// Provider property paths a template could approve (read-only ones excluded).
+    pub settable: usize,
+    /// The outermost properties not approved, each with how many properties lie under it.
+    pub not_approved: Vec<(String, usize)>,
+}
+
+/// Compares a template with its provider schema.
+pub fn gaps(type_name: &str, template: &Value, provider: &Value) -> GapReport {
+    let read_only: BTreeSet<String> = provider
+        .get("readOnlyProperties")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter_map(path_of_property_pointer)
+        .collect();
+    let settable: BTreeSet<String> =
+        property_paths(provider).into_keys().filter(|p| !read_only.iter().any(|r| p == r || is_under(p, r))).collect();
+    let approved: BTreeSet<String> = property_paths(template).into_keys().collect();
+    let missing: BTreeSet<&String> = settable.iter().filter(|p| !approved.contains(*p)).collect();
+    let mut not_approved = Vec::new();
+    for path in &missing {
+        if ancestors(path).any(|a| missing.contains(&a)) {
+            continue;
+        }
+        let nested = missing.iter().filter(|other| is_under(other, path)).count();
+        not_approved.push(((*path).clone(), nested));
+    }
+    GapReport {
+        type_name: type_name.to_owned(),
+        approved: settable.iter().filter(|p| approved.contains(*p)).count(),
+        settable: settable.len(),
+        not_approved,
+    }
+}
+
+/// The human-readable report for several types.
+pub fn text(reports: &[GapReport]) -> String {
+    let mut out = String::new();
+    for report in reports {
+        let _ = writeln!(
+            out,
+            "{}: {} of {} settable provider properties approved; not approved:",
+            report.type_name, report.approved, report.settable
+        );
+        if report.not_approved.is_empty() {
+            out.push_str("  (none)\n");
+        }
+        for (path, nested) in &report.not_approved {
+            match nested {
+                0 => {
+                    let _ = writeln!(out, "  {path}");
+                }
+                n => {
+                    let _ = writeln!(out, "  {path} (and {n} nested)");
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `A.B[].C` → `A.B[]`, `A.B`, `A`.
+fn ancestors(path: &str) -> impl Iterator<Item = String> + '_ {
+    std::iter::successors(parent(path), |p| parent(p))
+}
+
+fn parent(path: &str) -> Option<String> {
+    if let Some(stripped) = path.strip_suffix("[]").or_else(|| path.strip_suffix(".*")) {
+        return Some(stripped.to_owned());
+    }
+    path.rsplit_once('.').map(|(parent, _)| parent.to_owned())
+}
+
+fn is_under(path: &str, ancestor: &str) -> bool {
+    path.len() > ancestor.len() && path.starts_with(ancestor) && matches!(path.as_bytes()[ancestor.len()], b'.' | b'[')
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn lists_the_outermost_properties_not_approved() {
+        let provider = json!({
+            "readOnlyProperties": ["/properties/Arn"],
+            "properties": {
+                "Arn": {"type": "string"},
+                "Name": {"type": "string"},
+                "Accelerate": {"type": "object", "properties": {"Status": {"type": "string"}, "Mode": {"type": "string"}}},
+                "Notify": {"type": "object", "properties": {"Topics": {"type": "array", "items": {"type": "string"}}, "Lambdas": {"type": "array", "items": {"type": "string"}}}}
+            }
+        });
+        let template = json!({"properties": {"Name": {"type": "string"}, "Notify": {"type": "object", "properties": {"Topics": {"type": "array", "items": {"type": "string"}}}}}});
+        let report = gaps("AWS::X::Y", &template, &provider);
+        assert_eq!(report.not_approved, [("Accelerate".to_owned(), 2), ("Notify.Lambdas".to_owned(), 1)]);
+        assert_eq!((report.approved, report.settable), (4, 9));
+        assert!(text(&[report]).contains("  Accelerate (and 2 nested)\n  Notify.Lambdas (and 1 nested)\n"));
+    }
+
+    #[test]
+    fn parents() {
+        assert_eq!(ancestors("A.B[].C").collect::<Vec<_>>(), ["A.B[]", "A.B", "A"]);
+        assert!(is_under("A.B", "A"));
+        assert!(is_under("A[]", "A"));
+        assert!(!is_under("AB", "A"));
+    }
+}

@@ -1,0 +1,405 @@
+//! `rcfge templates lint`: what makes a template unsafe or useless before it is ever used.
+//!
+//! Every finding names the file and a JSON pointer into it. Checks: an object node that allows
+//! unlisted properties (feature gating depends on `additionalProperties: false`), a keyword
+//! draft-07 ignores, a `$ref` with siblings (ignored too), a remote `$ref`, a property or type
+//! the pinned provider schema does not have, an unknown placeholder, and a template that does
+//! not parse, render or compile with a sample context.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use super::shape::{property_paths, types_within};
+use super::{DRAFT7_FORMATS, is_known_keyword};
+use crate::context::{Action, Context, is_builtin_variable};
+use crate::engine::parse_variables;
+use crate::policy::{CompileError, Policy};
+use crate::render::{Template, TemplateError};
+use crate::store::VARIABLES_FILE;
+
+/// One problem in one template.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Finding {
+    pub file: String,
+    pub pointer: String,
+    pub message: String,
+}
+
+/// Lints every template (`*.json` but `_variables.json`) in `templates` against the pinned
+/// provider schemas of the same name in `schemas`.
+pub fn lint_dir(templates: &Path, schemas: &Path) -> std::io::Result<Vec<Finding>> {
+    let organisation = match std::fs::read(templates.join(VARIABLES_FILE)) {
+        Ok(body) => parse_variables(&body).unwrap_or_default(),
+        Err(_) => Map::new(),
+    };
+    let mut findings = Vec::new();
+    for path in template_files(templates)? {
+        let file = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let body = std::fs::read(&path)?;
+        let provider = std::fs::read(schemas.join(&file)).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+        findings.extend(lint_template(&file, &body, provider.as_ref(), &organisation));
+    }
+    Ok(findings)
+}
+
+/// The template files of a directory, sorted.
+pub fn template_files(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| p.file_name().is_some_and(|n| n != VARIABLES_FILE))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Lints one template file.
+pub fn lint_template(
+    file: &str,
+    body: &[u8],
+    provider: Option<&Value>,
+    organisation: &Map<String, Value>,
+) -> Vec<Finding> {
+    let mut found = Vec::new();
+    let document = match crate::json::from_slice(body) {
+        Ok(document) => document,
+        Err(e) => return vec![finding(file, "/", format!("not valid JSON: {e}"))],
+    };
+    let Some(type_name) = document.get("typeName").and_then(Value::as_str).map(str::to_owned) else {
+        return vec![finding(file, "/", "the template has no typeName naming the resource type it restricts".into())];
+    };
+    let mut structural = Vec::new();
+    check_node(&document, "", false, &mut structural);
+    found.extend(structural.into_iter().map(|(pointer, message)| finding(file, &pointer, message)));
+    match provider {
+        Some(provider) => found.extend(compare_with_provider(file, &type_name, &document, provider)),
+        None => found.push(finding(
+            file,
+            "/",
+            format!("no pinned provider schema schemas/{file} to check {type_name} against"),
+        )),
+    }
+    found.extend(check_rendering(file, &type_name, body, &document, organisation));
+    found
+}
+
+fn finding(file: &str, pointer: &str, message: String) -> Finding {
+    let pointer = if pointer.is_empty() { "/".to_owned() } else { pointer.to_owned() };
+    Finding { file: file.to_owned(), pointer, message }
+}
+
+/// Checks one schema node and everything under it. `in_branch`: the node refines its parent
+/// (a combinator branch, `then`/`else`), so it need not close the object itself.
+fn check_node(node: &Value, pointer: &str, in_branch: bool, out: &mut Vec<(String, String)>) {
+    let Value::Object(object) = node else { return };
+    for key in object.keys().filter(|k| !is_known_keyword(k)) {
+        out.push((
+            format!("{pointer}/{}", escape(key)),
+            format!("`{key}` is not a JSON Schema draft-07 keyword: the validator ignores it"),
+        ));
+    }
+    if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
+        if !reference.starts_with('#') {
+            out.push((
+                format!("{pointer}/$ref"),
+                format!("remote $ref `{reference}`: templates may only refer inside themselves"),
+            ));
+        }
+        let siblings: Vec<&str> = object
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !matches!(*k, "$ref" | "description" | "title" | "$comment"))
+            .collect();
+        if !siblings.is_empty() {
+            out.push((
+                format!("{pointer}/$ref"),
+                format!("draft-07 ignores the siblings of $ref: {}", siblings.join(", ")),
+            ));
+        }
+    }
+    if let Some(format) = object.get("format").and_then(Value::as_str)
+        && !DRAFT7_FORMATS.contains(&format)
+    {
+        out.push((format!("{pointer}/format"), format!("`{format}` is not a draft-07 format")));
+    }
+    let typed_object = match object.get("type") {
+        Some(Value::String(t)) => t == "object",
+        Some(Value::Array(types)) => types.iter().any(|t| t == "object"),
+        _ => false,
+    };
+    let describes_object = typed_object || (!in_branch && object.contains_key("properties"));
+    if describes_object && object.get("additionalProperties") != Some(&Value::Bool(false)) {
+        out.push((
+            if pointer.is_empty() { "/".to_owned() } else { pointer.to_owned() },
+            "this object allows properties it does not list: add \"additionalProperties\": false".to_owned(),
+        ));
+    }
+    for (key, value) in object {
+        let here = format!("{pointer}/{}", escape(key));
+        match (key.as_str(), value) {
+            ("properties" | "definitions" | "patternProperties", Value::Object(map)) => {
+                for (name, sub) in map {
+                    check_node(sub, &format!("{here}/{}", escape(name)), false, out);
+                }
+            }
+            ("items", Value::Array(items)) => {
+                for (i, sub) in items.iter().enumerate() {
+                    check_node(sub, &format!("{here}/{i}"), false, out);
+                }
+            }
+            ("items" | "additionalItems" | "additionalProperties" | "contains" | "propertyNames", sub) => {
+                check_node(sub, &here, false, out);
+            }
+            ("allOf" | "anyOf" | "oneOf", Value::Array(branches)) => {
+                for (i, sub) in branches.iter().enumerate() {
+                    check_node(sub, &format!("{here}/{i}"), true, out);
+                }
+            }
+            ("not" | "if" | "then" | "else", sub) => check_node(sub, &here, true, out),
+            ("dependencies", Value::Object(map)) => {
+                for (name, sub) in map {
+                    check_node(sub, &format!("{here}/{}", escape(name)), true, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Properties the provider does not have (typos), and types it does not allow.
+fn compare_with_provider(file: &str, type_name: &str, template: &Value, provider: &Value) -> Vec<Finding> {
+    let provider_paths = property_paths(provider);
+    let mut found = Vec::new();
+    for (path, info) in property_paths(template) {
+        match provider_paths.get(&path) {
+            None => found.push(finding(
+                file,
+                &info.pointer,
+                format!("`{path}` is not a property of {type_name} in the pinned provider schema"),
+            )),
+            Some(upstream)
+                if !info.types.is_empty()
+                    && !upstream.types.is_empty()
+                    && !types_within(&info.types, &upstream.types) =>
+            {
+                found.push(finding(
+                    file,
+                    &info.pointer,
+                    format!(
+                        "`{path}` is typed {} but the provider schema says {}",
+                        list(&info.types),
+                        list(&upstream.types)
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    found
+}
+
+/// Parses the template, then renders and compiles it with a sample context.
+fn check_rendering(
+    file: &str,
+    type_name: &str,
+    body: &[u8],
+    document: &Value,
+    organisation: &Map<String, Value>,
+) -> Vec<Finding> {
+    let template = match Template::parse(type_name, "lint", body) {
+        Ok(template) => template,
+        Err(error) => return vec![finding(file, &template_error_pointer(&error), error.to_string())],
+    };
+    let unknown: Vec<&String> =
+        template.variables().iter().filter(|v| !is_builtin_variable(v) && !organisation.contains_key(*v)).collect();
+    if !unknown.is_empty() {
+        return unknown
+            .into_iter()
+            .map(|name| {
+                let pointer = pointer_of_placeholder(document, name).unwrap_or_default();
+                finding(
+                    file,
+                    &pointer,
+                    format!("unknown placeholder `{name}`: not a built-in variable nor in {VARIABLES_FILE}"),
+                )
+            })
+            .collect();
+    }
+    let mut vars = sample_context().variables(type_name, "SampleResource", Action::Create);
+    for name in template.variables() {
+        if let Some(value) = organisation.get(name) {
+            vars.insert(name.clone(), value.clone());
+        }
+    }
+    let schema = match template.render(&vars) {
+        Ok(schema) => schema,
+        Err(error) => return vec![finding(file, "/", format!("does not render with a sample context: {error}"))],
+    };
+    match Policy::compile(type_name, "lint", schema) {
+        Ok(_) => Vec::new(),
+        Err(CompileError::Invalid { location, reason }) => {
+            vec![finding(file, &location, format!("does not compile after rendering: {reason}"))]
+        }
+        Err(error) => vec![finding(file, "/$schema", error.to_string())],
+    }
+}
+
+/// The context templates are checked in: every built-in variable has a value.
+pub fn sample_context() -> Context {
+    Context {
+        account_id: Some("111122223333".into()),
+        region: Some("eu-west-1".into()),
+        partition: Some("aws".into()),
+        stack_name: Some("sample-stack".into()),
+        stack_id: Some(
+            "arn:aws:cloudformation:eu-west-1:111122223333:stack/sample-stack/00000000-0000-0000-0000-000000000000"
+                .into(),
+        ),
+        change_set_id: Some(
+            "arn:aws:cloudformation:eu-west-1:111122223333:changeSet/sample/00000000-0000-0000-0000-000000000000"
+                .into(),
+        ),
+        hook_type_name: Some("Private::Lambda::RcfgeHook".into()),
+    }
+}
+
+fn template_error_pointer(error: &TemplateError) -> String {
+    match error {
+        TemplateError::Syntax { pointer, .. }
+        | TemplateError::Unsupported { pointer, .. }
+        | TemplateError::JsonInPattern { pointer, .. }
+        | TemplateError::PlaceholderInKeyword { pointer, .. }
+        | TemplateError::DuplicateKey { pointer, .. } => pointer.clone(),
+        TemplateError::WrongType { .. } => "/typeName".to_owned(),
+        TemplateError::BadDenyDelete => "/x-rcfge/denyDelete".to_owned(),
+        TemplateError::Json(_) | TemplateError::NotAnObject => "/".to_owned(),
+    }
+}
+
+/// The first string (value or key) that uses placeholder `name`.
+fn pointer_of_placeholder(value: &Value, name: &str) -> Option<String> {
+    let uses = |text: &str| {
+        text.contains("{{") && (text.contains(&format!("{{{{{name}")) || text.contains(&format!(" {name}")))
+    };
+    match value {
+        Value::String(text) if uses(text) => Some(String::new()),
+        Value::Object(map) => map.iter().find_map(|(key, child)| {
+            let here = format!("/{}", escape(key));
+            if uses(key) {
+                return Some(here);
+            }
+            pointer_of_placeholder(child, name).map(|rest| format!("{here}{rest}"))
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, child)| pointer_of_placeholder(child, name).map(|rest| format!("/{i}{rest}"))),
+        _ => None,
+    }
+}
+
+fn escape(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+fn list(types: &BTreeSet<String>) -> String {
+    types.iter().cloned().collect::<Vec<_>>().join(" or ")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn provider() -> Value {
+        json!({
+            "typeName": "AWS::X::Y",
+            "properties": {"Name": {"type": "string"}, "Size": {"type": "integer"}, "Config": {"$ref": "#/definitions/Config"}},
+            "definitions": {"Config": {"type": "object", "properties": {"Mode": {"type": "string"}}}}
+        })
+    }
+
+    fn lint(template: Value) -> Vec<(String, String)> {
+        lint_template("aws-x-y.json", template.to_string().as_bytes(), Some(&provider()), &Map::new())
+            .into_iter()
+            .map(|f| (f.pointer, f.message))
+            .collect()
+    }
+
+    fn closed(properties: Value) -> Value {
+        json!({"typeName": "AWS::X::Y", "type": "object", "additionalProperties": false, "properties": properties})
+    }
+
+    #[test]
+    fn a_clean_template_has_no_findings() {
+        let template = closed(json!({
+            "Name": {"type": "string", "pattern": "^{{accountId}}-"},
+            "Config": {"type": "object", "additionalProperties": false, "properties": {"Mode": {"enum": ["a"]}}}
+        }));
+        assert_eq!(lint(template), Vec::<(String, String)>::new());
+    }
+
+    #[test]
+    fn open_objects_are_found_everywhere() {
+        let template = json!({
+            "typeName": "AWS::X::Y", "type": "object",
+            "properties": {"Config": {"$ref": "#/definitions/Config"}},
+            "definitions": {"Config": {"type": "object", "properties": {"Mode": {"type": "string"}}}}
+        });
+        let pointers: Vec<String> =
+            lint(template).into_iter().filter(|(_, m)| m.contains("additionalProperties")).map(|(p, _)| p).collect();
+        assert_eq!(pointers, ["/", "/definitions/Config"]);
+    }
+
+    #[test]
+    fn typos_types_and_keywords() {
+        let found = lint(closed(json!({
+            "Nmae": {"type": "string"},
+            "Size": {"type": "string"},
+            "Name": {"type": "string", "insertionOrder": false, "format": "AWS::KMS::Key.Arn"}
+        })));
+        let messages: Vec<&str> = found.iter().map(|(_, m)| m.as_str()).collect();
+        assert!(messages.iter().any(|m| m.contains("`Nmae` is not a property of AWS::X::Y")), "{messages:?}");
+        assert!(
+            messages.iter().any(|m| m.contains("`Size` is typed string but the provider schema says integer")),
+            "{messages:?}"
+        );
+        assert!(
+            messages.iter().any(|m| m.contains("`insertionOrder` is not a JSON Schema draft-07 keyword")),
+            "{messages:?}"
+        );
+        assert!(messages.iter().any(|m| m.contains("not a draft-07 format")), "{messages:?}");
+    }
+
+    #[test]
+    fn refs_placeholders_and_compilation() {
+        let found = lint(closed(json!({"Name": {"$ref": "https://example.com/s.json", "maxLength": 3}})));
+        assert!(found.iter().any(|(p, m)| p == "/properties/Name/$ref" && m.contains("remote $ref")), "{found:?}");
+        assert!(found.iter().any(|(_, m)| m.contains("ignores the siblings of $ref: maxLength")), "{found:?}");
+
+        let found = lint(closed(json!({"Name": {"type": "string", "pattern": "^{{orgUnit}}$"}})));
+        assert_eq!(
+            found,
+            [(
+                "/properties/Name/pattern".to_owned(),
+                "unknown placeholder `orgUnit`: not a built-in variable nor in _variables.json".to_owned()
+            )]
+        );
+
+        let found = lint(closed(json!({"Name": {"type": "string", "pattern": "^(unclosed"}})));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "/properties/Name/pattern");
+    }
+
+    #[test]
+    fn a_missing_provider_schema_or_type_is_a_finding() {
+        let template = closed(json!({}));
+        let found = lint_template("aws-x-y.json", template.to_string().as_bytes(), None, &Map::new());
+        assert!(found[0].message.contains("no pinned provider schema"), "{found:?}");
+        let found = lint_template("aws-x-y.json", b"{}", None, &Map::new());
+        assert!(found[0].message.contains("no typeName"), "{found:?}");
+    }
+}

@@ -1,0 +1,160 @@
+//! `rcfge templates new TYPE`: a first restricted template from the pinned provider schema,
+//! for a human to prune and tighten. Read-only properties are removed, every object node is
+//! closed (`additionalProperties: false`), and what draft-07 or rcfge does not understand
+//! (CloudFormation-only keywords, AWS-specific formats) is dropped.
+
+use serde_json::{Map, Value, json};
+
+use super::{DRAFT7_FORMATS, is_known_keyword};
+
+/// The scaffold for the type described by `provider`, whose pinned file is `file_name`.
+pub fn scaffold(provider: &Value, file_name: &str) -> Result<Value, String> {
+    let type_name = provider.get("typeName").and_then(Value::as_str).ok_or("the provider schema has no typeName")?;
+    let mut schema = json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "typeName": type_name,
+        "description": format!("Restricted {type_name}: (say what this template allows and why)"),
+        "x-rcfge": {
+            "owner": "(team)",
+            "reviewed": "(date)",
+            "restricts": format!("schemas/{file_name}"),
+            "rationale": {}
+        },
+        "type": "object",
+        "additionalProperties": false
+    });
+    for key in ["required", "properties", "definitions"] {
+        if let Some(value) = provider.get(key) {
+            schema[key] = value.clone();
+        }
+    }
+    for pointer in
+        provider.get("readOnlyProperties").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+    {
+        remove_property(&mut schema, pointer);
+    }
+    if let Some(Value::Object(properties)) = schema.get_mut("properties") {
+        for (_, sub) in properties.iter_mut() {
+            clean(sub, false);
+        }
+    }
+    if let Some(Value::Object(definitions)) = schema.get_mut("definitions") {
+        for (_, sub) in definitions.iter_mut() {
+            clean(sub, false);
+        }
+    }
+    Ok(schema)
+}
+
+/// Removes a read-only property given as `/properties/A/B`, following `$ref`s on the way.
+fn remove_property(schema: &mut Value, pointer: &str) {
+    let Some(rest) = pointer.strip_prefix("/properties/") else { return };
+    let segments: Vec<&str> = rest.split('/').collect();
+    let Some((last, parents)) = segments.split_last() else { return };
+    let mut at = String::new();
+    for segment in parents {
+        let child = format!("{at}/properties/{segment}");
+        at = match schema.pointer(&child).and_then(|n| n.get("$ref")).and_then(Value::as_str) {
+            Some(reference) => reference.trim_start_matches('#').to_owned(),
+            None => child,
+        };
+    }
+    if let Some(Value::Object(properties)) = schema.pointer_mut(&format!("{at}/properties")) {
+        properties.remove(*last);
+    }
+    if at.is_empty()
+        && let Some(Value::Array(required)) = schema.get_mut("required")
+    {
+        required.retain(|name| name != *last);
+    }
+}
+
+/// Drops what draft-07 does not understand and closes every object node.
+fn clean(node: &mut Value, in_branch: bool) {
+    let Value::Object(object) = node else { return };
+    object.retain(|key, value| {
+        let standard_format = key != "format" || value.as_str().is_some_and(|f| DRAFT7_FORMATS.contains(&f));
+        is_known_keyword(key) && standard_format
+    });
+    let typed_object = match object.get("type") {
+        Some(Value::String(t)) => t == "object",
+        Some(Value::Array(types)) => types.iter().any(|t| t == "object"),
+        _ => false,
+    };
+    if typed_object || (!in_branch && object.contains_key("properties")) {
+        object.insert("additionalProperties".to_owned(), Value::Bool(false));
+    }
+    for (key, value) in object.iter_mut() {
+        match (key.as_str(), value) {
+            ("properties" | "patternProperties", Value::Object(map)) => {
+                map.values_mut().for_each(|sub| clean(sub, false))
+            }
+            ("items", Value::Array(items)) => items.iter_mut().for_each(|sub| clean(sub, false)),
+            ("items" | "additionalItems" | "contains" | "propertyNames", sub) => clean(sub, false),
+            ("allOf" | "anyOf" | "oneOf", Value::Array(branches)) => {
+                branches.iter_mut().for_each(|sub| clean(sub, true))
+            }
+            ("not" | "if" | "then" | "else", sub) => clean(sub, true),
+            _ => {}
+        }
+    }
+    // A combinator whose branches were only CloudFormation formats now says nothing.
+    for combinator in ["allOf", "anyOf", "oneOf"] {
+        let empty = object.get(combinator).and_then(Value::as_array).is_some_and(|b| b.iter().all(is_empty_schema));
+        if empty {
+            object.remove(combinator);
+        }
+    }
+}
+
+fn is_empty_schema(value: &Value) -> bool {
+    value.as_object().is_some_and(Map::is_empty)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authoring::lint::lint_template;
+
+    fn provider() -> Value {
+        json!({
+            "typeName": "AWS::X::Y",
+            "additionalProperties": false,
+            "required": ["Name"],
+            "readOnlyProperties": ["/properties/Arn", "/properties/Config/Id"],
+            "primaryIdentifier": ["/properties/Arn"],
+            "handlers": {"create": {"permissions": ["x:Create"]}},
+            "properties": {
+                "Arn": {"type": "string"},
+                "Name": {"type": "string", "insertionOrder": false},
+                "Key": {"type": "string", "anyOf": [{"format": "AWS::KMS::Key.Arn"}, {"format": "AWS::KMS::Key.Id"}]},
+                "Config": {"$ref": "#/definitions/Config"},
+                "Tags": {"type": "array", "items": {"$ref": "#/definitions/Tag"}}
+            },
+            "definitions": {
+                "Config": {"type": "object", "properties": {"Id": {"type": "string"}, "Mode": {"type": "string", "format": "date-time"}}},
+                "Tag": {"type": "object", "additionalProperties": false, "properties": {"Key": {"type": "string"}}}
+            }
+        })
+    }
+
+    #[test]
+    fn scaffolds_a_closed_template_without_cloudformation_keywords() {
+        let template = scaffold(&provider(), "aws-x-y.json").unwrap();
+        assert!(template.get("handlers").is_none() && template.get("primaryIdentifier").is_none());
+        assert!(template["properties"].get("Arn").is_none(), "read-only removed");
+        assert!(template["definitions"]["Config"]["properties"].get("Id").is_none(), "nested read-only removed");
+        assert!(template["properties"]["Name"].get("insertionOrder").is_none());
+        assert!(template["properties"]["Key"].get("anyOf").is_none(), "format-only alternatives dropped");
+        assert_eq!(template["definitions"]["Config"]["additionalProperties"], false);
+        assert_eq!(template["definitions"]["Config"]["properties"]["Mode"]["format"], "date-time");
+        assert_eq!(template["required"], json!(["Name"]));
+    }
+
+    #[test]
+    fn the_scaffold_passes_lint() {
+        let template = scaffold(&provider(), "aws-x-y.json").unwrap();
+        let found = lint_template("aws-x-y.json", template.to_string().as_bytes(), Some(&provider()), &Map::new());
+        assert_eq!(found, [], "{found:#?}");
+    }
+}

@@ -1,0 +1,181 @@
+//! The shape of a schema as property paths: `BucketName`,
+//! `NotificationConfiguration.TopicConfigurations[].Topic`, `Tags[].Key`, `Labels.*`. Local
+//! `$ref`s and combinator branches are followed; recursive definitions are followed once.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+/// Deeper than any real resource.
+const MAX_DEPTH: usize = 24;
+
+/// What a schema says about one property path.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PathInfo {
+    /// JSON pointer to the (first) schema node that describes the path.
+    pub pointer: String,
+    /// The JSON types allowed there, when the schema says.
+    pub types: BTreeSet<String>,
+}
+
+/// Every property path of `schema`.
+pub fn property_paths(schema: &Value) -> BTreeMap<String, PathInfo> {
+    let mut paths = BTreeMap::new();
+    walk(schema, schema, "", "", 0, &mut Vec::new(), &mut paths);
+    paths
+}
+
+fn walk(
+    root: &Value,
+    node: &Value,
+    path: &str,
+    pointer: &str,
+    depth: usize,
+    refs: &mut Vec<String>,
+    out: &mut BTreeMap<String, PathInfo>,
+) {
+    let Value::Object(object) = node else { return };
+    if depth > MAX_DEPTH {
+        return;
+    }
+    if !path.is_empty() {
+        let info = out
+            .entry(path.to_owned())
+            .or_insert_with(|| PathInfo { pointer: pointer.to_owned(), types: BTreeSet::new() });
+        match object.get("type") {
+            Some(Value::String(t)) => {
+                info.types.insert(t.clone());
+            }
+            Some(Value::Array(types)) => info.types.extend(types.iter().filter_map(Value::as_str).map(str::to_owned)),
+            _ => {}
+        }
+    }
+    if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
+        let target = reference.strip_prefix('#').and_then(|p| if p.is_empty() { Some(root) } else { root.pointer(p) });
+        if let Some(target) = target
+            && !refs.iter().any(|r| r == reference)
+        {
+            refs.push(reference.to_owned());
+            walk(root, target, path, &reference[1..], depth + 1, refs, out);
+            refs.pop();
+        }
+        return;
+    }
+    let mut child = |sub: &Value, child_path: String, child_pointer: String| {
+        walk(root, sub, &child_path, &child_pointer, depth + 1, refs, out);
+    };
+    if let Some(Value::Object(properties)) = object.get("properties") {
+        for (name, sub) in properties {
+            child(sub, join(path, name), format!("{pointer}/properties/{}", escape(name)));
+        }
+    }
+    for (key, suffix) in [("patternProperties", ".*"), ("additionalProperties", ".*")] {
+        match object.get(key) {
+            Some(Value::Object(map)) if key == "patternProperties" => {
+                for (pattern, sub) in map {
+                    child(sub, format!("{path}{suffix}"), format!("{pointer}/{key}/{}", escape(pattern)));
+                }
+            }
+            Some(sub @ Value::Object(_)) if key == "additionalProperties" => {
+                child(sub, format!("{path}{suffix}"), format!("{pointer}/{key}"));
+            }
+            _ => {}
+        }
+    }
+    match object.get("items") {
+        Some(sub @ Value::Object(_)) => child(sub, format!("{path}[]"), format!("{pointer}/items")),
+        Some(Value::Array(tuple)) => {
+            for (i, sub) in tuple.iter().enumerate() {
+                child(sub, format!("{path}[]"), format!("{pointer}/items/{i}"));
+            }
+        }
+        _ => {}
+    }
+    for combinator in ["allOf", "anyOf", "oneOf"] {
+        if let Some(Value::Array(branches)) = object.get(combinator) {
+            for (i, sub) in branches.iter().enumerate() {
+                child(sub, path.to_owned(), format!("{pointer}/{combinator}/{i}"));
+            }
+        }
+    }
+    for branch in ["then", "else"] {
+        if let Some(sub) = object.get(branch) {
+            child(sub, path.to_owned(), format!("{pointer}/{branch}"));
+        }
+    }
+}
+
+fn join(path: &str, name: &str) -> String {
+    if path.is_empty() { name.to_owned() } else { format!("{path}.{name}") }
+}
+
+fn escape(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+/// A provider's `readOnlyProperties` pointer (`/properties/A/B`) as a property path (`A.B`).
+pub fn path_of_property_pointer(pointer: &str) -> Option<String> {
+    let rest = pointer.strip_prefix("/properties/")?;
+    Some(rest.split('/').filter(|s| *s != "*").collect::<Vec<_>>().join("."))
+}
+
+/// Whether a type set `inner` is allowed by `outer` (`integer` is a `number`).
+pub fn types_within(inner: &BTreeSet<String>, outer: &BTreeSet<String>) -> bool {
+    inner.iter().all(|t| outer.contains(t) || (t == "integer" && outer.contains("number")))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn paths_follow_refs_items_and_maps() {
+        let schema = json!({
+            "definitions": {
+                "Topic": {"type": "object", "properties": {"Arn": {"type": "string"}}},
+                "Node": {"type": "object", "properties": {"Child": {"$ref": "#/definitions/Node"}, "Name": {"type": "string"}}}
+            },
+            "properties": {
+                "Topics": {"type": "array", "items": {"$ref": "#/definitions/Topic"}},
+                "Tree": {"$ref": "#/definitions/Node"},
+                "Labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                "Either": {"anyOf": [{"type": "string"}, {"type": "object", "properties": {"X": {"type": "integer"}}}]}
+            }
+        });
+        let paths = property_paths(&schema);
+        let names: Vec<&str> = paths.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "Either",
+                "Either.X",
+                "Labels",
+                "Labels.*",
+                "Topics",
+                "Topics[]",
+                "Topics[].Arn",
+                "Tree",
+                "Tree.Child",
+                "Tree.Name"
+            ]
+        );
+        assert_eq!(paths["Topics[].Arn"].pointer, "/definitions/Topic/properties/Arn");
+        assert_eq!(paths["Either"].types, BTreeSet::from(["object".to_owned(), "string".to_owned()]));
+    }
+
+    #[test]
+    fn read_only_pointers_become_paths() {
+        assert_eq!(path_of_property_pointer("/properties/Arn").as_deref(), Some("Arn"));
+        assert_eq!(path_of_property_pointer("/properties/A/B").as_deref(), Some("A.B"));
+        assert_eq!(path_of_property_pointer("/definitions/A"), None);
+    }
+
+    #[test]
+    fn integer_is_a_number() {
+        let set = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>();
+        assert!(types_within(&set(&["integer"]), &set(&["number"])));
+        assert!(!types_within(&set(&["string"]), &set(&["object"])));
+    }
+}
