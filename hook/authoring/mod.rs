@@ -1,8 +1,10 @@
-//! Tools for the security engineers who write templates: the property shape of a schema
-//! ([`shape`]), scaffolding a template from a pinned provider schema ([`scaffold`]), linting
-//! templates ([`lint`]) and the feature-gating report ([`gaps`]).
+//! Tools for the security engineers who write templates: pinning provider schemas
+//! ([`import`]), the property shape of a schema ([`shape`]), scaffolding a template from a
+//! pinned provider schema ([`scaffold`]), linting templates ([`lint`]) and the feature-gating
+//! report ([`gaps`]).
 
 pub mod gaps;
+pub mod import;
 pub mod lint;
 pub mod scaffold;
 pub mod shape;

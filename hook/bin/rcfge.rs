@@ -59,6 +59,27 @@ enum Command {
         #[command(subcommand)]
         command: TemplatesCommand,
     },
+    /// Pin official provider schemas.
+    Schemas {
+        #[command(subcommand)]
+        command: SchemasCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SchemasCommand {
+    /// Write schemas/<type>.json and schemas/SOURCE.md from a folder of provider schemas or an
+    /// unpacked cfn-lint source distribution.
+    Import {
+        /// The folder or the unpacked cfn-lint distribution.
+        #[arg(long, value_name = "PATH")]
+        from: PathBuf,
+        /// Types to import (default: the type of every template).
+        #[arg(long, value_name = "TYPE", value_delimiter = ',', value_parser = parse_type_name)]
+        types: Vec<String>,
+        #[command(flatten)]
+        dirs: AuthoringDirs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -247,6 +268,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 serve_events(&engine, &dir, &event_defaults(default_region)).await
             }
             Command::Templates { command } => templates(command),
+            Command::Schemas { command: SchemasCommand::Import { from, types, dirs } } => {
+                import_schemas(&from, types, &dirs)
+            }
         }
     })
 }
@@ -319,6 +343,26 @@ fn templates(command: TemplatesCommand) -> anyhow::Result<u8> {
             Ok(exit::CLEAN)
         }
     }
+}
+
+fn import_schemas(from: &Path, types: Vec<String>, dirs: &AuthoringDirs) -> anyhow::Result<u8> {
+    let types = if types.is_empty() {
+        let mut declared = Vec::new();
+        for path in authoring::lint::template_files(&dirs.templates)? {
+            declared.extend(read_json(&path)?.get("typeName").and_then(Value::as_str).map(str::to_owned));
+        }
+        declared
+    } else {
+        types
+    };
+    if types.is_empty() {
+        bail!("no types to import: pass --types or add templates to {}", dirs.templates.display());
+    }
+    let source = authoring::import::SchemaSource::detect(from)?;
+    std::fs::create_dir_all(&dirs.schemas)?;
+    let files = authoring::import::import(&source, &types, &dirs.schemas)?;
+    println!("imported {} schemas from {} into {}", files.len(), source.describe(), dirs.schemas.display());
+    Ok(exit::CLEAN)
 }
 
 fn read_json(path: &Path) -> anyhow::Result<Value> {

@@ -59,3 +59,60 @@ fn new_scaffolds_a_template_that_lint_accepts() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("schemas/aws-nope-thing.json"), "{}", run.stderr);
 }
+
+#[test]
+fn schemas_import_pins_the_types_of_the_templates() {
+    // A cfn-lint distribution laid out as on PyPI, holding the bundled pinned schemas.
+    let sdist = tempfile::tempdir().unwrap();
+    let data = sdist.path().join("src/cfnlint/data/schemas");
+    std::fs::create_dir_all(data.join("providers")).unwrap();
+    std::fs::create_dir_all(data.join("resources")).unwrap();
+    std::fs::write(sdist.path().join("PKG-INFO"), "Name: cfn-lint\nVersion: 1.58.0\n").unwrap();
+    let mut providers = serde_json::Map::new();
+    for (i, file) in ["aws-s3-bucket.json", "aws-sns-topic.json", "aws-sqs-queue.json"].iter().enumerate() {
+        let body = std::fs::read(std::path::Path::new("schemas").join(file)).unwrap();
+        let schema: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        providers.insert(schema["typeName"].as_str().unwrap().to_owned(), format!("hash{i}").into());
+        std::fs::write(data.join("resources").join(format!("hash{i}.json")), body).unwrap();
+    }
+    std::fs::write(data.join("providers/us-east-1.json"), serde_json::Value::Object(providers).to_string()).unwrap();
+
+    let out = tempfile::tempdir().unwrap();
+    let run = rcfge(&[
+        "schemas",
+        "import",
+        "--from",
+        sdist.path().to_str().unwrap(),
+        "--schemas",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.starts_with("imported 3 schemas from the `cfn-lint` source distribution on PyPI, version 1.58.0"),
+        "{}",
+        run.stdout
+    );
+    for file in ["aws-s3-bucket.json", "aws-sns-topic.json", "aws-sqs-queue.json"] {
+        let pinned = std::fs::read_to_string(std::path::Path::new("schemas").join(file)).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(out.path().join(file)).unwrap(),
+            pinned,
+            "{file}: a refresh from the same source changes nothing"
+        );
+    }
+    let source = std::fs::read_to_string(out.path().join("SOURCE.md")).unwrap();
+    assert!(source.contains("| AWS::SQS::Queue | aws-sqs-queue.json | resources/hash2.json |"), "{source}");
+
+    let run = rcfge(&[
+        "schemas",
+        "import",
+        "--from",
+        sdist.path().to_str().unwrap(),
+        "--types",
+        "AWS::Lambda::Function",
+        "--schemas",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("no provider schema for AWS::Lambda::Function"), "{}", run.stderr);
+}

@@ -1,0 +1,206 @@
+//! `rcfge schemas import`: pins official provider schemas into `schemas/`, one file per type
+//! named like its template, and records where they came from in `schemas/SOURCE.md`.
+//!
+//! Sources: a folder of provider schema files (as in `CloudformationSchema.zip`, unpacked), or
+//! an unpacked `cfn-lint` source distribution (its `providers/<region>.json` maps each type to
+//! `resources/<hash>.json`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::store::file_name_for_type;
+
+/// The Region whose schemas a cfn-lint distribution is read for.
+pub const CFN_LINT_REGION: &str = "us-east-1";
+
+/// Where provider schemas are read from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SchemaSource {
+    /// Files named like templates (`aws-s3-bucket.json`), as in an unpacked
+    /// `CloudformationSchema.zip`.
+    Folder(PathBuf),
+    /// An unpacked cfn-lint sdist: `root` holds `PKG-INFO` and `src/cfnlint/...`.
+    CfnLint { root: PathBuf, version: String },
+}
+
+/// Why schemas cannot be imported.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("no provider schema for {type_name} in {source_description}")]
+    Missing { type_name: String, source_description: String },
+    #[error("{0}")]
+    TypeName(#[from] crate::store::StoreError),
+}
+
+impl SchemaSource {
+    /// Recognises a cfn-lint distribution, else takes `from` as a folder of schema files.
+    pub fn detect(from: &Path) -> Result<Self, ImportError> {
+        if !from.is_dir() {
+            return Err(ImportError::Read { path: from.to_owned(), reason: "not a directory".into() });
+        }
+        if from.join(providers_file()).is_file() {
+            let pkg_info = std::fs::read_to_string(from.join("PKG-INFO")).unwrap_or_default();
+            let version =
+                pkg_info.lines().find_map(|l| l.strip_prefix("Version: ")).unwrap_or("unknown").trim().to_owned();
+            return Ok(SchemaSource::CfnLint { root: from.to_owned(), version });
+        }
+        Ok(SchemaSource::Folder(from.to_owned()))
+    }
+
+    /// What the source is, for `SOURCE.md`.
+    pub fn describe(&self) -> String {
+        match self {
+            SchemaSource::Folder(path) => format!("provider schema folder `{}`", path.display()),
+            SchemaSource::CfnLint { version, .. } => {
+                format!("the `cfn-lint` source distribution on PyPI, version {version} (Region {CFN_LINT_REGION})")
+            }
+        }
+    }
+
+    /// The provider schema of one type.
+    pub fn load(&self, type_name: &str) -> Result<(Value, String), ImportError> {
+        let (path, origin) = match self {
+            SchemaSource::Folder(dir) => {
+                let file = file_name_for_type(type_name)?;
+                (dir.join(&file), file)
+            }
+            SchemaSource::CfnLint { root, .. } => {
+                let providers = read_json(&root.join(providers_file()))?;
+                let hash = providers.get(type_name).and_then(Value::as_str).ok_or_else(|| self.missing(type_name))?;
+                (root.join(resources_dir()).join(format!("{hash}.json")), format!("resources/{hash}.json"))
+            }
+        };
+        if !path.is_file() {
+            return Err(self.missing(type_name));
+        }
+        let schema = read_json(&path)?;
+        if schema.get("typeName").and_then(Value::as_str) != Some(type_name) {
+            return Err(ImportError::Read { path, reason: format!("its typeName is not {type_name}") });
+        }
+        Ok((schema, origin))
+    }
+
+    fn missing(&self, type_name: &str) -> ImportError {
+        ImportError::Missing { type_name: type_name.to_owned(), source_description: self.describe() }
+    }
+}
+
+/// Imports the schemas of `types` into `to`, and rewrites `to/SOURCE.md`. Returns the files
+/// written.
+pub fn import(source: &SchemaSource, types: &[String], to: &Path) -> Result<Vec<String>, ImportError> {
+    let mut rows = BTreeMap::new();
+    for type_name in types {
+        let (schema, origin) = source.load(type_name)?;
+        let file = file_name_for_type(type_name)?;
+        let text = format!("{}\n", serde_json::to_string_pretty(&sorted(schema)).unwrap_or_default());
+        let path = to.join(&file);
+        std::fs::write(&path, text).map_err(|e| ImportError::Read { path: path.clone(), reason: e.to_string() })?;
+        rows.insert(type_name.clone(), (file, origin));
+    }
+    let path = to.join("SOURCE.md");
+    std::fs::write(&path, source_md(source, &rows)).map_err(|e| ImportError::Read { path, reason: e.to_string() })?;
+    Ok(rows.into_values().map(|(file, _)| file).collect())
+}
+
+fn source_md(source: &SchemaSource, rows: &BTreeMap<String, (String, String)>) -> String {
+    let mut out = String::from(
+        "# Pinned provider schemas\n\nThe official CloudFormation resource provider schemas that the templates in `templates/`\nrestrict, one file per type with the same name as its template. Written by `rcfge schemas import`;\nrefresh them with the same command, then review the diff and `rcfge templates gaps`.\n\n",
+    );
+    let _ = writeln!(out, "Source: {}.\n", source.describe());
+    out.push_str("| type | file | taken from |\n|---|---|---|\n");
+    for (type_name, (file, origin)) in rows {
+        let _ = writeln!(out, "| {type_name} | {file} | {origin} |");
+    }
+    out.push_str(
+        "\nTo refresh from cfn-lint:\n\n```sh\npip download --no-deps --no-binary :all: cfn-lint==VERSION -d /tmp/cfn-lint\ntar -xzf /tmp/cfn-lint/cfn_lint-VERSION.tar.gz -C /tmp/cfn-lint\nrcfge schemas import --from /tmp/cfn-lint/cfn_lint-VERSION\n```\n",
+    );
+    out
+}
+
+/// Keys sorted at every level, so that a refresh shows only real changes.
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
+fn read_json(path: &Path) -> Result<Value, ImportError> {
+    let body = std::fs::read(path).map_err(|e| ImportError::Read { path: path.to_owned(), reason: e.to_string() })?;
+    serde_json::from_slice(&body).map_err(|e| ImportError::Read { path: path.to_owned(), reason: e.to_string() })
+}
+
+fn providers_file() -> PathBuf {
+    Path::new("src/cfnlint/data/schemas/providers").join(format!("{CFN_LINT_REGION}.json"))
+}
+
+fn resources_dir() -> PathBuf {
+    PathBuf::from("src/cfnlint/data/schemas/resources")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn cfn_lint_tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join(resources_dir())).unwrap();
+        std::fs::create_dir_all(root.join("src/cfnlint/data/schemas/providers")).unwrap();
+        std::fs::write(root.join("PKG-INFO"), "Metadata-Version: 2.1\nName: cfn-lint\nVersion: 9.9.9\n").unwrap();
+        std::fs::write(root.join(providers_file()), json!({"AWS::X::Y": "abc123"}).to_string()).unwrap();
+        std::fs::write(
+            root.join(resources_dir()).join("abc123.json"),
+            json!({"typeName": "AWS::X::Y", "b": 1, "a": {"d": 1, "c": 2}}).to_string(),
+        )
+        .unwrap();
+        dir
+    }
+
+    #[test]
+    fn imports_from_a_cfn_lint_distribution() {
+        let tree = cfn_lint_tree();
+        let source = SchemaSource::detect(tree.path()).unwrap();
+        assert!(matches!(&source, SchemaSource::CfnLint { version, .. } if version == "9.9.9"));
+        let out = tempfile::tempdir().unwrap();
+        let files = import(&source, &["AWS::X::Y".to_owned()], out.path()).unwrap();
+        assert_eq!(files, ["aws-x-y.json"]);
+        let written = std::fs::read_to_string(out.path().join("aws-x-y.json")).unwrap();
+        assert!(
+            written.find("\"a\"").unwrap() < written.find("\"b\"").unwrap() && written.ends_with("}\n"),
+            "{written}"
+        );
+        let source_md = std::fs::read_to_string(out.path().join("SOURCE.md")).unwrap();
+        assert!(
+            source_md.contains("version 9.9.9")
+                && source_md.contains("| AWS::X::Y | aws-x-y.json | resources/abc123.json |")
+        );
+        assert!(matches!(import(&source, &["AWS::No::Such".to_owned()], out.path()), Err(ImportError::Missing { .. })));
+    }
+
+    #[test]
+    fn imports_from_a_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("aws-x-y.json"), json!({"typeName": "AWS::X::Y"}).to_string()).unwrap();
+        std::fs::write(dir.path().join("aws-x-z.json"), json!({"typeName": "AWS::Other::Type"}).to_string()).unwrap();
+        let source = SchemaSource::detect(dir.path()).unwrap();
+        assert_eq!(source, SchemaSource::Folder(dir.path().to_owned()));
+        assert!(source.load("AWS::X::Y").is_ok());
+        assert!(
+            matches!(source.load("AWS::X::Z"), Err(ImportError::Read { .. })),
+            "a file holding another type is refused"
+        );
+    }
+}
