@@ -16,6 +16,8 @@ pub struct PathInfo {
     pub pointer: String,
     /// The JSON types allowed there, when the schema says.
     pub types: BTreeSet<String>,
+    /// The values are listed (`enum` or `const`).
+    pub enumerated: bool,
 }
 
 /// Every property path of `schema`.
@@ -41,7 +43,8 @@ fn walk(
     if !path.is_empty() {
         let info = out
             .entry(path.to_owned())
-            .or_insert_with(|| PathInfo { pointer: pointer.to_owned(), types: BTreeSet::new() });
+            .or_insert_with(|| PathInfo { pointer: pointer.to_owned(), ..PathInfo::default() });
+        info.enumerated |= object.contains_key("enum") || object.contains_key("const");
         match object.get("type") {
             Some(Value::String(t)) => {
                 info.types.insert(t.clone());

@@ -10,4 +10,5 @@ mod render;
 mod s3;
 mod s3_server;
 mod support;
+mod templates;
 mod validate;

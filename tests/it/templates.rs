@@ -1,0 +1,172 @@
+//! Every template in `templates/`: its rendered schema under a fixed sample context, its
+//! verdicts on its fixture resources (`tests/fixtures/<type>/valid-*.json`, `invalid-*.json`),
+//! and a mutation test of feature gating. A change to a template or to `schemas/` shows up as
+//! a snapshot diff.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rcfge::authoring::lint::sample_context;
+use rcfge::authoring::shape::{PathInfo, property_paths};
+use rcfge::{Action, DirSource, Engine, EngineConfig, Target, Verdict};
+use serde_json::{Value, json};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn engine() -> Engine {
+    Engine::new(DirSource::new(root().join("templates")).unwrap(), EngineConfig::default())
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().build().unwrap()
+}
+
+/// (file stem, type name, template) of every bundled template.
+fn templates() -> Vec<(String, String, Value)> {
+    let mut found: Vec<_> = std::fs::read_dir(root().join("templates"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap() != "_variables.json")
+        .map(|p| {
+            let template: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+            let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+            (stem, template["typeName"].as_str().unwrap().to_owned(), template)
+        })
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+fn fixtures(stem: &str, prefix: &str) -> Vec<PathBuf> {
+    let dir = root().join("tests/fixtures").join(stem);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|_| panic!("{} has no fixtures", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .collect();
+    files.sort();
+    files
+}
+
+fn target(type_name: &str, properties: Value) -> Target {
+    Target {
+        type_name: type_name.into(),
+        logical_id: "Fixture".into(),
+        action: Action::Create,
+        properties,
+        context: sample_context(),
+    }
+}
+
+#[test]
+fn rendered_templates() {
+    let engine = engine();
+    let runtime = runtime();
+    for (stem, type_name, _) in templates() {
+        let schema = runtime.block_on(engine.render(&type_name, "Fixture", Action::Create, &sample_context())).unwrap();
+        insta::assert_json_snapshot!(format!("rendered-{stem}"), schema);
+    }
+}
+
+#[test]
+fn fixture_verdicts() {
+    let engine = engine();
+    let runtime = runtime();
+    for (stem, type_name, _) in templates() {
+        let valid = fixtures(&stem, "valid-");
+        let invalid = fixtures(&stem, "invalid-");
+        assert!(valid.len() >= 2 && invalid.len() >= 3, "{stem}: at least 2 valid and 3 invalid fixtures");
+        let mut verdicts = BTreeMap::new();
+        let mut first_rules = Vec::new();
+        for path in valid.iter().chain(&invalid) {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let properties: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+            let decision = runtime.block_on(engine.decide(&target(&type_name, properties)));
+            match (&decision.verdict, name.starts_with("valid-")) {
+                (Verdict::Compliant, true) => {
+                    verdicts.insert(name, json!("compliant"));
+                }
+                (Verdict::NonCompliant(violations), false) => {
+                    first_rules.push((violations[0].pointer.clone(), violations[0].keyword.clone()));
+                    let listed: Vec<String> =
+                        violations.iter().map(|v| format!("{}: {}", v.pointer, v.message)).collect();
+                    verdicts.insert(name, json!(listed));
+                }
+                (other, _) => panic!("{stem}/{name}: unexpected verdict {other:?}"),
+            }
+        }
+        first_rules.sort();
+        first_rules.dedup();
+        assert_eq!(first_rules.len(), invalid.len(), "{stem}: every invalid fixture breaks a different rule");
+        insta::assert_json_snapshot!(format!("verdicts-{stem}"), verdicts);
+    }
+}
+
+#[test]
+fn every_unapproved_key_and_value_is_refused() {
+    let engine = engine();
+    let runtime = runtime();
+    let (mut mutants, mut refused) = (0, 0);
+    for (stem, type_name, template) in templates() {
+        let paths = property_paths(&template);
+        for path in fixtures(&stem, "valid-") {
+            let properties: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            for (what, mutant) in mutate(&properties, &paths) {
+                mutants += 1;
+                let decision = runtime.block_on(engine.decide(&target(&type_name, mutant)));
+                assert!(
+                    matches!(decision.verdict, Verdict::NonCompliant(_)),
+                    "{stem}/{}: {what} was not refused ({:?})",
+                    path.file_name().unwrap().to_string_lossy(),
+                    decision.verdict
+                );
+                refused += 1;
+            }
+        }
+    }
+    println!("mutation test: {mutants} mutants, {refused} refused");
+    assert!(mutants > 0);
+}
+
+/// One mutant per object node (an unapproved key added) and per enumerated value (replaced
+/// by one that is not approved).
+fn mutate(properties: &Value, paths: &BTreeMap<String, PathInfo>) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let mut pointers = Vec::new();
+    collect(properties, String::new(), String::new(), &mut pointers);
+    for (pointer, path, is_object) in pointers {
+        let mut mutant = properties.clone();
+        let Some(node) = (if pointer.is_empty() { Some(&mut mutant) } else { mutant.pointer_mut(&pointer) }) else {
+            continue;
+        };
+        if is_object {
+            node.as_object_mut().unwrap().insert("RcfgeUnapprovedFeature".into(), json!(true));
+            out.push((format!("an unapproved key at {}", if pointer.is_empty() { "/" } else { &pointer }), mutant));
+        } else if paths.get(&path).is_some_and(|info| info.enumerated) {
+            *node = json!("rcfge-unapproved-value");
+            out.push((format!("an unapproved value at {pointer}"), mutant));
+        }
+    }
+    out
+}
+
+/// (JSON pointer, property path, is an object) of every node.
+fn collect(value: &Value, pointer: String, path: String, out: &mut Vec<(String, String, bool)>) {
+    match value {
+        Value::Object(map) => {
+            out.push((pointer.clone(), path.clone(), true));
+            for (key, child) in map {
+                let child_path = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                collect(child, format!("{pointer}/{key}"), child_path, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                collect(child, format!("{pointer}/{i}"), format!("{path}[]"), out);
+            }
+        }
+        _ => out.push((pointer, path, false)),
+    }
+}
