@@ -29,9 +29,9 @@ fn faults() -> Vec<Fault> {
     vec![
         Fault {
             name: "no template for the type",
-            event: create("AWS::Lambda::Function"),
+            event: create("AWS::Glue::Job"),
             templates: "templates",
-            cause: "no template for AWS::Lambda::Function",
+            cause: "no template for AWS::Glue::Job",
         },
         Fault {
             name: "template file unreadable",
@@ -248,8 +248,7 @@ fn deny_delete_protects_a_type() {
 
 #[test]
 fn delete_of_an_untemplated_type_is_allowed() {
-    let (code, response) =
-        invoke_event(&event("AWS::Lambda::Function", "DELETE_PRE_PROVISION", Value::Null), "templates");
+    let (code, response) = invoke_event(&event("AWS::Glue::Job", "DELETE_PRE_PROVISION", Value::Null), "templates");
     assert_eq!(code, 0, "{response:#}");
     assert!(response["message"].as_str().unwrap().contains("no template"), "{response:#}");
 }

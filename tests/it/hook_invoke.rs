@@ -85,10 +85,10 @@ fn stringified_numbers_and_non_strings_where_strings_are_expected() {
 
 #[test]
 fn type_without_template_fails_closed() {
-    let (code, response) = fixture("function-no-template");
+    let (code, response) = fixture("untemplated-type");
     assert_eq!(code, 2);
     assert_eq!(response["errorCode"], "InternalFailure");
-    assert!(response["message"].as_str().unwrap().contains("no template for AWS::Lambda::Function"));
+    assert!(response["message"].as_str().unwrap().contains("no template for AWS::Glue::Job"));
 }
 
 #[test]
@@ -97,9 +97,9 @@ fn exempt_type_without_template_passes_and_says_so() {
         "hook",
         "invoke",
         "--event",
-        "tests/fixtures/events/function-no-template.json",
+        "tests/fixtures/events/untemplated-type.json",
         "--exempt",
-        "AWS::Lambda::Function",
+        "AWS::Glue::Job",
     ]);
     let response: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(run.code, 0);
@@ -161,7 +161,7 @@ fn serve_events_replays_a_folder_into_a_table() {
     assert!(row("EVENT").contains("ANSWER"));
     assert!(row("bucket-compliant.json").contains("ReceiptsBucket (AWS::S3::Bucket)  SUCCESS"));
     assert!(row("bucket-foreign-topic.json").contains("FAILED/NonCompliant"));
-    assert!(row("function-no-template.json").contains("FAILED/InternalFailure"));
+    assert!(row("untemplated-type.json").contains("FAILED/InternalFailure"));
     assert!(row("malformed.json").contains("FAILED/InternalFailure"));
     assert_eq!(run.stdout.lines().count(), 12, "a header and one row per event");
 

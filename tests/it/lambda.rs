@@ -166,7 +166,7 @@ fn the_lambda_function_answers_through_the_runtime_api() {
     let events = vec![
         fixture("bucket-compliant"),
         fixture("bucket-foreign-topic"),
-        fixture("function-no-template"),
+        fixture("untemplated-type"),
         duplicate_keys,
         fixture("bucket-compliant"),
     ];
@@ -207,7 +207,7 @@ fn the_lambda_function_answers_through_the_runtime_api() {
         "rcfge/aws-s3-bucket/NotificationConfiguration/TopicConfigurations/0/Topic"
     );
     assert_eq!(answer(2)["errorCode"], "InternalFailure");
-    assert!(answer(2)["message"].as_str().unwrap().contains("no template for AWS::Lambda::Function"));
+    assert!(answer(2)["message"].as_str().unwrap().contains("no template for AWS::Glue::Job"));
     assert_eq!(answer(3)["errorCode"], "InternalFailure");
     assert!(answer(3)["message"].as_str().unwrap().contains("duplicate key"));
     assert_eq!(answer(3)["clientRequestToken"], "dup-1", "the token is echoed even for a refused event");

@@ -41,7 +41,7 @@ fn missing_values_and_templates() {
     let run = rcfge(&["render", "AWS::S3::Bucket"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("hint: pass --account-id"), "{}", run.stderr);
-    let run = rcfge(&["render", "AWS::Lambda::Function"]);
+    let run = rcfge(&["render", "AWS::Glue::Job"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("no template for AWS::Lambda::Function"), "{}", run.stderr);
+    assert!(run.stderr.contains("no template for AWS::Glue::Job"), "{}", run.stderr);
 }

@@ -38,7 +38,7 @@ fn violations_exit_one_and_list_every_reason() {
         "/NewFeature: NewFeature is not an approved property of AWS::S3::Bucket",
         "/NotificationConfiguration/TopicConfigurations/0/Topic: Topic \"arn:aws:sns:eu-west-1:444455556666:exfiltrate\" does not match",
         "/PublicAccessBlockConfiguration/BlockPublicPolicy: BlockPublicPolicy must be true, not false",
-        "ERROR  Handler (AWS::Lambda::Function): no template for AWS::Lambda::Function",
+        "ERROR  NightlyJob (AWS::Glue::Job): no template for AWS::Glue::Job",
     ] {
         assert!(run.stdout.contains(expected), "missing {expected:?} in\n{}", run.stdout);
     }
@@ -65,13 +65,13 @@ fn a_missing_placeholder_value_names_the_flag() {
 
 #[test]
 fn exempt_types_pass_without_a_template() {
-    let stack = temp_file(".yaml", "Resources:\n  Fn:\n    Type: AWS::Lambda::Function\n    Properties: {}\n");
+    let stack = temp_file(".yaml", "Resources:\n  Fn:\n    Type: AWS::Glue::Job\n    Properties: {}\n");
     let path = stack.path().to_str().unwrap();
-    let mut args = vec!["validate", "--exempt", "AWS::Lambda::Function", path];
+    let mut args = vec!["validate", "--exempt", "AWS::Glue::Job", path];
     args.extend(CONTEXT);
     let run = rcfge(&args);
     assert_eq!(run.code, 0, "{}", run.stdout);
-    assert!(run.stdout.contains("EXEMPT Fn (AWS::Lambda::Function)"), "{}", run.stdout);
+    assert!(run.stdout.contains("EXEMPT Fn (AWS::Glue::Job)"), "{}", run.stdout);
     let run = validate(&[path]);
     assert_eq!(run.code, 1, "{}", run.stdout);
 }
