@@ -16,12 +16,23 @@ pub struct GapReport {
     pub approved: usize,
     /// Provider property paths a template could approve (read-only ones excluded).
     pub settable: usize,
-    /// The outermost properties not approved, each with how many properties lie under it.
-    pub not_approved: Vec<(String, usize)>,
+    /// The outermost properties not approved.
+    pub not_approved: Vec<Gap>,
 }
 
-/// Compares a template with its provider schema.
-pub fn gaps(type_name: &str, template: &Value, provider: &Value) -> GapReport {
+/// One property a template does not approve.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Gap {
+    pub path: String,
+    /// How many properties lie under it.
+    pub nested: usize,
+    /// How many of it and those appeared since the previous provider schema snapshot.
+    pub new: usize,
+}
+
+/// Compares a template with its provider schema; `new_upstream` are the property paths that
+/// appeared in the provider schema since the previous snapshot.
+pub fn gaps(type_name: &str, template: &Value, provider: &Value, new_upstream: &BTreeSet<String>) -> GapReport {
     let read_only: BTreeSet<String> = provider
         .get("readOnlyProperties")
         .and_then(Value::as_array)
@@ -39,8 +50,10 @@ pub fn gaps(type_name: &str, template: &Value, provider: &Value) -> GapReport {
         if ancestors(path).any(|a| missing.contains(&a)) {
             continue;
         }
-        let nested = missing.iter().filter(|other| is_under(other, path)).count();
-        not_approved.push(((*path).clone(), nested));
+        let under: Vec<&&String> = missing.iter().filter(|other| is_under(other, path)).collect();
+        let new =
+            usize::from(new_upstream.contains(*path)) + under.iter().filter(|p| new_upstream.contains(***p)).count();
+        not_approved.push(Gap { path: (*path).clone(), nested: under.len(), new });
     }
     GapReport {
         type_name: type_name.to_owned(),
@@ -62,14 +75,20 @@ pub fn text(reports: &[GapReport]) -> String {
         if report.not_approved.is_empty() {
             out.push_str("  (none)\n");
         }
-        for (path, nested) in &report.not_approved {
-            match nested {
-                0 => {
-                    let _ = writeln!(out, "  {path}");
-                }
-                n => {
-                    let _ = writeln!(out, "  {path} (and {n} nested)");
-                }
+        for gap in &report.not_approved {
+            let mut notes = Vec::new();
+            if gap.nested > 0 {
+                notes.push(format!("and {} nested", gap.nested));
+            }
+            match gap.new {
+                0 => {}
+                1 if gap.nested == 0 => notes.push("new since the last snapshot".to_owned()),
+                n => notes.push(format!("{n} new since the last snapshot")),
+            }
+            if notes.is_empty() {
+                let _ = writeln!(out, "  {}", gap.path);
+            } else {
+                let _ = writeln!(out, "  {} ({})", gap.path, notes.join(", "));
             }
         }
     }
@@ -110,10 +129,17 @@ mod tests {
             }
         });
         let template = json!({"properties": {"Name": {"type": "string"}, "Notify": {"type": "object", "properties": {"Topics": {"type": "array", "items": {"type": "string"}}}}}});
-        let report = gaps("AWS::X::Y", &template, &provider);
-        assert_eq!(report.not_approved, [("Accelerate".to_owned(), 2), ("Notify.Lambdas".to_owned(), 1)]);
+        let new_upstream = BTreeSet::from(["Accelerate.Mode".to_owned(), "Name".to_owned()]);
+        let report = gaps("AWS::X::Y", &template, &provider, &new_upstream);
+        let listed: Vec<(&str, usize, usize)> =
+            report.not_approved.iter().map(|g| (g.path.as_str(), g.nested, g.new)).collect();
+        assert_eq!(listed, [("Accelerate", 2, 1), ("Notify.Lambdas", 1, 0)]);
         assert_eq!((report.approved, report.settable), (4, 9));
-        assert!(text(&[report]).contains("  Accelerate (and 2 nested)\n  Notify.Lambdas (and 1 nested)\n"));
+        assert!(
+            text(&[report]).contains(
+                "  Accelerate (and 2 nested, 1 new since the last snapshot)\n  Notify.Lambdas (and 1 nested)\n"
+            )
+        );
     }
 
     #[test]

@@ -11,7 +11,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::shape::property_paths;
 use crate::store::file_name_for_type;
+
+/// Beside the pinned schemas: for each type, the property paths its last import added.
+pub const NEW_PROPERTIES_FILE: &str = "NEW-PROPERTIES.json";
 
 /// The Region whose schemas a cfn-lint distribution is read for.
 pub const CFN_LINT_REGION: &str = "us-east-1";
@@ -94,9 +98,15 @@ impl SchemaSource {
 /// written.
 pub fn import(source: &SchemaSource, types: &[String], to: &Path) -> Result<Vec<String>, ImportError> {
     let mut rows = BTreeMap::new();
+    let mut new_properties = read_new_properties(to);
     for type_name in types {
         let (schema, origin) = source.load(type_name)?;
         let file = file_name_for_type(type_name)?;
+        if let Ok(previous) = read_json(&to.join(&file)) {
+            let before = property_paths(&previous);
+            let added: Vec<String> = property_paths(&schema).into_keys().filter(|p| !before.contains_key(p)).collect();
+            new_properties.insert(type_name.clone(), added);
+        }
         let text = format!("{}\n", serde_json::to_string_pretty(&sorted(schema)).unwrap_or_default());
         let path = to.join(&file);
         std::fs::write(&path, text).map_err(|e| ImportError::Read { path: path.clone(), reason: e.to_string() })?;
@@ -104,12 +114,15 @@ pub fn import(source: &SchemaSource, types: &[String], to: &Path) -> Result<Vec<
     }
     let path = to.join("SOURCE.md");
     std::fs::write(&path, source_md(source, &rows)).map_err(|e| ImportError::Read { path, reason: e.to_string() })?;
+    let path = to.join(NEW_PROPERTIES_FILE);
+    let text = format!("{}\n", serde_json::to_string_pretty(&new_properties).unwrap_or_default());
+    std::fs::write(&path, text).map_err(|e| ImportError::Read { path, reason: e.to_string() })?;
     Ok(rows.into_values().map(|(file, _)| file).collect())
 }
 
 fn source_md(source: &SchemaSource, rows: &BTreeMap<String, (String, String)>) -> String {
     let mut out = String::from(
-        "# Pinned provider schemas\n\nThe official CloudFormation resource provider schemas that the templates in `templates/`\nrestrict, one file per type with the same name as its template. Written by `rcfge schemas import`;\nrefresh them with the same command, then review the diff and `rcfge templates gaps`.\n\n",
+        "# Pinned provider schemas\n\nThe official CloudFormation resource provider schemas that the templates in `templates/`\nrestrict, one file per type with the same name as its template. Written by `rcfge schemas import`;\nrefresh them with the same command, then review the diff and `rcfge templates gaps`, which marks\nthe properties the refresh added (recorded in `NEW-PROPERTIES.json`).\n\n",
     );
     let _ = writeln!(out, "Source: {}.\n", source.describe());
     out.push_str("| type | file | taken from |\n|---|---|---|\n");
@@ -120,6 +133,11 @@ fn source_md(source: &SchemaSource, rows: &BTreeMap<String, (String, String)>) -
         "\nTo refresh from cfn-lint:\n\n```sh\npip download --no-deps --no-binary :all: cfn-lint==VERSION -d /tmp/cfn-lint\ntar -xzf /tmp/cfn-lint/cfn_lint-VERSION.tar.gz -C /tmp/cfn-lint\nrcfge schemas import --from /tmp/cfn-lint/cfn_lint-VERSION\n```\n",
     );
     out
+}
+
+/// The property paths the last import added, per type (empty when there is no record).
+pub fn read_new_properties(dir: &Path) -> BTreeMap<String, Vec<String>> {
+    std::fs::read(dir.join(NEW_PROPERTIES_FILE)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
 }
 
 /// Keys sorted at every level, so that a refresh shows only real changes.
@@ -188,6 +206,17 @@ mod tests {
                 && source_md.contains("| AWS::X::Y | aws-x-y.json | resources/abc123.json |")
         );
         assert!(matches!(import(&source, &["AWS::No::Such".to_owned()], out.path()), Err(ImportError::Missing { .. })));
+
+        // A refresh records what upstream added since the previous snapshot.
+        let newer = json!({"typeName": "AWS::X::Y", "properties": {"Old": {"type": "string"}, "NewFeature": {"type": "object", "properties": {"On": {"type": "boolean"}}}}});
+        std::fs::write(
+            out.path().join("aws-x-y.json"),
+            json!({"typeName": "AWS::X::Y", "properties": {"Old": {"type": "string"}}}).to_string(),
+        )
+        .unwrap();
+        std::fs::write(tree.path().join(resources_dir()).join("abc123.json"), newer.to_string()).unwrap();
+        import(&source, &["AWS::X::Y".to_owned()], out.path()).unwrap();
+        assert_eq!(read_new_properties(out.path())["AWS::X::Y"], ["NewFeature", "NewFeature.On"]);
     }
 
     #[test]

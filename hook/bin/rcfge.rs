@@ -324,6 +324,7 @@ fn templates(command: TemplatesCommand) -> anyhow::Result<u8> {
         }
         TemplatesCommand::Gaps { type_name, dirs } => {
             let mut reports = Vec::new();
+            let new_properties = authoring::import::read_new_properties(&dirs.schemas);
             for path in authoring::lint::template_files(&dirs.templates)? {
                 let template = read_json(&path)?;
                 let Some(declared) = template.get("typeName").and_then(Value::as_str).map(str::to_owned) else {
@@ -334,7 +335,8 @@ fn templates(command: TemplatesCommand) -> anyhow::Result<u8> {
                 }
                 let file_name = file_name_for_type(&declared)?;
                 let provider = read_json(&dirs.schemas.join(&file_name))?;
-                reports.push(authoring::gaps::gaps(&declared, &template, &provider));
+                let new_upstream = new_properties.get(&declared).into_iter().flatten().cloned().collect();
+                reports.push(authoring::gaps::gaps(&declared, &template, &provider, &new_upstream));
             }
             if reports.is_empty() {
                 bail!("no template found for {}", type_name.as_deref().unwrap_or("any type"));
