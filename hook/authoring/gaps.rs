@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::shape::{path_of_property_pointer, property_paths};
+use super::shape::{ancestors, is_under, path_of_property_pointer, property_paths};
 
 /// What one template leaves out of its provider schema.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -95,22 +95,6 @@ pub fn text(reports: &[GapReport]) -> String {
     out
 }
 
-/// `A.B[].C` → `A.B[]`, `A.B`, `A`.
-fn ancestors(path: &str) -> impl Iterator<Item = String> + '_ {
-    std::iter::successors(parent(path), |p| parent(p))
-}
-
-fn parent(path: &str) -> Option<String> {
-    if let Some(stripped) = path.strip_suffix("[]").or_else(|| path.strip_suffix(".*")) {
-        return Some(stripped.to_owned());
-    }
-    path.rsplit_once('.').map(|(parent, _)| parent.to_owned())
-}
-
-fn is_under(path: &str, ancestor: &str) -> bool {
-    path.len() > ancestor.len() && path.starts_with(ancestor) && matches!(path.as_bytes()[ancestor.len()], b'.' | b'[')
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -140,13 +124,5 @@ mod tests {
                 "  Accelerate (and 2 nested, 1 new since the last snapshot)\n  Notify.Lambdas (and 1 nested)\n"
             )
         );
-    }
-
-    #[test]
-    fn parents() {
-        assert_eq!(ancestors("A.B[].C").collect::<Vec<_>>(), ["A.B[]", "A.B", "A"]);
-        assert!(is_under("A.B", "A"));
-        assert!(is_under("A[]", "A"));
-        assert!(!is_under("AB", "A"));
     }
 }

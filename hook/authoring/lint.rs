@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::shape::{property_paths, types_within};
+use super::shape::{ancestors, is_under, property_paths, types_within};
 use super::{DRAFT7_FORMATS, is_known_keyword};
 use crate::context::{Action, Context, is_builtin_variable};
 use crate::engine::parse_variables;
@@ -171,8 +171,16 @@ fn check_node(node: &Value, pointer: &str, in_branch: bool, out: &mut Vec<(Strin
 /// Properties the provider does not have (typos), and types it does not allow.
 fn compare_with_provider(file: &str, type_name: &str, template: &Value, provider: &Value) -> Vec<Finding> {
     let provider_paths = property_paths(provider);
+    // A provider object that lists nothing inside (a policy document, free-form JSON) leaves
+    // the template free to describe its inside.
+    let free_form = |path: &str| {
+        ancestors(path).any(|a| provider_paths.contains_key(&a) && !provider_paths.keys().any(|k| is_under(k, &a)))
+    };
     let mut found = Vec::new();
     for (path, info) in property_paths(template) {
+        if !provider_paths.contains_key(&path) && free_form(&path) {
+            continue;
+        }
         match provider_paths.get(&path) {
             None => found.push(finding(
                 file,
@@ -392,6 +400,17 @@ mod tests {
         let found = lint(closed(json!({"Name": {"type": "string", "pattern": "^(unclosed"}})));
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].0, "/properties/Name/pattern");
+    }
+
+    #[test]
+    fn the_inside_of_a_free_form_provider_object_may_be_described() {
+        let provider = json!({"typeName": "AWS::X::Y", "properties": {"PolicyDocument": {"type": "object"}}});
+        let template =
+            closed(json!({"PolicyDocument": {"type": "object", "additionalProperties": false, "properties": {
+                "Version": {"enum": ["2012-10-17"]}
+            }}}));
+        let found = lint_template("aws-x-y.json", template.to_string().as_bytes(), Some(&provider), &Map::new());
+        assert_eq!(found, [], "{found:#?}");
     }
 
     #[test]

@@ -122,6 +122,22 @@ pub fn path_of_property_pointer(pointer: &str) -> Option<String> {
     Some(rest.split('/').filter(|s| *s != "*").collect::<Vec<_>>().join("."))
 }
 
+/// `A.B[].C` → `A.B[]`, `A.B`, `A`.
+pub fn ancestors(path: &str) -> impl Iterator<Item = String> + '_ {
+    std::iter::successors(parent(path), |p| parent(p))
+}
+
+fn parent(path: &str) -> Option<String> {
+    if let Some(stripped) = path.strip_suffix("[]").or_else(|| path.strip_suffix(".*")) {
+        return Some(stripped.to_owned());
+    }
+    path.rsplit_once('.').map(|(parent, _)| parent.to_owned())
+}
+
+pub fn is_under(path: &str, ancestor: &str) -> bool {
+    path.len() > ancestor.len() && path.starts_with(ancestor) && matches!(path.as_bytes()[ancestor.len()], b'.' | b'[')
+}
+
 /// Whether a type set `inner` is allowed by `outer` (`integer` is a `number`).
 pub fn types_within(inner: &BTreeSet<String>, outer: &BTreeSet<String>) -> bool {
     inner.iter().all(|t| outer.contains(t) || (t == "integer" && outer.contains("number")))
@@ -173,6 +189,14 @@ mod tests {
         assert_eq!(path_of_property_pointer("/properties/Arn").as_deref(), Some("Arn"));
         assert_eq!(path_of_property_pointer("/properties/A/B").as_deref(), Some("A.B"));
         assert_eq!(path_of_property_pointer("/definitions/A"), None);
+    }
+
+    #[test]
+    fn parents() {
+        assert_eq!(ancestors("A.B[].C").collect::<Vec<_>>(), ["A.B[]", "A.B", "A"]);
+        assert!(is_under("A.B", "A"));
+        assert!(is_under("A[]", "A"));
+        assert!(!is_under("AB", "A"));
     }
 
     #[test]
