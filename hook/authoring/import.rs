@@ -1,8 +1,8 @@
 //! `rcfge schemas import`: pins official provider schemas into `schemas/`, one file per type
 //! named like its template, and records where they came from in `schemas/SOURCE.md`.
 //!
-//! Sources: a folder of provider schema files (as in `CloudformationSchema.zip`, unpacked), or
-//! an unpacked `cfn-lint` source distribution (its `providers/<region>.json` maps each type to
+//! Sources: `CloudformationSchema.zip` as AWS publishes it (or a folder of its files), or an
+//! unpacked `cfn-lint` source distribution (its `providers/<region>.json` maps each type to
 //! `resources/<hash>.json`).
 
 use std::collections::BTreeMap;
@@ -28,6 +28,8 @@ pub enum SchemaSource {
     Folder(PathBuf),
     /// An unpacked cfn-lint sdist: `root` holds `PKG-INFO` and `src/cfnlint/...`.
     CfnLint { root: PathBuf, version: String },
+    /// `CloudformationSchema.zip`: files named like templates, at any depth.
+    Zip(PathBuf),
 }
 
 /// Why schemas cannot be imported.
@@ -44,6 +46,9 @@ pub enum ImportError {
 impl SchemaSource {
     /// Recognises a cfn-lint distribution, else takes `from` as a folder of schema files.
     pub fn detect(from: &Path) -> Result<Self, ImportError> {
+        if from.is_file() && from.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")) {
+            return Ok(SchemaSource::Zip(from.to_owned()));
+        }
         if !from.is_dir() {
             return Err(ImportError::Read { path: from.to_owned(), reason: "not a directory".into() });
         }
@@ -63,12 +68,14 @@ impl SchemaSource {
             SchemaSource::CfnLint { version, .. } => {
                 format!("the `cfn-lint` source distribution on PyPI, version {version} (Region {CFN_LINT_REGION})")
             }
+            SchemaSource::Zip(path) => format!("the provider schema archive `{}`", path.display()),
         }
     }
 
     /// The provider schema of one type.
     pub fn load(&self, type_name: &str) -> Result<(Value, String), ImportError> {
         let (path, origin) = match self {
+            SchemaSource::Zip(archive) => return self.load_from_zip(archive, type_name),
             SchemaSource::Folder(dir) => {
                 let file = file_name_for_type(type_name)?;
                 (dir.join(&file), file)
@@ -87,6 +94,27 @@ impl SchemaSource {
             return Err(ImportError::Read { path, reason: format!("its typeName is not {type_name}") });
         }
         Ok((schema, origin))
+    }
+
+    fn load_from_zip(&self, archive: &Path, type_name: &str) -> Result<(Value, String), ImportError> {
+        let unreadable = |reason: String| ImportError::Read { path: archive.to_owned(), reason };
+        let file = std::fs::File::open(archive).map_err(|e| unreadable(e.to_string()))?;
+        let mut zip = zip::ZipArchive::new(file).map_err(|e| unreadable(e.to_string()))?;
+        let wanted = file_name_for_type(type_name)?;
+        let entry_name = zip
+            .file_names()
+            .filter_map(Result::ok)
+            .find(|name| name.rsplit('/').next() == Some(wanted.as_str()))
+            .map(|name| name.into_owned())
+            .ok_or_else(|| self.missing(type_name))?;
+        let mut text = String::new();
+        let mut entry = zip.by_name(&entry_name).map_err(|e| unreadable(e.to_string()))?;
+        std::io::Read::read_to_string(&mut entry, &mut text).map_err(|e| unreadable(format!("{entry_name}: {e}")))?;
+        let schema: Value = serde_json::from_str(&text).map_err(|e| unreadable(format!("{entry_name}: {e}")))?;
+        if schema.get("typeName").and_then(Value::as_str) != Some(type_name) {
+            return Err(unreadable(format!("{entry_name}: its typeName is not {type_name}")));
+        }
+        Ok((schema, entry_name))
     }
 
     fn missing(&self, type_name: &str) -> ImportError {
@@ -217,6 +245,29 @@ mod tests {
         std::fs::write(tree.path().join(resources_dir()).join("abc123.json"), newer.to_string()).unwrap();
         import(&source, &["AWS::X::Y".to_owned()], out.path()).unwrap();
         assert_eq!(read_new_properties(out.path())["AWS::X::Y"], ["NewFeature", "NewFeature.On"]);
+    }
+
+    #[test]
+    fn imports_from_the_published_zip() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("CloudformationSchema.zip");
+        let mut writer = zip::ZipWriter::new(std::fs::File::create(&archive).unwrap());
+        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        writer.start_file("aws-x-y.json", options).unwrap();
+        std::io::Write::write_all(
+            &mut writer,
+            json!({"typeName": "AWS::X::Y", "properties": {}}).to_string().as_bytes(),
+        )
+        .unwrap();
+        writer.finish().unwrap();
+        let source = SchemaSource::detect(&archive).unwrap();
+        assert_eq!(source, SchemaSource::Zip(archive.clone()));
+        let out = tempfile::tempdir().unwrap();
+        assert_eq!(import(&source, &["AWS::X::Y".to_owned()], out.path()).unwrap(), ["aws-x-y.json"]);
+        assert!(matches!(source.load("AWS::No::Such"), Err(ImportError::Missing { .. })));
+        std::fs::write(dir.path().join("broken.zip"), b"not a zip").unwrap();
+        let broken = SchemaSource::detect(&dir.path().join("broken.zip")).unwrap();
+        assert!(matches!(broken.load("AWS::X::Y"), Err(ImportError::Read { .. })));
     }
 
     #[test]
