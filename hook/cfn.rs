@@ -11,6 +11,7 @@ use serde_yaml_ng::Value as Yaml;
 
 use crate::context::{Action, Context};
 use crate::engine::{Engine, Target};
+use crate::position::{Position, Positions};
 use crate::verdict::{Decision, Verdict};
 
 /// YAML short-form tags written `!Name` that stand for `Fn::Name` (`!Ref`, `!Condition` and
@@ -60,6 +61,8 @@ const VALUE_FUNCTIONS: [&str; 15] = [
 #[derive(Clone, Debug, PartialEq)]
 pub struct StackTemplate {
     pub resources: Vec<Resource>,
+    /// Where each node is in the file.
+    pub positions: Positions,
 }
 
 /// One entry of `Resources`.
@@ -98,6 +101,8 @@ pub enum CfnError {
 pub struct ResourceReport {
     pub decision: Decision,
     pub deferred: Vec<DeferredValue>,
+    /// Where the resource is in the file.
+    pub position: Option<Position>,
 }
 
 /// A value produced by an intrinsic function, judged only at deploy time.
@@ -107,6 +112,8 @@ pub struct DeferredValue {
     pub pointer: String,
     /// `Ref`, `Fn::Sub`, ...
     pub function: String,
+    /// Where in the stack template file.
+    pub position: Option<Position>,
 }
 
 /// Reads a stack template; JSON when it starts with `{`, YAML otherwise.
@@ -117,7 +124,8 @@ pub fn parse(text: &str) -> Result<StackTemplate, CfnError> {
         let yaml: Yaml = serde_yaml_ng::from_str(text).map_err(CfnError::Yaml)?;
         from_yaml(yaml)?
     };
-    resources_of(&document).map(|resources| StackTemplate { resources })
+    let resources = resources_of(&document)?;
+    Ok(StackTemplate { resources, positions: Positions::index(text) })
 }
 
 fn resources_of(document: &Value) -> Result<Vec<Resource>, CfnError> {
@@ -247,7 +255,7 @@ pub fn deferred_values(properties: &Value) -> Vec<DeferredValue> {
 fn collect_deferred(value: &Value, pointer: &mut String, out: &mut Vec<DeferredValue>) {
     if let Some(function) = intrinsic_function(value) {
         let shown = if pointer.is_empty() { "/".to_owned() } else { pointer.clone() };
-        out.push(DeferredValue { pointer: shown, function: function.to_owned() });
+        out.push(DeferredValue { pointer: shown, function: function.to_owned(), position: None });
         return;
     }
     let children: Box<dyn Iterator<Item = (String, &Value)>> = match value {
@@ -287,7 +295,13 @@ pub async fn check_stack(engine: &Engine, stack: &StackTemplate, context: &Conte
     for resource in &stack.resources {
         let mut properties = resource.properties.clone();
         remove_no_values(&mut properties);
-        let deferred = deferred_values(&properties);
+        let resource_pointer = format!("/Resources/{}", resource.logical_id.replace('~', "~0").replace('/', "~1"));
+        let base = format!("{resource_pointer}/Properties");
+        let locate = |pointer: &str| stack.positions.find(&format!("{base}{}", pointer.trim_end_matches('/')));
+        let mut deferred = deferred_values(&properties);
+        for d in &mut deferred {
+            d.position = locate(&d.pointer);
+        }
         let target = Target {
             type_name: resource.type_name.clone(),
             logical_id: resource.logical_id.clone(),
@@ -301,11 +315,15 @@ pub async fn check_stack(engine: &Engine, stack: &StackTemplate, context: &Conte
                 let subject = subject_of(&v.pointer, &v.keyword);
                 !deferred.iter().any(|d| is_within(&subject, &d.pointer))
             });
+            for v in violations.iter_mut() {
+                v.position = locate(&v.pointer);
+            }
             if violations.is_empty() {
                 decision.verdict = Verdict::Compliant;
             }
         }
-        reports.push(ResourceReport { decision, deferred });
+        let position = stack.positions.find(&resource_pointer);
+        reports.push(ResourceReport { decision, deferred, position });
     }
     reports
 }

@@ -263,6 +263,7 @@ fn delete_outcome(template: &Template) -> Outcome {
         value: None,
         message: format!("deleting a {type_name} is denied by its template"),
         remediation: format!("Keep the resource, or ask the security team to allow deleting {type_name}"),
+        position: None,
     };
     Outcome::of(Verdict::NonCompliant(vec![violation]))
 }

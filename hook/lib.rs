@@ -30,6 +30,7 @@ pub mod json;
 pub mod metrics;
 pub mod normalize;
 pub mod policy;
+pub mod position;
 pub mod render;
 pub mod report;
 pub mod response;

@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use crate::cfn::ResourceReport;
 use crate::context::is_builtin_variable;
+use crate::position::Position;
 use crate::verdict::Verdict;
 
 /// Exit codes of `rcfge validate`.
@@ -50,6 +51,14 @@ pub fn hint_for_variable(name: &str) -> String {
     }
 }
 
+/// `file:line:col`, or the file alone when the position is unknown.
+fn located(file: &str, position: Option<Position>) -> String {
+    match position {
+        Some(position) => format!("{file}:{position}"),
+        None => file.to_owned(),
+    }
+}
+
 /// `text` on one line, cut to `max` characters.
 pub fn shorten_line(text: &str, max: usize) -> String {
     crate::validate::shorten(&text.replace('\n', " "), max)
@@ -90,7 +99,13 @@ pub fn text(files: &[FileReport]) -> String {
                     };
                     let _ = writeln!(out, "  FAIL   {subject}: {count}");
                     for v in violations {
-                        let _ = writeln!(out, "           {}: {}", v.pointer, v.message);
+                        let _ = writeln!(
+                            out,
+                            "           {}: {}: {}",
+                            located(&file.path, v.position),
+                            v.pointer,
+                            v.message
+                        );
                     }
                 }
                 Verdict::InternalFailure(error) => {
@@ -102,7 +117,8 @@ pub fn text(files: &[FileReport]) -> String {
                 }
             }
             for d in &report.deferred {
-                let _ = writeln!(out, "           checked at deploy time: {} ({})", d.pointer, d.function);
+                let at = located(&file.path, d.position);
+                let _ = writeln!(out, "           {at}: {}: checked at deploy time ({})", d.pointer, d.function);
             }
         }
     }

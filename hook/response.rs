@@ -218,6 +218,7 @@ mod tests {
             value: Some("1".into()),
             message: format!("P{i} is not an approved property of AWS::S3::Bucket"),
             remediation: "Remove it".into(),
+            position: None,
         }
     }
 

@@ -34,6 +34,7 @@ fn describe(type_name: &str, error: &ValidationError<'_>) -> Vec<Violation> {
         value,
         message,
         remediation,
+        position: None,
     };
     let label = at.label();
     let shown = value.clone().unwrap_or_default();

@@ -4,6 +4,7 @@
 use crate::cache::CacheUse;
 use crate::context::Action;
 use crate::error::Error;
+use crate::position::Position;
 
 /// One reason a resource is refused.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -19,6 +20,9 @@ pub struct Violation {
     pub message: String,
     /// What to do about it.
     pub remediation: String,
+    /// Where in the stack template file, when judged from one (`rcfge validate`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<Position>,
 }
 
 /// The outcome for one resource.

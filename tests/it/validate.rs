@@ -26,7 +26,7 @@ fn compliant_stack_exits_zero() {
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(run.stdout.contains("PASS   ReceiptsBucket (AWS::S3::Bucket)"));
     assert!(
-        run.stdout.contains("checked at deploy time: /NotificationConfiguration/TopicConfigurations/0/Topic (Ref)")
+        run.stdout.contains("compliant.yaml:49:13: /NotificationConfiguration/TopicConfigurations/0/Topic: checked at deploy time (Ref)")
     );
 }
 
@@ -50,8 +50,8 @@ fn violations_exit_one_and_list_every_reason() {
 fn intrinsic_values_are_deferred_but_keys_are_judged() {
     let run = validate(&["tests/fixtures/stacks/intrinsics.json"]);
     assert_eq!(run.code, 1);
-    assert!(run.stdout.contains("/NewFeature: NewFeature is not an approved property"), "{}", run.stdout);
-    assert!(run.stdout.contains("checked at deploy time: /BucketEncryption (Fn::If)"));
+    assert!(run.stdout.contains("intrinsics.json:17:9: /NewFeature: NewFeature is not an approved property"), "{}", run.stdout);
+    assert!(run.stdout.contains("intrinsics.json:10:9: /BucketEncryption: checked at deploy time (Fn::If)"));
     assert!(!run.stdout.contains("/BucketEncryption/"), "a value inside an intrinsic was judged:\n{}", run.stdout);
 }
 
