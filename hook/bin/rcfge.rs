@@ -35,6 +35,9 @@ enum Command {
         /// Stack templates to validate.
         #[arg(required = true, value_name = "TEMPLATE")]
         files: Vec<PathBuf>,
+        /// Report format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
     /// Print the JSON Schema a type's template renders to.
     Render {
@@ -80,6 +83,14 @@ enum SchemasCommand {
         #[command(flatten)]
         dirs: AuthoringDirs,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Sarif,
+    Junit,
 }
 
 #[derive(Subcommand)]
@@ -243,11 +254,16 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         match cli.command {
-            Command::Validate { source, context, files } => {
+            Command::Validate { source, context, files, format } => {
                 let engine = engine(&source, context.variables()).await?;
                 let context = context.context()?;
                 let reports = validate_files(&engine, &context, &files).await;
-                print!("{}", report::text(&reports));
+                match format {
+                    Format::Text => print!("{}", report::text(&reports)),
+                    Format::Json => println!("{}", serde_json::to_string_pretty(&report::json::render(&reports))?),
+                    Format::Sarif => println!("{}", serde_json::to_string_pretty(&report::sarif::render(&reports))?),
+                    Format::Junit => print!("{}", report::junit::render(&reports)),
+                }
                 Ok(report::exit_code(&reports))
             }
             Command::Render { type_name, source, context, logical_id } => {

@@ -170,3 +170,69 @@ fn collect(value: &Value, pointer: String, path: String, out: &mut Vec<(String, 
         _ => out.push((pointer, path, false)),
     }
 }
+
+/// Configurations a security review found accepted by earlier versions of the templates.
+#[test]
+fn reviewed_bypasses_stay_refused() {
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    let role = |extra: Value| {
+        let mut properties = json!({"PermissionsBoundary": "arn:aws:iam::111122223333:policy/org-permissions-boundary", "AssumeRolePolicyDocument": trust});
+        properties.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        properties
+    };
+    let document = |statement: Value| json!({"Version": "2012-10-17", "Statement": [statement]});
+    let cases = [
+        (
+            "AWS::IAM::Role",
+            role(
+                json!({"Policies": [{"PolicyName": "p", "PolicyDocument": document(json!({"Effect": "Allow", "Action": "iam:*", "Resource": "*"}))}]}),
+            ),
+        ),
+        ("AWS::IAM::Role", role(json!({"ManagedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess-Amplify"]}))),
+        ("AWS::IAM::Role", role(json!({"PermissionsBoundary": "arn:aws:iam::111122223333:policy/self-boundary"}))),
+        (
+            "AWS::IAM::ManagedPolicy",
+            json!({"PolicyDocument": document(json!({"Effect": "Allow", "Action": "iam:*", "Resource": "arn:aws:iam::111122223333:*"}))}),
+        ),
+        (
+            "AWS::IAM::ManagedPolicy",
+            json!({"PolicyDocument": document(json!({"Effect": "Allow", "Action": ["iam:A*", "iam:C*"], "Resource": "*"}))}),
+        ),
+        (
+            "AWS::IAM::ManagedPolicy",
+            json!({"PolicyDocument": document(json!({"Effect": "Allow", "Action": "IAM:createpolicyversion", "Resource": "*"}))}),
+        ),
+        (
+            "AWS::IAM::ManagedPolicy",
+            json!({"ManagedPolicyName": "org-permissions-boundary", "PolicyDocument": document(json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}))}),
+        ),
+        (
+            "AWS::IAM::Policy",
+            json!({"PolicyName": "p", "Roles": ["r"], "PolicyDocument": document(json!({"Effect": "Allow", "Action": "iam:PutRolePolicy", "Resource": "arn:aws:iam::111122223333:role/x"}))}),
+        ),
+        (
+            "AWS::EC2::SecurityGroup",
+            json!({"GroupDescription": "x", "VpcId": "vpc-0123456789abcdef0", "SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "1.0.0.0/8"}]}),
+        ),
+        (
+            "AWS::EC2::SecurityGroup",
+            json!({"GroupDescription": "x", "VpcId": "vpc-0123456789abcdef0", "SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIpv6": "2000::/16"}]}),
+        ),
+    ];
+    let engine = engine();
+    let runtime = runtime();
+    for (type_name, properties) in cases {
+        let decision = runtime.block_on(engine.decide(&target(type_name, properties.clone())));
+        assert!(
+            matches!(decision.verdict, Verdict::NonCompliant(_)),
+            "{type_name} accepted {properties}: {:?}",
+            decision.verdict
+        );
+    }
+    // A Deny statement may still name what an Allow may not.
+    let deny = json!({"PolicyDocument": document(json!({"Effect": "Deny", "Action": "iam:*", "Resource": "*"}))});
+    assert!(matches!(
+        runtime.block_on(engine.decide(&target("AWS::IAM::ManagedPolicy", deny))).verdict,
+        Verdict::Compliant
+    ));
+}

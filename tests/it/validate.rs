@@ -25,9 +25,9 @@ fn compliant_stack_exits_zero() {
     let run = validate(&["tests/fixtures/stacks/compliant.yaml"]);
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(run.stdout.contains("PASS   ReceiptsBucket (AWS::S3::Bucket)"));
-    assert!(
-        run.stdout.contains("compliant.yaml:49:13: /NotificationConfiguration/TopicConfigurations/0/Topic: checked at deploy time (Ref)")
-    );
+    assert!(run.stdout.contains(
+        "compliant.yaml:49:13: /NotificationConfiguration/TopicConfigurations/0/Topic: checked at deploy time (Ref)"
+    ));
 }
 
 #[test]
@@ -50,7 +50,11 @@ fn violations_exit_one_and_list_every_reason() {
 fn intrinsic_values_are_deferred_but_keys_are_judged() {
     let run = validate(&["tests/fixtures/stacks/intrinsics.json"]);
     assert_eq!(run.code, 1);
-    assert!(run.stdout.contains("intrinsics.json:17:9: /NewFeature: NewFeature is not an approved property"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("intrinsics.json:17:9: /NewFeature: NewFeature is not an approved property"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("intrinsics.json:10:9: /BucketEncryption: checked at deploy time (Fn::If)"));
     assert!(!run.stdout.contains("/BucketEncryption/"), "a value inside an intrinsic was judged:\n{}", run.stdout);
 }
@@ -106,4 +110,56 @@ fn bad_flags_are_usage_errors() {
     assert!(run.stderr.contains("built-in"), "{}", run.stderr);
     let run = rcfge(&["validate"]);
     assert_eq!(run.code, 2);
+}
+
+#[test]
+fn machine_readable_formats() {
+    let stack = "tests/fixtures/stacks/violations.yaml";
+    let run = |format: &str| {
+        let mut args = vec!["validate", "--format", format, stack];
+        args.extend(CONTEXT);
+        rcfge(&args)
+    };
+
+    let json = run("json");
+    assert_eq!(json.code, 1);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        report["summary"],
+        serde_json::json!({"resources": 5, "compliant": 0, "nonCompliant": 4, "notEvaluated": 1, "unreadableFiles": 0})
+    );
+    assert_eq!(
+        report["files"][0]["resources"][0]["violations"][1]["position"],
+        serde_json::json!({"line": 7, "column": 7})
+    );
+    insta::assert_snapshot!("format-json", json.stdout);
+
+    let sarif = run("sarif");
+    assert_eq!(sarif.code, 1);
+    let log: serde_json::Value = serde_json::from_str(&sarif.stdout).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(
+        results.iter().filter(|r| r["level"] == "error").count(),
+        16,
+        "15 violations and 1 resource not evaluated"
+    );
+    assert!(
+        results
+            .iter()
+            .filter(|r| r["ruleId"] != "rcfge/not-evaluated")
+            .all(|r| r["locations"][0]["physicalLocation"]["region"]["startLine"].is_u64())
+    );
+    insta::assert_snapshot!("format-sarif", sarif.stdout);
+
+    let junit = run("junit");
+    assert_eq!(junit.code, 1);
+    assert!(
+        junit
+            .stdout
+            .contains(r#"<testsuite name="tests/fixtures/stacks/violations.yaml" tests="5" failures="4" errors="1">"#),
+        "{}",
+        junit.stdout
+    );
+    insta::assert_snapshot!("format-junit", junit.stdout);
 }

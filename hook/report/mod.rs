@@ -1,4 +1,9 @@
 //! What `rcfge validate` prints: per file, per resource, every reason; and the exit code.
+//! Text lives here; the machine formats have a file each.
+
+pub mod json;
+pub mod junit;
+pub mod sarif;
 
 use std::fmt::Write;
 
@@ -62,6 +67,39 @@ fn located(file: &str, position: Option<Position>) -> String {
 /// `text` on one line, cut to `max` characters.
 pub fn shorten_line(text: &str, max: usize) -> String {
     crate::validate::shorten(&text.replace('\n', " "), max)
+}
+
+/// Resource counts over a run.
+#[derive(Default)]
+pub struct Summary {
+    pub compliant: usize,
+    pub refused: usize,
+    pub failed: usize,
+    pub unreadable: usize,
+}
+
+impl Summary {
+    pub fn of(files: &[FileReport]) -> Self {
+        let mut summary = Summary::default();
+        for file in files {
+            let Ok(resources) = &file.outcome else {
+                summary.unreadable += 1;
+                continue;
+            };
+            for report in resources {
+                match report.decision.verdict {
+                    Verdict::Compliant | Verdict::Exempt => summary.compliant += 1,
+                    Verdict::NonCompliant(_) => summary.refused += 1,
+                    Verdict::InternalFailure(_) => summary.failed += 1,
+                }
+            }
+        }
+        summary
+    }
+
+    pub fn resources(&self) -> usize {
+        self.compliant + self.refused + self.failed
+    }
 }
 
 /// The human-readable report.
