@@ -1,6 +1,7 @@
 //! `rcfge`: the command line over the rcfge library. It parses arguments, builds one engine,
 //! calls the library and maps the outcome to an exit code; nothing about validation lives here.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -259,7 +260,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 let context = context.context()?;
                 let reports = validate_files(&engine, &context, &files).await;
                 match format {
-                    Format::Text => print!("{}", report::text(&reports)),
+                    Format::Text => {
+                        let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+                        print!("{}", report::text_styled(&reports, colour));
+                    }
                     Format::Json => println!("{}", serde_json::to_string_pretty(&report::json::render(&reports))?),
                     Format::Sarif => println!("{}", serde_json::to_string_pretty(&report::sarif::render(&reports))?),
                     Format::Junit => print!("{}", report::junit::render(&reports)),

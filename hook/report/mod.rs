@@ -104,6 +104,15 @@ impl Summary {
 
 /// The human-readable report.
 pub fn text(files: &[FileReport]) -> String {
+    text_styled(files, false)
+}
+
+/// The human-readable report, with the verdict labels coloured when `colour` is set (a
+/// terminal that has not asked for `NO_COLOR`).
+pub fn text_styled(files: &[FileReport], colour: bool) -> String {
+    let label = |text: &str, code: &str| if colour { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() };
+    let (pass, exempt, fail, error) =
+        (label("PASS  ", "32"), label("EXEMPT", "36"), label("FAIL  ", "31"), label("ERROR ", "1;31"));
     let mut out = String::new();
     let (mut compliant, mut refused, mut failed) = (0, 0, 0);
     for file in files {
@@ -111,7 +120,7 @@ pub fn text(files: &[FileReport]) -> String {
         let resources = match &file.outcome {
             Ok(resources) => resources,
             Err(reason) => {
-                let _ = writeln!(out, "  ERROR  cannot validate this file: {reason}");
+                let _ = writeln!(out, "  {error} cannot validate this file: {reason}");
                 continue;
             }
         };
@@ -121,12 +130,12 @@ pub fn text(files: &[FileReport]) -> String {
             match &decision.verdict {
                 Verdict::Compliant => {
                     compliant += 1;
-                    let _ = writeln!(out, "  PASS   {subject}");
+                    let _ = writeln!(out, "  {pass} {subject}");
                 }
                 Verdict::Exempt => {
                     compliant += 1;
                     let note = decision.note.as_deref().unwrap_or("exempt");
-                    let _ = writeln!(out, "  EXEMPT {subject}: {note}");
+                    let _ = writeln!(out, "  {exempt} {subject}: {note}");
                 }
                 Verdict::NonCompliant(violations) => {
                     refused += 1;
@@ -135,7 +144,7 @@ pub fn text(files: &[FileReport]) -> String {
                     } else {
                         format!("{} violations", violations.len())
                     };
-                    let _ = writeln!(out, "  FAIL   {subject}: {count}");
+                    let _ = writeln!(out, "  {fail} {subject}: {count}");
                     for v in violations {
                         let _ = writeln!(
                             out,
@@ -146,10 +155,10 @@ pub fn text(files: &[FileReport]) -> String {
                         );
                     }
                 }
-                Verdict::InternalFailure(error) => {
+                Verdict::InternalFailure(failure) => {
                     failed += 1;
-                    let _ = writeln!(out, "  ERROR  {subject}: {error}");
-                    for name in error.missing_variables() {
+                    let _ = writeln!(out, "  {error} {subject}: {failure}");
+                    for name in failure.missing_variables() {
                         let _ = writeln!(out, "           hint: {}", hint_for_variable(name));
                     }
                 }
@@ -179,6 +188,13 @@ mod tests {
         assert_eq!(hint_for_variable("accountId"), "pass --account-id");
         assert!(hint_for_variable("stackId").contains("only known when the hook runs"));
         assert!(hint_for_variable("approvedKeys").contains("--var approvedKeys=VALUE"));
+    }
+
+    #[test]
+    fn labels_are_coloured_only_when_asked() {
+        let files = [FileReport { path: "x.yaml".into(), outcome: Err("broken".into()) }];
+        assert!(text_styled(&files, true).contains("\x1b[1;31mERROR \x1b[0m cannot validate"));
+        assert!(!text(&files).contains('\x1b'));
     }
 
     #[test]
