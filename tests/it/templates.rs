@@ -218,6 +218,10 @@ fn reviewed_bypasses_stay_refused() {
             "AWS::EC2::SecurityGroup",
             json!({"GroupDescription": "x", "VpcId": "vpc-0123456789abcdef0", "SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIpv6": "2000::/16"}]}),
         ),
+        (
+            "AWS::Events::Rule",
+            json!({"ScheduleExpression": "rate(5 minutes)", "Targets": [{"Id": "t", "Arn": "arn:aws:events:eu-west-1:111122223333:api-destination/exfil/abcd", "RoleArn": "arn:aws:iam::111122223333:role/events"}]}),
+        ),
     ];
     let engine = engine();
     let runtime = runtime();
