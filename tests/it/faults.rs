@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{event, invoke, invoke_event, rcfge, temp_file};
+use crate::support::{event, hook_invoke, invoke, invoke_event, temp_file};
 
 const FAULTY: &str = "tests/fixtures/faulty-templates";
 
@@ -224,14 +224,7 @@ fn raw_event_faults_fail_closed() {
 
 #[test]
 fn a_missing_template_directory_is_a_usage_error() {
-    let run = rcfge(&[
-        "hook",
-        "invoke",
-        "--event",
-        "tests/fixtures/events/bucket-compliant.json",
-        "--templates",
-        "no/such/dir",
-    ]);
+    let run = hook_invoke("tests/fixtures/events/bucket-compliant.json", "no/such/dir");
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("no/such/dir does not exist"), "{}", run.stderr);
 }

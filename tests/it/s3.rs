@@ -12,7 +12,7 @@ use s3s::S3ErrorCode;
 use serde_json::{Value, json};
 
 use crate::s3_server::{Fault, S3Server};
-use crate::support::rcfge;
+use crate::support::hook_invoke;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
@@ -258,14 +258,7 @@ fn rcfge_hook_invoke_reads_templates_from_s3() {
     let run = invoke_over_s3(&server, "tests/fixtures/events/bucket-foreign-topic.json", "AWS_ENDPOINT_URL_S3");
     assert_eq!(run.status.code(), Some(1), "{}", String::from_utf8_lossy(&run.stderr));
 
-    let run = rcfge(&[
-        "hook",
-        "invoke",
-        "--event",
-        "tests/fixtures/events/bucket-compliant.json",
-        "--templates",
-        "s3://Bad_Bucket/",
-    ]);
+    let run = hook_invoke("tests/fixtures/events/bucket-compliant.json", "s3://Bad_Bucket/");
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("not a valid bucket name"), "{}", run.stderr);
 }

@@ -28,9 +28,14 @@ pub fn rcfge(args: &[&str]) -> Run {
     }
 }
 
+/// `rcfge hook invoke --event FILE --templates DIR`.
+pub fn hook_invoke(event_path: &str, templates: &str) -> Run {
+    rcfge(&["hook", "invoke", "--event", event_path, "--templates", templates])
+}
+
 /// `rcfge hook invoke` over an event file; returns the exit code and the response JSON.
 pub fn invoke(event_path: &str, templates: &str) -> (i32, Value) {
-    let run = rcfge(&["hook", "invoke", "--event", event_path, "--templates", templates]);
+    let run = hook_invoke(event_path, templates);
     let response: Value = serde_json::from_str(&run.stdout)
         .unwrap_or_else(|e| panic!("response is JSON ({e}): {}\nstderr: {}", run.stdout, run.stderr));
     (run.code, response)
