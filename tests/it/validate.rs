@@ -163,3 +163,32 @@ fn machine_readable_formats() {
     );
     insta::assert_snapshot!("format-junit", junit.stdout);
 }
+
+/// The published SARIF 2.1.0 schema (`sarif-2.1.0-rtm.5.json`, as shipped in the npm package
+/// `@microsoft/jest-sarif`, MIT) is test data in `tests/fixtures/sarif-schema-2.1.0.json`, with
+/// one change: the stray `]` in the two language-tag patterns (`...{2}]?$` → `...{2}$`), which
+/// only a lenient ECMA regex engine accepts.
+#[test]
+fn sarif_output_is_valid_against_the_sarif_schema() {
+    let schema_text =
+        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sarif-schema-2.1.0.json"))
+            .unwrap();
+    let schema: serde_json::Value = serde_json::from_slice(&schema_text).unwrap();
+    let validator = jsonschema::draft4::new(&schema).unwrap();
+    let mut args = vec!["validate", "--format", "sarif"];
+    args.extend(CONTEXT);
+    args.extend([
+        "tests/fixtures/stacks/violations.yaml",
+        "tests/fixtures/stacks/intrinsics.json",
+        "tests/fixtures/stacks/compliant.yaml",
+        "tests/fixtures/stacks/missing.yaml",
+    ]);
+    let run = rcfge(&args);
+    let log: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&log).map(|e| format!("{}: {e}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert!(log["runs"][0]["results"].as_array().unwrap().len() > 20);
+    let mut broken = log.clone();
+    broken["runs"][0]["results"][0]["level"] = serde_json::json!("fatal");
+    assert!(!validator.is_valid(&broken), "the schema does check results");
+}
