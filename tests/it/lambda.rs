@@ -154,6 +154,21 @@ fn spawn_hook(api: &RuntimeApi, env: &[(&str, &str)]) -> Child {
     command.spawn().expect("rcfge-hook starts")
 }
 
+/// The function configured to read its templates from the loopback S3 server.
+fn spawn_hook_over_s3(api: &RuntimeApi, s3: &S3Server) -> Child {
+    let templates = s3.uri();
+    spawn_hook(
+        api,
+        &[
+            ("RCFGE_TEMPLATES", &templates),
+            ("AWS_ENDPOINT_URL", &s3.endpoint),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+            ("AWS_REGION", "eu-west-1"),
+        ],
+    )
+}
+
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/fixtures/events/{name}.json", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
@@ -172,17 +187,7 @@ fn the_lambda_function_answers_through_the_runtime_api() {
     ];
     let count = events.len();
     let api = RuntimeApi::start(events);
-    let templates = s3.uri();
-    let mut child = spawn_hook(
-        &api,
-        &[
-            ("RCFGE_TEMPLATES", &templates),
-            ("AWS_ENDPOINT_URL", &s3.endpoint),
-            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
-            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
-            ("AWS_REGION", "eu-west-1"),
-        ],
-    );
+    let mut child = spawn_hook_over_s3(&api, &s3);
     let posted = api.wait_for(count, &mut child);
     let _ = child.kill();
     let output = child.wait_with_output().unwrap();
@@ -263,18 +268,8 @@ fn the_lambda_function_fails_closed_in_time_when_s3_hangs() {
     // Longer than the function's S3 operation timeout (8 s), shorter than the invocation budget.
     s3.observed.set_fault(crate::s3_server::Fault::Delay(Duration::from_secs(15)));
     let api = RuntimeApi::start(vec![fixture("bucket-compliant")]);
-    let templates = s3.uri();
     let started = Instant::now();
-    let mut child = spawn_hook(
-        &api,
-        &[
-            ("RCFGE_TEMPLATES", &templates),
-            ("AWS_ENDPOINT_URL", &s3.endpoint),
-            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
-            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
-            ("AWS_REGION", "eu-west-1"),
-        ],
-    );
+    let mut child = spawn_hook_over_s3(&api, &s3);
     let posted = api.wait_for(1, &mut child);
     let elapsed = started.elapsed();
     let _ = child.kill();
