@@ -1,22 +1,16 @@
-//! CloudFormation stack templates (JSON or YAML with short-form tags), and judging every
-//! resource in one.
-//!
-//! Values produced by intrinsic functions (`{"Ref": …}`, `{"Fn::…": …}`) cannot be known
-//! before deploy. They are never judged as values: a violation at or under one is set aside
-//! and reported as checked at deploy time, where the hook sees the resolved value. The keys
-//! around them are still judged: `NewFeature: !If [...]` is refused for its name.
+//! CloudFormation stack templates (JSON or YAML with short-form tags) read the way
+//! CloudFormation reads them: duplicate keys and YAML merge keys are refused, anchors are
+//! copies, every node has a position. Resolving intrinsic functions is `intrinsics`' job;
+//! judging the resources is `stack`'s.
 
 use serde_json::{Map, Value};
 use serde_yaml_ng::Value as Yaml;
 
-use crate::context::{Action, Context};
-use crate::engine::{Engine, Target};
-use crate::position::{Position, Positions};
-use crate::verdict::{Decision, Verdict};
+use crate::position::Positions;
 
 /// YAML short-form tags written `!Name` that stand for `Fn::Name` (`!Ref`, `!Condition` and
 /// `!GetAtt` are handled on their own).
-const SHORT_FORMS: [&str; 17] = [
+const SHORT_FORMS: [&str; 23] = [
     "Base64",
     "Cidr",
     "FindInMap",
@@ -34,6 +28,13 @@ const SHORT_FORMS: [&str; 17] = [
     "Or",
     "ToJsonString",
     "Length",
+    // Only valid in Rules, where they are never judged; read so that the file can be.
+    "Contains",
+    "EachMemberEquals",
+    "EachMemberIn",
+    "RefAll",
+    "ValueOf",
+    "ValueOfAll",
 ];
 
 /// The intrinsic functions that produce a property value. Condition functions (`Fn::And`,
@@ -57,10 +58,17 @@ const VALUE_FUNCTIONS: [&str; 15] = [
     "Fn::Transform",
 ];
 
-/// The resources of a stack template.
-#[derive(Clone, Debug, PartialEq)]
+/// A stack template: its resources, and the sections intrinsic functions read.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct StackTemplate {
     pub resources: Vec<Resource>,
+    pub parameters: Map<String, Value>,
+    pub mappings: Map<String, Value>,
+    pub conditions: Map<String, Value>,
+    /// `Resources` as written, for `Ref` and `Fn::GetAtt` to know the logical ids.
+    pub resource_section: Map<String, Value>,
+    /// The `Transform` names (`AWS::Serverless-2016-10-31`, macros).
+    pub transforms: Vec<String>,
     /// Where each node is in the file.
     pub positions: Positions,
 }
@@ -71,6 +79,40 @@ pub struct Resource {
     pub logical_id: String,
     pub type_name: String,
     pub properties: Value,
+    /// The resource-level `Condition`.
+    pub condition: Option<String>,
+}
+
+/// The transform that expands `AWS::Serverless::*` resources.
+pub const SERVERLESS_TRANSFORM: &str = "AWS::Serverless-2016-10-31";
+/// The transform that adds `Fn::ForEach`, `Fn::Length`, `Fn::ToJsonString`.
+pub const LANGUAGE_EXTENSIONS: &str = "AWS::LanguageExtensions";
+/// The prefix of an `Fn::ForEach` block among the resources.
+pub const FOR_EACH_PREFIX: &str = "Fn::ForEach::";
+
+impl StackTemplate {
+    /// Why a resource cannot be judged from the template as written, if so.
+    pub fn not_judged(&self, resource: &Resource) -> Option<String> {
+        if resource.logical_id.starts_with(FOR_EACH_PREFIX) {
+            return Some(format!(
+                "{LANGUAGE_EXTENSIONS} expands Fn::ForEach into resources at deploy time; the hook judges each of them"
+            ));
+        }
+        if resource.type_name.starts_with("AWS::Serverless::")
+            && self.transforms.iter().any(|t| t == SERVERLESS_TRANSFORM)
+        {
+            return Some(format!(
+                "the {SERVERLESS_TRANSFORM} transform expands it into plain resources at deploy time; the hook judges each of them"
+            ));
+        }
+        None
+    }
+
+    /// The transforms that are macros: they may rewrite any part of the template before the
+    /// hook sees it.
+    pub fn macros(&self) -> impl Iterator<Item = &str> {
+        self.transforms.iter().map(String::as_str).filter(|t| *t != SERVERLESS_TRANSFORM && *t != LANGUAGE_EXTENSIONS)
+    }
 }
 
 /// Why a stack template cannot be read.
@@ -90,30 +132,12 @@ pub enum CfnError {
     NotFinite,
     #[error("duplicate key `{key}`")]
     DuplicateKey { key: String },
+    #[error("Transform must be a name, a list of names, or {{Name, Parameters}} objects")]
+    BadTransform,
     #[error("the template has no Resources section")]
     NoResources,
     #[error("resource {logical_id}: {reason}")]
     BadResource { logical_id: String, reason: String },
-}
-
-/// A resource's verdict, with the values that were left to deploy time.
-#[derive(Debug)]
-pub struct ResourceReport {
-    pub decision: Decision,
-    pub deferred: Vec<DeferredValue>,
-    /// Where the resource is in the file.
-    pub position: Option<Position>,
-}
-
-/// A value produced by an intrinsic function, judged only at deploy time.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeferredValue {
-    /// Where in the properties (`/BucketName`; `/` for the whole properties object).
-    pub pointer: String,
-    /// `Ref`, `Fn::Sub`, ...
-    pub function: String,
-    /// Where in the stack template file.
-    pub position: Option<Position>,
 }
 
 /// Reads a stack template; JSON when it starts with `{`, YAML otherwise.
@@ -125,7 +149,31 @@ pub fn parse(text: &str) -> Result<StackTemplate, CfnError> {
         from_yaml(yaml)?
     };
     let resources = resources_of(&document)?;
-    Ok(StackTemplate { resources, positions: Positions::index(text) })
+    let section = |name: &str| document.get(name).and_then(Value::as_object).cloned().unwrap_or_default();
+    Ok(StackTemplate {
+        resources,
+        parameters: section("Parameters"),
+        mappings: section("Mappings"),
+        conditions: section("Conditions"),
+        resource_section: section("Resources"),
+        transforms: transforms_of(&document)?,
+        positions: Positions::index(text),
+    })
+}
+
+/// `Transform: Name`, `Transform: [Name, ...]`, or `{Name: ..., Parameters: ...}` items.
+fn transforms_of(document: &Value) -> Result<Vec<String>, CfnError> {
+    let name_of = |item: &Value| match item {
+        Value::String(name) => Some(name.clone()),
+        Value::Object(object) => object.get("Name").and_then(Value::as_str).map(str::to_owned),
+        _ => None,
+    };
+    let items = match document.get("Transform") {
+        None => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(item) => vec![item],
+    };
+    items.into_iter().map(|item| name_of(item).ok_or(CfnError::BadTransform)).collect()
 }
 
 fn resources_of(document: &Value) -> Result<Vec<Resource>, CfnError> {
@@ -135,15 +183,29 @@ fn resources_of(document: &Value) -> Result<Vec<Resource>, CfnError> {
     let mut out = Vec::with_capacity(resources.len());
     for (logical_id, resource) in resources {
         let bad = |reason: &str| CfnError::BadResource { logical_id: logical_id.clone(), reason: reason.to_owned() };
+        if logical_id.starts_with(FOR_EACH_PREFIX) {
+            out.push(Resource {
+                logical_id: logical_id.clone(),
+                type_name: "Fn::ForEach".to_owned(),
+                properties: Value::Object(Map::new()),
+                condition: None,
+            });
+            continue;
+        }
         let Value::Object(resource) = resource else {
             return Err(bad("is not a mapping"));
         };
         let type_name = resource.get("Type").and_then(Value::as_str).ok_or_else(|| bad("has no Type string"))?;
+        let condition = match resource.get("Condition") {
+            None => None,
+            Some(Value::String(name)) => Some(name.clone()),
+            Some(_) => return Err(bad("has a Condition that is not a condition name")),
+        };
         let properties = match resource.get("Properties") {
             None | Some(Value::Null) => Value::Object(Map::new()),
             Some(properties) => properties.clone(),
         };
-        out.push(Resource { logical_id: logical_id.clone(), type_name: type_name.to_owned(), properties });
+        out.push(Resource { logical_id: logical_id.clone(), type_name: type_name.to_owned(), properties, condition });
     }
     Ok(out)
 }
@@ -224,108 +286,9 @@ pub fn intrinsic_function(value: &Value) -> Option<&str> {
     VALUE_FUNCTIONS.contains(&key.as_str()).then_some(key.as_str())
 }
 
-/// `{"Ref": "AWS::NoValue"}`: the property is absent.
-fn is_no_value(value: &Value) -> bool {
-    value.as_object().is_some_and(|o| o.len() == 1 && o.get("Ref").and_then(Value::as_str) == Some("AWS::NoValue"))
-}
-
-/// Removes every property and list item set to `AWS::NoValue`, as CloudFormation does, so a
-/// required property set to it is missing and judged so.
-pub fn remove_no_values(value: &mut Value) {
-    match value {
-        Value::Object(object) => {
-            object.retain(|_, v| !is_no_value(v));
-            object.values_mut().for_each(remove_no_values);
-        }
-        Value::Array(items) => {
-            items.retain(|v| !is_no_value(v));
-            items.iter_mut().for_each(remove_no_values);
-        }
-        _ => {}
-    }
-}
-
-/// Every place in `properties` whose value an intrinsic function produces (outermost only).
-pub fn deferred_values(properties: &Value) -> Vec<DeferredValue> {
-    let mut out = Vec::new();
-    collect_deferred(properties, &mut String::new(), &mut out);
-    out
-}
-
-fn collect_deferred(value: &Value, pointer: &mut String, out: &mut Vec<DeferredValue>) {
-    if let Some(function) = intrinsic_function(value) {
-        let shown = if pointer.is_empty() { "/".to_owned() } else { pointer.clone() };
-        out.push(DeferredValue { pointer: shown, function: function.to_owned(), position: None });
-        return;
-    }
-    let children: Box<dyn Iterator<Item = (String, &Value)>> = match value {
-        Value::Object(object) => Box::new(object.iter().map(|(k, v)| (k.replace('~', "~0").replace('/', "~1"), v))),
-        Value::Array(items) => Box::new(items.iter().enumerate().map(|(i, v)| (i.to_string(), v))),
-        _ => return,
-    };
-    for (segment, child) in children {
-        let len = pointer.len();
-        pointer.push('/');
-        pointer.push_str(&segment);
-        collect_deferred(child, pointer, out);
-        pointer.truncate(len);
-    }
-}
-
-/// Whether `pointer` is at or under the deferred value at `site`.
-fn is_within(pointer: &str, site: &str) -> bool {
+/// Whether `pointer` is at or under `site` (`/` is the whole document).
+pub(crate) fn is_within(pointer: &str, site: &str) -> bool {
     site == "/" || pointer == site || pointer.strip_prefix(site).is_some_and(|rest| rest.starts_with('/'))
-}
-
-/// The location a violation is about: the object, for a property that should not be there or
-/// is missing; the value itself otherwise.
-fn subject_of(pointer: &str, keyword: &str) -> String {
-    match keyword {
-        "additionalProperties" | "required" | "falseSchema" => match pointer.rfind('/') {
-            Some(0) | None => "/".to_owned(),
-            Some(i) => pointer[..i].to_owned(),
-        },
-        _ => pointer.to_owned(),
-    }
-}
-
-/// Judges every resource of a stack template in `context`, as if it were being created.
-pub async fn check_stack(engine: &Engine, stack: &StackTemplate, context: &Context) -> Vec<ResourceReport> {
-    let mut reports = Vec::with_capacity(stack.resources.len());
-    for resource in &stack.resources {
-        let mut properties = resource.properties.clone();
-        remove_no_values(&mut properties);
-        let resource_pointer = format!("/Resources/{}", resource.logical_id.replace('~', "~0").replace('/', "~1"));
-        let base = format!("{resource_pointer}/Properties");
-        let locate = |pointer: &str| stack.positions.find(&format!("{base}{}", pointer.trim_end_matches('/')));
-        let mut deferred = deferred_values(&properties);
-        for d in &mut deferred {
-            d.position = locate(&d.pointer);
-        }
-        let target = Target {
-            type_name: resource.type_name.clone(),
-            logical_id: resource.logical_id.clone(),
-            action: Action::Create,
-            properties,
-            context: context.clone(),
-        };
-        let mut decision = engine.decide(&target).await;
-        if let Verdict::NonCompliant(violations) = &mut decision.verdict {
-            violations.retain(|v| {
-                let subject = subject_of(&v.pointer, &v.keyword);
-                !deferred.iter().any(|d| is_within(&subject, &d.pointer))
-            });
-            for v in violations.iter_mut() {
-                v.position = locate(&v.pointer);
-            }
-            if violations.is_empty() {
-                decision.verdict = Verdict::Compliant;
-            }
-        }
-        let position = stack.positions.find(&resource_pointer);
-        reports.push(ResourceReport { decision, deferred, position });
-    }
-    reports
 }
 
 #[cfg(test)]
@@ -359,7 +322,12 @@ mod tests {
         let stack = parse(r#"{"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}"#).unwrap();
         assert_eq!(
             stack.resources,
-            vec![Resource { logical_id: "Q".into(), type_name: "AWS::SQS::Queue".into(), properties: json!({}) }]
+            vec![Resource {
+                logical_id: "Q".into(),
+                type_name: "AWS::SQS::Queue".into(),
+                properties: json!({}),
+                condition: None
+            }]
         );
     }
 
@@ -381,38 +349,10 @@ mod tests {
     }
 
     #[test]
-    fn finds_deferred_values() {
-        let found = deferred_values(
-            &json!({"A": {"Ref": "x"}, "B": [{"C": {"Fn::GetAtt": ["r", "Arn"]}}], "D": {"E": 1, "F": 2}}),
-        );
-        let pointers: Vec<_> = found.iter().map(|d| (d.pointer.as_str(), d.function.as_str())).collect();
-        assert_eq!(pointers, [("/A", "Ref"), ("/B/0/C", "Fn::GetAtt")]);
-        assert_eq!(deferred_values(&json!({"Fn::If": ["c", {}, {}]}))[0].pointer, "/");
-    }
-
-    #[test]
     fn only_value_functions_are_deferred() {
         assert_eq!(intrinsic_function(&json!({"Fn::Sub": "x"})), Some("Fn::Sub"));
         assert_eq!(intrinsic_function(&json!({"Condition": "x"})), None);
         assert_eq!(intrinsic_function(&json!({"Fn::NotAFunction": "x"})), None);
         assert_eq!(intrinsic_function(&json!({"Ref": "x", "Other": 1})), None);
-    }
-
-    #[test]
-    fn no_value_removes_the_property() {
-        let mut properties =
-            json!({"A": {"Ref": "AWS::NoValue"}, "B": [1, {"Ref": "AWS::NoValue"}], "C": {"Ref": "Other"}});
-        remove_no_values(&mut properties);
-        assert_eq!(properties, json!({"B": [1], "C": {"Ref": "Other"}}));
-    }
-
-    #[test]
-    fn key_level_violations_are_judged_around_intrinsics() {
-        assert_eq!(subject_of("/NewFeature", "additionalProperties"), "/");
-        assert_eq!(subject_of("/A/Fn::If", "additionalProperties"), "/A");
-        assert_eq!(subject_of("/A/B", "pattern"), "/A/B");
-        assert!(is_within("/A/B", "/A"));
-        assert!(is_within("/A", "/A"));
-        assert!(!is_within("/AB", "/A"));
     }
 }

@@ -264,6 +264,7 @@ fn delete_outcome(template: &Template) -> Outcome {
         message: format!("deleting a {type_name} is denied by its template"),
         remediation: format!("Keep the resource, or ask the security team to allow deleting {type_name}"),
         position: None,
+        when: None,
     };
     Outcome::of(Verdict::NonCompliant(vec![violation]))
 }

@@ -1,7 +1,9 @@
 //! The crate error: every reason a resource could not be evaluated. Each one becomes
 //! `FAILED`/`InternalFailure` (hook) or a failure finding (CLI); none is ever a pass.
 
+use crate::cfn::CfnError;
 use crate::event::EventError;
+use crate::payload::PayloadError;
 use crate::policy::CompileError;
 use crate::render::{RenderError, TemplateError};
 use crate::store::StoreError;
@@ -25,8 +27,10 @@ pub enum Error {
     PropertiesNotAnObject { found: &'static str },
     #[error("the hook event is not usable: {0}")]
     Event(#[from] EventError),
-    #[error("{target} targets are not supported yet")]
-    UnsupportedTarget { target: String },
+    #[error("the {target} payload is not usable: {source}")]
+    Payload { target: &'static str, source: PayloadError },
+    #[error("the {target} template cannot be read: {source}")]
+    StackTemplate { target: &'static str, source: CfnError },
     #[error("the evaluation panicked: {message}")]
     Panic { message: String },
     #[error("no verdict within {budget_ms} ms (templates unreachable or too slow)")]

@@ -24,10 +24,21 @@ pub struct EventDefaults {
 pub enum Request {
     /// One resource (RESOURCE and CLOUD_CONTROL targets).
     Resource(Box<Target>),
-    /// A whole stack template (not judged yet).
-    Stack,
-    /// A change set (not judged yet).
-    ChangeSet,
+    /// A whole stack template.
+    Stack(WholeTarget),
+    /// A change set.
+    ChangeSet(WholeTarget),
+}
+
+/// A STACK or CHANGE_SET target: what to judge is behind `payload_url`.
+#[derive(Clone, Debug)]
+pub struct WholeTarget {
+    /// The stack name (STACK) or change-set ARN (CHANGE_SET).
+    pub logical_id: String,
+    pub action: Action,
+    /// The presigned URL of the payload.
+    pub payload_url: String,
+    pub context: Context,
 }
 
 /// Why an event cannot be judged.
@@ -80,6 +91,7 @@ struct RawRequestData {
     target_type: Option<String>,
     target_logical_id: Option<String>,
     target_model: Option<Value>,
+    payload: Option<String>,
 }
 
 /// Parses raw event bytes (strict JSON: duplicate keys are refused).
@@ -109,10 +121,10 @@ pub fn parse(event: &Value, defaults: &EventDefaults) -> Result<Request, EventEr
     let target_name = data.target_name.clone().ok_or(EventError::Missing { field: "requestData.targetName" })?;
     let target_type = data.target_type.clone().unwrap_or_default();
     if target_name == "STACK" || target_type == "STACK" {
-        return Ok(Request::Stack);
+        return whole_target(&raw, data, defaults).map(Request::Stack);
     }
     if target_name == "CHANGE_SET" || target_type == "CHANGE_SET" {
-        return Ok(Request::ChangeSet);
+        return whole_target(&raw, data, defaults).map(Request::ChangeSet);
     }
     let is_resource = matches!(target_type.as_str(), "" | "RESOURCE" | "CLOUD_CONTROL") || target_type == target_name;
     if !is_resource || file_name_for_type(&target_name).is_err() {
@@ -127,6 +139,15 @@ pub fn parse(event: &Value, defaults: &EventDefaults) -> Result<Request, EventEr
     };
     let context = context_of(&raw, defaults)?;
     Ok(Request::Resource(Box::new(Target { type_name: target_name, logical_id, action, properties, context })))
+}
+
+fn whole_target(raw: &RawEvent, data: &RawRequestData, defaults: &EventDefaults) -> Result<WholeTarget, EventError> {
+    let action = action_of(raw.action_invocation_point.as_deref())?;
+    let logical_id =
+        data.target_logical_id.clone().ok_or(EventError::Missing { field: "requestData.targetLogicalId" })?;
+    let payload_url = data.payload.clone().filter(|p| !p.is_empty());
+    let payload_url = payload_url.ok_or(EventError::Missing { field: "requestData.payload" })?;
+    Ok(WholeTarget { logical_id, action, payload_url, context: context_of(raw, defaults)? })
 }
 
 fn action_of(invocation_point: Option<&str>) -> Result<Action, EventError> {
@@ -309,12 +330,16 @@ mod tests {
     #[test]
     fn stack_and_change_set_targets() {
         let mut e = event();
-        e["requestData"] =
-            json!({"targetName": "STACK", "targetType": "STACK", "targetLogicalId": "s", "payload": "https://x"});
-        assert!(matches!(parse(&e, &EventDefaults::default()), Ok(Request::Stack)));
+        e["requestData"] = json!({"targetName": "STACK", "targetType": "STACK", "targetLogicalId": "payments", "payload": "https://x"});
+        let Ok(Request::Stack(stack)) = parse(&e, &EventDefaults::default()) else { panic!("not a stack") };
+        assert_eq!((stack.logical_id.as_str(), stack.payload_url.as_str()), ("payments", "https://x"));
+        assert_eq!(stack.context.region.as_deref(), Some("cn-north-1"));
         e["requestData"]["targetName"] = json!("CHANGE_SET");
         e["requestData"]["targetType"] = json!("CHANGE_SET");
-        assert!(matches!(parse(&e, &EventDefaults::default()), Ok(Request::ChangeSet)));
+        assert!(matches!(parse(&e, &EventDefaults::default()), Ok(Request::ChangeSet(_))));
+        e["requestData"]["payload"] = json!("");
+        let missing = parse(&e, &EventDefaults::default());
+        assert!(matches!(missing, Err(EventError::Missing { field: "requestData.payload" })));
     }
 
     #[test]

@@ -1,15 +1,20 @@
 //! The hook's whole request path: event in, response and decision record out. The Lambda
 //! function and `rcfge hook invoke` both call [`answer_bytes`], so they cannot disagree.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::context::Action;
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::event::{self, EventDefaults, Request};
+use crate::event::{self, EventDefaults, Request, WholeTarget};
+use crate::intrinsics::Mode;
 use crate::metrics::DecisionRecord;
+use crate::payload;
 use crate::response::HookResponse;
+use crate::stack::{self, ResourceReport, StackOptions};
 use crate::unwind::CatchUnwind;
 
 /// The longest an answer may take. CloudFormation waits 30 s for the function, and the
@@ -67,10 +72,8 @@ async fn judge(
 ) -> Answer {
     let target = match event::parse(event, defaults) {
         Ok(Request::Resource(target)) => target,
-        Ok(Request::Stack) => return refusal(Error::UnsupportedTarget { target: "STACK".into() }, token, started),
-        Ok(Request::ChangeSet) => {
-            return refusal(Error::UnsupportedTarget { target: "CHANGE_SET".into() }, token, started);
-        }
+        Ok(Request::Stack(whole)) => return judge_whole(engine, Whole::Stack, &whole, token, started).await,
+        Ok(Request::ChangeSet(whole)) => return judge_whole(engine, Whole::ChangeSet, &whole, token, started).await,
         Err(error) => return refusal(Error::Event(error), token, started),
     };
     let decision = engine.decide(&target).await;
@@ -79,6 +82,74 @@ async fn judge(
     let stack = context.stack_name.clone().or_else(|| context.stack_id.clone());
     let record = DecisionRecord::of_decision(&decision, &response, stack, context.account_id.clone(), micros(started));
     Answer { response, record }
+}
+
+/// The two targets that judge many resources at once.
+#[derive(Clone, Copy)]
+enum Whole {
+    Stack,
+    ChangeSet,
+}
+
+impl Whole {
+    fn label(self) -> &'static str {
+        match self {
+            Whole::Stack => "STACK",
+            Whole::ChangeSet => "CHANGE_SET",
+        }
+    }
+}
+
+/// STACK and CHANGE_SET: fetch the payload, judge every resource in it, answer once.
+async fn judge_whole(
+    engine: &Engine,
+    kind: Whole,
+    target: &WholeTarget,
+    token: Option<String>,
+    started: Instant,
+) -> Answer {
+    let subject = format!("{} {}", kind.label(), target.logical_id);
+    let reports = if target.action == Action::Delete {
+        // delete-stack sends empty templates; CloudFormation asks about each resource's DELETE.
+        Ok(Vec::new())
+    } else {
+        judge_payload(engine, kind, target).await
+    };
+    let response = match &reports {
+        Ok(reports) => HookResponse::from_resources(&subject, reports, token),
+        Err(error) => HookResponse::internal_failure(error, token),
+    };
+    let violations = reports
+        .as_ref()
+        .map_or(0, |reports| reports.iter().filter_map(|r| r.decision()).map(|d| d.verdict.violations().len()).sum());
+    let record = DecisionRecord::of_whole_target(
+        kind.label(),
+        target,
+        &response,
+        violations,
+        reports.err().map(|e| e.to_string()),
+        micros(started),
+    );
+    Answer { response, record }
+}
+
+async fn judge_payload(engine: &Engine, kind: Whole, target: &WholeTarget) -> Result<Vec<ResourceReport>, Error> {
+    let label = kind.label();
+    let payload_error = |source| Error::Payload { target: label, source };
+    let template_error = |source| Error::StackTemplate { target: label, source };
+    let bytes = payload::fetch(&target.payload_url, payload::FETCH_TIMEOUT).await.map_err(payload_error)?;
+    match kind {
+        Whole::Stack => {
+            let payload = payload::parse_stack(&bytes).map_err(payload_error)?;
+            let options = StackOptions { parameters: BTreeMap::new(), mode: Mode::CertainOnly, action: target.action };
+            let checked = stack::check_text(engine, &payload.template, &target.context, &options).await;
+            checked.map(|checked| checked.resources).map_err(template_error)
+        }
+        Whole::ChangeSet => {
+            let payload = payload::parse_change_set(&bytes).map_err(payload_error)?;
+            stack::check_change_set(engine, &payload, &target.context).await.map_err(template_error)
+        }
+    }
 }
 
 fn refusal(error: Error, token: Option<String>, started: Instant) -> Answer {

@@ -4,9 +4,10 @@
 //! flows through one module per stage:
 //!
 //! ```text
-//! hook event ─► event ─► Target ─┐
-//! stack file ─► cfn ───► Target ─┤
-//!                                ▼
+//! hook event ─► event ─────────────────────────► Target ─┐
+//! stack file / STACK, CHANGE_SET payload
+//!            ─► cfn ─► intrinsics (per scenario) ─► stack ─► Target ─┤
+//!                                                                    ▼
 //! store (dir) ─► cache ─► render ─► policy (compiled) ─► normalize ─► validate ─► Verdict
 //!                                                                                 │
 //!                                               response (hook JSON) / report (text)
@@ -26,14 +27,17 @@ pub mod engine;
 pub mod error;
 pub mod event;
 pub mod hook;
+pub mod intrinsics;
 pub mod json;
 pub mod metrics;
 pub mod normalize;
+pub mod payload;
 pub mod policy;
 pub mod position;
 pub mod render;
 pub mod report;
 pub mod response;
+pub mod stack;
 pub mod store;
 pub mod unwind;
 pub mod validate;

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::cache::CacheUse;
+use crate::event::WholeTarget;
 use crate::response::{ErrorCode, HookResponse, HookStatus};
 use crate::verdict::{Decision, Verdict};
 
@@ -64,6 +65,39 @@ impl DecisionRecord {
             template_version: decision.template_version.clone(),
             cache: decision.cache,
             compiled: decision.compiled,
+            latency_us,
+            reason,
+        }
+    }
+
+    /// The record of a STACK or CHANGE_SET target (`type_name` is the target kind).
+    pub fn of_whole_target(
+        kind: &'static str,
+        target: &WholeTarget,
+        response: &HookResponse,
+        violations: usize,
+        reason: Option<String>,
+        latency_us: u64,
+    ) -> Self {
+        let verdict = match response.error_code {
+            None => "compliant",
+            Some(ErrorCode::NonCompliant) => "non-compliant",
+            Some(ErrorCode::InternalFailure) => "internal-failure",
+        };
+        let context = &target.context;
+        DecisionRecord {
+            type_name: Some(kind.to_owned()),
+            logical_id: Some(target.logical_id.clone()),
+            stack: context.stack_name.clone().or_else(|| context.stack_id.clone()),
+            account: context.account_id.clone(),
+            action: Some(target.action.as_str()),
+            verdict,
+            hook_status: response.hook_status,
+            error_code: response.error_code,
+            violations,
+            template_version: None,
+            cache: None,
+            compiled: false,
             latency_us,
             reason,
         }

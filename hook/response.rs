@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::stack::{Judgement, ResourceReport};
 use crate::store::file_name_for_type;
 use crate::validate::shorten;
 use crate::verdict::{Decision, Verdict, Violation};
@@ -118,6 +119,69 @@ impl HookResponse {
         }
     }
 
+    /// The answer for a whole STACK or CHANGE_SET target: FAILED when any resource is refused,
+    /// listing every refused resource; one annotation per violation, named after the type and
+    /// the logical id.
+    pub fn from_resources(subject: &str, reports: &[ResourceReport], token: Option<String>) -> Self {
+        let refused: Vec<&ResourceReport> = reports.iter().filter(|r| r.refuses()).collect();
+        if refused.is_empty() {
+            let judged = reports.iter().filter(|r| r.decision().is_some()).count();
+            let left = reports.len() - judged;
+            let mut message = format!("{subject}: {judged} resources compliant with the approved templates");
+            if left > 0 {
+                message.push_str(&format!("; {left} left to the resource-level check"));
+            }
+            let annotation = plain_annotation("rcfge", AnnotationStatus::Passed, message.clone());
+            return HookResponse {
+                hook_status: HookStatus::Success,
+                error_code: None,
+                message: shorten(&message, MAX_MESSAGE_CHARS),
+                client_request_token: token,
+                annotations: vec![annotation],
+            };
+        }
+        let mut evaluated_all = true;
+        let mut reasons = Vec::with_capacity(refused.len());
+        let mut annotations = Vec::new();
+        for report in &refused {
+            let resource = format!("{} ({})", report.logical_id, report.type_name);
+            let prefix = format!("{}/{}", annotation_prefix(&report.type_name), report.logical_id);
+            match &report.judgement {
+                Judgement::Decided(Decision { verdict: Verdict::NonCompliant(violations), .. }) => {
+                    // One line per resource, so every refused resource fits in the message;
+                    // the annotations carry every violation.
+                    let first = violations.first().map(|v| v.message.as_str()).unwrap_or_default();
+                    reasons.push(match violations.len() {
+                        1 => format!("{resource}: {first}"),
+                        n => format!("{resource}: {n} violations (first: {first})"),
+                    });
+                    annotations.extend(violations.iter().map(|v| violation_annotation(&prefix, v)));
+                }
+                Judgement::Decided(Decision { verdict: Verdict::InternalFailure(error), .. }) => {
+                    evaluated_all = false;
+                    reasons.push(format!("{resource}: not evaluated: {error}"));
+                    annotations.push(failure_annotation(&prefix, error));
+                }
+                Judgement::Invalid(error) => {
+                    evaluated_all = false;
+                    reasons.push(format!("{resource}: invalid template: {error}"));
+                    annotations.push(failure_annotation(&prefix, error));
+                }
+                Judgement::Decided(_) | Judgement::NotJudged(_) => {}
+            }
+        }
+        let error_code = if evaluated_all { ErrorCode::NonCompliant } else { ErrorCode::InternalFailure };
+        let message =
+            format!("{subject}: {} of {} resources refused: {}", refused.len(), reports.len(), reasons.join(" | "));
+        HookResponse {
+            hook_status: HookStatus::Failed,
+            error_code: Some(error_code),
+            message: shorten(&message, MAX_MESSAGE_CHARS),
+            client_request_token: token,
+            annotations: capped(annotations),
+        }
+    }
+
     /// The answer when the request itself could not be judged (malformed event, unsupported
     /// target).
     pub fn internal_failure(error: &Error, token: Option<String>) -> Self {
@@ -169,7 +233,24 @@ fn violation_annotation(prefix: &str, violation: &Violation) -> Annotation {
     }
 }
 
-fn failure_annotation(prefix: &str, error: &Error) -> Annotation {
+/// At most [`MAX_ANNOTATIONS`]; past that, the last one says how many were left out.
+fn capped(mut annotations: Vec<Annotation>) -> Vec<Annotation> {
+    if annotations.len() <= MAX_ANNOTATIONS {
+        return annotations;
+    }
+    let left_out = annotations.len() - (MAX_ANNOTATIONS - 1);
+    annotations.truncate(MAX_ANNOTATIONS - 1);
+    annotations.push(Annotation {
+        annotation_name: "rcfge".to_owned(),
+        status: AnnotationStatus::Failed,
+        status_message: format!("{left_out} more findings are not listed; run rcfge validate to see them all"),
+        remediation_message: None,
+        severity_level: Some(Severity::High),
+    });
+    annotations
+}
+
+fn failure_annotation(prefix: &str, error: &dyn std::fmt::Display) -> Annotation {
     Annotation {
         annotation_name: shorten(prefix, MAX_ANNOTATION_NAME_CHARS),
         status: AnnotationStatus::Failed,
@@ -219,6 +300,7 @@ mod tests {
             message: format!("P{i} is not an approved property of AWS::S3::Bucket"),
             remediation: "Remove it".into(),
             position: None,
+            when: None,
         }
     }
 

@@ -35,6 +35,7 @@ fn describe(type_name: &str, error: &ValidationError<'_>) -> Vec<Violation> {
         message,
         remediation,
         position: None,
+        when: None,
     };
     let label = at.label();
     let shown = value.clone().unwrap_or_default();

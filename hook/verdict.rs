@@ -23,6 +23,9 @@ pub struct Violation {
     /// Where in the stack template file, when judged from one (`rcfge validate`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<Position>,
+    /// The parameter values and conditions it was found under, when not under all of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
 }
 
 /// The outcome for one resource.
@@ -42,6 +45,14 @@ impl Verdict {
     /// Whether CloudFormation may go ahead.
     pub fn allows(&self) -> bool {
         matches!(self, Verdict::Compliant | Verdict::Exempt)
+    }
+
+    /// The violations, when refused for them.
+    pub fn violations(&self) -> &[Violation] {
+        match self {
+            Verdict::NonCompliant(violations) => violations,
+            _ => &[],
+        }
     }
 
     /// A one-word name for logs and tables.

@@ -1,21 +1,24 @@
 //! `rcfge`: the command line over the rcfge library. It parses arguments, builds one engine,
 //! calls the library and maps the outcome to an exit code; nothing about validation lives here.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use rcfge::authoring;
 use rcfge::config::s3_settings;
 use rcfge::context::{is_account_id, partition_for_region};
 use rcfge::engine::check_variable_name;
 use rcfge::event::EventDefaults;
+use rcfge::intrinsics::Mode;
 use rcfge::report::{self, FileReport, exit};
 use rcfge::response::{ErrorCode, HookStatus};
+use rcfge::stack::{self, StackOptions};
 use rcfge::store::{TemplateLocation, file_name_for_type};
-use rcfge::{Action, Context, Engine, EngineConfig, HookResponse, cfn, hook};
+use rcfge::{Action, Context, Engine, EngineConfig, HookResponse, hook};
 use serde_json::{Map, Value};
 
 #[derive(Parser)]
@@ -39,6 +42,14 @@ enum Command {
         /// Report format.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// A template parameter's value (repeatable). Without one, a parameter with
+        /// AllowedValues is checked for each of them, else its Default is used.
+        #[arg(long = "parameter", value_name = "NAME=VALUE", value_parser = parse_parameter)]
+        parameters: Vec<(String, String)>,
+        /// A JSON file of parameter values ({"Name": "value"} or the AWS CLI's
+        /// ParameterKey/ParameterValue list); --parameter wins over it.
+        #[arg(long, value_name = "FILE")]
+        parameters_file: Option<PathBuf>,
     },
     /// Print the JSON Schema a type's template renders to.
     Render {
@@ -202,6 +213,14 @@ fn parse_type_name(text: &str) -> Result<String, String> {
     file_name_for_type(text).map(|_| text.to_owned()).map_err(|e| e.to_string())
 }
 
+fn parse_parameter(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text.split_once('=').ok_or("expected NAME=VALUE")?;
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!("`{name}` is not a parameter name (letters and digits only)"));
+    }
+    Ok((name.to_owned(), value.to_owned()))
+}
+
 fn parse_var(text: &str) -> Result<(String, Value), String> {
     let (name, value) = text.split_once('=').ok_or("expected NAME=VALUE")?;
     check_variable_name(name)?;
@@ -255,10 +274,20 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         match cli.command {
-            Command::Validate { source, context, files, format } => {
+            Command::Validate { source, context, files, format, parameters, parameters_file } => {
                 let engine = engine(&source, context.variables()).await?;
                 let context = context.context()?;
-                let reports = validate_files(&engine, &context, &files).await;
+                let mut given = match &parameters_file {
+                    Some(path) => {
+                        let text =
+                            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+                        stack::parse_parameters_file(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?
+                    }
+                    None => BTreeMap::new(),
+                };
+                given.extend(parameters);
+                let options = StackOptions { parameters: given, mode: Mode::EveryBranch, action: Action::Create };
+                let reports = validate_files(&engine, &context, &options, &files).await;
                 match format {
                     Format::Text => {
                         let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -473,19 +502,23 @@ impl EventRow {
     }
 }
 
-async fn validate_files(engine: &Engine, context: &Context, files: &[PathBuf]) -> Vec<FileReport> {
+async fn validate_files(
+    engine: &Engine,
+    context: &Context,
+    options: &StackOptions,
+    files: &[PathBuf],
+) -> Vec<FileReport> {
     let mut reports = Vec::with_capacity(files.len());
     for path in files {
-        let outcome = match read_stack(path) {
-            Ok(stack) => Ok(cfn::check_stack(engine, &stack, context).await),
-            Err(reason) => Err(reason),
+        let shown = path.display().to_string();
+        let checked = match std::fs::read_to_string(path) {
+            Ok(text) => stack::check_text(engine, &text, context, options).await.map_err(|e| e.to_string()),
+            Err(error) => Err(error.to_string()),
         };
-        reports.push(FileReport { path: path.display().to_string(), outcome });
+        reports.push(match checked {
+            Ok(checked) => FileReport { path: shown, outcome: Ok(checked.resources), notes: checked.notes },
+            Err(reason) => FileReport::unreadable(shown, reason),
+        });
     }
     reports
-}
-
-fn read_stack(path: &Path) -> Result<cfn::StackTemplate, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    cfn::parse(&text).map_err(|e| e.to_string())
 }

@@ -2,20 +2,24 @@
 //!
 //! ```text
 //! { "version": 1, "exitCode": 1,
-//!   "files": [{ "path": "stack.yaml", "error": null,
+//!   "files": [{ "path": "stack.yaml", "error": null, "notes": [],
 //!               "resources": [{ "logicalId", "type", "verdict", "position", "reason", "note",
 //!                               "violations": [{ "pointer", "keyword", "value", "message",
-//!                                                "remediation", "position" }],
-//!                               "deferred": [{ "pointer", "function", "position" }] }] }],
-//!   "summary": { "resources", "compliant", "nonCompliant", "notEvaluated", "unreadableFiles" } }
+//!                                                "remediation", "position", "when"? }],
+//!                               "deferred": [{ "pointer", "function", "reason", "position" }],
+//!                               "notes": [] }] }],
+//!   "summary": { "resources", "compliant", "nonCompliant", "notEvaluated", "notJudged",
+//!                "unreadableFiles" } }
 //! ```
-//! `verdict` is `compliant`, `non-compliant`, `exempt` or `internal-failure`; `position` is
-//! `{ "line", "column" }` or `null`.
+//! `verdict` is `compliant`, `non-compliant`, `exempt`, `internal-failure`, `not-judged` (left
+//! to the hook at deploy time; `reason` says why) or `invalid-template` (`reason` says why);
+//! `position` is `{ "line", "column" }` or `null`; `when` names the parameter values and
+//! conditions a violation was found under, when it was not found under all of them.
 
 use serde_json::{Value, json};
 
 use super::{FileReport, Summary, exit_code};
-use crate::cfn::ResourceReport;
+use crate::stack::{Judgement, ResourceReport};
 use crate::verdict::Verdict;
 
 /// The JSON report.
@@ -30,6 +34,7 @@ pub fn render(files: &[FileReport]) -> Value {
             "compliant": summary.compliant,
             "nonCompliant": summary.refused,
             "notEvaluated": summary.failed,
+            "notJudged": summary.not_judged,
             "unreadableFiles": summary.unreadable,
         }
     })
@@ -37,28 +42,43 @@ pub fn render(files: &[FileReport]) -> Value {
 
 fn file(report: &FileReport) -> Value {
     match &report.outcome {
-        Ok(resources) => {
-            json!({"path": report.path, "error": null, "resources": resources.iter().map(resource).collect::<Vec<_>>()})
-        }
-        Err(reason) => json!({"path": report.path, "error": reason, "resources": []}),
+        Ok(resources) => json!({
+            "path": report.path,
+            "error": null,
+            "notes": report.notes,
+            "resources": resources.iter().map(resource).collect::<Vec<_>>()
+        }),
+        Err(reason) => json!({"path": report.path, "error": reason, "notes": report.notes, "resources": []}),
     }
 }
 
 fn resource(report: &ResourceReport) -> Value {
-    let decision = &report.decision;
-    let (violations, reason) = match &decision.verdict {
-        Verdict::NonCompliant(violations) => (violations.iter().map(|v| json!(v)).collect(), None),
-        Verdict::InternalFailure(error) => (Vec::new(), Some(error.to_string())),
-        Verdict::Compliant | Verdict::Exempt => (Vec::new(), None),
+    let (verdict, violations, reason, note) = match &report.judgement {
+        Judgement::Decided(decision) => {
+            let (violations, reason) = match &decision.verdict {
+                Verdict::NonCompliant(violations) => (violations.iter().map(|v| json!(v)).collect(), None),
+                Verdict::InternalFailure(error) => (Vec::new(), Some(error.to_string())),
+                Verdict::Compliant | Verdict::Exempt => (Vec::new(), None),
+            };
+            (decision.verdict.label(), violations, reason, decision.note.clone())
+        }
+        Judgement::NotJudged(reason) => ("not-judged", Vec::new(), Some(reason.clone()), None),
+        Judgement::Invalid(error) => ("invalid-template", Vec::new(), Some(error.to_string()), None),
     };
+    let deferred: Vec<Value> = report
+        .deferred
+        .iter()
+        .map(|d| json!({"pointer": d.pointer, "function": d.function, "reason": d.reason, "position": d.position}))
+        .collect();
     json!({
-        "logicalId": decision.logical_id,
-        "type": decision.type_name,
-        "verdict": decision.verdict.label(),
+        "logicalId": report.logical_id,
+        "type": report.type_name,
+        "verdict": verdict,
         "position": report.position,
         "reason": reason,
-        "note": decision.note,
+        "note": note,
         "violations": violations,
-        "deferred": report.deferred.iter().map(|d| json!({"pointer": d.pointer, "function": d.function, "position": d.position})).collect::<Vec<_>>(),
+        "deferred": deferred,
+        "notes": report.notes,
     })
 }

@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use super::FileReport;
+use crate::stack::{Judgement, ResourceReport};
 use crate::verdict::Verdict;
 
 /// The JUnit XML document.
@@ -25,38 +26,46 @@ pub fn render(files: &[FileReport]) -> String {
                 continue;
             }
         };
-        let failures = resources.iter().filter(|r| matches!(r.decision.verdict, Verdict::NonCompliant(_))).count();
-        let errors = resources.iter().filter(|r| matches!(r.decision.verdict, Verdict::InternalFailure(_))).count();
+        let verdict = |r: &ResourceReport| r.decision().map(|d| d.verdict.label());
+        let failures = resources.iter().filter(|r| verdict(r) == Some("non-compliant")).count();
+        let errors = resources
+            .iter()
+            .filter(|r| verdict(r) == Some("internal-failure") || matches!(r.judgement, Judgement::Invalid(_)))
+            .count();
+        let skipped = resources.iter().filter(|r| matches!(r.judgement, Judgement::NotJudged(_))).count();
         let _ = writeln!(
             out,
-            "  <testsuite name=\"{path}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\">",
+            "  <testsuite name=\"{path}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">",
             resources.len()
         );
         for report in resources {
-            let decision = &report.decision;
-            let name = escape(&format!("{} ({})", decision.logical_id, decision.type_name));
-            match &decision.verdict {
-                Verdict::Compliant | Verdict::Exempt => {
-                    let _ = writeln!(out, "    <testcase name=\"{name}\" classname=\"{path}\"/>");
+            let name = escape(&format!("{} ({})", report.logical_id, report.type_name));
+            let open = format!("    <testcase name=\"{name}\" classname=\"{path}\"");
+            let _ = match &report.judgement {
+                Judgement::Decided(decision) => match &decision.verdict {
+                    Verdict::Compliant | Verdict::Exempt => writeln!(out, "{open}/>"),
+                    Verdict::NonCompliant(violations) => {
+                        let body: Vec<String> =
+                            violations.iter().map(|v| format!("{}: {}", v.pointer, v.message)).collect();
+                        writeln!(
+                            out,
+                            "{open}><failure message=\"{} violations\">{}</failure></testcase>",
+                            violations.len(),
+                            escape(&body.join("\n"))
+                        )
+                    }
+                    Verdict::InternalFailure(error) => {
+                        writeln!(out, "{open}><error message=\"{}\"/></testcase>", escape(&error.to_string()))
+                    }
+                },
+                Judgement::NotJudged(reason) => {
+                    writeln!(out, "{open}><skipped message=\"{}\"/></testcase>", escape(reason))
                 }
-                Verdict::NonCompliant(violations) => {
-                    let body: Vec<String> =
-                        violations.iter().map(|v| format!("{}: {}", v.pointer, v.message)).collect();
-                    let _ = writeln!(
-                        out,
-                        "    <testcase name=\"{name}\" classname=\"{path}\"><failure message=\"{} violations\">{}</failure></testcase>",
-                        violations.len(),
-                        escape(&body.join("\n"))
-                    );
+                Judgement::Invalid(error) => {
+                    let message = format!("invalid template: {error}");
+                    writeln!(out, "{open}><error message=\"{}\"/></testcase>", escape(&message))
                 }
-                Verdict::InternalFailure(error) => {
-                    let _ = writeln!(
-                        out,
-                        "    <testcase name=\"{name}\" classname=\"{path}\"><error message=\"{}\"/></testcase>",
-                        escape(&error.to_string())
-                    );
-                }
-            }
+            };
         }
         out.push_str("  </testsuite>\n");
     }

@@ -7,9 +7,9 @@ pub mod sarif;
 
 use std::fmt::Write;
 
-use crate::cfn::ResourceReport;
 use crate::context::is_builtin_variable;
 use crate::position::Position;
+use crate::stack::{Judgement, ResourceReport};
 use crate::verdict::Verdict;
 
 /// Exit codes of `rcfge validate`.
@@ -27,17 +27,31 @@ pub mod exit {
 pub struct FileReport {
     pub path: String,
     pub outcome: Result<Vec<ResourceReport>, String>,
+    /// What holds for the whole file (a macro may rewrite it before deploy).
+    pub notes: Vec<String>,
+}
+
+impl FileReport {
+    /// A file that could not be read.
+    pub fn unreadable(path: String, reason: String) -> Self {
+        FileReport { path, outcome: Err(reason), notes: Vec::new() }
+    }
 }
 
 /// The exit code for a run over these files.
 pub fn exit_code(files: &[FileReport]) -> u8 {
     let resources = || files.iter().filter_map(|f| f.outcome.as_ref().ok()).flatten();
     let usage = files.iter().any(|f| f.outcome.is_err())
-        || resources()
-            .any(|r| matches!(&r.decision.verdict, Verdict::InternalFailure(e) if !e.missing_variables().is_empty()));
+        || resources().any(|r| match &r.judgement {
+            Judgement::Invalid(_) => true,
+            Judgement::Decided(decision) => {
+                matches!(&decision.verdict, Verdict::InternalFailure(e) if !e.missing_variables().is_empty())
+            }
+            Judgement::NotJudged(_) => false,
+        });
     if usage {
         exit::USAGE
-    } else if resources().any(|r| !r.decision.verdict.allows()) {
+    } else if resources().any(ResourceReport::refuses) {
         exit::FINDINGS
     } else {
         exit::CLEAN
@@ -74,7 +88,10 @@ pub fn shorten_line(text: &str, max: usize) -> String {
 pub struct Summary {
     pub compliant: usize,
     pub refused: usize,
+    /// Could not be evaluated: no template, a broken one, invalid intrinsic functions.
     pub failed: usize,
+    /// Left to the hook at deploy time (transforms, deploy-time conditions).
+    pub not_judged: usize,
     pub unreadable: usize,
 }
 
@@ -87,10 +104,14 @@ impl Summary {
                 continue;
             };
             for report in resources {
-                match report.decision.verdict {
-                    Verdict::Compliant | Verdict::Exempt => summary.compliant += 1,
-                    Verdict::NonCompliant(_) => summary.refused += 1,
-                    Verdict::InternalFailure(_) => summary.failed += 1,
+                match &report.judgement {
+                    Judgement::Decided(decision) => match decision.verdict {
+                        Verdict::Compliant | Verdict::Exempt => summary.compliant += 1,
+                        Verdict::NonCompliant(_) => summary.refused += 1,
+                        Verdict::InternalFailure(_) => summary.failed += 1,
+                    },
+                    Judgement::NotJudged(_) => summary.not_judged += 1,
+                    Judgement::Invalid(_) => summary.failed += 1,
                 }
             }
         }
@@ -98,7 +119,7 @@ impl Summary {
     }
 
     pub fn resources(&self) -> usize {
-        self.compliant + self.refused + self.failed
+        self.compliant + self.refused + self.failed + self.not_judged
     }
 }
 
@@ -111,72 +132,104 @@ pub fn text(files: &[FileReport]) -> String {
 /// terminal that has not asked for `NO_COLOR`).
 pub fn text_styled(files: &[FileReport], colour: bool) -> String {
     let label = |text: &str, code: &str| if colour { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() };
-    let (pass, exempt, fail, error) =
-        (label("PASS  ", "32"), label("EXEMPT", "36"), label("FAIL  ", "31"), label("ERROR ", "1;31"));
+    let labels = Labels {
+        pass: label("PASS  ", "32"),
+        exempt: label("EXEMPT", "36"),
+        fail: label("FAIL  ", "31"),
+        error: label("ERROR ", "1;31"),
+        skip: label("SKIP  ", "33"),
+        note: label("NOTE  ", "36"),
+    };
     let mut out = String::new();
-    let (mut compliant, mut refused, mut failed) = (0, 0, 0);
     for file in files {
         let _ = writeln!(out, "{}", file.path);
-        let resources = match &file.outcome {
-            Ok(resources) => resources,
+        for note in &file.notes {
+            let _ = writeln!(out, "  {} {note}", labels.note);
+        }
+        match &file.outcome {
+            Ok(resources) => resources.iter().for_each(|report| write_resource(&mut out, &file.path, report, &labels)),
             Err(reason) => {
-                let _ = writeln!(out, "  {error} cannot validate this file: {reason}");
-                continue;
-            }
-        };
-        for report in resources {
-            let decision = &report.decision;
-            let subject = format!("{} ({})", decision.logical_id, decision.type_name);
-            match &decision.verdict {
-                Verdict::Compliant => {
-                    compliant += 1;
-                    let _ = writeln!(out, "  {pass} {subject}");
-                }
-                Verdict::Exempt => {
-                    compliant += 1;
-                    let note = decision.note.as_deref().unwrap_or("exempt");
-                    let _ = writeln!(out, "  {exempt} {subject}: {note}");
-                }
-                Verdict::NonCompliant(violations) => {
-                    refused += 1;
-                    let count = if violations.len() == 1 {
-                        "1 violation".to_owned()
-                    } else {
-                        format!("{} violations", violations.len())
-                    };
-                    let _ = writeln!(out, "  {fail} {subject}: {count}");
-                    for v in violations {
-                        let _ = writeln!(
-                            out,
-                            "           {}: {}: {}",
-                            located(&file.path, v.position),
-                            v.pointer,
-                            v.message
-                        );
-                    }
-                }
-                Verdict::InternalFailure(failure) => {
-                    failed += 1;
-                    let _ = writeln!(out, "  {error} {subject}: {failure}");
-                    for name in failure.missing_variables() {
-                        let _ = writeln!(out, "           hint: {}", hint_for_variable(name));
-                    }
-                }
-            }
-            for d in &report.deferred {
-                let at = located(&file.path, d.position);
-                let _ = writeln!(out, "           {at}: {}: checked at deploy time ({})", d.pointer, d.function);
+                let _ = writeln!(out, "  {} cannot validate this file: {reason}", labels.error);
             }
         }
     }
-    let total = compliant + refused + failed;
-    let unreadable = files.iter().filter(|f| f.outcome.is_err()).count();
-    let _ = write!(out, "{total} resources: {compliant} compliant, {refused} non-compliant, {failed} not evaluated");
-    if unreadable > 0 {
-        let _ = write!(out, "; {unreadable} files could not be read");
+    let summary = Summary::of(files);
+    let _ = write!(
+        out,
+        "{} resources: {} compliant, {} non-compliant, {} not evaluated",
+        summary.resources(),
+        summary.compliant,
+        summary.refused,
+        summary.failed
+    );
+    if summary.not_judged > 0 {
+        let _ = write!(out, ", {} left to deploy time", summary.not_judged);
+    }
+    if summary.unreadable > 0 {
+        let _ = write!(out, "; {} files could not be read", summary.unreadable);
     }
     out.push('\n');
     out
+}
+
+struct Labels {
+    pass: String,
+    exempt: String,
+    fail: String,
+    error: String,
+    skip: String,
+    note: String,
+}
+
+/// Continuation lines line up under the resource name.
+const INDENT: &str = "           ";
+
+fn write_resource(out: &mut String, path: &str, report: &ResourceReport, labels: &Labels) {
+    let subject = format!("{} ({})", report.logical_id, report.type_name);
+    match &report.judgement {
+        Judgement::Decided(decision) => match &decision.verdict {
+            Verdict::Compliant => {
+                let _ = writeln!(out, "  {} {subject}", labels.pass);
+            }
+            Verdict::Exempt => {
+                let note = decision.note.as_deref().unwrap_or("exempt");
+                let _ = writeln!(out, "  {} {subject}: {note}", labels.exempt);
+            }
+            Verdict::NonCompliant(violations) => {
+                let count = if violations.len() == 1 {
+                    "1 violation".to_owned()
+                } else {
+                    format!("{} violations", violations.len())
+                };
+                let _ = writeln!(out, "  {} {subject}: {count}", labels.fail);
+                for v in violations {
+                    let when = v.when.as_deref().map(|w| format!(" (when {w})")).unwrap_or_default();
+                    let at = located(path, v.position.or(report.position));
+                    let _ = writeln!(out, "{INDENT}{at}: {}: {}{when}", v.pointer, v.message);
+                }
+            }
+            Verdict::InternalFailure(failure) => {
+                let _ = writeln!(out, "  {} {subject}: {failure}", labels.error);
+                for name in failure.missing_variables() {
+                    let _ = writeln!(out, "{INDENT}hint: {}", hint_for_variable(name));
+                }
+            }
+        },
+        Judgement::NotJudged(reason) => {
+            let _ = writeln!(out, "  {} {subject}: not judged locally: {reason}", labels.skip);
+        }
+        Judgement::Invalid(error) => {
+            let at = located(path, report.position);
+            let _ = writeln!(out, "  {} {subject}: {at}: invalid template: {error}", labels.error);
+        }
+    }
+    for d in &report.deferred {
+        let at = located(path, d.position);
+        let _ = writeln!(out, "{INDENT}{at}: {}: checked at deploy time: {}", d.pointer, d.reason);
+    }
+    for note in &report.notes {
+        let _ = writeln!(out, "{INDENT}note: {note}");
+    }
 }
 
 #[cfg(test)]
@@ -192,14 +245,14 @@ mod tests {
 
     #[test]
     fn labels_are_coloured_only_when_asked() {
-        let files = [FileReport { path: "x.yaml".into(), outcome: Err("broken".into()) }];
+        let files = [FileReport::unreadable("x.yaml".into(), "broken".into())];
         assert!(text_styled(&files, true).contains("\x1b[1;31mERROR \x1b[0m cannot validate"));
         assert!(!text(&files).contains('\x1b'));
     }
 
     #[test]
     fn an_unreadable_file_is_a_usage_error() {
-        let files = [FileReport { path: "x.yaml".into(), outcome: Err("not valid YAML".into()) }];
+        let files = [FileReport::unreadable("x.yaml".into(), "not valid YAML".into())];
         assert_eq!(exit_code(&files), exit::USAGE);
         assert!(text(&files).contains("ERROR  cannot validate this file: not valid YAML"));
     }

@@ -9,11 +9,14 @@ use serde_json::{Value, json};
 
 use super::FileReport;
 use crate::position::Position;
+use crate::stack::Judgement;
 use crate::verdict::Verdict;
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 const NOT_EVALUATED: &str = "rcfge/not-evaluated";
 const DEPLOY_TIME: &str = "rcfge/deploy-time";
+const NOT_JUDGED: &str = "rcfge/not-judged";
+const INVALID: &str = "rcfge/invalid-template";
 
 /// The SARIF log.
 pub fn render(files: &[FileReport]) -> Value {
@@ -34,45 +37,52 @@ pub fn render(files: &[FileReport]) -> Value {
                 continue;
             }
         };
+        for note in &file.notes {
+            rule(&mut rules, NOT_JUDGED, "Not judged locally; the hook judges it at deploy time.");
+            results.push(result(NOT_JUDGED, "note", note, &file.path, None));
+        }
         for report in resources {
-            let decision = &report.decision;
-            let subject = format!("{} ({})", decision.logical_id, decision.type_name);
-            match &decision.verdict {
-                Verdict::NonCompliant(violations) => {
-                    for v in violations {
-                        let id = format!("rcfge/{}", v.keyword);
-                        let help = format!(
-                            "A property or value that its resource type's restricted template does not approve (JSON Schema `{}`).",
-                            v.keyword
-                        );
-                        rule(&mut rules, &id, &help);
-                        let text = format!("{subject} {}: {} {}", v.pointer, v.message, v.remediation);
-                        results.push(result(&id, "error", &text, &file.path, v.position.or(report.position)));
+            let subject = format!("{} ({})", report.logical_id, report.type_name);
+            match &report.judgement {
+                Judgement::Decided(decision) => match &decision.verdict {
+                    Verdict::NonCompliant(violations) => {
+                        for v in violations {
+                            let id = format!("rcfge/{}", v.keyword);
+                            let help = format!(
+                                "A property or value that its resource type's restricted template does not approve (JSON Schema `{}`).",
+                                v.keyword
+                            );
+                            rule(&mut rules, &id, &help);
+                            let when = v.when.as_deref().map(|w| format!(" (when {w})")).unwrap_or_default();
+                            let text = format!("{subject} {}: {}{when} {}", v.pointer, v.message, v.remediation);
+                            results.push(result(&id, "error", &text, &file.path, v.position.or(report.position)));
+                        }
                     }
+                    Verdict::InternalFailure(error) => {
+                        rule(
+                            &mut rules,
+                            NOT_EVALUATED,
+                            "The file or resource could not be evaluated (rcfge fails closed).",
+                        );
+                        let text = format!("{subject}: {error}");
+                        results.push(result(NOT_EVALUATED, "error", &text, &file.path, report.position));
+                    }
+                    Verdict::Compliant | Verdict::Exempt => {}
+                },
+                Judgement::NotJudged(reason) => {
+                    rule(&mut rules, NOT_JUDGED, "Not judged locally; the hook judges it at deploy time.");
+                    let text = format!("{subject}: not judged locally: {reason}");
+                    results.push(result(NOT_JUDGED, "note", &text, &file.path, report.position));
                 }
-                Verdict::InternalFailure(error) => {
-                    rule(
-                        &mut rules,
-                        NOT_EVALUATED,
-                        "The file or resource could not be evaluated (rcfge fails closed).",
-                    );
-                    results.push(result(
-                        NOT_EVALUATED,
-                        "error",
-                        &format!("{subject}: {error}"),
-                        &file.path,
-                        report.position,
-                    ));
+                Judgement::Invalid(error) => {
+                    rule(&mut rules, INVALID, "An intrinsic function that CloudFormation would refuse.");
+                    let text = format!("{subject}: invalid template: {error}");
+                    results.push(result(INVALID, "error", &text, &file.path, report.position));
                 }
-                Verdict::Compliant | Verdict::Exempt => {}
             }
             for d in &report.deferred {
-                rule(
-                    &mut rules,
-                    DEPLOY_TIME,
-                    "The value comes from an intrinsic function; the hook judges it at deploy time.",
-                );
-                let text = format!("{subject} {}: {} value checked at deploy time", d.pointer, d.function);
+                rule(&mut rules, DEPLOY_TIME, "The value is known only at deploy time; the hook judges it then.");
+                let text = format!("{subject} {}: checked at deploy time: {}", d.pointer, d.reason);
                 results.push(result(DEPLOY_TIME, "note", &text, &file.path, d.position));
             }
         }

@@ -3,7 +3,11 @@
 
 use serde_json::{Value, json};
 
+use std::time::Duration;
+
+use crate::payload_server::{PayloadServer, Reply};
 use crate::support::{event, hook_invoke, invoke, invoke_event, temp_file};
+use crate::whole_targets::closed_port_url;
 
 const FAULTY: &str = "tests/fixtures/faulty-templates";
 
@@ -24,8 +28,19 @@ struct Fault {
     cause: &'static str,
 }
 
+/// A STACK or CHANGE_SET event with its payload at `url`.
+fn whole(target: &str, url: Option<String>) -> Value {
+    edited(create("AWS::S3::Bucket"), |e| {
+        e["requestData"] = json!({"targetName": target, "targetType": target, "targetLogicalId": "payments"});
+        if let Some(url) = url {
+            e["requestData"]["payload"] = json!(url);
+        }
+    })
+}
+
 fn faults() -> Vec<Fault> {
     let bucket = || create("AWS::S3::Bucket");
+    let payloads = PayloadServer::start();
     vec![
         Fault {
             name: "no template for the type",
@@ -164,23 +179,110 @@ fn faults() -> Vec<Fault> {
             templates: "templates",
             cause: "not a JSON object",
         },
+        Fault { name: "STACK without a payload URL", event: whole("STACK", None), templates: "templates", cause: "no requestData.payload" },
         Fault {
-            name: "STACK target",
-            event: edited(
-                bucket(),
-                |e| e["requestData"] = json!({"targetName": "STACK", "targetType": "STACK", "targetLogicalId": "s", "payload": "https://example.invalid"}),
-            ),
+            name: "payload URL not HTTPS",
+            event: whole("STACK", Some("http://payloads.example/presigned".into())),
             templates: "templates",
-            cause: "STACK targets are not supported yet",
+            cause: "must use HTTPS",
         },
         Fault {
-            name: "CHANGE_SET target",
-            event: edited(
-                bucket(),
-                |e| e["requestData"] = json!({"targetName": "CHANGE_SET", "targetType": "CHANGE_SET", "targetLogicalId": "c", "payload": "https://example.invalid"}),
+            name: "payload unreachable",
+            event: whole("STACK", Some(closed_port_url())),
+            templates: "templates",
+            cause: "cannot fetch the payload",
+        },
+        Fault {
+            name: "payload answers 403",
+            event: whole("STACK", Some(payloads.serve("/forbidden", Reply::Status(403)))),
+            templates: "templates",
+            cause: "answered HTTP 403",
+        },
+        Fault {
+            name: "payload oversized",
+            event: whole("CHANGE_SET", Some(payloads.serve("/huge", Reply::Huge(17 * 1024 * 1024)))),
+            templates: "templates",
+            cause: "larger than 16777216 bytes",
+        },
+        Fault {
+            name: "payload stalls",
+            event: whole("STACK", Some(payloads.serve("/stall", Reply::Stall(Duration::from_secs(30))))),
+            templates: "templates",
+            cause: "no payload within 8000 ms",
+        },
+        Fault {
+            name: "payload not JSON",
+            event: whole("STACK", Some(payloads.serve("/html", Reply::Body(b"<html></html>".to_vec())))),
+            templates: "templates",
+            cause: "the payload is not JSON",
+        },
+        Fault {
+            name: "payload without a template",
+            event: whole("STACK", Some(payloads.serve("/empty", Reply::Body(br#"{"previousTemplate": ""}"#.to_vec())))),
+            templates: "templates",
+            cause: "the payload has no template",
+        },
+        Fault {
+            name: "stack template unreadable",
+            event: whole("STACK", Some(payloads.serve("/broken", Reply::Body(br#"{"template": "Resources: ["}"#.to_vec())))),
+            templates: "templates",
+            cause: "the STACK template cannot be read: not valid YAML",
+        },
+        Fault {
+            name: "stack template with an undefined reference",
+            event: whole(
+                "STACK",
+                Some(payloads.serve(
+                    "/undefined",
+                    Reply::Body(
+                        br#"{"template": "{\"Resources\": {\"Q\": {\"Type\": \"AWS::SQS::Queue\", \"Properties\": {\"QueueName\": {\"Ref\": \"Nope\"}}}}}"}"#.to_vec(),
+                    ),
+                )),
             ),
             templates: "templates",
-            cause: "CHANGE_SET targets are not supported yet",
+            cause: "invalid template: Ref: Nope is not a parameter",
+        },
+        Fault {
+            name: "changed resource without afterContext",
+            event: whole(
+                "CHANGE_SET",
+                Some(payloads.serve(
+                    "/no-after",
+                    Reply::Body(
+                        br#"{"changedResources": [{"action": "CREATE", "logicalResourceId": "Q", "resourceType": "AWS::SQS::Queue"}]}"#.to_vec(),
+                    ),
+                )),
+            ),
+            templates: "templates",
+            cause: "changed resource 0: has no afterContext",
+        },
+        Fault {
+            name: "changed resource with an unknown action",
+            event: whole(
+                "CHANGE_SET",
+                Some(payloads.serve(
+                    "/bad-action",
+                    Reply::Body(
+                        br#"{"changedResources": [{"action": "MOVE", "logicalResourceId": "Q", "resourceType": "AWS::SQS::Queue"}]}"#.to_vec(),
+                    ),
+                )),
+            ),
+            templates: "templates",
+            cause: "unknown action \"MOVE\"",
+        },
+        Fault {
+            name: "changed resource without a template",
+            event: whole(
+                "CHANGE_SET",
+                Some(payloads.serve(
+                    "/untemplated",
+                    Reply::Body(
+                        br#"{"changedResources": [{"action": "CREATE", "logicalResourceId": "Job", "resourceType": "AWS::Glue::Job", "afterContext": "{}"}]}"#.to_vec(),
+                    ),
+                )),
+            ),
+            templates: "templates",
+            cause: "Job (AWS::Glue::Job): not evaluated: no template",
         },
     ]
 }

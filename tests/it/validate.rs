@@ -26,7 +26,7 @@ fn compliant_stack_exits_zero() {
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(run.stdout.contains("PASS   ReceiptsBucket (AWS::S3::Bucket)"));
     assert!(run.stdout.contains(
-        "compliant.yaml:49:13: /NotificationConfiguration/TopicConfigurations/0/Topic: checked at deploy time (Ref)"
+        "compliant.yaml:49:13: /NotificationConfiguration/TopicConfigurations/0/Topic: checked at deploy time: Ref to resource ReceiptsTopic"
     ));
 }
 
@@ -47,16 +47,35 @@ fn violations_exit_one_and_list_every_reason() {
 }
 
 #[test]
-fn intrinsic_values_are_deferred_but_keys_are_judged() {
+fn intrinsics_are_resolved_and_every_branch_is_judged() {
     let run = validate(&["tests/fixtures/stacks/intrinsics.json"]);
     assert_eq!(run.code, 1);
-    assert!(
-        run.stdout.contains("intrinsics.json:17:9: /NewFeature: NewFeature is not an approved property"),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stdout.contains("intrinsics.json:10:9: /BucketEncryption: checked at deploy time (Fn::If)"));
-    assert!(!run.stdout.contains("/BucketEncryption/"), "a value inside an intrinsic was judged:\n{}", run.stdout);
+    for expected in [
+        // A key is judged whatever its value: the Fn::If branch does not hide it.
+        "intrinsics.json:18:9: /NewFeature: NewFeature is not an approved property",
+        // The branch IsProd selects is judged, and its line is the branch's.
+        "intrinsics.json:11:54: /BucketEncryption/ServerSideEncryptionConfiguration: ServerSideEncryptionConfiguration has fewer than 1 items",
+        // Every allowed value of a parameter is judged.
+        "/BlockPublicPolicy: BlockPublicPolicy must be true, not false (when BlockPolicy = false)",
+        // What cannot be known locally is said so, with the flag that would make it known.
+        "intrinsics.json:10:9: /BucketName: checked at deploy time: AWS::StackName: pass --stack-name",
+    ] {
+        assert!(run.stdout.contains(expected), "missing {expected:?} in\n{}", run.stdout);
+    }
+    let named = rcfge(&[
+        "validate",
+        "--account-id",
+        "111122223333",
+        "--region",
+        "eu-west-1",
+        "--stack-name",
+        "payments",
+        "--parameter",
+        "BlockPolicy=true",
+        "tests/fixtures/stacks/intrinsics.json",
+    ]);
+    assert!(!named.stdout.contains("BlockPublicPolicy"), "{}", named.stdout);
+    assert!(!named.stdout.contains("checked at deploy time"), "{}", named.stdout);
 }
 
 #[test]
@@ -126,7 +145,7 @@ fn machine_readable_formats() {
     let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(
         report["summary"],
-        serde_json::json!({"resources": 5, "compliant": 0, "nonCompliant": 4, "notEvaluated": 1, "unreadableFiles": 0})
+        serde_json::json!({"resources": 5, "compliant": 0, "nonCompliant": 4, "notEvaluated": 1, "notJudged": 0, "unreadableFiles": 0})
     );
     assert_eq!(
         report["files"][0]["resources"][0]["violations"][1]["position"],
@@ -155,9 +174,9 @@ fn machine_readable_formats() {
     let junit = run("junit");
     assert_eq!(junit.code, 1);
     assert!(
-        junit
-            .stdout
-            .contains(r#"<testsuite name="tests/fixtures/stacks/violations.yaml" tests="5" failures="4" errors="1">"#),
+        junit.stdout.contains(
+            r#"<testsuite name="tests/fixtures/stacks/violations.yaml" tests="5" failures="4" errors="1" skipped="0">"#
+        ),
         "{}",
         junit.stdout
     );
@@ -191,4 +210,84 @@ fn sarif_output_is_valid_against_the_sarif_schema() {
     let mut broken = log.clone();
     broken["runs"][0]["results"][0]["level"] = serde_json::json!("fatal");
     assert!(!validator.is_valid(&broken), "the schema does check results");
+}
+
+/// The fixture corpus: every intrinsic function, conditions, parameters, transforms and the
+/// template errors CloudFormation refuses, each with its report as a snapshot.
+#[test]
+fn every_corpus_template() {
+    insta::glob!("../fixtures", "corpus/*", |path| {
+        let relative = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap().to_str().unwrap();
+        let run = validate(&[relative]);
+        insta::assert_snapshot!(format!("exit {}\n{}", run.code, run.stdout));
+    });
+}
+
+/// What must hold on the whole corpus: every finding has a line, no intrinsic function is
+/// judged as a value, and the report is never a crash.
+#[test]
+fn corpus_findings_have_lines_and_never_judge_an_intrinsic() {
+    let files: Vec<String> = std::fs::read_dir("tests/fixtures/corpus")
+        .unwrap()
+        .map(|entry| entry.unwrap().path().display().to_string())
+        .collect();
+    assert!(files.len() >= 40, "the corpus has {} templates", files.len());
+    let mut args = vec!["validate", "--format", "json"];
+    args.extend(CONTEXT);
+    args.extend(files.iter().map(String::as_str));
+    let run = rcfge(&args);
+    assert_eq!(run.code, 2, "the corpus holds refused files: {}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let mut findings = 0;
+    for file in report["files"].as_array().unwrap() {
+        for resource in file["resources"].as_array().unwrap() {
+            for finding in
+                resource["violations"].as_array().unwrap().iter().chain(resource["deferred"].as_array().unwrap())
+            {
+                findings += 1;
+                assert!(finding["position"]["line"].as_u64().is_some(), "no line: {} {finding}", file["path"]);
+                // A key that is not approved is refused whatever its value; any other finding
+                // about an intrinsic would be judging it as a value.
+                if finding["keyword"] == "additionalProperties" {
+                    continue;
+                }
+                let value = finding["value"].as_str().unwrap_or_default();
+                assert!(
+                    !value.contains("\"Ref\"") && !value.contains("\"Fn::") && !value.contains("{{resolve:"),
+                    "an intrinsic judged as a value: {} {finding}",
+                    file["path"]
+                );
+            }
+        }
+    }
+    assert!(findings > 50, "only {findings} findings");
+}
+
+/// Both branches of every `Fn::If` are judged: each branch of these fixtures holds a
+/// violation of its own, or removes a required property.
+#[test]
+fn every_if_branch_is_judged() {
+    for (file, expected) in [
+        (
+            "tests/fixtures/corpus/if-novalue-required-property.yaml",
+            vec!["KmsMasterKeyId is required by the AWS::SNS::Topic template (when UseCmk = false)"],
+        ),
+        (
+            "tests/fixtures/corpus/conditions-and-or-not.yaml",
+            vec!["(when Env = dev, Tier = public)", "(when Env = dev, Tier = internal)"],
+        ),
+        (
+            "tests/fixtures/corpus/whole-properties-if.json",
+            vec!["SqsManagedSseEnabled must be true, not false (when Env = dev)"],
+        ),
+        (
+            "tests/fixtures/corpus/if-hides-unapproved-key.yaml",
+            vec!["AccelerateConfiguration is not an approved property of AWS::S3::Bucket (when Env = prod)"],
+        ),
+    ] {
+        let run = validate(&[file]);
+        for text in expected {
+            assert!(run.stdout.contains(text), "{file}: missing {text:?} in\n{}", run.stdout);
+        }
+    }
 }

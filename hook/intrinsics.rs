@@ -1,0 +1,1062 @@
+//! Intrinsic functions, resolved the way CloudFormation resolves them before deploy, for one
+//! scenario: one choice of parameter values and condition outcomes.
+//!
+//! A value that cannot be known before deploy (`Fn::GetAtt`, `Fn::ImportValue`, a `Ref` to a
+//! resource, a dynamic reference, a parameter without a value) is left in place as it was
+//! written and reported as [`Unknown`], so that it is judged at deploy time and never here.
+//!
+//! Scenarios are enumerated by replaying choices: every point where the outcome depends on
+//! something not fixed (which allowed value a parameter takes, whether an undecidable condition
+//! holds) asks a [`Chooser`], and [`Chooser::advance`] moves to the next untried combination.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use base64::Engine as _;
+use serde_json::{Map, Value};
+
+use crate::cfn::intrinsic_function;
+use crate::context::{Context, partition_for_region};
+
+/// How values that depend on deploy-time input are treated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Local validation: every allowed parameter value and every `Fn::If` branch the
+    /// conditions allow is judged; a parameter without a value keeps its `Default`.
+    EveryBranch,
+    /// Whole-stack hook targets: only what the template fixes is judged; parameter values and
+    /// what depends on them are left to the resource-level invocation.
+    CertainOnly,
+}
+
+/// The parts of a stack template that intrinsic functions read.
+#[derive(Debug)]
+pub struct Facts<'a> {
+    pub parameters: &'a Map<String, Value>,
+    pub mappings: &'a Map<String, Value>,
+    pub conditions: &'a Map<String, Value>,
+    pub resources: &'a Map<String, Value>,
+    /// Parameter values given for this run (`--parameter K=V`).
+    pub given: &'a BTreeMap<String, String>,
+    pub context: &'a Context,
+    pub mode: Mode,
+}
+
+/// Why a template's intrinsic functions cannot be resolved: CloudFormation would refuse it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error("{function}: {name} is not a parameter, a pseudo parameter or a resource of this template")]
+    Undefined { function: String, name: String },
+    #[error("condition {name} is not defined in Conditions")]
+    UndefinedCondition { name: String },
+    #[error("condition {name} refers to itself")]
+    ConditionCycle { name: String },
+    #[error("Fn::FindInMap: mapping {map} has no value at {top_key}/{second_key}")]
+    NotInMapping { map: String, top_key: String, second_key: String },
+    #[error("{function}: {reason}")]
+    Invalid { function: String, reason: String },
+    #[error("parameter {name}: the value {value:?} given for it is not one of its AllowedValues")]
+    NotAllowed { name: String, value: String },
+}
+
+fn invalid(function: &str, reason: impl Into<String>) -> ResolveError {
+    ResolveError::Invalid { function: function.to_owned(), reason: reason.into() }
+}
+
+/// A value known only at deploy time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unknown {
+    /// The function that produces it (`Fn::GetAtt`, `Ref`, `dynamic reference`, ...).
+    pub function: String,
+    /// Why it is unknown, in words a developer can act on.
+    pub reason: String,
+    /// The parameter it is, when it is exactly a parameter without a value.
+    free_parameter: Option<String>,
+}
+
+impl Unknown {
+    fn new(function: &str, reason: impl Into<String>) -> Self {
+        Unknown { function: function.to_owned(), reason: reason.into(), free_parameter: None }
+    }
+}
+
+/// Why evaluating a value stopped short of a value.
+enum Stop {
+    /// `AWS::NoValue`: the key or list item is removed.
+    NoValue,
+    Unknown(Unknown),
+    Invalid(ResolveError),
+}
+
+impl From<ResolveError> for Stop {
+    fn from(error: ResolveError) -> Self {
+        Stop::Invalid(error)
+    }
+}
+
+type Eval<T> = Result<T, Stop>;
+
+/// Replays a sequence of choices, and finds the next one to try.
+#[derive(Debug, Default)]
+pub struct Chooser {
+    replay: Vec<usize>,
+    taken: Vec<(usize, usize)>,
+}
+
+impl Chooser {
+    fn choose(&mut self, options: usize) -> usize {
+        let choice = self.replay.get(self.taken.len()).copied().unwrap_or(0).min(options.saturating_sub(1));
+        self.taken.push((choice, options));
+        choice
+    }
+
+    /// Moves to the next combination not tried yet; `false` when every one has been tried.
+    pub fn advance(&mut self) -> bool {
+        while let Some((choice, options)) = self.taken.pop() {
+            if choice + 1 < options {
+                self.replay = self.taken.iter().map(|(c, _)| *c).chain([choice + 1]).collect();
+                self.taken.clear();
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// What a parameter stands for in a scenario.
+#[derive(Clone, Debug)]
+enum Parameter {
+    Fixed(Value),
+    /// No value; in [`Mode::EveryBranch`] it is known to differ from `excluded`.
+    Free {
+        excluded: Vec<String>,
+    },
+    Unknowable(String),
+}
+
+/// A resource's properties resolved for one scenario.
+#[derive(Debug, Default)]
+pub struct Placed {
+    pub properties: Value,
+    /// Values left for deploy time, by pointer into `properties`.
+    pub unknown: Vec<(String, Unknown)>,
+    /// Pointers into `properties` whose value was written elsewhere in the template (an
+    /// `Fn::If` branch, a list item after a removed one): `(resolved, as written)`.
+    pub origins: Vec<(String, String)>,
+}
+
+impl Placed {
+    /// Where the value at `pointer` (into the resolved properties) was written, relative to
+    /// the properties as written.
+    pub fn written_at(&self, pointer: &str) -> String {
+        let best = self
+            .origins
+            .iter()
+            .filter(|(resolved, _)| crate::cfn::is_within(pointer, resolved))
+            .max_by_key(|(resolved, _)| resolved.len());
+        match best {
+            Some((resolved, written)) if resolved == "/" => format!("{written}{pointer}"),
+            Some((resolved, written)) => format!("{written}{}", &pointer[resolved.len()..]),
+            None => pointer.to_owned(),
+        }
+    }
+}
+
+/// One scenario of one resource.
+pub struct Scenario<'a> {
+    facts: &'a Facts<'a>,
+    chooser: &'a mut Chooser,
+    parameters: HashMap<String, Parameter>,
+    conditions: HashMap<String, Option<bool>>,
+    evaluating: Vec<String>,
+    /// What this scenario assumed, in the order it was assumed (`Env = prod`).
+    pub assumptions: Vec<String>,
+}
+
+/// The outcome of a resource-level `Condition`.
+pub enum Existence {
+    Created,
+    /// The condition is false in this scenario.
+    NotCreated(String),
+    /// The condition depends on deploy-time values ([`Mode::CertainOnly`]).
+    Undecided(String),
+}
+
+impl<'a> Scenario<'a> {
+    pub fn new(facts: &'a Facts<'a>, chooser: &'a mut Chooser) -> Self {
+        Scenario {
+            facts,
+            chooser,
+            parameters: HashMap::new(),
+            conditions: HashMap::new(),
+            evaluating: Vec::new(),
+            assumptions: Vec::new(),
+        }
+    }
+
+    /// Whether a resource with this `Condition` exists in this scenario.
+    pub fn existence(&mut self, condition: Option<&str>) -> Result<Existence, ResolveError> {
+        let Some(name) = condition else { return Ok(Existence::Created) };
+        Ok(match self.condition(name)? {
+            Some(true) => Existence::Created,
+            Some(false) => Existence::NotCreated(format!("not created: condition {name} is false")),
+            None => {
+                Existence::Undecided(format!("created only if condition {name} holds, which is decided at deploy time"))
+            }
+        })
+    }
+
+    /// Resolves a resource's `Properties`.
+    pub fn place_properties(&mut self, properties: &Value) -> Result<Placed, ResolveError> {
+        let mut placed = Placed::default();
+        let resolved = self.place(properties, "", "", &mut placed)?;
+        placed.properties = resolved.unwrap_or_else(|| Value::Object(Map::new()));
+        Ok(placed)
+    }
+
+    /// Resolves `value`, written at `written` and placed at `at`; `None` when it is removed.
+    fn place(
+        &mut self,
+        value: &Value,
+        at: &str,
+        written: &str,
+        placed: &mut Placed,
+    ) -> Result<Option<Value>, ResolveError> {
+        let here = || if at.is_empty() { "/".to_owned() } else { at.to_owned() };
+        if let Some(unknown) = self.unknowable_object(value) {
+            placed.unknown.push((here(), unknown));
+            return Ok(Some(value.clone()));
+        }
+        if intrinsic_function(value) == Some("Fn::If") {
+            return match self.choose_branch(&value["Fn::If"]) {
+                Ok(Some((branch, index))) => {
+                    let branch_at = format!("{written}/Fn::If/{index}");
+                    placed.origins.push((here(), branch_at.clone()));
+                    self.place(branch, at, &branch_at, placed)
+                }
+                Ok(None) => Ok(None),
+                Err(Stop::Unknown(unknown)) => {
+                    placed.unknown.push((here(), unknown));
+                    Ok(Some(value.clone()))
+                }
+                Err(Stop::NoValue) => Ok(None),
+                Err(Stop::Invalid(error)) => Err(error),
+            };
+        }
+        if intrinsic_function(value).is_some() {
+            return match self.eval(value) {
+                Ok(resolved) => Ok(Some(resolved)),
+                Err(Stop::NoValue) => Ok(None),
+                Err(Stop::Unknown(unknown)) => {
+                    placed.unknown.push((here(), unknown));
+                    Ok(Some(value.clone()))
+                }
+                Err(Stop::Invalid(error)) => Err(error),
+            };
+        }
+        match value {
+            Value::Object(object) => {
+                let mut out = Map::new();
+                for (key, child) in object {
+                    let segment = escape(key);
+                    let child_at = format!("{at}/{segment}");
+                    if let Some(resolved) = self.place(child, &child_at, &format!("{written}/{segment}"), placed)? {
+                        out.insert(key.clone(), resolved);
+                    }
+                }
+                Ok(Some(Value::Object(out)))
+            }
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (index, item) in items.iter().enumerate() {
+                    let item_at = format!("{at}/{}", out.len());
+                    let item_written = format!("{written}/{index}");
+                    if out.len() != index {
+                        placed.origins.push((item_at.clone(), item_written.clone()));
+                    }
+                    if let Some(resolved) = self.place(item, &item_at, &item_written, placed)? {
+                        out.push(resolved);
+                    }
+                }
+                Ok(Some(Value::Array(out)))
+            }
+            _ => Ok(Some(value.clone())),
+        }
+    }
+
+    /// A value that no resolution can make known here: a dynamic reference, or an object a
+    /// macro rewrites.
+    fn unknowable_object(&self, value: &Value) -> Option<Unknown> {
+        match value {
+            Value::String(s) if s.contains("{{resolve:") => Some(Unknown::new(
+                "dynamic reference",
+                "a dynamic reference ({{resolve:...}}) is read from SSM or Secrets Manager at deploy time",
+            )),
+            Value::Object(object) if object.contains_key("Fn::Transform") && object.len() > 1 => {
+                Some(Unknown::new("Fn::Transform", "a macro rewrites this value at deploy time"))
+            }
+            _ => None,
+        }
+    }
+
+    /// The `Fn::If` branch this scenario takes, with its index in the `Fn::If` list.
+    fn choose_branch<'v>(&mut self, arguments: &'v Value) -> Eval<Option<(&'v Value, usize)>> {
+        let Some([condition, when_true, when_false]) = arguments.as_array().map(Vec::as_slice) else {
+            return Err(invalid("Fn::If", "needs [condition name, value if true, value if false]").into());
+        };
+        let Some(name) = condition.as_str() else {
+            return Err(invalid("Fn::If", "the condition must be the name of a condition").into());
+        };
+        match self.condition(name)? {
+            Some(true) => Ok(Some((when_true, 1))),
+            Some(false) => Ok(Some((when_false, 2))),
+            None => Err(Stop::Unknown(Unknown::new(
+                "Fn::If",
+                format!("depends on condition {name}, which is decided at deploy time"),
+            ))),
+        }
+    }
+
+    /// Evaluates a value completely: an unknown anywhere inside makes it unknown.
+    fn eval(&mut self, value: &Value) -> Eval<Value> {
+        if let Some(unknown) = self.unknowable_object(value) {
+            return Err(Stop::Unknown(unknown));
+        }
+        let Some(function) = intrinsic_function(value) else {
+            return match value {
+                Value::Object(object) => {
+                    let mut out = Map::new();
+                    for (key, child) in object {
+                        match self.eval(child) {
+                            Ok(resolved) => {
+                                out.insert(key.clone(), resolved);
+                            }
+                            Err(Stop::NoValue) => {}
+                            Err(stop) => return Err(stop),
+                        }
+                    }
+                    Ok(Value::Object(out))
+                }
+                Value::Array(items) => self.eval_list(items),
+                _ => Ok(value.clone()),
+            };
+        };
+        let arguments = &value[function];
+        match function {
+            "Ref" => {
+                let name = arguments.as_str().ok_or_else(|| invalid("Ref", "needs a name"))?;
+                self.reference(name, "Ref")
+            }
+            "Fn::If" => match self.choose_branch(arguments)? {
+                Some((branch, _)) => self.eval(branch),
+                None => Err(Stop::NoValue),
+            },
+            "Fn::Sub" => self.sub(arguments).map(Value::String),
+            "Fn::Join" => self.join(arguments).map(Value::String),
+            "Fn::Select" => self.select(arguments),
+            "Fn::Split" => self.split(arguments),
+            "Fn::FindInMap" => self.find_in_map(arguments),
+            "Fn::Base64" => {
+                let text = self.eval_text(arguments, "Fn::Base64")?;
+                Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(text)))
+            }
+            "Fn::Cidr" => self.cidr(arguments),
+            "Fn::ToJsonString" => {
+                let resolved = self.eval(arguments)?;
+                serde_json::to_string(&resolved)
+                    .map(Value::String)
+                    .map_err(|e| invalid("Fn::ToJsonString", e.to_string()).into())
+            }
+            "Fn::Length" => match self.eval(arguments)? {
+                Value::Array(items) => Ok(Value::from(items.len())),
+                _ => Err(invalid("Fn::Length", "needs a list").into()),
+            },
+            "Fn::GetAtt" => Err(self.get_att(arguments)),
+            "Fn::GetAZs" => Err(Stop::Unknown(Unknown::new(
+                "Fn::GetAZs",
+                "the Availability Zones of a Region are listed only at deploy time",
+            ))),
+            "Fn::ImportValue" => {
+                Err(Stop::Unknown(Unknown::new("Fn::ImportValue", "the value is exported by another stack")))
+            }
+            "Fn::Transform" => {
+                Err(Stop::Unknown(Unknown::new("Fn::Transform", "a macro produces this value at deploy time")))
+            }
+            other => Err(invalid(other, "is not supported").into()),
+        }
+    }
+
+    /// A list, with `AWS::NoValue` items removed.
+    fn eval_list(&mut self, items: &[Value]) -> Eval<Value> {
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            match self.eval(item) {
+                Ok(resolved) => out.push(resolved),
+                Err(Stop::NoValue) => {}
+                Err(stop) => return Err(stop),
+            }
+        }
+        Ok(Value::Array(out))
+    }
+
+    /// A value that must be a string (numbers and booleans are written out, as CloudFormation
+    /// does).
+    fn eval_text(&mut self, value: &Value, function: &str) -> Eval<String> {
+        let resolved = self.eval(value)?;
+        text_of(&resolved).ok_or_else(|| invalid(function, format!("needs a string, not {resolved}")).into())
+    }
+
+    /// `Ref name` (and `${name}` in `Fn::Sub`).
+    fn reference(&mut self, name: &str, function: &str) -> Eval<Value> {
+        if name.starts_with("AWS::") {
+            return self.pseudo_parameter(name);
+        }
+        if self.facts.parameters.contains_key(name) {
+            return self.parameter(name);
+        }
+        if self.facts.resources.contains_key(name) {
+            return Err(Stop::Unknown(Unknown::new(
+                "Ref",
+                format!("Ref to resource {name}: its name or id is known only at deploy time"),
+            )));
+        }
+        Err(ResolveError::Undefined { function: function.to_owned(), name: name.to_owned() }.into())
+    }
+
+    fn pseudo_parameter(&mut self, name: &str) -> Eval<Value> {
+        let context = self.facts.context;
+        let partition = || {
+            context.partition.clone().or_else(|| context.region.as_deref().map(|r| partition_for_region(r).to_owned()))
+        };
+        let (value, hint) = match name {
+            "AWS::NoValue" => return Err(Stop::NoValue),
+            "AWS::AccountId" => (context.account_id.clone(), "pass --account-id"),
+            "AWS::Region" => (context.region.clone(), "pass --region"),
+            "AWS::Partition" => (partition(), "pass --partition or --region"),
+            "AWS::StackName" => (context.stack_name.clone(), "pass --stack-name"),
+            "AWS::StackId" => (context.stack_id.clone(), "the stack id is made at deploy time"),
+            "AWS::URLSuffix" => (
+                partition().map(|p| if p == "aws-cn" { "amazonaws.com.cn" } else { "amazonaws.com" }.to_owned()),
+                "pass --partition or --region",
+            ),
+            "AWS::NotificationARNs" => (None, "the notification ARNs are given at deploy time"),
+            _ => return Err(ResolveError::Undefined { function: "Ref".into(), name: name.to_owned() }.into()),
+        };
+        value.map(Value::String).ok_or_else(|| Stop::Unknown(Unknown::new("Ref", format!("{name}: {hint}"))))
+    }
+
+    fn parameter(&mut self, name: &str) -> Eval<Value> {
+        let state = match self.parameters.get(name) {
+            Some(state) => state.clone(),
+            None => {
+                let state = self.first_use(name)?;
+                self.parameters.insert(name.to_owned(), state.clone());
+                state
+            }
+        };
+        match state {
+            Parameter::Fixed(value) => Ok(value),
+            Parameter::Unknowable(reason) => {
+                Err(Stop::Unknown(Unknown::new("Ref", format!("parameter {name}: {reason}"))))
+            }
+            Parameter::Free { .. } => {
+                let reason = match self.facts.mode {
+                    Mode::EveryBranch => format!("parameter {name} has no value; pass --parameter {name}=VALUE"),
+                    Mode::CertainOnly => format!("parameter {name} is given its value at deploy time"),
+                };
+                Err(Stop::Unknown(Unknown { function: "Ref".into(), reason, free_parameter: Some(name.to_owned()) }))
+            }
+        }
+    }
+
+    /// What a parameter stands for, decided the first time a scenario uses it.
+    fn first_use(&mut self, name: &str) -> Result<Parameter, ResolveError> {
+        let declaration = &self.facts.parameters[name];
+        let kind = declaration.get("Type").and_then(Value::as_str).unwrap_or("String");
+        let is_list = kind == "CommaDelimitedList" || kind.starts_with("List<");
+        let allowed: Vec<String> = match declaration.get("AllowedValues") {
+            Some(Value::Array(values)) => values.iter().filter_map(text_of).collect(),
+            _ => Vec::new(),
+        };
+        if kind.starts_with("AWS::SSM::Parameter::Value<") {
+            return Ok(Parameter::Unknowable("its value is read from SSM Parameter Store at deploy time".into()));
+        }
+        if let Some(given) = self.facts.given.get(name) {
+            let value = parameter_value(given, is_list);
+            let items = match &value {
+                Value::Array(items) => items.iter().filter_map(text_of).collect(),
+                other => text_of(other).into_iter().collect::<Vec<_>>(),
+            };
+            if !allowed.is_empty() && items.iter().any(|item| !allowed.contains(item)) {
+                return Err(ResolveError::NotAllowed { name: name.to_owned(), value: given.clone() });
+            }
+            return Ok(Parameter::Fixed(value));
+        }
+        if self.facts.mode == Mode::CertainOnly {
+            return Ok(Parameter::Free { excluded: Vec::new() });
+        }
+        if !allowed.is_empty() {
+            let choice = &allowed[self.chooser.choose(allowed.len())];
+            self.assumptions.push(format!("{name} = {choice}"));
+            return Ok(Parameter::Fixed(parameter_value(choice, is_list)));
+        }
+        match declaration.get("Default").and_then(default_text) {
+            Some(default) => Ok(Parameter::Fixed(parameter_value(&default, is_list))),
+            None => Ok(Parameter::Free { excluded: Vec::new() }),
+        }
+    }
+
+    fn get_att(&self, arguments: &Value) -> Stop {
+        let (resource, attribute) = match arguments {
+            Value::Array(parts) => (parts.first().and_then(Value::as_str), parts.get(1).and_then(Value::as_str)),
+            Value::String(s) => match s.split_once('.') {
+                Some((resource, attribute)) => (Some(resource), Some(attribute)),
+                None => (Some(s.as_str()), None),
+            },
+            _ => (None, None),
+        };
+        match resource {
+            Some(resource) if !self.facts.resources.contains_key(resource) => {
+                ResolveError::Undefined { function: "Fn::GetAtt".into(), name: resource.to_owned() }.into()
+            }
+            Some(resource) => Stop::Unknown(Unknown::new(
+                "Fn::GetAtt",
+                format!("attribute {}.{} is known only at deploy time", resource, attribute.unwrap_or("?")),
+            )),
+            None => invalid("Fn::GetAtt", "needs [resource, attribute]").into(),
+        }
+    }
+
+    fn sub(&mut self, arguments: &Value) -> Eval<String> {
+        let (text, variables) = match arguments {
+            Value::String(text) => (text.as_str(), None),
+            Value::Array(parts) => match parts.as_slice() {
+                [Value::String(text), Value::Object(variables)] => (text.as_str(), Some(variables)),
+                [Value::String(text)] => (text.as_str(), None),
+                _ => return Err(invalid("Fn::Sub", "needs a string, or [string, {variables}]").into()),
+            },
+            _ => return Err(invalid("Fn::Sub", "needs a string, or [string, {variables}]").into()),
+        };
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else {
+                return Err(invalid("Fn::Sub", format!("unclosed ${{ in {text:?}")).into());
+            };
+            let name = &after[..end];
+            if let Some(literal) = name.strip_prefix('!') {
+                out.push_str("${");
+                out.push_str(literal);
+                out.push('}');
+            } else {
+                out.push_str(&self.sub_variable(name, variables)?);
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    fn sub_variable(&mut self, name: &str, variables: Option<&Map<String, Value>>) -> Eval<String> {
+        if let Some(value) = variables.and_then(|v| v.get(name)) {
+            return self.eval_text(value, "Fn::Sub");
+        }
+        if !name.starts_with("AWS::")
+            && let Some((resource, _)) = name.split_once('.')
+        {
+            return Err(self.get_att(&Value::String(name.to_owned())).or_undefined(resource));
+        }
+        let value = self.reference(name, "Fn::Sub")?;
+        text_of(&value).ok_or_else(|| invalid("Fn::Sub", format!("${{{name}}} is a list, not a string")).into())
+    }
+
+    fn join(&mut self, arguments: &Value) -> Eval<String> {
+        let Some([delimiter, list]) = arguments.as_array().map(Vec::as_slice) else {
+            return Err(invalid("Fn::Join", "needs [delimiter, [values]]").into());
+        };
+        let delimiter = self.eval_text(delimiter, "Fn::Join")?;
+        let Value::Array(items) = self.eval(list)? else {
+            return Err(invalid("Fn::Join", "the second argument must be a list").into());
+        };
+        let texts: Option<Vec<String>> = items.iter().map(text_of).collect();
+        texts.map(|t| t.join(&delimiter)).ok_or_else(|| invalid("Fn::Join", "can only join strings").into())
+    }
+
+    fn select(&mut self, arguments: &Value) -> Eval<Value> {
+        let Some([index, list]) = arguments.as_array().map(Vec::as_slice) else {
+            return Err(invalid("Fn::Select", "needs [index, [values]]").into());
+        };
+        let index_text = self.eval_text(index, "Fn::Select")?;
+        let index: usize =
+            index_text.trim().parse().map_err(|_| invalid("Fn::Select", format!("{index_text:?} is not an index")))?;
+        let out_of_range =
+            |len: usize| invalid("Fn::Select", format!("index {index} is out of range for {len} values"));
+        // A list written out is picked from before evaluation, so that an unknown item that is
+        // not selected does not make the selection unknown.
+        if let Value::Array(items) = list {
+            let item = items.get(index).ok_or_else(|| out_of_range(items.len()))?;
+            return self.eval(item);
+        }
+        match self.eval(list)? {
+            Value::Array(items) => items.get(index).cloned().ok_or_else(|| out_of_range(items.len()).into()),
+            _ => Err(invalid("Fn::Select", "the second argument must be a list").into()),
+        }
+    }
+
+    fn split(&mut self, arguments: &Value) -> Eval<Value> {
+        let Some([delimiter, source]) = arguments.as_array().map(Vec::as_slice) else {
+            return Err(invalid("Fn::Split", "needs [delimiter, string]").into());
+        };
+        let delimiter = self.eval_text(delimiter, "Fn::Split")?;
+        if delimiter.is_empty() {
+            return Err(invalid("Fn::Split", "the delimiter is empty").into());
+        }
+        let source = self.eval_text(source, "Fn::Split")?;
+        Ok(Value::Array(source.split(delimiter.as_str()).map(|s| Value::String(s.to_owned())).collect()))
+    }
+
+    fn find_in_map(&mut self, arguments: &Value) -> Eval<Value> {
+        let parts = arguments.as_array().map(Vec::as_slice).unwrap_or_default();
+        let (map, top, second, default) = match parts {
+            [map, top, second] => (map, top, second, None),
+            [map, top, second, Value::Object(options)] => (map, top, second, options.get("DefaultValue")),
+            _ => return Err(invalid("Fn::FindInMap", "needs [mapping, top-level key, second-level key]").into()),
+        };
+        let map = self.eval_text(map, "Fn::FindInMap")?;
+        let top = self.eval_text(top, "Fn::FindInMap")?;
+        let second = self.eval_text(second, "Fn::FindInMap")?;
+        let found = self.facts.mappings.get(&map).and_then(|m| m.get(&top)).and_then(|t| t.get(&second));
+        match (found, default) {
+            (Some(value), _) => Ok(value.clone()),
+            (None, Some(default)) => self.eval(default),
+            (None, None) => Err(ResolveError::NotInMapping { map, top_key: top, second_key: second }.into()),
+        }
+    }
+
+    fn cidr(&mut self, arguments: &Value) -> Eval<Value> {
+        let Some([block, count, bits]) = arguments.as_array().map(Vec::as_slice) else {
+            return Err(invalid("Fn::Cidr", "needs [ipBlock, count, cidrBits]").into());
+        };
+        let block = self.eval_text(block, "Fn::Cidr")?;
+        let count = self.eval_text(count, "Fn::Cidr")?;
+        let bits = self.eval_text(bits, "Fn::Cidr")?;
+        cidr_subnets(&block, &count, &bits).map_err(|reason| invalid("Fn::Cidr", reason).into())
+    }
+
+    fn condition(&mut self, name: &str) -> Result<Option<bool>, ResolveError> {
+        if let Some(known) = self.conditions.get(name) {
+            return Ok(*known);
+        }
+        if self.evaluating.iter().any(|n| n == name) {
+            return Err(ResolveError::ConditionCycle { name: name.to_owned() });
+        }
+        let expression = self
+            .facts
+            .conditions
+            .get(name)
+            .ok_or_else(|| ResolveError::UndefinedCondition { name: name.to_owned() })?;
+        self.evaluating.push(name.to_owned());
+        let outcome = self.truth(expression);
+        self.evaluating.pop();
+        let outcome = outcome?;
+        self.conditions.insert(name.to_owned(), outcome);
+        Ok(outcome)
+    }
+
+    /// A condition expression's value; `None` when it is decided at deploy time.
+    fn truth(&mut self, expression: &Value) -> Result<Option<bool>, ResolveError> {
+        let single = expression.as_object().filter(|o| o.len() == 1).and_then(|o| o.iter().next());
+        let Some((function, arguments)) = single else {
+            return Err(invalid("Conditions", format!("{expression} is not a condition function")));
+        };
+        let operands = || arguments.as_array().map(Vec::as_slice).unwrap_or_default();
+        match function.as_str() {
+            "Condition" => {
+                let name = arguments.as_str().ok_or_else(|| invalid("Condition", "needs a condition name"))?;
+                self.condition(name)
+            }
+            "Fn::Not" => match operands() {
+                [operand] => Ok(self.truth(operand)?.map(|b| !b)),
+                _ => Err(invalid("Fn::Not", "needs one condition")),
+            },
+            "Fn::And" | "Fn::Or" => {
+                let is_and = function == "Fn::And";
+                let mut undecided = false;
+                for operand in operands() {
+                    match self.truth(operand)? {
+                        Some(value) if value != is_and => return Ok(Some(value)),
+                        Some(_) => {}
+                        None => undecided = true,
+                    }
+                }
+                Ok(if undecided { None } else { Some(is_and) })
+            }
+            "Fn::Equals" => match operands() {
+                [left, right] => self.equals(left, right),
+                _ => Err(invalid("Fn::Equals", "needs two values")),
+            },
+            other => Err(invalid(other, "is not a condition function")),
+        }
+    }
+
+    fn equals(&mut self, left: &Value, right: &Value) -> Result<Option<bool>, ResolveError> {
+        let comparable = |value: Eval<Value>| match value {
+            Ok(value) => Ok(Ok(text_of(&value).unwrap_or_else(|| value.to_string()))),
+            Err(Stop::Unknown(unknown)) => Ok(Err(unknown)),
+            Err(Stop::NoValue) => Err(invalid("Fn::Equals", "compares AWS::NoValue")),
+            Err(Stop::Invalid(error)) => Err(error),
+        };
+        let left_value = comparable(self.eval(left))?;
+        let right_value = comparable(self.eval(right))?;
+        match (left_value, right_value) {
+            (Ok(l), Ok(r)) => Ok(Some(l == r)),
+            _ if self.facts.mode == Mode::CertainOnly => Ok(None),
+            (Err(unknown), Ok(known)) | (Ok(known), Err(unknown)) if unknown.free_parameter.is_some() => {
+                let name = unknown.free_parameter.unwrap_or_default();
+                Ok(Some(self.case_split(&name, &known)))
+            }
+            _ => {
+                let holds = self.chooser.choose(2) == 0;
+                let shown = format!("{{\"Fn::Equals\": [{left}, {right}]}}");
+                self.assumptions.push(format!("{shown} is {holds}"));
+                Ok(Some(holds))
+            }
+        }
+    }
+
+    /// `parameter == value` for a parameter without a value: one scenario where it holds (the
+    /// parameter then has that value), one where it does not.
+    fn case_split(&mut self, name: &str, value: &str) -> bool {
+        let excluded = match self.parameters.get(name) {
+            Some(Parameter::Free { excluded }) => excluded.clone(),
+            _ => Vec::new(),
+        };
+        if excluded.iter().any(|e| e == value) {
+            return false;
+        }
+        if self.chooser.choose(2) == 0 {
+            self.assumptions.push(format!("{name} = {value}"));
+            self.parameters.insert(name.to_owned(), Parameter::Fixed(Value::String(value.to_owned())));
+            true
+        } else {
+            self.assumptions.push(format!("{name} ≠ {value}"));
+            let mut excluded = excluded;
+            excluded.push(value.to_owned());
+            self.parameters.insert(name.to_owned(), Parameter::Free { excluded });
+            false
+        }
+    }
+}
+
+trait OrUndefined {
+    fn or_undefined(self, name: &str) -> Stop;
+}
+
+impl OrUndefined for Stop {
+    /// `${Name.Attribute}` where `Name` is no resource: an undefined name in `Fn::Sub`.
+    fn or_undefined(self, name: &str) -> Stop {
+        match self {
+            Stop::Invalid(ResolveError::Undefined { .. }) => {
+                ResolveError::Undefined { function: "Fn::Sub".into(), name: name.to_owned() }.into()
+            }
+            other => other,
+        }
+    }
+}
+
+/// A scalar as CloudFormation writes it into a string.
+fn text_of(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A parameter's `Default` as text (a list default is written comma-separated).
+fn default_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Array(items) => items.iter().map(text_of).collect::<Option<Vec<_>>>().map(|items| items.join(",")),
+        other => text_of(other),
+    }
+}
+
+/// A parameter value as `Ref` gives it: a string, or for list types a list of trimmed strings.
+fn parameter_value(text: &str, is_list: bool) -> Value {
+    if is_list {
+        Value::Array(text.split(',').map(|s| Value::String(s.trim().to_owned())).collect())
+    } else {
+        Value::String(text.to_owned())
+    }
+}
+
+fn escape(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+/// `Fn::Cidr`: `count` subnets of `2^bits` addresses each, carved from the start of `block`.
+fn cidr_subnets(block: &str, count: &str, bits: &str) -> Result<Value, String> {
+    let (address, prefix) = block.split_once('/').ok_or_else(|| format!("{block:?} is not a CIDR block"))?;
+    let prefix: u32 = prefix.parse().map_err(|_| format!("{block:?} is not a CIDR block"))?;
+    let count: u32 = count.parse().map_err(|_| format!("{count:?} is not a count"))?;
+    let bits: u32 = bits.parse().map_err(|_| format!("{bits:?} is not a number of bits"))?;
+    if !(1..=256).contains(&count) {
+        return Err(format!("count {count} is not between 1 and 256"));
+    }
+    let (start, width) = if let Ok(v4) = address.parse::<Ipv4Addr>() {
+        (u128::from(u32::from(v4)), 32)
+    } else {
+        let v6: Ipv6Addr = address.parse().map_err(|_| format!("{address:?} is not an IP address"))?;
+        (u128::from(v6), 128)
+    };
+    if prefix > width || bits == 0 || bits > width - prefix {
+        return Err(format!("{bits} bits do not fit in {block}"));
+    }
+    let subnets_available = 1u128 << (width - prefix - bits).min(127);
+    if u128::from(count) > subnets_available {
+        return Err(format!("{block} has room for {subnets_available} subnets of {bits} bits, not {count}"));
+    }
+    let host_mask = if width - prefix >= 128 { u128::MAX } else { (1u128 << (width - prefix)) - 1 };
+    let network = start & !host_mask;
+    let subnet_prefix = width - bits;
+    let subnets = (0..u128::from(count)).map(|i| {
+        let address = network + (i << bits);
+        let shown = if width == 32 {
+            Ipv4Addr::from(u32::try_from(address).unwrap_or_default()).to_string()
+        } else {
+            Ipv6Addr::from(address).to_string()
+        };
+        Value::String(format!("{shown}/{subnet_prefix}"))
+    });
+    Ok(Value::Array(subnets.collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    struct Stack {
+        parameters: Map<String, Value>,
+        mappings: Map<String, Value>,
+        conditions: Map<String, Value>,
+        resources: Map<String, Value>,
+        given: BTreeMap<String, String>,
+        context: Context,
+    }
+
+    fn stack(template: Value) -> Stack {
+        let section = |name: &str| template.get(name).and_then(Value::as_object).cloned().unwrap_or_default();
+        Stack {
+            parameters: section("Parameters"),
+            mappings: section("Mappings"),
+            conditions: section("Conditions"),
+            resources: section("Resources"),
+            given: BTreeMap::new(),
+            context: Context {
+                account_id: Some("111122223333".into()),
+                region: Some("eu-west-1".into()),
+                ..Context::default()
+            },
+        }
+    }
+
+    impl Stack {
+        fn facts(&self, mode: Mode) -> Facts<'_> {
+            Facts {
+                parameters: &self.parameters,
+                mappings: &self.mappings,
+                conditions: &self.conditions,
+                resources: &self.resources,
+                given: &self.given,
+                context: &self.context,
+                mode,
+            }
+        }
+
+        /// Every scenario's resolved properties and assumptions.
+        fn scenarios(&self, properties: Value, mode: Mode) -> Vec<(Value, Vec<String>)> {
+            let facts = self.facts(mode);
+            let mut chooser = Chooser::default();
+            let mut out = Vec::new();
+            loop {
+                let mut scenario = Scenario::new(&facts, &mut chooser);
+                let placed = scenario.place_properties(&properties).unwrap();
+                out.push((placed.properties, scenario.assumptions));
+                if !chooser.advance() {
+                    return out;
+                }
+            }
+        }
+
+        fn resolve(&self, properties: Value) -> Result<Placed, ResolveError> {
+            let facts = self.facts(Mode::EveryBranch);
+            let mut chooser = Chooser::default();
+            Scenario::new(&facts, &mut chooser).place_properties(&properties)
+        }
+    }
+
+    #[test]
+    fn pseudo_parameters_and_string_functions() {
+        let s = stack(json!({"Resources": {"Topic": {}}}));
+        let placed = s
+            .resolve(json!({
+                "A": {"Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:x-${!Literal}"},
+                "B": {"Fn::Join": ["-", ["a", 1, true]]},
+                "C": {"Fn::Select": ["1", {"Fn::Split": [",", "x,y,z"]}]},
+                "D": {"Fn::Sub": ["${Name}.${AWS::URLSuffix}", {"Name": "svc"}]},
+                "E": {"Fn::Base64": "hi"},
+                "F": {"Fn::Select": [0, ["kept", {"Fn::GetAtt": ["Topic", "Arn"]}]]},
+                "G": {"Fn::Length": [1, 2, {"Ref": "AWS::NoValue"}]},
+                "H": {"Fn::ToJsonString": {"a": [1]}}
+            }))
+            .unwrap();
+        assert_eq!(
+            placed.properties,
+            json!({
+                "A": "arn:aws:sns:eu-west-1:111122223333:x-${Literal}",
+                "B": "a-1-true",
+                "C": "y",
+                "D": "svc.amazonaws.com",
+                "E": "aGk=",
+                "F": "kept",
+                "G": 2,
+                "H": "{\"a\":[1]}"
+            })
+        );
+        assert!(placed.unknown.is_empty());
+    }
+
+    #[test]
+    fn unknowable_values_stay_as_written() {
+        let s = stack(json!({"Resources": {"Topic": {}}, "Parameters": {"Free": {"Type": "String"}}}));
+        let properties = json!({
+            "A": {"Fn::GetAtt": "Topic.Arn"},
+            "B": {"Fn::Sub": "${Topic.TopicName}-x"},
+            "C": {"Ref": "Topic"},
+            "D": "{{resolve:ssm:/org/value}}",
+            "E": {"Fn::ImportValue": "shared-topic"},
+            "F": {"Ref": "Free"},
+            "G": {"Fn::Join": ["", [{"Ref": "AWS::StackName"}, "-x"]]}
+        });
+        let placed = s.resolve(properties.clone()).unwrap();
+        assert_eq!(placed.properties, properties);
+        let found: Vec<_> = placed.unknown.iter().map(|(p, u)| (p.as_str(), u.function.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                ("/A", "Fn::GetAtt"),
+                ("/B", "Fn::GetAtt"),
+                ("/C", "Ref"),
+                ("/D", "dynamic reference"),
+                ("/E", "Fn::ImportValue"),
+                ("/F", "Ref"),
+                ("/G", "Ref")
+            ]
+        );
+        assert!(placed.unknown[5].1.reason.contains("pass --parameter Free=VALUE"));
+        assert!(placed.unknown[6].1.reason.contains("pass --stack-name"));
+    }
+
+    #[test]
+    fn undefined_names_and_bad_arguments_are_template_errors() {
+        let s = stack(json!({"Mappings": {"M": {"a": {"b": "c"}}}}));
+        for (properties, expected) in [
+            (json!({"A": {"Ref": "Nothing"}}), "Ref: Nothing is not a parameter"),
+            (json!({"A": {"Fn::Sub": "${Nothing.Arn}"}}), "Fn::Sub: Nothing is not"),
+            (json!({"A": {"Fn::FindInMap": ["M", "a", "x"]}}), "mapping M has no value at a/x"),
+            (json!({"A": {"Fn::Select": [3, ["a"]]}}), "index 3 is out of range for 1 values"),
+            (json!({"A": {"Fn::If": ["Missing", 1, 2]}}), "condition Missing is not defined"),
+            (json!({"A": {"Fn::Sub": "${unclosed"}}), "unclosed"),
+        ] {
+            let error = s.resolve(properties).unwrap_err().to_string();
+            assert!(error.contains(expected), "{error}");
+        }
+    }
+
+    #[test]
+    fn every_allowed_value_and_every_branch_is_a_scenario() {
+        let s = stack(json!({
+            "Parameters": {"Env": {"Type": "String", "AllowedValues": ["dev", "prod"], "Default": "dev"}},
+            "Conditions": {"IsProd": {"Fn::Equals": [{"Ref": "Env"}, "prod"]}}
+        }));
+        let scenarios =
+            s.scenarios(json!({"Name": {"Ref": "Env"}, "Size": {"Fn::If": ["IsProd", 10, 1]}}), Mode::EveryBranch);
+        assert_eq!(
+            scenarios,
+            [
+                (json!({"Name": "dev", "Size": 1}), vec!["Env = dev".to_owned()]),
+                (json!({"Name": "prod", "Size": 10}), vec!["Env = prod".to_owned()])
+            ]
+        );
+    }
+
+    #[test]
+    fn a_free_parameter_is_split_on_the_values_it_is_compared_with() {
+        let s = stack(json!({
+            "Parameters": {"Env": {"Type": "String"}},
+            "Conditions": {
+                "IsProd": {"Fn::Equals": ["prod", {"Ref": "Env"}]},
+                "IsTest": {"Fn::Equals": [{"Ref": "Env"}, "test"]},
+                "Either": {"Fn::Or": [{"Condition": "IsProd"}, {"Condition": "IsTest"}]}
+            }
+        }));
+        let scenarios = s.scenarios(
+            json!({"A": {"Fn::If": ["Either", {"Ref": "Env"}, {"Ref": "AWS::NoValue"}]}}),
+            Mode::EveryBranch,
+        );
+        let shown: Vec<_> = scenarios.iter().map(|(v, a)| (v.clone(), a.join(", "))).collect();
+        assert_eq!(
+            shown,
+            [
+                (json!({"A": "prod"}), "Env = prod".to_owned()),
+                (json!({"A": "test"}), "Env ≠ prod, Env = test".to_owned()),
+                (json!({}), "Env ≠ prod, Env ≠ test".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn certain_only_leaves_parameter_dependent_branches() {
+        let s = stack(json!({
+            "Parameters": {"Env": {"Type": "String", "AllowedValues": ["dev", "prod"], "Default": "dev"}},
+            "Conditions": {"IsProd": {"Fn::Equals": [{"Ref": "Env"}, "prod"]}, "InIreland": {"Fn::Equals": [{"Ref": "AWS::Region"}, "eu-west-1"]}}
+        }));
+        let scenarios = s.scenarios(
+            json!({"A": {"Fn::If": ["IsProd", 1, 2]}, "B": {"Fn::If": ["InIreland", "yes", "no"]}}),
+            Mode::CertainOnly,
+        );
+        assert_eq!(scenarios, [(json!({"A": {"Fn::If": ["IsProd", 1, 2]}, "B": "yes"}), vec![])]);
+    }
+
+    #[test]
+    fn given_values_must_be_allowed() {
+        let mut s =
+            stack(json!({"Parameters": {"Env": {"AllowedValues": ["dev"]}, "Ids": {"Type": "CommaDelimitedList"}}}));
+        s.given.insert("Ids".into(), "a, b".into());
+        assert_eq!(s.resolve(json!({"I": {"Ref": "Ids"}})).unwrap().properties, json!({"I": ["a", "b"]}));
+        s.given.insert("Env".into(), "prod".into());
+        assert!(matches!(s.resolve(json!({"E": {"Ref": "Env"}})), Err(ResolveError::NotAllowed { .. })));
+    }
+
+    #[test]
+    fn branch_origins_point_into_the_template() {
+        let s = stack(json!({"Conditions": {"Yes": {"Fn::Equals": [1, 1]}}}));
+        let placed = s.resolve(json!({"L": [{"Ref": "AWS::NoValue"}, {"Fn::If": ["Yes", {"K": "v"}, "no"]}]})).unwrap();
+        assert_eq!(placed.properties, json!({"L": [{"K": "v"}]}));
+        assert_eq!(placed.written_at("/L/0/K"), "/L/1/Fn::If/1/K");
+        assert_eq!(placed.written_at("/Other"), "/Other");
+    }
+
+    #[test]
+    fn cidr_blocks() {
+        assert_eq!(cidr_subnets("10.0.0.0/16", "3", "8"), Ok(json!(["10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24"])));
+        assert_eq!(cidr_subnets("2001:db8::/56", "2", "64"), Ok(json!(["2001:db8::/64", "2001:db8:0:1::/64"])));
+        assert!(cidr_subnets("10.0.0.0/24", "3", "8").is_err());
+        assert!(cidr_subnets("nonsense", "1", "8").is_err());
+    }
+}

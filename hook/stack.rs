@@ -1,0 +1,509 @@
+//! Judging every resource of a stack template: `rcfge validate`, and the hook's STACK and
+//! CHANGE_SET targets.
+//!
+//! Each resource is judged once per scenario (see `intrinsics`): every allowed parameter value
+//! and every `Fn::If` branch the conditions allow. A value that cannot be known before deploy
+//! is never judged as a value: a violation at or under it is set aside and the value is
+//! reported as checked at deploy time, where the hook sees it resolved. The keys around it are
+//! still judged: `NewFeature: !If [...]` is refused for its name.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::cfn::{CfnError, Resource, StackTemplate, is_within};
+use crate::context::{Action, Context};
+use crate::engine::{Engine, Target};
+use crate::intrinsics::{Chooser, Existence, Facts, Mode, Placed, ResolveError, Scenario};
+use crate::payload::ChangeSetPayload;
+use crate::position::{Position, Positions};
+use crate::verdict::{Decision, Verdict, Violation};
+
+/// The most scenarios judged for one resource.
+pub const MAX_SCENARIOS: usize = 256;
+
+/// How to read a stack's intrinsic functions.
+#[derive(Clone, Debug)]
+pub struct StackOptions {
+    /// Parameter values given for the run (`--parameter K=V`).
+    pub parameters: BTreeMap<String, String>,
+    pub mode: Mode,
+    /// What CloudFormation is about to do with each resource.
+    pub action: Action,
+}
+
+/// What became of one resource.
+#[derive(Debug)]
+pub enum Judgement {
+    Decided(Decision),
+    /// Not judged from this template, and why (a transform expands it; whether it is created
+    /// is decided at deploy time). The hook judges it at deploy time.
+    NotJudged(String),
+    /// Its intrinsic functions are wrong: CloudFormation would refuse the template.
+    Invalid(ResolveError),
+}
+
+/// One resource's outcome, with the values that were left to deploy time.
+#[derive(Debug)]
+pub struct ResourceReport {
+    pub logical_id: String,
+    pub type_name: String,
+    /// Where the resource is in the file.
+    pub position: Option<Position>,
+    pub judgement: Judgement,
+    pub deferred: Vec<DeferredValue>,
+    /// Anything else the reader should know (scenarios left out).
+    pub notes: Vec<String>,
+}
+
+impl ResourceReport {
+    /// The decision, when the resource was judged.
+    pub fn decision(&self) -> Option<&Decision> {
+        match &self.judgement {
+            Judgement::Decided(decision) => Some(decision),
+            _ => None,
+        }
+    }
+
+    /// Whether this resource stands in the way of a deploy.
+    pub fn refuses(&self) -> bool {
+        match &self.judgement {
+            Judgement::Decided(decision) => !decision.verdict.allows(),
+            Judgement::NotJudged(_) => false,
+            Judgement::Invalid(_) => true,
+        }
+    }
+}
+
+/// A value known only at deploy time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeferredValue {
+    /// Where in the properties (`/BucketName`; `/` for the whole properties object).
+    pub pointer: String,
+    /// `Ref`, `Fn::GetAtt`, `dynamic reference`, ...
+    pub function: String,
+    /// Why it is known only at deploy time.
+    pub reason: String,
+    /// Where in the stack template file.
+    pub position: Option<Position>,
+}
+
+/// A stack template file's resources, judged, and what holds for the whole file.
+#[derive(Debug)]
+pub struct StackReport {
+    pub resources: Vec<ResourceReport>,
+    pub notes: Vec<String>,
+}
+
+/// Reads a stack template (JSON or YAML) and judges every resource in it.
+pub async fn check_text(
+    engine: &Engine,
+    text: &str,
+    context: &Context,
+    options: &StackOptions,
+) -> Result<StackReport, CfnError> {
+    let stack = crate::cfn::parse(text)?;
+    let mut notes: Vec<String> = stack
+        .macros()
+        .map(|name| {
+            format!(
+                "the macro {name} may rewrite this template at deploy time: resources are judged as written, and the hook judges what the macro makes"
+            )
+        })
+        .collect();
+    if options.mode == Mode::EveryBranch {
+        for name in options.parameters.keys().filter(|name| !stack.parameters.contains_key(*name)) {
+            notes.push(format!("--parameter {name} is not a parameter of this template"));
+        }
+    }
+    let resources = check_stack(engine, &stack, context, options).await;
+    Ok(StackReport { resources, notes })
+}
+
+/// Judges the changed resources of a change set (removals need no judging here: the hook is
+/// asked about each DELETE on its own). The change set's template, when given, supplies the
+/// parameters, mappings and conditions for intrinsic functions left in the contexts.
+pub async fn check_change_set(
+    engine: &Engine,
+    payload: &ChangeSetPayload,
+    context: &Context,
+) -> Result<Vec<ResourceReport>, CfnError> {
+    let mut stack = match &payload.template {
+        Some(text) => crate::cfn::parse(text)?,
+        None => StackTemplate::default(),
+    };
+    stack.positions = Positions::default();
+    let mut reports = Vec::with_capacity(payload.changes.len());
+    for action in [Action::Create, Action::Update] {
+        stack.resources = payload
+            .changes
+            .iter()
+            .filter(|change| change.action == action)
+            .map(|change| Resource {
+                logical_id: change.logical_id.clone(),
+                type_name: change.type_name.clone(),
+                properties: change.properties.clone(),
+                condition: None,
+            })
+            .collect();
+        let options = StackOptions { parameters: BTreeMap::new(), mode: Mode::CertainOnly, action };
+        reports.extend(check_stack(engine, &stack, context, &options).await);
+    }
+    Ok(reports)
+}
+
+/// Reads parameter values from a file: `{"Name": "value"}`, the AWS CLI's
+/// `[{"ParameterKey": ..., "ParameterValue": ...}]`, or CodePipeline's `{"Parameters": {...}}`.
+/// Lists are joined with commas, as CloudFormation takes them.
+pub fn parse_parameters_file(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let document: Value = crate::json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let as_text = |value: &Value| match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Array(items) => {
+            items.iter().map(|i| i.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>().map(|i| i.join(","))
+        }
+        _ => None,
+    };
+    let pairs: Vec<(String, &Value)> = match &document {
+        Value::Array(items) => items
+            .iter()
+            .map(|item| match (item.get("ParameterKey").and_then(Value::as_str), item.get("ParameterValue")) {
+                (Some(key), Some(value)) => Ok((key.to_owned(), value)),
+                _ => Err(format!("{item} has no ParameterKey and ParameterValue")),
+            })
+            .collect::<Result<_, _>>()?,
+        Value::Object(object) => {
+            let object = match object.get("Parameters") {
+                Some(Value::Object(inner)) if object.len() == 1 => inner,
+                _ => object,
+            };
+            object.iter().map(|(k, v)| (k.clone(), v)).collect()
+        }
+        _ => return Err("expected an object of parameter values, or a list of ParameterKey/ParameterValue".into()),
+    };
+    pairs
+        .into_iter()
+        .map(|(key, value)| {
+            as_text(value)
+                .map(|text| (key.clone(), text))
+                .ok_or_else(|| format!("parameter {key}: {value} is not a value"))
+        })
+        .collect()
+}
+
+/// Judges every resource of a stack template in `context`.
+pub async fn check_stack(
+    engine: &Engine,
+    stack: &StackTemplate,
+    context: &Context,
+    options: &StackOptions,
+) -> Vec<ResourceReport> {
+    let facts = Facts {
+        parameters: &stack.parameters,
+        mappings: &stack.mappings,
+        conditions: &stack.conditions,
+        resources: &stack.resource_section,
+        given: &options.parameters,
+        context,
+        mode: options.mode,
+    };
+    let mut reports = Vec::with_capacity(stack.resources.len());
+    for resource in &stack.resources {
+        reports.push(check_resource(engine, stack, &facts, resource, options.action).await);
+    }
+    reports
+}
+
+/// What one scenario of a resource came to, before it is judged.
+enum Resolved {
+    Properties(Placed, Vec<String>),
+    NotCreated(String),
+    Undecided(String),
+}
+
+fn resolve(facts: &Facts<'_>, chooser: &mut Chooser, resource: &Resource) -> Result<Resolved, ResolveError> {
+    let mut scenario = Scenario::new(facts, chooser);
+    Ok(match scenario.existence(resource.condition.as_deref())? {
+        Existence::Created => {
+            let placed = scenario.place_properties(&resource.properties)?;
+            Resolved::Properties(placed, scenario.assumptions)
+        }
+        Existence::NotCreated(reason) => Resolved::NotCreated(reason),
+        Existence::Undecided(reason) => Resolved::Undecided(reason),
+    })
+}
+
+async fn check_resource(
+    engine: &Engine,
+    stack: &StackTemplate,
+    facts: &Facts<'_>,
+    resource: &Resource,
+    action: Action,
+) -> ResourceReport {
+    let resource_pointer = format!("/Resources/{}", escape(&resource.logical_id));
+    let properties_pointer = format!("{resource_pointer}/Properties");
+    let locate =
+        |pointer: &str| stack.positions.find(&format!("{properties_pointer}{}", pointer.trim_end_matches('/')));
+    let mut report = ResourceReport {
+        logical_id: resource.logical_id.clone(),
+        type_name: resource.type_name.clone(),
+        position: stack.positions.find(&resource_pointer),
+        judgement: Judgement::NotJudged(String::new()),
+        deferred: Vec::new(),
+        notes: Vec::new(),
+    };
+    if let Some(reason) = stack.not_judged(resource) {
+        report.judgement = Judgement::NotJudged(reason);
+        return report;
+    }
+    let mut merged = Merged::default();
+    let mut chooser = Chooser::default();
+    let mut exhausted = false;
+    for _ in 0..MAX_SCENARIOS {
+        match resolve(facts, &mut chooser, resource) {
+            Err(error) => {
+                report.judgement = Judgement::Invalid(error);
+                return report;
+            }
+            Ok(Resolved::Undecided(reason)) => {
+                report.judgement = Judgement::NotJudged(reason);
+                return report;
+            }
+            Ok(Resolved::NotCreated(reason)) => {
+                merged.not_created.get_or_insert(reason);
+            }
+            Ok(Resolved::Properties(placed, assumptions)) => {
+                let target = Target {
+                    type_name: resource.type_name.clone(),
+                    logical_id: resource.logical_id.clone(),
+                    action,
+                    properties: placed.properties.clone(),
+                    context: facts.context.clone(),
+                };
+                let decision = engine.decide(&target).await;
+                let failed = matches!(decision.verdict, Verdict::InternalFailure(_));
+                merged.add(decision, &placed, assumptions, &locate);
+                if failed {
+                    exhausted = true;
+                    break;
+                }
+            }
+        }
+        if !chooser.advance() {
+            exhausted = true;
+            break;
+        }
+    }
+    if !exhausted {
+        report.notes.push(format!(
+            "only the first {MAX_SCENARIOS} combinations of parameter values and conditions were judged; pass --parameter to fix some"
+        ));
+    }
+    if let Some(whole) = merged.deferred.iter().find(|d| d.pointer == "/") {
+        // Nothing of the resource is known here, so nothing was judged.
+        report.judgement =
+            Judgement::NotJudged(format!("its properties are known only at deploy time: {}", whole.reason));
+        return report;
+    }
+    if merged.first.is_some()
+        && let Some(reason) = &merged.not_created
+    {
+        report.notes.push(format!("judged where it is created ({reason} in some scenarios)"));
+    }
+    report.deferred = std::mem::take(&mut merged.deferred);
+    report.judgement = merged.judgement();
+    report
+}
+
+/// The outcomes of a resource's scenarios, merged into one.
+#[derive(Default)]
+struct Merged {
+    first: Option<Decision>,
+    scenarios: usize,
+    violations: Vec<Seen>,
+    deferred: Vec<DeferredValue>,
+    not_created: Option<String>,
+}
+
+/// A violation, and the scenarios it was found in.
+struct Seen {
+    violation: Violation,
+    scenarios: Vec<String>,
+}
+
+impl Merged {
+    fn add(
+        &mut self,
+        decision: Decision,
+        placed: &Placed,
+        assumptions: Vec<String>,
+        locate: &dyn Fn(&str) -> Option<Position>,
+    ) {
+        self.scenarios += 1;
+        for (pointer, unknown) in &placed.unknown {
+            if !self.deferred.iter().any(|d| &d.pointer == pointer && d.function == unknown.function) {
+                self.deferred.push(DeferredValue {
+                    pointer: pointer.clone(),
+                    function: unknown.function.clone(),
+                    reason: unknown.reason.clone(),
+                    position: locate(&placed.written_at(pointer)),
+                });
+            }
+        }
+        if let Verdict::NonCompliant(violations) = &decision.verdict {
+            let judged_now = violations.iter().filter(|v| {
+                let subject = subject_of(&v.pointer, &v.keyword);
+                let depends_on_deferred = placed.unknown.iter().any(|(site, _)| {
+                    is_within(&subject, site) || (judges_contents(&v.keyword) && is_within(site, &subject))
+                });
+                !depends_on_deferred
+            });
+            for violation in judged_now {
+                let same = |s: &&mut Seen| {
+                    s.violation.pointer == violation.pointer
+                        && s.violation.keyword == violation.keyword
+                        && s.violation.message == violation.message
+                };
+                let scenario = assumptions.join(", ");
+                match self.violations.iter_mut().find(same) {
+                    Some(seen) => seen.scenarios.push(scenario),
+                    None => {
+                        let mut violation = violation.clone();
+                        violation.position = locate(&written_location(placed, &violation));
+                        self.violations.push(Seen { violation, scenarios: vec![scenario] });
+                    }
+                }
+            }
+        }
+        if self.first.is_none() || matches!(decision.verdict, Verdict::InternalFailure(_)) {
+            self.first = Some(decision);
+        }
+    }
+
+    fn judgement(self) -> Judgement {
+        let Some(mut decision) = self.first else {
+            let reason = self.not_created.unwrap_or_default();
+            return Judgement::NotJudged(format!("{reason} for these parameter values"));
+        };
+        if matches!(decision.verdict, Verdict::InternalFailure(_)) {
+            return Judgement::Decided(decision);
+        }
+        let scenarios = self.scenarios;
+        let violations: Vec<Violation> = self
+            .violations
+            .into_iter()
+            .map(|seen| {
+                let mut violation = seen.violation;
+                if seen.scenarios.len() < scenarios {
+                    violation.when = Some(describe_scenarios(&seen.scenarios));
+                }
+                violation
+            })
+            .collect();
+        if !violations.is_empty() {
+            decision.verdict = Verdict::NonCompliant(violations);
+        } else if matches!(decision.verdict, Verdict::NonCompliant(_)) {
+            decision.verdict = Verdict::Compliant;
+        }
+        Judgement::Decided(decision)
+    }
+}
+
+/// Whether a keyword's outcome at a node depends on the values inside it (so a value known
+/// only at deploy time inside the node leaves the outcome open).
+fn judges_contents(keyword: &str) -> bool {
+    matches!(
+        keyword,
+        "anyOf"
+            | "oneOf"
+            | "allOf"
+            | "not"
+            | "if"
+            | "then"
+            | "else"
+            | "contains"
+            | "uniqueItems"
+            | "enum"
+            | "const"
+            | "dependencies"
+    )
+}
+
+/// `Env = dev`, or `Env = dev; Env = test` for several scenarios (at most three shown).
+fn describe_scenarios(scenarios: &[String]) -> String {
+    let mut distinct: Vec<&str> = Vec::new();
+    for scenario in scenarios {
+        if !distinct.contains(&scenario.as_str()) {
+            distinct.push(scenario);
+        }
+    }
+    let shown = distinct.iter().take(3).copied().collect::<Vec<_>>().join("; ");
+    if distinct.len() > 3 { format!("{shown}; and {} more", distinct.len() - 3) } else { shown }
+}
+
+/// Where a violation is in the properties as written: for a property that is not approved,
+/// its key (not the `Fn::If` branch its value came from).
+fn written_location(placed: &Placed, violation: &Violation) -> String {
+    match (violation.keyword.as_str(), violation.pointer.rsplit_once('/')) {
+        ("additionalProperties", Some((parent, key))) => {
+            let parent = if parent.is_empty() { String::new() } else { placed.written_at(parent) };
+            format!("{}/{key}", parent.trim_end_matches('/'))
+        }
+        _ => placed.written_at(&violation.pointer),
+    }
+}
+
+/// The location a violation is about: the object, for a property that should not be there or
+/// is missing; the value itself otherwise.
+fn subject_of(pointer: &str, keyword: &str) -> String {
+    match keyword {
+        "additionalProperties" | "required" | "falseSchema" => match pointer.rfind('/') {
+            Some(0) | None => "/".to_owned(),
+            Some(i) => pointer[..i].to_owned(),
+        },
+        _ => pointer.to_owned(),
+    }
+}
+
+fn escape(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_level_violations_are_judged_around_intrinsics() {
+        assert_eq!(subject_of("/NewFeature", "additionalProperties"), "/");
+        assert_eq!(subject_of("/A/Fn::If", "additionalProperties"), "/A");
+        assert_eq!(subject_of("/A/B", "pattern"), "/A/B");
+        assert!(is_within("/A/B", "/A"));
+        assert!(is_within("/A", "/A"));
+        assert!(!is_within("/AB", "/A"));
+    }
+
+    #[test]
+    fn parameter_files_in_every_common_shape() {
+        let expected = BTreeMap::from([("Env".to_owned(), "prod".to_owned()), ("Ids".to_owned(), "a,b".to_owned())]);
+        assert_eq!(parse_parameters_file(r#"{"Env": "prod", "Ids": ["a", "b"]}"#), Ok(expected.clone()));
+        assert_eq!(parse_parameters_file(r#"{"Parameters": {"Env": "prod", "Ids": "a,b"}}"#), Ok(expected.clone()));
+        assert_eq!(
+            parse_parameters_file(
+                r#"[{"ParameterKey": "Env", "ParameterValue": "prod"}, {"ParameterKey": "Ids", "ParameterValue": "a,b"}]"#
+            ),
+            Ok(expected)
+        );
+        assert!(parse_parameters_file(r#"[{"Key": "Env"}]"#).is_err());
+        assert!(parse_parameters_file(r#"{"Env": {"nested": 1}}"#).is_err());
+        assert!(parse_parameters_file(r#"{"Env": "a", "Env": "b"}"#).is_err());
+    }
+
+    #[test]
+    fn scenarios_are_described_briefly() {
+        let scenarios = ["A = 1", "A = 2", "A = 1", "A = 3", "A = 4"].map(String::from);
+        assert_eq!(describe_scenarios(&scenarios), "A = 1; A = 2; A = 3; and 1 more");
+    }
+}
