@@ -108,7 +108,9 @@ async fn judge_whole(
     token: Option<String>,
     started: Instant,
 ) -> Answer {
-    let subject = format!("{} {}", kind.label(), target.logical_id);
+    // A change set's logical id is its ARN; its name is what people recognise.
+    let name = target.logical_id.split(":changeSet/").nth(1).and_then(|rest| rest.split('/').next());
+    let subject = format!("{} {}", kind.label(), name.unwrap_or(&target.logical_id));
     let reports = if target.action == Action::Delete {
         // delete-stack sends empty templates; CloudFormation asks about each resource's DELETE.
         Ok(Vec::new())

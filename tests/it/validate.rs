@@ -202,11 +202,21 @@ fn sarif_output_is_valid_against_the_sarif_schema() {
         "tests/fixtures/stacks/compliant.yaml",
         "tests/fixtures/stacks/missing.yaml",
     ]);
+    // The corpus adds resources not judged locally, template errors and macro notes.
+    let corpus: Vec<String> = std::fs::read_dir("tests/fixtures/corpus")
+        .unwrap()
+        .map(|entry| entry.unwrap().path().display().to_string())
+        .collect();
+    args.extend(corpus.iter().map(String::as_str));
     let run = rcfge(&args);
     let log: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let errors: Vec<String> = validator.iter_errors(&log).map(|e| format!("{}: {e}", e.instance_path())).collect();
     assert!(errors.is_empty(), "{errors:#?}");
-    assert!(log["runs"][0]["results"].as_array().unwrap().len() > 20);
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    assert!(results.len() > 100);
+    for rule in ["rcfge/not-judged", "rcfge/invalid-template", "rcfge/deploy-time"] {
+        assert!(results.iter().any(|r| r["ruleId"] == rule), "no {rule} result");
+    }
     let mut broken = log.clone();
     broken["runs"][0]["results"][0]["level"] = serde_json::json!("fatal");
     assert!(!validator.is_valid(&broken), "the schema does check results");
@@ -289,5 +299,23 @@ fn every_if_branch_is_judged() {
         for text in expected {
             assert!(run.stdout.contains(text), "{file}: missing {text:?} in\n{}", run.stdout);
         }
+    }
+}
+
+/// The rollout templates are read and judged like any stack (whether they pass is the
+/// rollout's own check).
+#[test]
+fn stacksets_templates_validate_without_crashing() {
+    let files: Vec<String> = std::fs::read_dir("stacksets")
+        .unwrap()
+        .map(|entry| entry.unwrap().path().display().to_string())
+        .filter(|path| path.ends_with(".yaml"))
+        .collect();
+    assert!(files.len() >= 2, "{files:?}");
+    for file in files {
+        let run = validate(&[&file]);
+        assert!(run.code == 0 || run.code == 1, "{file}: exit {}\n{}{}", run.code, run.stdout, run.stderr);
+        assert!(!run.stdout.contains("cannot validate this file"), "{file}:\n{}", run.stdout);
+        assert!(!run.stdout.contains("invalid template"), "{file}:\n{}", run.stdout);
     }
 }

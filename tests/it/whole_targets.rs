@@ -116,3 +116,20 @@ pub fn closed_port_url() -> String {
     drop(listener);
     format!("http://127.0.0.1:{port}/payload")
 }
+
+/// The recorded STACK and CHANGE_SET events of `tests/fixtures/whole-events`, whose payloads
+/// (`tests/fixtures/payloads`) the docs serve with `python3 -m http.server 8123`; here the
+/// test server serves them instead.
+#[test]
+fn every_recorded_whole_target_event() {
+    let server = PayloadServer::start();
+    insta::glob!("../fixtures", "whole-events/*.json", |path| {
+        let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let recorded = event["requestData"]["payload"].as_str().unwrap().to_owned();
+        let file = recorded.strip_prefix("http://127.0.0.1:8123/").expect("payload served from the fixtures");
+        let body = std::fs::read(format!("tests/fixtures/payloads/{file}")).unwrap();
+        event["requestData"]["payload"] = json!(server.serve(&format!("/{file}"), Reply::Body(body)));
+        let (code, response) = invoke_event(&event, TEMPLATES);
+        insta::assert_json_snapshot!(json!({"exit": code, "response": response}));
+    });
+}
