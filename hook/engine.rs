@@ -265,6 +265,7 @@ fn delete_outcome(template: &Template) -> Outcome {
         remediation: format!("Keep the resource, or ask the security team to allow deleting {type_name}"),
         position: None,
         when: None,
+        alternatives: Vec::new(),
     };
     Outcome::of(Verdict::NonCompliant(vec![violation]))
 }

@@ -18,6 +18,9 @@ use serde_json::{Map, Value};
 use crate::cfn::intrinsic_function;
 use crate::context::{Context, partition_for_region};
 
+/// How deep conditions may refer to conditions; deeper is refused rather than recursed into.
+const MAX_CONDITION_DEPTH: usize = 64;
+
 /// How values that depend on deploy-time input are treated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -57,6 +60,10 @@ pub enum ResolveError {
     Invalid { function: String, reason: String },
     #[error("parameter {name}: the value {value:?} given for it is not one of its AllowedValues")]
     NotAllowed { name: String, value: String },
+    #[error(
+        "more than {limit} combinations of parameter values and conditions: pass --parameter for some parameters to judge it"
+    )]
+    TooManyScenarios { limit: usize },
 }
 
 fn invalid(function: &str, reason: impl Into<String>) -> ResolveError {
@@ -342,6 +349,17 @@ impl<'a> Scenario<'a> {
             };
         };
         let arguments = &value[function];
+        let result = self.eval_function(function, arguments);
+        match (function, result) {
+            ("Ref" | "Fn::If", result) => result,
+            // Only a bare `Ref` is the parameter itself; a value made from one is not.
+            (_, Err(Stop::Unknown(unknown))) => Err(Stop::Unknown(Unknown { free_parameter: None, ..unknown })),
+            (_, Err(Stop::NoValue)) => Err(invalid(function, "AWS::NoValue cannot be an argument").into()),
+            (_, result) => result,
+        }
+    }
+
+    fn eval_function(&mut self, function: &str, arguments: &Value) -> Eval<Value> {
         match function {
             "Ref" => {
                 let name = arguments.as_str().ok_or_else(|| invalid("Ref", "needs a name"))?;
@@ -652,6 +670,12 @@ impl<'a> Scenario<'a> {
         if self.evaluating.iter().any(|n| n == name) {
             return Err(ResolveError::ConditionCycle { name: name.to_owned() });
         }
+        if self.evaluating.len() >= MAX_CONDITION_DEPTH {
+            return Err(invalid(
+                "Conditions",
+                format!("conditions refer to each other more than {MAX_CONDITION_DEPTH} deep"),
+            ));
+        }
         let expression = self
             .facts
             .conditions
@@ -823,7 +847,8 @@ fn cidr_subnets(block: &str, count: &str, bits: &str) -> Result<Value, String> {
     let network = start & !host_mask;
     let subnet_prefix = width - bits;
     let subnets = (0..u128::from(count)).map(|i| {
-        let address = network + (i << bits);
+        // `bits` may be the whole width (single addresses); then only `i == 0` is asked for.
+        let address = network + i.checked_shl(bits).unwrap_or(0);
         let shown = if width == 32 {
             Ipv4Addr::from(u32::try_from(address).unwrap_or_default()).to_string()
         } else {
@@ -972,6 +997,12 @@ mod tests {
             (json!({"A": {"Fn::Select": [3, ["a"]]}}), "index 3 is out of range for 1 values"),
             (json!({"A": {"Fn::If": ["Missing", 1, 2]}}), "condition Missing is not defined"),
             (json!({"A": {"Fn::Sub": "${unclosed"}}), "unclosed"),
+            (
+                json!({"A": {"Fn::Sub": ["x${N}", {"N": {"Ref": "AWS::NoValue"}}]}}),
+                "AWS::NoValue cannot be an argument",
+            ),
+            (json!({"A": {"Fn::Base64": {"Ref": "AWS::NoValue"}}}), "AWS::NoValue cannot be an argument"),
+            (json!({"A": {"Fn::Select": [0, [{"Ref": "AWS::NoValue"}, "x"]]}}), "AWS::NoValue cannot be an argument"),
         ] {
             let error = s.resolve(properties).unwrap_err().to_string();
             assert!(error.contains(expected), "{error}");
@@ -1053,10 +1084,35 @@ mod tests {
     }
 
     #[test]
+    fn deep_condition_chains_are_refused_not_recursed() {
+        let conditions: Map<String, Value> = (0..200)
+            .map(|i| (format!("C{i}"), json!({"Fn::Not": [{"Condition": format!("C{}", i + 1)}]})))
+            .chain([("C200".to_owned(), json!({"Fn::Equals": [1, 1]}))])
+            .collect();
+        let s = stack(json!({"Conditions": conditions}));
+        let error = s.resolve(json!({"A": {"Fn::If": ["C0", 1, 2]}})).unwrap_err();
+        assert!(error.to_string().contains("more than 64 deep"), "{error}");
+    }
+
+    #[test]
+    fn a_value_made_from_a_parameter_is_not_the_parameter() {
+        let s = stack(json!({
+            "Parameters": {"Env": {"Type": "String"}},
+            "Conditions": {"Suffixed": {"Fn::Equals": [{"Fn::Sub": "${Env}x"}, "prodx"]}}
+        }));
+        let scenarios =
+            s.scenarios(json!({"A": {"Fn::If": ["Suffixed", 1, 2]}, "E": {"Ref": "Env"}}), Mode::EveryBranch);
+        assert_eq!(scenarios.len(), 2);
+        // The parameter is never bound to the compared text.
+        assert!(scenarios.iter().all(|(v, _)| v["E"] == json!({"Ref": "Env"})), "{scenarios:?}");
+    }
+
+    #[test]
     fn cidr_blocks() {
         assert_eq!(cidr_subnets("10.0.0.0/16", "3", "8"), Ok(json!(["10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24"])));
         assert_eq!(cidr_subnets("2001:db8::/56", "2", "64"), Ok(json!(["2001:db8::/64", "2001:db8:0:1::/64"])));
         assert!(cidr_subnets("10.0.0.0/24", "3", "8").is_err());
         assert!(cidr_subnets("nonsense", "1", "8").is_err());
+        assert_eq!(cidr_subnets("::/0", "1", "128"), Ok(json!(["::/0"])));
     }
 }

@@ -301,6 +301,7 @@ mod tests {
             remediation: "Remove it".into(),
             position: None,
             when: None,
+            alternatives: Vec::new(),
         }
     }
 

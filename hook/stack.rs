@@ -17,7 +17,7 @@ use crate::engine::{Engine, Target};
 use crate::intrinsics::{Chooser, Existence, Facts, Mode, Placed, ResolveError, Scenario};
 use crate::payload::ChangeSetPayload;
 use crate::position::{Position, Positions};
-use crate::verdict::{Decision, Verdict, Violation};
+use crate::verdict::{Decision, Reason, Verdict, Violation};
 
 /// The most scenarios judged for one resource.
 pub const MAX_SCENARIOS: usize = 256;
@@ -274,6 +274,10 @@ async fn check_resource(
             Ok(Resolved::NotCreated(reason)) => {
                 merged.not_created.get_or_insert(reason);
             }
+            Ok(Resolved::Properties(placed, _)) if placed.unknown.iter().any(|(site, _)| site == "/") => {
+                let reason = placed.unknown.iter().find(|(site, _)| site == "/").map(|(_, u)| u.reason.clone());
+                merged.wholly_deferred = merged.wholly_deferred.take().or(reason);
+            }
             Ok(Resolved::Properties(placed, assumptions)) => {
                 let target = Target {
                     type_name: resource.type_name.clone(),
@@ -297,20 +301,24 @@ async fn check_resource(
         }
     }
     if !exhausted {
-        report.notes.push(format!(
-            "only the first {MAX_SCENARIOS} combinations of parameter values and conditions were judged; pass --parameter to fix some"
-        ));
-    }
-    if let Some(whole) = merged.deferred.iter().find(|d| d.pointer == "/") {
-        // Nothing of the resource is known here, so nothing was judged.
-        report.judgement =
-            Judgement::NotJudged(format!("its properties are known only at deploy time: {}", whole.reason));
+        // Judging only some combinations would pass what the others might refuse.
+        report.judgement = Judgement::Invalid(ResolveError::TooManyScenarios { limit: MAX_SCENARIOS });
         return report;
     }
-    if merged.first.is_some()
-        && let Some(reason) = &merged.not_created
+    if merged.first.is_none()
+        && let Some(reason) = merged.wholly_deferred
     {
-        report.notes.push(format!("judged where it is created ({reason} in some scenarios)"));
+        // Nothing of the resource is known here, so nothing was judged.
+        report.judgement = Judgement::NotJudged(format!("its properties are known only at deploy time: {reason}"));
+        return report;
+    }
+    if merged.first.is_some() {
+        if let Some(reason) = &merged.not_created {
+            report.notes.push(format!("judged where it is created ({reason} in some scenarios)"));
+        }
+        if let Some(reason) = &merged.wholly_deferred {
+            report.notes.push(format!("in some scenarios its properties are known only at deploy time: {reason}"));
+        }
     }
     report.deferred = std::mem::take(&mut merged.deferred);
     report.judgement = merged.judgement();
@@ -325,6 +333,8 @@ struct Merged {
     violations: Vec<Seen>,
     deferred: Vec<DeferredValue>,
     not_created: Option<String>,
+    /// Why, in some scenario, all of the properties were known only at deploy time.
+    wholly_deferred: Option<String>,
 }
 
 /// A violation, and the scenarios it was found in.
@@ -353,13 +363,7 @@ impl Merged {
             }
         }
         if let Verdict::NonCompliant(violations) = &decision.verdict {
-            let judged_now = violations.iter().filter(|v| {
-                let subject = subject_of(&v.pointer, &v.keyword);
-                let depends_on_deferred = placed.unknown.iter().any(|(site, _)| {
-                    is_within(&subject, site) || (judges_contents(&v.keyword) && is_within(site, &subject))
-                });
-                !depends_on_deferred
-            });
+            let judged_now = violations.iter().filter(|v| !depends_on_deferred(v, placed));
             for violation in judged_now {
                 let same = |s: &&mut Seen| {
                     s.violation.pointer == violation.pointer
@@ -411,24 +415,37 @@ impl Merged {
     }
 }
 
-/// Whether a keyword's outcome at a node depends on the values inside it (so a value known
-/// only at deploy time inside the node leaves the outcome open).
-fn judges_contents(keyword: &str) -> bool {
-    matches!(
-        keyword,
-        "anyOf"
-            | "oneOf"
-            | "allOf"
-            | "not"
-            | "if"
-            | "then"
-            | "else"
-            | "contains"
-            | "uniqueItems"
-            | "enum"
-            | "const"
-            | "dependencies"
-    )
+/// Whether a violation might not hold once the values known only at deploy time are known.
+fn depends_on_deferred(violation: &Violation, placed: &Placed) -> bool {
+    let subject = violation.subject();
+    let sites = || placed.unknown.iter();
+    // At or under a deferred value: the value itself is not known.
+    if sites().any(|(site, _)| is_within(&subject, site)) {
+        return true;
+    }
+    // An alternative that fails only for deferred values may yet hold.
+    if !violation.alternatives.is_empty() {
+        let related = |reason: &Reason| {
+            sites().any(|(site, _)| {
+                is_within(&reason.subject, site) || (reason.judges_contents && is_within(site, &reason.subject))
+            })
+        };
+        return violation.alternatives.iter().any(|reasons| !reasons.is_empty() && reasons.iter().all(related));
+    }
+    // A count or presence rule, where an undecided `Fn::If` directly inside may turn out to
+    // be `AWS::NoValue`.
+    let counts_members = matches!(
+        violation.keyword.as_str(),
+        "required" | "dependencies" | "minProperties" | "maxProperties" | "minItems" | "maxItems"
+    );
+    counts_members && sites().any(|(site, unknown)| unknown.function == "Fn::If" && parent_of(site) == subject.as_str())
+}
+
+fn parent_of(pointer: &str) -> &str {
+    match pointer.rfind('/') {
+        Some(0) | None => "/",
+        Some(i) => &pointer[..i],
+    }
 }
 
 /// `Env = dev`, or `Env = dev; Env = test` for several scenarios (at most three shown).
@@ -455,18 +472,6 @@ fn written_location(placed: &Placed, violation: &Violation) -> String {
     }
 }
 
-/// The location a violation is about: the object, for a property that should not be there or
-/// is missing; the value itself otherwise.
-fn subject_of(pointer: &str, keyword: &str) -> String {
-    match keyword {
-        "additionalProperties" | "required" | "falseSchema" => match pointer.rfind('/') {
-            Some(0) | None => "/".to_owned(),
-            Some(i) => pointer[..i].to_owned(),
-        },
-        _ => pointer.to_owned(),
-    }
-}
-
 fn escape(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
 }
@@ -477,9 +482,6 @@ mod tests {
 
     #[test]
     fn key_level_violations_are_judged_around_intrinsics() {
-        assert_eq!(subject_of("/NewFeature", "additionalProperties"), "/");
-        assert_eq!(subject_of("/A/Fn::If", "additionalProperties"), "/A");
-        assert_eq!(subject_of("/A/B", "pattern"), "/A/B");
         assert!(is_within("/A/B", "/A"));
         assert!(is_within("/A", "/A"));
         assert!(!is_within("/AB", "/A"));

@@ -36,6 +36,7 @@ fn describe(type_name: &str, error: &ValidationError<'_>) -> Vec<Violation> {
         remediation,
         position: None,
         when: None,
+        alternatives: Vec::new(),
     };
     let label = at.label();
     let shown = value.clone().unwrap_or_default();
@@ -59,7 +60,14 @@ fn describe(type_name: &str, error: &ValidationError<'_>) -> Vec<Violation> {
         }
         kind => {
             let (message, remediation) = sentence(type_name, &label, &shown, kind, error);
-            vec![violation(at.pointer(), value, message, remediation)]
+            let mut found = violation(at.pointer(), value, message, remediation);
+            if let ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } = kind {
+                found.alternatives = context
+                    .iter()
+                    .map(|branch| branch.iter().flat_map(|e| describe(type_name, e)).map(|v| v.as_reason()).collect())
+                    .collect();
+            }
+            vec![found]
         }
     }
 }

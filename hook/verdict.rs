@@ -26,6 +26,53 @@ pub struct Violation {
     /// The parameter values and conditions it was found under, when not under all of them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub when: Option<String>,
+    /// For `anyOf`/`oneOf`: per alternative, the reasons it failed, so that a value known only
+    /// at deploy time can be weighed.
+    #[serde(skip)]
+    pub alternatives: Vec<Vec<Reason>>,
+}
+
+/// Why one alternative of an `anyOf`/`oneOf` failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reason {
+    /// See [`Violation::subject`].
+    pub subject: String,
+    /// The keyword judges the values inside its subject (`anyOf`, `enum`, ...), not only the
+    /// subject's own value or members.
+    pub judges_contents: bool,
+}
+
+impl Violation {
+    /// This violation as a reason an alternative failed.
+    pub fn as_reason(&self) -> Reason {
+        let judges_contents = matches!(
+            self.keyword.as_str(),
+            "anyOf"
+                | "oneOf"
+                | "allOf"
+                | "not"
+                | "if"
+                | "then"
+                | "else"
+                | "contains"
+                | "uniqueItems"
+                | "enum"
+                | "const"
+        );
+        Reason { subject: self.subject(), judges_contents }
+    }
+
+    /// The location the violation is about: the object, for a property that should not be
+    /// there or is missing; the value itself otherwise.
+    pub fn subject(&self) -> String {
+        match self.keyword.as_str() {
+            "additionalProperties" | "required" | "falseSchema" => match self.pointer.rfind('/') {
+                Some(0) | None => "/".to_owned(),
+                Some(i) => self.pointer[..i].to_owned(),
+            },
+            _ => self.pointer.clone(),
+        }
+    }
 }
 
 /// The outcome for one resource.

@@ -259,6 +259,29 @@ async fn engine(source: &SourceArgs, variables: Map<String, Value>) -> anyhow::R
     Ok(Engine::new(location.open(&settings).await?, config))
 }
 
+/// `print!` that ends the program quietly when stdout is closed (`rcfge validate ... | head`)
+/// instead of panicking; the exit code is then 141, as for a shell pipeline cut by SIGPIPE.
+macro_rules! out {
+    ($($arg:tt)*) => { write_stdout(&format!($($arg)*)) };
+}
+
+/// `println!`, with the same handling of a closed stdout as [`out!`].
+macro_rules! outln {
+    ($($arg:tt)*) => { write_stdout(&format!("{}\n", format_args!($($arg)*))) };
+}
+
+fn write_stdout(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("rcfge: cannot write to stdout: {error}");
+        std::process::exit(i32::from(exit::USAGE));
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -291,11 +314,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 match format {
                     Format::Text => {
                         let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-                        print!("{}", report::text_styled(&reports, colour));
+                        out!("{}", report::text_styled(&reports, colour));
                     }
-                    Format::Json => println!("{}", serde_json::to_string_pretty(&report::json::render(&reports))?),
-                    Format::Sarif => println!("{}", serde_json::to_string_pretty(&report::sarif::render(&reports))?),
-                    Format::Junit => print!("{}", report::junit::render(&reports)),
+                    Format::Json => outln!("{}", serde_json::to_string_pretty(&report::json::render(&reports))?),
+                    Format::Sarif => outln!("{}", serde_json::to_string_pretty(&report::sarif::render(&reports))?),
+                    Format::Junit => out!("{}", report::junit::render(&reports)),
                 }
                 Ok(report::exit_code(&reports))
             }
@@ -309,7 +332,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 let bytes = std::fs::read(&event).with_context(|| format!("cannot read {}", event.display()))?;
                 let answer =
                     hook::answer_bytes(&engine, &bytes, &event_defaults(default_region), hook::TIME_BUDGET).await;
-                println!("{}", serde_json::to_string_pretty(&answer.response)?);
+                outln!("{}", serde_json::to_string_pretty(&answer.response)?);
                 Ok(hook_exit_code(&answer.response))
             }
             Command::Hook { command: HookCommand::ServeEvents { dir, source, default_region } } => {
@@ -327,7 +350,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
 async fn render(engine: &Engine, type_name: &str, logical_id: &str, context: &Context) -> anyhow::Result<u8> {
     match engine.render(type_name, logical_id, Action::Create, context).await {
         Ok(schema) => {
-            println!("{}", serde_json::to_string_pretty(&schema)?);
+            outln!("{}", serde_json::to_string_pretty(&schema)?);
             Ok(exit::CLEAN)
         }
         Err(error) => {
@@ -349,7 +372,7 @@ fn templates(command: TemplatesCommand) -> anyhow::Result<u8> {
             let template = authoring::scaffold::scaffold(&provider, &file_name).map_err(anyhow::Error::msg)?;
             let text = format!("{}\n", serde_json::to_string_pretty(&template)?);
             if stdout {
-                print!("{text}");
+                out!("{text}");
                 return Ok(exit::CLEAN);
             }
             let target = dirs.templates.join(&file_name);
@@ -357,18 +380,18 @@ fn templates(command: TemplatesCommand) -> anyhow::Result<u8> {
                 bail!("{} exists; pass --force to overwrite it", target.display());
             }
             std::fs::write(&target, text).with_context(|| format!("cannot write {}", target.display()))?;
-            println!("wrote {}: prune it, tighten it, then run rcfge templates lint", target.display());
+            outln!("wrote {}: prune it, tighten it, then run rcfge templates lint", target.display());
             Ok(exit::CLEAN)
         }
         TemplatesCommand::Lint { dir, schemas } => {
             let findings =
                 authoring::lint::lint_dir(&dir, &schemas).with_context(|| format!("cannot read {}", dir.display()))?;
             for f in &findings {
-                println!("{}/{}:{}: {}", dir.display(), f.file, f.pointer, f.message);
+                outln!("{}/{}:{}: {}", dir.display(), f.file, f.pointer, f.message);
             }
             let files = authoring::lint::template_files(&dir)?.len();
             let plural = |n: usize, word: &str| if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") };
-            println!("{}, {}", plural(files, "template"), plural(findings.len(), "finding"));
+            outln!("{}, {}", plural(files, "template"), plural(findings.len(), "finding"));
             Ok(if findings.is_empty() { exit::CLEAN } else { exit::FINDINGS })
         }
         TemplatesCommand::Gaps { type_name, dirs } => {
@@ -390,7 +413,7 @@ fn templates(command: TemplatesCommand) -> anyhow::Result<u8> {
             if reports.is_empty() {
                 bail!("no template found for {}", type_name.as_deref().unwrap_or("any type"));
             }
-            print!("{}", authoring::gaps::text(&reports));
+            out!("{}", authoring::gaps::text(&reports));
             Ok(exit::CLEAN)
         }
     }
@@ -412,7 +435,7 @@ fn import_schemas(from: &Path, types: Vec<String>, dirs: &AuthoringDirs) -> anyh
     let source = authoring::import::SchemaSource::detect(from)?;
     std::fs::create_dir_all(&dirs.schemas)?;
     let files = authoring::import::import(&source, &types, &dirs.schemas)?;
-    println!("imported {} schemas from {} into {}", files.len(), source.describe(), dirs.schemas.display());
+    outln!("imported {} schemas from {} into {}", files.len(), source.describe(), dirs.schemas.display());
     Ok(exit::CLEAN)
 }
 
@@ -453,7 +476,7 @@ async fn serve_events(engine: &Engine, dir: &Path, defaults: &EventDefaults) -> 
         worst = worst.max(hook_exit_code(&answer.response));
         rows.push(EventRow::new(path, &answer));
     }
-    print!("{}", EventRow::table(&rows));
+    out!("{}", EventRow::table(&rows));
     Ok(worst)
 }
 

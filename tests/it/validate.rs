@@ -263,7 +263,7 @@ fn corpus_findings_have_lines_and_never_judge_an_intrinsic() {
                 }
                 let value = finding["value"].as_str().unwrap_or_default();
                 assert!(
-                    !value.contains("\"Ref\"") && !value.contains("\"Fn::") && !value.contains("{{resolve:"),
+                    !value.starts_with("{\"Ref\"") && !value.starts_with("{\"Fn::") && !value.contains("{{resolve:"),
                     "an intrinsic judged as a value: {} {finding}",
                     file["path"]
                 );
