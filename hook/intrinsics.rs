@@ -134,8 +134,10 @@ impl Chooser {
 #[derive(Clone, Debug)]
 enum Parameter {
     Fixed(Value),
-    /// No value; in [`Mode::EveryBranch`] it is known to differ from `excluded`.
+    /// No value given; in [`Mode::EveryBranch`] it is known to differ from `excluded`, and
+    /// takes its `default` where it is used unless that is excluded.
     Free {
+        default: Option<Value>,
         excluded: Vec<String>,
     },
     Unknowable(String),
@@ -176,6 +178,9 @@ pub struct Scenario<'a> {
     parameters: HashMap<String, Parameter>,
     conditions: HashMap<String, Option<bool>>,
     evaluating: Vec<String>,
+    /// Evaluating the operands of `Fn::Equals`: a parameter's `Default` is not taken then, so
+    /// that the comparison splits it.
+    comparing: bool,
     /// What this scenario assumed, in the order it was assumed (`Env = prod`).
     pub assumptions: Vec<String>,
 }
@@ -197,6 +202,7 @@ impl<'a> Scenario<'a> {
             parameters: HashMap::new(),
             conditions: HashMap::new(),
             evaluating: Vec::new(),
+            comparing: false,
             assumptions: Vec::new(),
         }
     }
@@ -211,6 +217,17 @@ impl<'a> Scenario<'a> {
                 Existence::Undecided(format!("created only if condition {name} holds, which is decided at deploy time"))
             }
         })
+    }
+
+    /// Decides, before anything is resolved, the conditions the properties' `Fn::If`s use, so
+    /// that a parameter is split on what they compare it with before a `Ref` fixes its value.
+    pub fn decide_conditions_in(&mut self, properties: &Value) -> Result<(), ResolveError> {
+        let mut names = Vec::new();
+        conditions_used(properties, &mut names);
+        for name in names {
+            self.condition(&name)?;
+        }
+        Ok(())
     }
 
     /// Resolves a resource's `Properties`.
@@ -460,7 +477,20 @@ impl<'a> Scenario<'a> {
             "AWS::NotificationARNs" => (None, "the notification ARNs are given at deploy time"),
             _ => return Err(ResolveError::Undefined { function: "Ref".into(), name: name.to_owned() }.into()),
         };
-        value.map(Value::String).ok_or_else(|| Stop::Unknown(Unknown::new("Ref", format!("{name}: {hint}"))))
+        if let Some(value) = value {
+            return Ok(Value::String(value));
+        }
+        // Unknown facts of the context are split on compared values like free parameters, so
+        // that conditions on them stay consistent with each other.
+        let free = matches!(name, "AWS::AccountId" | "AWS::Region" | "AWS::StackName");
+        match self.parameters.get(name) {
+            Some(Parameter::Fixed(value)) if free => Ok(value.clone()),
+            _ => Err(Stop::Unknown(Unknown {
+                function: "Ref".into(),
+                reason: format!("{name}: {hint}"),
+                free_parameter: free.then(|| name.to_owned()),
+            })),
+        }
     }
 
     fn parameter(&mut self, name: &str) -> Eval<Value> {
@@ -476,6 +506,12 @@ impl<'a> Scenario<'a> {
             Parameter::Fixed(value) => Ok(value),
             Parameter::Unknowable(reason) => {
                 Err(Stop::Unknown(Unknown::new("Ref", format!("parameter {name}: {reason}"))))
+            }
+            Parameter::Free { excluded, default: Some(default) }
+                if !self.comparing && !excluded.iter().any(|e| Some(e) == comparable_text(&default).as_ref()) =>
+            {
+                self.parameters.insert(name.to_owned(), Parameter::Fixed(default.clone()));
+                Ok(default)
             }
             Parameter::Free { .. } => {
                 let reason = match self.facts.mode {
@@ -511,17 +547,17 @@ impl<'a> Scenario<'a> {
             return Ok(Parameter::Fixed(value));
         }
         if self.facts.mode == Mode::CertainOnly {
-            return Ok(Parameter::Free { excluded: Vec::new() });
+            return Ok(Parameter::Free { excluded: Vec::new(), default: None });
         }
         if !allowed.is_empty() {
             let choice = &allowed[self.chooser.choose(allowed.len())];
             self.assumptions.push(format!("{name} = {choice}"));
             return Ok(Parameter::Fixed(parameter_value(choice, is_list)));
         }
-        match declaration.get("Default").and_then(default_text) {
-            Some(default) => Ok(Parameter::Fixed(parameter_value(&default, is_list))),
-            None => Ok(Parameter::Free { excluded: Vec::new() }),
-        }
+        // A Default is what the parameter is unless the deployer says otherwise: it is split
+        // on the values conditions compare it with, like a parameter without one.
+        let default = declaration.get("Default").and_then(default_text).map(|d| parameter_value(&d, is_list));
+        Ok(Parameter::Free { excluded: Vec::new(), default })
     }
 
     fn get_att(&self, arguments: &Value) -> Stop {
@@ -732,8 +768,11 @@ impl<'a> Scenario<'a> {
             Err(Stop::NoValue) => Err(invalid("Fn::Equals", "compares AWS::NoValue")),
             Err(Stop::Invalid(error)) => Err(error),
         };
-        let left_value = comparable(self.eval(left))?;
-        let right_value = comparable(self.eval(right))?;
+        self.comparing = true;
+        let (left_value, right_value) = (self.eval(left), self.eval(right));
+        self.comparing = false;
+        let left_value = comparable(left_value)?;
+        let right_value = comparable(right_value)?;
         match (left_value, right_value) {
             (Ok(l), Ok(r)) => Ok(Some(l == r)),
             _ if self.facts.mode == Mode::CertainOnly => Ok(None),
@@ -753,9 +792,9 @@ impl<'a> Scenario<'a> {
     /// `parameter == value` for a parameter without a value: one scenario where it holds (the
     /// parameter then has that value), one where it does not.
     fn case_split(&mut self, name: &str, value: &str) -> bool {
-        let excluded = match self.parameters.get(name) {
-            Some(Parameter::Free { excluded }) => excluded.clone(),
-            _ => Vec::new(),
+        let (excluded, default) = match self.parameters.get(name) {
+            Some(Parameter::Free { excluded, default }) => (excluded.clone(), default.clone()),
+            _ => (Vec::new(), None),
         };
         if excluded.iter().any(|e| e == value) {
             return false;
@@ -768,7 +807,7 @@ impl<'a> Scenario<'a> {
             self.assumptions.push(format!("{name} ≠ {value}"));
             let mut excluded = excluded;
             excluded.push(value.to_owned());
-            self.parameters.insert(name.to_owned(), Parameter::Free { excluded });
+            self.parameters.insert(name.to_owned(), Parameter::Free { excluded, default });
             false
         }
     }
@@ -790,6 +829,23 @@ impl OrUndefined for Stop {
     }
 }
 
+/// The condition names of every `Fn::If` in `value`, in document order.
+fn conditions_used(value: &Value, names: &mut Vec<String>) {
+    match value {
+        Value::Object(object) => {
+            if let Some(Value::Array(arguments)) = object.get("Fn::If")
+                && let Some(Value::String(name)) = arguments.first()
+                && !names.contains(name)
+            {
+                names.push(name.clone());
+            }
+            object.values().for_each(|v| conditions_used(v, names));
+        }
+        Value::Array(items) => items.iter().for_each(|v| conditions_used(v, names)),
+        _ => {}
+    }
+}
+
 /// A scalar as CloudFormation writes it into a string.
 fn text_of(value: &Value) -> Option<String> {
     match value {
@@ -798,6 +854,14 @@ fn text_of(value: &Value) -> Option<String> {
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
+}
+
+/// A value as `Fn::Equals` compares it.
+fn comparable_text(value: &Value) -> Option<String> {
+    text_of(value).or_else(|| match value {
+        Value::Array(_) => Some(value.to_string()),
+        _ => None,
+    })
 }
 
 /// A parameter's `Default` as text (a list default is written comma-separated).
@@ -1047,6 +1111,35 @@ mod tests {
                 (json!({"A": "prod"}), "Env = prod".to_owned()),
                 (json!({"A": "test"}), "Env ≠ prod, Env = test".to_owned()),
                 (json!({}), "Env ≠ prod, Env ≠ test".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_default_is_one_value_among_those_conditions_compare() {
+        let s = stack(json!({
+            "Parameters": {"Enc": {"Type": "String", "Default": "on"}},
+            "Conditions": {"NoEnc": {"Fn::Equals": [{"Ref": "Enc"}, "off"]}, "InUs": {"Fn::Equals": [{"Ref": "AWS::StackName"}, "us"]}}
+        }));
+        // The Ref comes first in the document; the condition is still split before it.
+        let properties = json!({"Name": {"Ref": "Enc"}, "Sse": {"Fn::If": ["NoEnc", false, true]}});
+        let facts = s.facts(Mode::EveryBranch);
+        let mut chooser = Chooser::default();
+        let mut seen = Vec::new();
+        loop {
+            let mut scenario = Scenario::new(&facts, &mut chooser);
+            scenario.decide_conditions_in(&properties).unwrap();
+            let placed = scenario.place_properties(&properties).unwrap();
+            seen.push((placed.properties, scenario.assumptions.join(", ")));
+            if !chooser.advance() {
+                break;
+            }
+        }
+        assert_eq!(
+            seen,
+            [
+                (json!({"Name": "off", "Sse": false}), "Enc = off".to_owned()),
+                (json!({"Name": "on", "Sse": true}), "Enc ≠ off".to_owned())
             ]
         );
     }

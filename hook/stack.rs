@@ -227,6 +227,7 @@ fn resolve(facts: &Facts<'_>, chooser: &mut Chooser, resource: &Resource) -> Res
     let mut scenario = Scenario::new(facts, chooser);
     Ok(match scenario.existence(resource.condition.as_deref())? {
         Existence::Created => {
+            scenario.decide_conditions_in(&resource.properties)?;
             let placed = scenario.place_properties(&resource.properties)?;
             Resolved::Properties(placed, scenario.assumptions)
         }
