@@ -72,8 +72,9 @@ fn main() {
             runtime.block_on(engine.decide(&bucket));
         }
         println!(
-            "  {label:<40} {:>5} GETs ({} answered 304 Not Modified)",
-            server.observed.gets(),
+            "  {label:<40} {:>5} GETs of the template, {:>5} of its Guard rules ({} answered 304 Not Modified)",
+            server.observed.gets_of(".json"),
+            server.observed.gets_of(".guard"),
             server.observed.not_modified()
         );
     }

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::cache::{CacheUse, Cached, FileCache, Freshness, LoadError, PolicyCache};
 use crate::context::{Action, Context, is_builtin_variable};
 use crate::error::Error;
+use crate::guard::{self, GuardError, GuardRules};
 use crate::policy::Policy;
 use crate::render::Template;
 use crate::store::{self, TemplateSource, VARIABLES_FILE};
@@ -50,6 +51,7 @@ pub struct Engine {
     source: Box<dyn TemplateSource>,
     config: EngineConfig,
     templates: FileCache<Template>,
+    guard_rules: FileCache<GuardRules>,
     variables: FileCache<Map<String, Value>>,
     policies: PolicyCache,
 }
@@ -83,6 +85,7 @@ impl Engine {
         Engine {
             source: Box::new(source),
             templates: FileCache::new(config.freshness),
+            guard_rules: FileCache::new(config.freshness),
             variables: FileCache::new(config.freshness),
             policies: PolicyCache::default(),
             config,
@@ -148,7 +151,12 @@ impl Engine {
         trace.compiled = compiled;
         let mut normalized = properties.clone();
         policy.normalizer().normalize(policy.schema(), &mut normalized);
-        let violations = validate::check(&policy, &normalized);
+        let mut violations = validate::check(&policy, &normalized);
+        if template.guard_rules {
+            let rules = self.guard_rules(type_name).await?;
+            let found = rules.check(type_name, &target.logical_id, &normalized);
+            violations.extend(found.map_err(|source| Error::Guard { type_name: type_name.clone(), source })?);
+        }
         Ok(Outcome::of(if violations.is_empty() { Verdict::Compliant } else { Verdict::NonCompliant(violations) }))
     }
 
@@ -190,6 +198,24 @@ impl Engine {
                 .map_err(|source| Error::Template { type_name: type_name.to_owned(), source })?;
         }
         Ok(cached)
+    }
+
+    /// The type's Guard rules, which its template says exist: a missing file is a fault.
+    async fn guard_rules(&self, type_name: &str) -> Result<Arc<GuardRules>, Error> {
+        let store_error = |source| Error::Store { type_name: type_name.to_owned(), source };
+        let file_name = guard::file_name_for(&store::file_name_for_type(type_name).map_err(store_error)?);
+        let cached = self
+            .guard_rules
+            .get(self.source.as_ref(), &file_name, |fetched| GuardRules::parse(&file_name, &fetched.body))
+            .await
+            .map_err(|e| match e {
+                LoadError::Store(source) => store_error(source),
+                LoadError::Parse(source) => Error::Guard { type_name: type_name.to_owned(), source },
+            })?;
+        cached.value.ok_or_else(|| Error::Guard {
+            type_name: type_name.to_owned(),
+            source: GuardError::Missing { file: file_name.clone(), location: self.source.location() },
+        })
     }
 
     /// The organisation variables from `_variables.json` (none when the file is absent).

@@ -3,6 +3,7 @@
 
 use crate::cfn::CfnError;
 use crate::event::EventError;
+use crate::guard::GuardError;
 use crate::payload::PayloadError;
 use crate::policy::CompileError;
 use crate::render::{RenderError, TemplateError};
@@ -23,6 +24,8 @@ pub enum Error {
     Render { type_name: String, source: RenderError },
     #[error("the template for {type_name} is not a valid schema: {source}")]
     Compile { type_name: String, source: CompileError },
+    #[error("the Guard rules of {type_name} cannot be used: {source}")]
+    Guard { type_name: String, source: GuardError },
     #[error("the resource's properties must be a JSON object, not {found}")]
     PropertiesNotAnObject { found: &'static str },
     #[error("the hook event is not usable: {0}")]

@@ -26,6 +26,7 @@ pub mod context;
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod guard;
 pub mod hook;
 pub mod intrinsics;
 pub mod json;

@@ -28,6 +28,8 @@ pub struct Template {
     pub version: String,
     /// The top-level `x-rcfge.denyDelete`: refuse DELETE for this type.
     pub deny_delete: bool,
+    /// The top-level `x-rcfge.guardRules`: the type also has Guard rules, which must be there.
+    pub guard_rules: bool,
     /// The top-level `typeName`, when the template names its type.
     declared_type: Option<String>,
     document: Value,
@@ -43,8 +45,8 @@ pub enum TemplateError {
     NotAnObject,
     #[error("template says it is for `{found}`, but it is stored as the template of `{expected}`")]
     WrongType { expected: String, found: String },
-    #[error("`x-rcfge.denyDelete` must be true or false")]
-    BadDenyDelete,
+    #[error("`x-rcfge.{field}` must be true or false")]
+    NotAFlag { field: &'static str },
     #[error("placeholder in {text:?} at {pointer} does not parse: {reason}")]
     Syntax { pointer: String, text: String, reason: String },
     #[error(
@@ -86,11 +88,13 @@ impl Template {
         let document = crate::json::from_slice(body).map_err(TemplateError::Json)?;
         let object = document.as_object().ok_or(TemplateError::NotAnObject)?;
         let declared_type = object.get("typeName").and_then(Value::as_str).map(str::to_owned);
-        let deny_delete = match object.get("x-rcfge").and_then(|meta| meta.get("denyDelete")) {
-            None => false,
-            Some(Value::Bool(deny)) => *deny,
-            Some(_) => return Err(TemplateError::BadDenyDelete),
+        let flag = |field: &'static str| match object.get("x-rcfge").and_then(|meta| meta.get(field)) {
+            None => Ok(false),
+            Some(Value::Bool(set)) => Ok(*set),
+            Some(_) => Err(TemplateError::NotAFlag { field }),
         };
+        let deny_delete = flag("denyDelete")?;
+        let guard_rules = flag("guardRules")?;
         let mut variables = BTreeSet::new();
         let mut scan = |site: &Site<'_>| -> Result<Option<Value>, TemplateError> {
             if let Some(placeholders) = analyse(site)? {
@@ -103,6 +107,7 @@ impl Template {
             type_name: type_name.to_owned(),
             version: version.to_owned(),
             deny_delete,
+            guard_rules,
             declared_type,
             document,
             variables,
@@ -614,7 +619,10 @@ mod tests {
         assert!(matches!(Template::parse("AWS::S3::Bucket", "v", b"[]"), Err(TemplateError::NotAnObject)));
         assert!(matches!(Template::parse("AWS::S3::Bucket", "v", br#"{"a":1,"a":2}"#), Err(TemplateError::Json(_))));
         assert!(matches!(template(json!({"typeName": "AWS::SNS::Topic"})), Err(TemplateError::WrongType { .. })));
-        assert!(matches!(template(json!({"x-rcfge": {"denyDelete": "yes"}})), Err(TemplateError::BadDenyDelete)));
+        assert!(matches!(
+            template(json!({"x-rcfge": {"denyDelete": "yes"}})),
+            Err(TemplateError::NotAFlag { field: "denyDelete" })
+        ));
         assert!(template(json!({"x-rcfge": {"denyDelete": true}})).unwrap().deny_delete);
     }
 

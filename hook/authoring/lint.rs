@@ -281,7 +281,7 @@ fn template_error_pointer(error: &TemplateError) -> String {
         | TemplateError::PlaceholderInKeyword { pointer, .. }
         | TemplateError::DuplicateKey { pointer, .. } => pointer.clone(),
         TemplateError::WrongType { .. } => "/typeName".to_owned(),
-        TemplateError::BadDenyDelete => "/x-rcfge/denyDelete".to_owned(),
+        TemplateError::NotAFlag { field } => format!("/x-rcfge/{field}"),
         TemplateError::Json(_) | TemplateError::NotAnObject => "/".to_owned(),
     }
 }

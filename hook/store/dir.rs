@@ -1,4 +1,6 @@
-//! Templates from a local directory (the bundled `templates/`, or a checkout of them).
+//! Templates from a local directory (the bundled `templates/`, or a checkout of them). Guard
+//! rule files (`*.guard`) are read from the `guard-rules` directory beside it, as the
+//! repository lays them out; in S3 they sit beside the templates under the same prefix.
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -11,7 +13,11 @@ use super::{
 #[derive(Clone, Debug)]
 pub struct DirSource {
     root: PathBuf,
+    guard_rules: PathBuf,
 }
+
+/// The directory beside the templates that holds the Guard rule files.
+pub const GUARD_RULES_DIR: &str = "guard-rules";
 
 impl DirSource {
     /// A source over `root`, which must be an existing directory.
@@ -20,7 +26,8 @@ impl DirSource {
         if !root.is_dir() {
             return Err(StoreError::NotADirectory { path: root });
         }
-        Ok(DirSource { root })
+        let guard_rules = root.parent().unwrap_or(Path::new("")).join(GUARD_RULES_DIR);
+        Ok(DirSource { root, guard_rules })
     }
 
     /// The directory this source reads.
@@ -30,7 +37,8 @@ impl DirSource {
 
     fn read(&self, file_name: &str, known_version: Option<&str>) -> Result<Fetch, StoreError> {
         check_file_name(file_name)?;
-        let path = self.root.join(file_name);
+        let directory = if file_name.ends_with(".guard") { &self.guard_rules } else { &self.root };
+        let path = directory.join(file_name);
         let read_error = |source| StoreError::Read { path: path.clone(), source };
         let size = match std::fs::metadata(&path) {
             Ok(meta) => meta.len(),

@@ -142,7 +142,7 @@ pub(crate) fn content_version(body: &[u8]) -> String {
 /// Whether a file name may be asked of a source: one plain name, no path.
 pub(crate) fn check_file_name(file_name: &str) -> Result<(), StoreError> {
     let plain = !file_name.is_empty()
-        && file_name.ends_with(".json")
+        && (file_name.ends_with(".json") || file_name.ends_with(".guard"))
         && !file_name.starts_with('.')
         && file_name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if plain { Ok(()) } else { Err(StoreError::InvalidFileName { file_name: file_name.to_owned() }) }

@@ -237,7 +237,8 @@ fn the_lambda_function_answers_through_the_runtime_api() {
     assert_eq!(decisions[1]["violations"], 1);
     assert!(decisions.iter().all(|d| d["LatencyMicroseconds"].is_u64() && d["Decisions"] == 1));
     assert!(!stdout.contains("444455556666:x"), "property values are never logged: {stdout}");
-    assert_eq!(s3.observed.gets(), 2, "one GET per type within the TTL (bucket, function)");
+    assert_eq!(s3.observed.gets_of(".json"), 2, "one template GET per type within the TTL (bucket, function)");
+    assert_eq!(s3.observed.gets_of(".guard"), 1, "the bucket's Guard rules, once, like its template");
 }
 
 #[test]

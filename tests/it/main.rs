@@ -4,6 +4,7 @@
 mod authoring;
 mod engine;
 mod faults;
+mod guard;
 mod hook_invoke;
 mod lambda;
 mod payload_server;

@@ -11,7 +11,7 @@ use rcfge::{Action, Context, Engine, EngineConfig, Target, Verdict};
 use s3s::S3ErrorCode;
 use serde_json::{Value, json};
 
-use crate::s3_server::{Fault, S3Server};
+use crate::s3_server::{Fault, S3Server, bundled_templates};
 use crate::support::hook_invoke;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -145,8 +145,9 @@ fn revalidation_uses_the_etag_and_keeps_the_compiled_policy() {
             );
         }
     });
-    assert_eq!(server.observed.gets(), 4, "one GET per decision once the TTL has passed");
-    assert_eq!(server.observed.not_modified(), 3, "the server answered 304 to every revalidation");
+    assert_eq!(server.observed.gets_of(".json"), 4, "one GET per decision once the TTL has passed");
+    assert_eq!(server.observed.gets_of(".guard"), 4, "the Guard rules are revalidated the same way");
+    assert_eq!(server.observed.not_modified(), 6, "the server answered 304 to every revalidation of both files");
 }
 
 #[test]
@@ -185,7 +186,23 @@ fn within_the_ttl_no_request_is_made() {
             assert!(matches!(engine.decide(&compliant()).await.verdict, Verdict::Compliant));
         }
     });
-    assert_eq!(server.observed.gets(), 1);
+    assert_eq!(server.observed.gets_of(".json"), 1);
+    assert_eq!(server.observed.gets_of(".guard"), 1, "Guard rules follow the same cache");
+}
+
+#[test]
+fn guard_rules_missing_from_the_bucket_fail_closed() {
+    let templates_only: Vec<_> =
+        bundled_templates().into_iter().filter(|(name, _)| !name.ends_with(".guard")).collect();
+    let server = S3Server::start_with(&templates_only);
+    let engine = engine(&server, Freshness::default());
+    let decision = runtime().block_on(engine.decide(&compliant()));
+    match decision.verdict {
+        Verdict::InternalFailure(error) => {
+            assert!(error.to_string().contains("there is no aws-sqs-queue.guard"), "{error}");
+        }
+        other => panic!("not a failure: {other:?}"),
+    }
 }
 
 #[test]
@@ -224,7 +241,7 @@ fn concurrent_requests_for_an_uncached_type_make_one_get() {
             assert!(matches!(decision.unwrap().verdict, Verdict::Compliant));
         }
     });
-    assert_eq!(server.observed.gets(), 1);
+    assert_eq!(server.observed.gets_of(".json"), 1);
 }
 
 /// `rcfge hook invoke --templates s3://...` with the endpoint given in `endpoint_variable`.
@@ -252,7 +269,7 @@ fn rcfge_hook_invoke_reads_templates_from_s3() {
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert_eq!(run.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
     assert!(stdout.contains("\"hookStatus\": \"SUCCESS\""), "{stdout}");
-    assert_eq!(server.observed.gets(), 1);
+    assert_eq!(server.observed.gets_of(".json"), 1);
 
     // The S3-specific endpoint variable works too, and path style follows it.
     let run = invoke_over_s3(&server, "tests/fixtures/events/bucket-foreign-topic.json", "AWS_ENDPOINT_URL_S3");
@@ -320,7 +337,7 @@ fn a_template_is_trusted_for_the_ttl_then_revalidated() {
     let after = runtime.block_on(engine.decide(&compliant()));
     assert_eq!(after.cache, Some(CacheUse::Miss));
     assert!(matches!(after.verdict, Verdict::NonCompliant(_)));
-    assert_eq!(server.observed.gets(), 2);
+    assert_eq!(server.observed.gets_of(".json"), 2);
 }
 
 #[test]

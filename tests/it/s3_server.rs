@@ -57,6 +57,8 @@ impl futures_core::Stream for StalledBody {
 #[derive(Debug)]
 pub struct Observed {
     pub gets: AtomicUsize,
+    /// The key of every GET, in order.
+    pub keys: Mutex<Vec<String>>,
     pub not_modified: AtomicUsize,
     fault: Mutex<Fault>,
 }
@@ -64,6 +66,11 @@ pub struct Observed {
 impl Observed {
     pub fn gets(&self) -> usize {
         self.gets.load(Ordering::SeqCst)
+    }
+
+    /// GETs of keys ending in `suffix` (`.json` for templates, `.guard` for Guard rules).
+    pub fn gets_of(&self, suffix: &str) -> usize {
+        self.keys.lock().unwrap().iter().filter(|key| key.ends_with(suffix)).count()
     }
 
     pub fn not_modified(&self) -> usize {
@@ -85,6 +92,7 @@ struct TestS3 {
 impl S3 for TestS3 {
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         self.observed.gets.fetch_add(1, Ordering::SeqCst);
+        self.observed.keys.lock().unwrap().push(req.input.key.clone());
         let fault = self.observed.fault.lock().unwrap().clone();
         match fault {
             Fault::None => {}
@@ -150,6 +158,7 @@ impl S3Server {
         let root = tempfile::tempdir().unwrap();
         let observed = Arc::new(Observed {
             gets: AtomicUsize::new(0),
+            keys: Mutex::new(Vec::new()),
             not_modified: AtomicUsize::new(0),
             fault: Mutex::new(Fault::None),
         });
@@ -250,11 +259,15 @@ pub fn client_for(endpoint: &str, settings: &S3Settings) -> Client {
 }
 
 /// Every file of the bundled `templates/` directory.
+/// The bundled templates and Guard rules, as `rcfge publish` lays them out: side by side
+/// under one prefix.
 pub fn bundled_templates() -> Vec<(String, Vec<u8>)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(root.join("templates"))
         .unwrap()
+        .chain(std::fs::read_dir(root.join("guard-rules")).unwrap())
         .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_file())
         .map(|path| (path.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&path).unwrap()))
         .collect();
     files.sort();

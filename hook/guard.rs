@@ -1,0 +1,192 @@
+//! Guard rules beside the schemas: `<type-file-stem>.guard` files written in the AWS
+//! CloudFormation Guard language, for the requirements JSON Schema says awkwardly ("if object
+//! lock is on, versioning must be on"). They run after the schema, on the same normalised
+//! properties, through the `cfn-guard` library; both must pass.
+//!
+//! The resource is given to the rules as a one-resource template, so that rules are written
+//! as for any CloudFormation template:
+//!
+//! ```text
+//! { "Resources": { "<LogicalId>": { "Type": "AWS::S3::Bucket", "Properties": { ... } } } }
+//! ```
+
+use serde_json::{Value, json};
+
+use crate::verdict::Violation;
+
+/// Why a Guard rule file cannot be used. Each one fails closed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GuardError {
+    #[error("the template requires Guard rules, but there is no {file} in {location}")]
+    Missing { file: String, location: String },
+    #[error("the Guard rules {file} do not parse: {reason}")]
+    Parse { file: String, reason: String },
+    #[error("the Guard rules {file} hold no rule")]
+    NoRules { file: String },
+    #[error("the Guard rules {file} are not UTF-8")]
+    NotText { file: String },
+    #[error("the Guard rules {file} could not be evaluated: {reason}")]
+    Evaluation { file: String, reason: String },
+}
+
+/// A parsed, checked Guard rule file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuardRules {
+    file: String,
+    text: String,
+}
+
+/// The file name of a type's Guard rules, from its template file name.
+pub fn file_name_for(template_file: &str) -> String {
+    format!("{}.guard", template_file.trim_end_matches(".json"))
+}
+
+impl GuardRules {
+    /// Reads a rule file, refusing one that does not parse or holds no rule.
+    pub fn parse(file: &str, body: &[u8]) -> Result<Self, GuardError> {
+        let text = std::str::from_utf8(body).map_err(|_| GuardError::NotText { file: file.to_owned() })?;
+        let rules = GuardRules { file: file.to_owned(), text: text.to_owned() };
+        // Evaluating against an empty template parses every rule.
+        let report = rules.run(&json!({"Resources": {}}))?;
+        if report.is_empty() {
+            return Err(GuardError::NoRules { file: file.to_owned() });
+        }
+        Ok(rules)
+    }
+
+    /// The violations of `properties` (already normalised) for one resource.
+    pub fn check(&self, type_name: &str, logical_id: &str, properties: &Value) -> Result<Vec<Violation>, GuardError> {
+        let document = json!({"Resources": {logical_id: {"Type": type_name, "Properties": properties}}});
+        let report = self.run(&document)?;
+        let report: Value = serde_json::from_str(&report).map_err(|e| self.evaluation(e.to_string()))?;
+        let prefix = format!("/Resources/{}/Properties", logical_id.replace('~', "~0").replace('/', "~1"));
+        match report.get("status").and_then(Value::as_str) {
+            Some("PASS" | "SKIP") => Ok(Vec::new()),
+            Some("FAIL") => {
+                let failed = report.get("not_compliant").and_then(Value::as_array).filter(|f| !f.is_empty());
+                let failed = failed.ok_or_else(|| self.evaluation("FAIL without a failing rule".into()))?;
+                failed.iter().map(|rule| self.violation(rule, &prefix, type_name)).collect()
+            }
+            other => Err(self.evaluation(format!("unexpected status {other:?}"))),
+        }
+    }
+
+    fn run(&self, document: &Value) -> Result<String, GuardError> {
+        let data = document.to_string();
+        let outcome = std::panic::catch_unwind(|| {
+            cfn_guard::run_checks(
+                cfn_guard::ValidateInput { content: &data, file_name: "resource" },
+                cfn_guard::ValidateInput { content: &self.text, file_name: &self.file },
+                false,
+            )
+        });
+        match outcome {
+            Ok(Ok(report)) => Ok(report),
+            Ok(Err(cfn_guard::Error::ParseError(reason))) => {
+                Err(GuardError::Parse { file: self.file.clone(), reason: one_line(&reason) })
+            }
+            Ok(Err(error)) => Err(self.evaluation(one_line(&error.to_string()))),
+            Err(_) => Err(self.evaluation("the Guard engine panicked".into())),
+        }
+    }
+
+    fn evaluation(&self, reason: String) -> GuardError {
+        GuardError::Evaluation { file: self.file.clone(), reason }
+    }
+
+    /// One failed rule as a violation: its `<< message >>`, at the first property it checked.
+    fn violation(&self, failed: &Value, prefix: &str, type_name: &str) -> Result<Violation, GuardError> {
+        let rule = failed.get("Rule").ok_or_else(|| self.evaluation("a failed entry is not a rule".into()))?;
+        let name = rule.get("name").and_then(Value::as_str).unwrap_or("unnamed");
+        let mut messages = Vec::new();
+        let mut paths = Vec::new();
+        collect(rule, &mut messages, &mut paths);
+        let pointer = paths
+            .iter()
+            .find_map(|path| path.strip_prefix(prefix))
+            .map(|rest| if rest.is_empty() { "/".to_owned() } else { rest.to_owned() })
+            .unwrap_or_else(|| "/".to_owned());
+        let message = messages.first().cloned().unwrap_or_else(|| format!("Guard rule {name} failed"));
+        Ok(Violation {
+            pointer,
+            keyword: format!("guard/{name}"),
+            value: None,
+            message: format!("{message} (Guard rule {name})"),
+            remediation: format!("Change the resource so that Guard rule {name} of the {type_name} rules holds"),
+            position: None,
+            when: None,
+            alternatives: Vec::new(),
+        })
+    }
+}
+
+/// The custom messages and the checked paths inside a rule's report, in order.
+fn collect(value: &Value, messages: &mut Vec<String>, paths: &mut Vec<String>) {
+    match value {
+        Value::Object(object) => {
+            if let Some(message) = object.get("custom_message").and_then(Value::as_str) {
+                let message = one_line(message);
+                if !message.is_empty() && !messages.contains(&message) {
+                    messages.push(message);
+                }
+            }
+            for key in ["from", "traversed_to"] {
+                if let Some(path) = object.get(key).and_then(|v| v.get("path")).and_then(Value::as_str) {
+                    paths.push(path.to_owned());
+                }
+            }
+            object.values().for_each(|v| collect(v, messages, paths));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect(v, messages, paths)),
+        _ => {}
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RULES: &str = r#"
+let buckets = Resources.*[ Type == 'AWS::S3::Bucket' ]
+
+rule object_lock_needs_versioning when %buckets !empty {
+    %buckets.Properties {
+        when ObjectLockEnabled exists {
+            ObjectLockEnabled != true or VersioningConfiguration.Status == 'Enabled'
+            << Object lock needs versioning >>
+        }
+    }
+}
+"#;
+
+    #[test]
+    fn a_failed_rule_is_a_violation_with_its_message() {
+        let rules = GuardRules::parse("aws-s3-bucket.guard", RULES.as_bytes()).unwrap();
+        let locked = json!({"ObjectLockEnabled": true, "VersioningConfiguration": {"Status": "Suspended"}});
+        let violations = rules.check("AWS::S3::Bucket", "Receipts", &locked).unwrap();
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert_eq!(violations[0].keyword, "guard/object_lock_needs_versioning");
+        assert_eq!(violations[0].message, "Object lock needs versioning (Guard rule object_lock_needs_versioning)");
+        assert_eq!(violations[0].pointer, "/ObjectLockEnabled");
+        let versioned = json!({"ObjectLockEnabled": true, "VersioningConfiguration": {"Status": "Enabled"}});
+        assert_eq!(rules.check("AWS::S3::Bucket", "Receipts", &versioned).unwrap(), []);
+        assert_eq!(rules.check("AWS::S3::Bucket", "Receipts", &json!({})).unwrap(), []);
+    }
+
+    #[test]
+    fn broken_or_empty_rule_files_are_refused() {
+        let broken = GuardRules::parse("x.guard", b"rule r { Resources.* == }");
+        assert!(matches!(broken, Err(GuardError::Parse { .. })), "{broken:?}");
+        assert!(matches!(GuardRules::parse("x.guard", b"# nothing\n"), Err(GuardError::NoRules { .. })));
+        assert!(matches!(GuardRules::parse("x.guard", &[0xff, 0xfe]), Err(GuardError::NotText { .. })));
+    }
+
+    #[test]
+    fn guard_file_names_follow_the_template() {
+        assert_eq!(file_name_for("aws-s3-bucket.json"), "aws-s3-bucket.guard");
+    }
+}
