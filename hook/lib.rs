@@ -35,6 +35,7 @@ pub mod normalize;
 pub mod payload;
 pub mod policy;
 pub mod position;
+pub mod publish;
 pub mod render;
 pub mod report;
 pub mod response;

@@ -14,10 +14,11 @@ use rcfge::context::{is_account_id, partition_for_region};
 use rcfge::engine::check_variable_name;
 use rcfge::event::EventDefaults;
 use rcfge::intrinsics::Mode;
+use rcfge::publish;
 use rcfge::report::{self, FileReport, exit};
 use rcfge::response::{ErrorCode, HookStatus};
 use rcfge::stack::{self, StackOptions};
-use rcfge::store::{TemplateLocation, file_name_for_type};
+use rcfge::store::{S3Location, TemplateLocation, client_from_environment, file_name_for_type};
 use rcfge::{Action, Context, Engine, EngineConfig, HookResponse, hook};
 use serde_json::{Map, Value};
 
@@ -78,6 +79,28 @@ enum Command {
     Schemas {
         #[command(subcommand)]
         command: SchemasCommand,
+    },
+    /// Upload the template set (templates, Guard rules, _variables.json) to the hooks' bucket,
+    /// after checking it; prints the diff against the bucket.
+    Publish {
+        /// Where the hooks read their templates: s3://bucket/prefix/.
+        #[arg(long, value_name = "S3_URI")]
+        to: String,
+        /// The templates directory.
+        #[arg(long, default_value = "templates", value_name = "DIR")]
+        templates: PathBuf,
+        /// The Guard rules directory.
+        #[arg(long, default_value = "guard-rules", value_name = "DIR")]
+        guard_rules: PathBuf,
+        /// The pinned provider schemas the templates are linted against.
+        #[arg(long, default_value = "schemas", value_name = "DIR")]
+        schemas: PathBuf,
+        /// Print the diff and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Delete objects under the prefix that are not in the set.
+        #[arg(long)]
+        delete: bool,
     },
 }
 
@@ -342,6 +365,27 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Command::Templates { command } => templates(command),
             Command::Schemas { command: SchemasCommand::Import { from, types, dirs } } => {
                 import_schemas(&from, types, &dirs)
+            }
+            Command::Publish { to, templates, guard_rules, schemas, dry_run, delete } => {
+                let location = S3Location::parse(&to)?;
+                let files = publish::local_set(&templates, &guard_rules)?;
+                let problems = publish::check_set(&templates, &schemas, &files);
+                if !problems.is_empty() {
+                    eprintln!("rcfge: the set fails its checks; nothing was published:");
+                    problems.iter().for_each(|p| eprintln!("  {p}"));
+                    return Ok(exit::FINDINGS);
+                }
+                let client = client_from_environment(&s3_settings(&|name| std::env::var(name).ok())?).await;
+                let plan = publish::plan(&client, &location, &files).await?;
+                if dry_run {
+                    out!("{}", plan.diff(&location));
+                    outln!("dry run: {} files checked, nothing changed", files.len());
+                    return Ok(exit::CLEAN);
+                }
+                let applied = publish::apply(&client, &location, &files, &plan, delete).await?;
+                out!("{}", applied.diff(&location));
+                outln!("published: {} files checked", files.len());
+                Ok(exit::CLEAN)
             }
         }
     })

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 
 pub use dir::DirSource;
-pub use s3::{S3Location, S3Settings, S3Source};
+pub use s3::{S3Location, S3Settings, S3Source, client_from_environment};
 
 /// The file, at the root of every source, that holds the organisation variables.
 pub const VARIABLES_FILE: &str = "_variables.json";

@@ -104,17 +104,23 @@ pub struct S3Source {
     deadline: Duration,
 }
 
+/// An S3 client from the standard SDK configuration (credentials, Region, `AWS_ENDPOINT_URL`),
+/// bounded by `settings`.
+pub async fn client_from_environment(settings: &S3Settings) -> Client {
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(settings.timeout_config())
+        .retry_config(settings.retry_config())
+        .load()
+        .await;
+    let config = aws_sdk_s3::config::Builder::from(&shared).force_path_style(settings.force_path_style).build();
+    Client::from_conf(config)
+}
+
 impl S3Source {
     /// A source using the standard AWS SDK configuration of the environment (credentials,
     /// Region, `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3`) with these settings.
     pub async fn from_environment(location: S3Location, settings: &S3Settings) -> Self {
-        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .timeout_config(settings.timeout_config())
-            .retry_config(settings.retry_config())
-            .load()
-            .await;
-        let config = aws_sdk_s3::config::Builder::from(&shared).force_path_style(settings.force_path_style).build();
-        S3Source::new(Client::from_conf(config), location, settings)
+        S3Source::new(client_from_environment(settings).await, location, settings)
     }
 
     /// A source over an already configured client; `settings.operation_timeout` bounds each

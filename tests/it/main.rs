@@ -8,6 +8,7 @@ mod guard;
 mod hook_invoke;
 mod lambda;
 mod payload_server;
+mod publish;
 mod render;
 mod s3;
 mod s3_server;

@@ -246,20 +246,7 @@ fn concurrent_requests_for_an_uncached_type_make_one_get() {
 
 /// `rcfge hook invoke --templates s3://...` with the endpoint given in `endpoint_variable`.
 fn invoke_over_s3(server: &S3Server, event: &str, endpoint_variable: &str) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_rcfge"))
-        .args(["hook", "invoke", "--event", event, "--templates", &server.uri()])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_ENDPOINT_URL_S3")
-        .env(endpoint_variable, &server.endpoint)
-        .env("AWS_ACCESS_KEY_ID", crate::s3_server::ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", crate::s3_server::SECRET_KEY)
-        .env("AWS_REGION", "eu-west-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .output()
-        .unwrap()
+    server.run_rcfge(&["hook", "invoke", "--event", event, "--templates", &server.uri()], endpoint_variable)
 }
 
 #[test]

@@ -136,6 +136,10 @@ impl S3 for TestS3 {
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
         self.inner.head_object(req).await
     }
+
+    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+        self.inner.list_objects_v2(req).await
+    }
 }
 
 /// A running server; stops when dropped.
@@ -228,6 +232,33 @@ impl S3Server {
     /// `s3://org-rcfge/templates/v1/`
     pub fn uri(&self) -> String {
         format!("s3://{BUCKET}/{PREFIX}")
+    }
+
+    /// Runs the `rcfge` binary with the standard AWS configuration pointed at this server
+    /// (through `endpoint_variable`: `AWS_ENDPOINT_URL` or `AWS_ENDPOINT_URL_S3`).
+    pub fn run_rcfge(&self, args: &[&str], endpoint_variable: &str) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rcfge"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_ENDPOINT_URL_S3")
+            .env(endpoint_variable, &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("AWS_REGION", "eu-west-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .output()
+            .unwrap()
+    }
+
+    /// The object names under the prefix.
+    pub fn names(&self) -> Vec<String> {
+        block_on(async {
+            let listed = self.client.list_objects_v2().bucket(BUCKET).prefix(PREFIX).send().await.unwrap();
+            listed.contents().iter().filter_map(|o| o.key()?.strip_prefix(PREFIX).map(str::to_owned)).collect()
+        })
     }
 
     /// A template source over this server, with these client settings.

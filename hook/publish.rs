@@ -1,0 +1,324 @@
+//! `rcfge publish`: ships the template set (templates, Guard rules, `_variables.json`) to the
+//! bucket the hooks read, and only a set that passes its own checks.
+//!
+//! ```text
+//! local set ─► check (lint, Guard rules parse, every asked-for rule file present)
+//!           ─► plan (compare SHA-256 with what the bucket holds) ─► apply (upload, delete)
+//! ```
+//!
+//! Uploads carry the content's SHA-256 as an S3 checksum (S3 refuses a corrupted body) and as
+//! `x-amz-meta-sha256`, which the next plan compares. Guard rules and variables go up before
+//! the templates that use them, and deletions come last, so that a hook reading mid-publish
+//! fails closed rather than judging with half a set.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ChecksumAlgorithm;
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+use crate::authoring::lint;
+use crate::guard::{self, GuardRules};
+use crate::store::{S3Location, VARIABLES_FILE};
+
+/// The metadata key holding a file's SHA-256 (hex).
+pub const HASH_METADATA: &str = "sha256";
+
+/// One file of the set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalFile {
+    /// The object name under the prefix (`aws-s3-bucket.json`, `aws-s3-bucket.guard`).
+    pub name: String,
+    pub body: Vec<u8>,
+    /// SHA-256 of `body`, hex.
+    pub sha256: String,
+}
+
+/// What publishing does to one object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Change {
+    Add,
+    Update,
+    Unchanged,
+    /// In the bucket, not in the set: deleted with `--delete`, else left alone.
+    Remove,
+    Keep,
+}
+
+impl Change {
+    fn sign(self) -> &'static str {
+        match self {
+            Change::Add => "+",
+            Change::Update => "~",
+            Change::Unchanged => "=",
+            Change::Remove => "-",
+            Change::Keep => "?",
+        }
+    }
+}
+
+/// Every object name with what publishing does to it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub changes: BTreeMap<String, Change>,
+}
+
+impl Plan {
+    /// The diff against the bucket, one line per object that changes, then a count.
+    pub fn diff(&self, location: &S3Location) -> String {
+        let mut out = String::new();
+        for (name, change) in &self.changes {
+            match change {
+                Change::Unchanged => {}
+                Change::Keep => {
+                    out.push_str(&format!("? {name} (in the bucket only; kept, --delete removes it)\n"));
+                }
+                other => out.push_str(&format!("{} {name}\n", other.sign())),
+            }
+        }
+        let count = |c: Change| self.changes.values().filter(|v| **v == c).count();
+        out.push_str(&format!(
+            "{location}: {} to add, {} to update, {} unchanged, {} to delete, {} kept\n",
+            count(Change::Add),
+            count(Change::Update),
+            count(Change::Unchanged),
+            count(Change::Remove),
+            count(Change::Keep)
+        ));
+        out
+    }
+
+    /// Whether applying it would change the bucket.
+    pub fn is_empty(&self) -> bool {
+        self.changes.values().all(|c| matches!(c, Change::Unchanged | Change::Keep))
+    }
+}
+
+/// Why publishing stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("cannot read {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("the set fails its checks, nothing was published:\n{}", .problems.join("\n"))]
+    Refused { problems: Vec<String> },
+    #[error("S3 {operation} {location}: {reason}")]
+    S3 { operation: &'static str, location: String, reason: String },
+}
+
+/// The set to publish: `templates/*.json` (with `_variables.json`) and `guard-rules/*.guard`.
+pub fn local_set(templates: &Path, guard_rules: &Path) -> Result<Vec<LocalFile>, PublishError> {
+    let mut files = Vec::new();
+    for (dir, extension, required) in [(templates, "json", true), (guard_rules, "guard", false)] {
+        let read_error = |reason: String| PublishError::Read { path: dir.display().to_string(), reason };
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(read_error(e.to_string())),
+        };
+        for entry in entries {
+            let path = entry.map_err(|e| read_error(e.to_string()))?.path();
+            if !path.is_file() || path.extension().is_none_or(|e| e != extension) {
+                continue;
+            }
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let body = std::fs::read(&path)
+                .map_err(|e| PublishError::Read { path: path.display().to_string(), reason: e.to_string() })?;
+            files.push(LocalFile { sha256: hex_sha256(&body), name, body });
+        }
+    }
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(files)
+}
+
+/// Everything that must hold before a set may be published: `rcfge templates lint` is clean,
+/// every Guard rule file parses, and every template that asks for Guard rules has them.
+pub fn check_set(templates: &Path, schemas: &Path, files: &[LocalFile]) -> Vec<String> {
+    let mut problems: Vec<String> = match lint::lint_dir(templates, schemas) {
+        Ok(findings) => findings.iter().map(|f| format!("{}: {}: {}", f.file, f.pointer, f.message)).collect(),
+        Err(e) => vec![format!("cannot lint {}: {e}", templates.display())],
+    };
+    let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+    for file in files {
+        if file.name.ends_with(".guard") {
+            if let Err(error) = GuardRules::parse(&file.name, &file.body) {
+                problems.push(error.to_string());
+            }
+        } else if file.name != VARIABLES_FILE && asks_for_guard_rules(&file.body) {
+            let wanted = guard::file_name_for(&file.name);
+            if !names.contains(&wanted.as_str()) {
+                problems.push(format!("{}: x-rcfge.guardRules is set but there is no {wanted}", file.name));
+            }
+        }
+    }
+    problems
+}
+
+fn asks_for_guard_rules(body: &[u8]) -> bool {
+    crate::json::from_slice(body)
+        .ok()
+        .and_then(|t| t.get("x-rcfge").and_then(|m| m.get("guardRules")).and_then(serde_json::Value::as_bool))
+        .unwrap_or(false)
+}
+
+/// Compares the set with the objects directly under the prefix.
+pub async fn plan(client: &Client, location: &S3Location, files: &[LocalFile]) -> Result<Plan, PublishError> {
+    let remote = remote_hashes(client, location).await?;
+    let mut plan = Plan::default();
+    for file in files {
+        let change = match remote.get(&file.name) {
+            None => Change::Add,
+            Some(Some(hash)) if *hash == file.sha256 => Change::Unchanged,
+            Some(_) => Change::Update,
+        };
+        plan.changes.insert(file.name.clone(), change);
+    }
+    for name in remote.keys() {
+        plan.changes.entry(name.clone()).or_insert(Change::Keep);
+    }
+    Ok(plan)
+}
+
+/// Applies a plan: uploads, then deletions when `delete` is set. Returns the plan as applied
+/// (objects only in the bucket become [`Change::Remove`] with `delete`).
+pub async fn apply(
+    client: &Client,
+    location: &S3Location,
+    files: &[LocalFile],
+    plan: &Plan,
+    delete: bool,
+) -> Result<Plan, PublishError> {
+    let mut applied = plan.clone();
+    // Guard rules and variables before the templates that use them.
+    let mut uploads: Vec<&LocalFile> =
+        files.iter().filter(|f| matches!(plan.changes.get(&f.name), Some(Change::Add | Change::Update))).collect();
+    uploads.sort_by_key(|f| (f.name.ends_with(".json") && f.name != VARIABLES_FILE, f.name.clone()));
+    for file in uploads {
+        upload(client, location, file).await?;
+    }
+    if delete {
+        for (name, change) in applied.changes.iter_mut().filter(|(_, c)| **c == Change::Keep) {
+            let key = location.key(name);
+            client.delete_object().bucket(&location.bucket).key(&key).send().await.map_err(|e| PublishError::S3 {
+                operation: "DeleteObject",
+                location: format!("s3://{}/{key}", location.bucket),
+                reason: DisplayErrorContext(&e).to_string(),
+            })?;
+            *change = Change::Remove;
+        }
+    }
+    Ok(applied)
+}
+
+async fn upload(client: &Client, location: &S3Location, file: &LocalFile) -> Result<(), PublishError> {
+    let key = location.key(&file.name);
+    let content_type = if file.name.ends_with(".json") { "application/json" } else { "text/plain; charset=utf-8" };
+    let digest = Sha256::digest(&file.body);
+    client
+        .put_object()
+        .bucket(&location.bucket)
+        .key(&key)
+        .content_type(content_type)
+        .metadata(HASH_METADATA, &file.sha256)
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .checksum_sha256(base64::engine::general_purpose::STANDARD.encode(digest))
+        .body(ByteStream::from(file.body.clone()))
+        .send()
+        .await
+        .map_err(|e| PublishError::S3 {
+            operation: "PutObject",
+            location: format!("s3://{}/{key}", location.bucket),
+            reason: DisplayErrorContext(&e).to_string(),
+        })?;
+    Ok(())
+}
+
+/// The objects directly under the prefix, with the SHA-256 they were published with (`None`
+/// when an object was not put there by `rcfge publish`).
+async fn remote_hashes(
+    client: &Client,
+    location: &S3Location,
+) -> Result<BTreeMap<String, Option<String>>, PublishError> {
+    let s3_error = |operation: &'static str, reason: String| PublishError::S3 {
+        operation,
+        location: location.to_string(),
+        reason,
+    };
+    let mut names = Vec::new();
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(&location.bucket)
+        .prefix(&location.prefix)
+        .delimiter("/")
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| s3_error("ListObjectsV2", DisplayErrorContext(&e).to_string()))?;
+        for object in page.contents() {
+            if let Some(name) = object.key().and_then(|key| key.strip_prefix(&location.prefix)) {
+                names.push(name.to_owned());
+            }
+        }
+    }
+    let mut hashes = BTreeMap::new();
+    for name in names {
+        let head = client
+            .head_object()
+            .bucket(&location.bucket)
+            .key(location.key(&name))
+            .send()
+            .await
+            .map_err(|e| s3_error("HeadObject", DisplayErrorContext(&e).to_string()))?;
+        let hash = head.metadata().and_then(|m| m.get(HASH_METADATA)).cloned();
+        hashes.insert(name, hash);
+    }
+    Ok(hashes)
+}
+
+fn hex_sha256(body: &[u8]) -> String {
+    Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_set_passes_its_checks() {
+        let files = local_set(Path::new("templates"), Path::new("guard-rules")).unwrap();
+        assert!(files.iter().any(|f| f.name == "aws-s3-bucket.guard"));
+        assert!(files.iter().any(|f| f.name == VARIABLES_FILE));
+        assert!(!files.iter().any(|f| f.name.ends_with(".yaml")), "guard tests are not published");
+        assert_eq!(check_set(Path::new("templates"), Path::new("schemas"), &files), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_template_asking_for_missing_guard_rules_is_refused() {
+        let mut files = local_set(Path::new("templates"), Path::new("guard-rules")).unwrap();
+        files.retain(|f| f.name != "aws-sqs-queue.guard");
+        let problems = check_set(Path::new("templates"), Path::new("schemas"), &files);
+        assert_eq!(problems, ["aws-sqs-queue.json: x-rcfge.guardRules is set but there is no aws-sqs-queue.guard"]);
+    }
+
+    #[test]
+    fn the_diff_lists_changes_and_counts() {
+        let plan = Plan {
+            changes: BTreeMap::from([
+                ("a.json".to_owned(), Change::Add),
+                ("b.json".to_owned(), Change::Unchanged),
+                ("c.guard".to_owned(), Change::Update),
+                ("old.json".to_owned(), Change::Keep),
+            ]),
+        };
+        let location = S3Location::parse("s3://org-rcfge/templates/").unwrap();
+        assert_eq!(
+            plan.diff(&location),
+            "+ a.json\n~ c.guard\n? old.json (in the bucket only; kept, --delete removes it)\n\
+             s3://org-rcfge/templates/: 1 to add, 1 to update, 1 unchanged, 0 to delete, 1 kept\n"
+        );
+        assert!(!plan.is_empty());
+    }
+}
