@@ -122,9 +122,10 @@ impl SchemaSource {
     }
 }
 
-/// Imports the schemas of `types` into `to`, and rewrites `to/SOURCE.md`. Returns the files
-/// written.
+/// Imports the schemas of `types` into `to`, and rewrites `to/SOURCE.md`, keeping the rows of
+/// the schemas it did not import. Returns the files written.
 pub fn import(source: &SchemaSource, types: &[String], to: &Path) -> Result<Vec<String>, ImportError> {
+    let kept = previous_rows(to, &source.describe());
     let mut rows = BTreeMap::new();
     let mut new_properties = read_new_properties(to);
     for type_name in types {
@@ -140,12 +141,37 @@ pub fn import(source: &SchemaSource, types: &[String], to: &Path) -> Result<Vec<
         std::fs::write(&path, text).map_err(|e| ImportError::Read { path: path.clone(), reason: e.to_string() })?;
         rows.insert(type_name.clone(), (file, origin));
     }
+    let written: Vec<String> = rows.values().map(|(file, _)| file.clone()).collect();
+    let mut all_rows = kept;
+    all_rows.extend(rows);
     let path = to.join("SOURCE.md");
-    std::fs::write(&path, source_md(source, &rows)).map_err(|e| ImportError::Read { path, reason: e.to_string() })?;
+    std::fs::write(&path, source_md(source, &all_rows)).map_err(|e| ImportError::Read { path, reason: e.to_string() })?;
     let path = to.join(NEW_PROPERTIES_FILE);
     let text = format!("{}\n", serde_json::to_string_pretty(&new_properties).unwrap_or_default());
     std::fs::write(&path, text).map_err(|e| ImportError::Read { path, reason: e.to_string() })?;
-    Ok(rows.into_values().map(|(file, _)| file).collect())
+    Ok(written)
+}
+
+/// The rows of an existing `SOURCE.md` whose schema file is still there. A row from another
+/// source says which.
+fn previous_rows(dir: &Path, source: &str) -> BTreeMap<String, (String, String)> {
+    let Ok(text) = std::fs::read_to_string(dir.join("SOURCE.md")) else { return BTreeMap::new() };
+    let previous_source =
+        text.lines().find_map(|l| l.strip_prefix("Source: ")).map(|s| s.trim_end_matches('.').to_owned());
+    let mut rows = BTreeMap::new();
+    for line in text.lines() {
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+        let [type_name, file, origin] = cells.as_slice() else { continue };
+        if !type_name.contains("::") || !dir.join(file).is_file() {
+            continue;
+        }
+        let origin = match &previous_source {
+            Some(previous) if previous != source && !origin.contains("(from ") => format!("{origin} (from {previous})"),
+            _ => (*origin).to_owned(),
+        };
+        rows.insert((*type_name).to_owned(), ((*file).to_owned(), origin));
+    }
+    rows
 }
 
 fn source_md(source: &SchemaSource, rows: &BTreeMap<String, (String, String)>) -> String {
@@ -234,6 +260,18 @@ mod tests {
                 && source_md.contains("| AWS::X::Y | aws-x-y.json | resources/abc123.json |")
         );
         assert!(matches!(import(&source, &["AWS::No::Such".to_owned()], out.path()), Err(ImportError::Missing { .. })));
+
+        // Importing another type keeps the rows of the schemas already pinned.
+        std::fs::write(out.path().join("aws-a-b.json"), "{}").unwrap();
+        let with_other = source_md.replace(
+            "| AWS::X::Y | aws-x-y.json | resources/abc123.json |",
+            "| AWS::A::B | aws-a-b.json | resources/old.json |\n| AWS::X::Y | aws-x-y.json | resources/abc123.json |",
+        );
+        std::fs::write(out.path().join("SOURCE.md"), with_other).unwrap();
+        import(&source, &["AWS::X::Y".to_owned()], out.path()).unwrap();
+        let source_md = std::fs::read_to_string(out.path().join("SOURCE.md")).unwrap();
+        assert!(source_md.contains("| AWS::A::B | aws-a-b.json | resources/old.json |"), "{source_md}");
+        assert!(source_md.contains("| AWS::X::Y | aws-x-y.json | resources/abc123.json |"), "{source_md}");
 
         // A refresh records what upstream added since the previous snapshot.
         let newer = json!({"typeName": "AWS::X::Y", "properties": {"Old": {"type": "string"}, "NewFeature": {"type": "object", "properties": {"On": {"type": "boolean"}}}}});
