@@ -145,7 +145,8 @@ pub fn import(source: &SchemaSource, types: &[String], to: &Path) -> Result<Vec<
     let mut all_rows = kept;
     all_rows.extend(rows);
     let path = to.join("SOURCE.md");
-    std::fs::write(&path, source_md(source, &all_rows)).map_err(|e| ImportError::Read { path, reason: e.to_string() })?;
+    std::fs::write(&path, source_md(source, &all_rows))
+        .map_err(|e| ImportError::Read { path, reason: e.to_string() })?;
     let path = to.join(NEW_PROPERTIES_FILE);
     let text = format!("{}\n", serde_json::to_string_pretty(&new_properties).unwrap_or_default());
     std::fs::write(&path, text).map_err(|e| ImportError::Read { path, reason: e.to_string() })?;

@@ -10,6 +10,7 @@ mod lambda;
 mod payload_server;
 mod publish;
 mod render;
+mod rollout;
 mod s3;
 mod s3_server;
 mod support;
