@@ -46,9 +46,17 @@ impl GuardRules {
     pub fn parse(file: &str, body: &[u8]) -> Result<Self, GuardError> {
         let text = std::str::from_utf8(body).map_err(|_| GuardError::NotText { file: file.to_owned() })?;
         let rules = GuardRules { file: file.to_owned(), text: text.to_owned() };
-        // Evaluating against an empty template parses every rule.
+        // Evaluating against an empty template parses every rule, and names each one in the
+        // report: a file of `let`s and comments evaluates to no rule at all.
         let report = rules.run(&json!({"Resources": {}}))?;
-        if report.is_empty() {
+        let named = serde_json::from_str::<Value>(&report).ok().map_or(0, |report| {
+            ["compliant", "not_applicable", "not_compliant"]
+                .iter()
+                .filter_map(|key| report.get(*key).and_then(Value::as_array))
+                .map(Vec::len)
+                .sum::<usize>()
+        });
+        if named == 0 {
             return Err(GuardError::NoRules { file: file.to_owned() });
         }
         Ok(rules)
@@ -182,6 +190,8 @@ rule object_lock_needs_versioning when %buckets !empty {
         let broken = GuardRules::parse("x.guard", b"rule r { Resources.* == }");
         assert!(matches!(broken, Err(GuardError::Parse { .. })), "{broken:?}");
         assert!(matches!(GuardRules::parse("x.guard", b"# nothing\n"), Err(GuardError::NoRules { .. })));
+        let only_lets = b"let queues = Resources.*[ Type == 'AWS::SQS::Queue' ]\n";
+        assert!(matches!(GuardRules::parse("x.guard", only_lets), Err(GuardError::NoRules { .. })));
         assert!(matches!(GuardRules::parse("x.guard", &[0xff, 0xfe]), Err(GuardError::NotText { .. })));
     }
 

@@ -135,17 +135,27 @@ pub fn local_set(templates: &Path, guard_rules: &Path) -> Result<Vec<LocalFile>,
 }
 
 /// Everything that must hold before a set may be published: `rcfge templates lint` is clean,
-/// every Guard rule file parses, and every template that asks for Guard rules has them.
-pub fn check_set(templates: &Path, schemas: &Path, files: &[LocalFile]) -> Vec<String> {
+/// every Guard rule file parses and is asked for by its template, every template that asks for
+/// Guard rules has them, and the rules pass their `cfn-guard test` cases (`<guard>/tests/`).
+pub fn check_set(templates: &Path, guard_rules: &Path, schemas: &Path, files: &[LocalFile]) -> Vec<String> {
     let mut problems: Vec<String> = match lint::lint_dir(templates, schemas) {
         Ok(findings) => findings.iter().map(|f| format!("{}: {}: {}", f.file, f.pointer, f.message)).collect(),
         Err(e) => vec![format!("cannot lint {}: {e}", templates.display())],
     };
     let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+    let asking: Vec<String> = files
+        .iter()
+        .filter(|f| f.name.ends_with(".json") && asks_for_guard_rules(&f.body))
+        .map(|f| guard::file_name_for(&f.name))
+        .collect();
     for file in files {
         if file.name.ends_with(".guard") {
             if let Err(error) = GuardRules::parse(&file.name, &file.body) {
                 problems.push(error.to_string());
+            }
+            // Rules no template asks for would never run: a typo or a forgotten flag.
+            if !asking.contains(&file.name) {
+                problems.push(format!("{}: no template sets x-rcfge.guardRules for these rules", file.name));
             }
         } else if file.name != VARIABLES_FILE && asks_for_guard_rules(&file.body) {
             let wanted = guard::file_name_for(&file.name);
@@ -154,7 +164,41 @@ pub fn check_set(templates: &Path, schemas: &Path, files: &[LocalFile]) -> Vec<S
             }
         }
     }
+    problems.extend(guard_tests(guard_rules));
     problems
+}
+
+/// `cfn-guard test -d DIR` through the library: a rule whose type filter is misspelt skips
+/// every resource, and only its test cases show it.
+fn guard_tests(dir: &Path) -> Option<String> {
+    use cfn_guard::commands::Executable;
+    use cfn_guard::utils::reader::{ReadBuffer, Reader};
+    use cfn_guard::utils::writer::{WriteBuffer, Writer};
+    use cfn_guard::{CommandBuilder, TestBuilder};
+
+    if !dir.join("tests").is_dir() {
+        return None;
+    }
+    let failed = |detail: String| Some(format!("the Guard rule tests in {} fail: {detail}", dir.display()));
+    let mut writer = match Writer::new(WriteBuffer::Vec(Vec::new())) {
+        Ok(writer) => writer,
+        Err(e) => return failed(e.to_string()),
+    };
+    let mut reader = Reader::new(ReadBuffer::Cursor(std::io::Cursor::new(Vec::new())));
+    let test = match TestBuilder::default().directory(Some(dir.display().to_string())).try_build() {
+        Ok(test) => test,
+        Err(e) => return failed(e.to_string()),
+    };
+    match test.execute(&mut writer, &mut reader) {
+        Ok(0) => None,
+        Ok(_) => {
+            let output = writer.stripped().unwrap_or_default();
+            let lines: Vec<&str> =
+                output.lines().filter(|l| l.contains("Evaluated") || l.contains("Testing Guard File")).collect();
+            failed(lines.join("; "))
+        }
+        Err(e) => failed(e.to_string()),
+    }
 }
 
 fn asks_for_guard_rules(body: &[u8]) -> bool {
@@ -292,15 +336,30 @@ mod tests {
         assert!(files.iter().any(|f| f.name == "aws-s3-bucket.guard"));
         assert!(files.iter().any(|f| f.name == VARIABLES_FILE));
         assert!(!files.iter().any(|f| f.name.ends_with(".yaml")), "guard tests are not published");
-        assert_eq!(check_set(Path::new("templates"), Path::new("schemas"), &files), Vec::<String>::new());
+        assert_eq!(
+            check_set(Path::new("templates"), Path::new("guard-rules"), Path::new("schemas"), &files),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
     fn a_template_asking_for_missing_guard_rules_is_refused() {
         let mut files = local_set(Path::new("templates"), Path::new("guard-rules")).unwrap();
         files.retain(|f| f.name != "aws-sqs-queue.guard");
-        let problems = check_set(Path::new("templates"), Path::new("schemas"), &files);
+        let problems = check_set(Path::new("templates"), Path::new("guard-rules"), Path::new("schemas"), &files);
         assert_eq!(problems, ["aws-sqs-queue.json: x-rcfge.guardRules is set but there is no aws-sqs-queue.guard"]);
+    }
+
+    #[test]
+    fn guard_rules_no_template_asks_for_are_refused() {
+        let mut files = local_set(Path::new("templates"), Path::new("guard-rules")).unwrap();
+        files.push(LocalFile {
+            name: "aws-sns-topic.guard".into(),
+            body: b"rule r { Resources !empty }".to_vec(),
+            sha256: String::new(),
+        });
+        let problems = check_set(Path::new("templates"), Path::new("guard-rules"), Path::new("schemas"), &files);
+        assert_eq!(problems, ["aws-sns-topic.guard: no template sets x-rcfge.guardRules for these rules"]);
     }
 
     #[test]

@@ -70,6 +70,7 @@ pub fn lint_template(
     let Some(type_name) = document.get("typeName").and_then(Value::as_str).map(str::to_owned) else {
         return vec![finding(file, "/", "the template has no typeName naming the resource type it restricts".into())];
     };
+    found.extend(check_metadata(file, &document));
     let mut structural = Vec::new();
     check_node(&document, "", false, &mut structural);
     found.extend(structural.into_iter().map(|(pointer, message)| finding(file, &pointer, message)));
@@ -83,6 +84,22 @@ pub fn lint_template(
     }
     found.extend(check_rendering(file, &type_name, body, &document, organisation));
     found
+}
+
+/// The keys `x-rcfge` may hold. A misspelt flag (`guardrules`) would silently switch a
+/// protection off, so anything else is a finding.
+const METADATA_KEYS: [&str; 6] = ["owner", "reviewed", "restricts", "rationale", "denyDelete", "guardRules"];
+
+fn check_metadata(file: &str, document: &Value) -> Vec<Finding> {
+    let Some(Value::Object(metadata)) = document.get("x-rcfge") else { return Vec::new() };
+    metadata
+        .keys()
+        .filter(|key| !METADATA_KEYS.contains(&key.as_str()))
+        .map(|key| {
+            let known = METADATA_KEYS.join(", ");
+            finding(file, &format!("/x-rcfge/{}", escape(key)), format!("`{key}` is not an x-rcfge key ({known})"))
+        })
+        .collect()
 }
 
 fn finding(file: &str, pointer: &str, message: String) -> Finding {
@@ -139,25 +156,34 @@ fn check_node(node: &Value, pointer: &str, in_branch: bool, out: &mut Vec<(Strin
     for (key, value) in object {
         let here = format!("{pointer}/{}", escape(key));
         match (key.as_str(), value) {
-            ("properties" | "definitions" | "patternProperties", Value::Object(map)) => {
+            // Inside a branch (`if`, `not`, ...) a schema only adds conditions to an object
+            // closed elsewhere, down to its leaves; definitions are always shapes.
+            ("definitions", Value::Object(map)) => {
                 for (name, sub) in map {
                     check_node(sub, &format!("{here}/{}", escape(name)), false, out);
                 }
             }
+            ("properties" | "patternProperties", Value::Object(map)) => {
+                for (name, sub) in map {
+                    check_node(sub, &format!("{here}/{}", escape(name)), in_branch, out);
+                }
+            }
             ("items", Value::Array(items)) => {
                 for (i, sub) in items.iter().enumerate() {
-                    check_node(sub, &format!("{here}/{i}"), false, out);
+                    check_node(sub, &format!("{here}/{i}"), in_branch, out);
                 }
             }
             ("items" | "additionalItems" | "additionalProperties" | "contains" | "propertyNames", sub) => {
-                check_node(sub, &here, false, out);
+                check_node(sub, &here, in_branch, out);
             }
             ("allOf" | "anyOf" | "oneOf", Value::Array(branches)) => {
                 for (i, sub) in branches.iter().enumerate() {
                     check_node(sub, &format!("{here}/{i}"), true, out);
                 }
             }
-            ("not" | "if" | "then" | "else", sub) => check_node(sub, &here, true, out),
+            // `if` and `not` only test a value; they approve nothing, so need not be closed.
+            ("not" | "if", _) => {}
+            ("then" | "else", sub) => check_node(sub, &here, true, out),
             ("dependencies", Value::Object(map)) => {
                 for (name, sub) in map {
                     check_node(sub, &format!("{here}/{}", escape(name)), true, out);
@@ -318,6 +344,14 @@ fn list(types: &BTreeSet<String>) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn misspelt_metadata_is_a_finding() {
+        let template = serde_json::json!({"typeName": "AWS::X::Y", "x-rcfge": {"owner": "a", "guardrules": true}});
+        let found = super::check_metadata("aws-x-y.json", &template);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].pointer, "/x-rcfge/guardrules");
+    }
+
     use serde_json::json;
 
     use super::*;

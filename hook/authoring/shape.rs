@@ -16,14 +16,15 @@ pub struct PathInfo {
     pub pointer: String,
     /// The JSON types allowed there, when the schema says.
     pub types: BTreeSet<String>,
-    /// The values are listed (`enum` or `const`).
+    /// The values are listed (`enum` or `const`) whenever the property is there (not only
+    /// under an `if`).
     pub enumerated: bool,
 }
 
 /// Every property path of `schema`.
 pub fn property_paths(schema: &Value) -> BTreeMap<String, PathInfo> {
     let mut paths = BTreeMap::new();
-    walk(schema, schema, "", "", 0, &mut Vec::new(), &mut paths);
+    walk(schema, schema, "", "", 0, false, &mut Vec::new(), &mut paths);
     paths
 }
 
@@ -33,6 +34,7 @@ fn walk(
     path: &str,
     pointer: &str,
     depth: usize,
+    conditional: bool,
     refs: &mut Vec<String>,
     out: &mut BTreeMap<String, PathInfo>,
 ) {
@@ -44,7 +46,7 @@ fn walk(
         let info = out
             .entry(path.to_owned())
             .or_insert_with(|| PathInfo { pointer: pointer.to_owned(), ..PathInfo::default() });
-        info.enumerated |= object.contains_key("enum") || object.contains_key("const");
+        info.enumerated |= !conditional && (object.contains_key("enum") || object.contains_key("const"));
         match object.get("type") {
             Some(Value::String(t)) => {
                 info.types.insert(t.clone());
@@ -59,37 +61,37 @@ fn walk(
             && !refs.iter().any(|r| r == reference)
         {
             refs.push(reference.to_owned());
-            walk(root, target, path, &reference[1..], depth + 1, refs, out);
+            walk(root, target, path, &reference[1..], depth + 1, conditional, refs, out);
             refs.pop();
         }
         return;
     }
-    let mut child = |sub: &Value, child_path: String, child_pointer: String| {
-        walk(root, sub, &child_path, &child_pointer, depth + 1, refs, out);
+    let mut child = |sub: &Value, child_path: String, child_pointer: String, conditional: bool| {
+        walk(root, sub, &child_path, &child_pointer, depth + 1, conditional, refs, out);
     };
     if let Some(Value::Object(properties)) = object.get("properties") {
         for (name, sub) in properties {
-            child(sub, join(path, name), format!("{pointer}/properties/{}", escape(name)));
+            child(sub, join(path, name), format!("{pointer}/properties/{}", escape(name)), conditional);
         }
     }
     for (key, suffix) in [("patternProperties", ".*"), ("additionalProperties", ".*")] {
         match object.get(key) {
             Some(Value::Object(map)) if key == "patternProperties" => {
                 for (pattern, sub) in map {
-                    child(sub, format!("{path}{suffix}"), format!("{pointer}/{key}/{}", escape(pattern)));
+                    child(sub, format!("{path}{suffix}"), format!("{pointer}/{key}/{}", escape(pattern)), conditional);
                 }
             }
             Some(sub @ Value::Object(_)) if key == "additionalProperties" => {
-                child(sub, format!("{path}{suffix}"), format!("{pointer}/{key}"));
+                child(sub, format!("{path}{suffix}"), format!("{pointer}/{key}"), conditional);
             }
             _ => {}
         }
     }
     match object.get("items") {
-        Some(sub @ Value::Object(_)) => child(sub, format!("{path}[]"), format!("{pointer}/items")),
+        Some(sub @ Value::Object(_)) => child(sub, format!("{path}[]"), format!("{pointer}/items"), conditional),
         Some(Value::Array(tuple)) => {
             for (i, sub) in tuple.iter().enumerate() {
-                child(sub, format!("{path}[]"), format!("{pointer}/items/{i}"));
+                child(sub, format!("{path}[]"), format!("{pointer}/items/{i}"), conditional);
             }
         }
         _ => {}
@@ -97,13 +99,13 @@ fn walk(
     for combinator in ["allOf", "anyOf", "oneOf"] {
         if let Some(Value::Array(branches)) = object.get(combinator) {
             for (i, sub) in branches.iter().enumerate() {
-                child(sub, path.to_owned(), format!("{pointer}/{combinator}/{i}"));
+                child(sub, path.to_owned(), format!("{pointer}/{combinator}/{i}"), conditional);
             }
         }
     }
     for branch in ["then", "else"] {
         if let Some(sub) = object.get(branch) {
-            child(sub, path.to_owned(), format!("{pointer}/{branch}"));
+            child(sub, path.to_owned(), format!("{pointer}/{branch}"), true);
         }
     }
 }

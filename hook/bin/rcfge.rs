@@ -369,7 +369,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Command::Publish { to, templates, guard_rules, schemas, dry_run, delete } => {
                 let location = S3Location::parse(&to)?;
                 let files = publish::local_set(&templates, &guard_rules)?;
-                let problems = publish::check_set(&templates, &schemas, &files);
+                let problems = publish::check_set(&templates, &guard_rules, &schemas, &files);
                 if !problems.is_empty() {
                     eprintln!("rcfge: the set fails its checks; nothing was published:");
                     problems.iter().for_each(|p| eprintln!("  {p}"));

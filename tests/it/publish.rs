@@ -105,7 +105,7 @@ fn publish_updates_changed_files_and_deletes_only_when_asked() {
     assert!(server.names().contains(&"retired.json".to_owned()));
 
     let queue = set.path().join("templates/aws-sqs-queue.json");
-    let text = std::fs::read_to_string(&queue).unwrap().replacen("\"owner\"", "\"changed\": true, \"owner\"", 1);
+    let text = std::fs::read_to_string(&queue).unwrap().replacen("\"reviewed\": \"2026-11-22\"", "\"reviewed\": \"2026-11-23\"", 1);
     std::fs::write(&queue, text).unwrap();
     let mut deleting = args.clone();
     deleting.push("--delete");
@@ -137,6 +137,23 @@ fn publish_refuses_a_set_that_fails_its_checks() {
         assert!(stderr.contains("nothing was published") && stderr.contains(cause), "{file}: {stderr}");
         assert!(server.names().is_empty(), "{file}: nothing uploaded");
     }
+    // A misspelt type filter makes every rule skip: the rules' own test cases catch it.
+    let set = copy_of_the_set();
+    let rules = set.path().join("guard-rules/aws-sqs-queue.guard");
+    let text = std::fs::read_to_string(&rules).unwrap().replace("'AWS::SQS::Queue'", "'AWS::SQS::Queues'");
+    std::fs::write(&rules, text).unwrap();
+    std::fs::create_dir(set.path().join("guard-rules/tests")).unwrap();
+    for entry in std::fs::read_dir("guard-rules/tests").unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, set.path().join("guard-rules/tests").join(path.file_name().unwrap())).unwrap();
+    }
+    let args = dirs(set.path());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, _, stderr) = publish(&server, &args);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("the Guard rule tests in") && stderr.contains("sqs_fifo_queue_name"), "{stderr}");
+    assert!(server.names().is_empty());
+
     let set = copy_of_the_set();
     std::fs::remove_file(set.path().join("guard-rules/aws-iam-role.guard")).unwrap();
     let args = dirs(set.path());
