@@ -105,7 +105,11 @@ fn publish_updates_changed_files_and_deletes_only_when_asked() {
     assert!(server.names().contains(&"retired.json".to_owned()));
 
     let queue = set.path().join("templates/aws-sqs-queue.json");
-    let text = std::fs::read_to_string(&queue).unwrap().replacen("\"reviewed\": \"2026-11-22\"", "\"reviewed\": \"2026-11-23\"", 1);
+    let text = std::fs::read_to_string(&queue).unwrap().replacen(
+        "\"reviewed\": \"2026-11-22\"",
+        "\"reviewed\": \"2026-11-23\"",
+        1,
+    );
     std::fs::write(&queue, text).unwrap();
     let mut deleting = args.clone();
     deleting.push("--delete");
