@@ -23,89 +23,100 @@ pub struct PathInfo {
 
 /// Every property path of `schema`.
 pub fn property_paths(schema: &Value) -> BTreeMap<String, PathInfo> {
-    let mut paths = BTreeMap::new();
-    walk(schema, schema, "", "", 0, false, &mut Vec::new(), &mut paths);
-    paths
+    let mut walk = Walk { root: schema, refs: Vec::new(), out: BTreeMap::new() };
+    walk.node(schema, "", "", 0, false);
+    walk.out
 }
 
-fn walk(
-    root: &Value,
-    node: &Value,
-    path: &str,
-    pointer: &str,
-    depth: usize,
-    conditional: bool,
-    refs: &mut Vec<String>,
-    out: &mut BTreeMap<String, PathInfo>,
-) {
-    let Value::Object(object) = node else { return };
-    if depth > MAX_DEPTH {
-        return;
-    }
-    if !path.is_empty() {
-        let info = out
-            .entry(path.to_owned())
-            .or_insert_with(|| PathInfo { pointer: pointer.to_owned(), ..PathInfo::default() });
-        info.enumerated |= !conditional && (object.contains_key("enum") || object.contains_key("const"));
-        match object.get("type") {
-            Some(Value::String(t)) => {
-                info.types.insert(t.clone());
+/// A walk over a schema: the root (for `$ref`), the references being followed (to stop at
+/// cycles), and the paths found.
+struct Walk<'a> {
+    root: &'a Value,
+    refs: Vec<String>,
+    out: BTreeMap<String, PathInfo>,
+}
+
+impl Walk<'_> {
+    fn node(&mut self, node: &Value, path: &str, pointer: &str, depth: usize, conditional: bool) {
+        let root = self.root;
+        let Value::Object(object) = node else { return };
+        if depth > MAX_DEPTH {
+            return;
+        }
+        if !path.is_empty() {
+            let info = self
+                .out
+                .entry(path.to_owned())
+                .or_insert_with(|| PathInfo { pointer: pointer.to_owned(), ..PathInfo::default() });
+            info.enumerated |= !conditional && (object.contains_key("enum") || object.contains_key("const"));
+            match object.get("type") {
+                Some(Value::String(t)) => {
+                    info.types.insert(t.clone());
+                }
+                Some(Value::Array(types)) => {
+                    info.types.extend(types.iter().filter_map(Value::as_str).map(str::to_owned))
+                }
+                _ => {}
             }
-            Some(Value::Array(types)) => info.types.extend(types.iter().filter_map(Value::as_str).map(str::to_owned)),
-            _ => {}
         }
-    }
-    if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
-        let target = reference.strip_prefix('#').and_then(|p| if p.is_empty() { Some(root) } else { root.pointer(p) });
-        if let Some(target) = target
-            && !refs.iter().any(|r| r == reference)
-        {
-            refs.push(reference.to_owned());
-            walk(root, target, path, &reference[1..], depth + 1, conditional, refs, out);
-            refs.pop();
+        if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
+            let target =
+                reference.strip_prefix('#').and_then(|p| if p.is_empty() { Some(root) } else { root.pointer(p) });
+            if let Some(target) = target
+                && !self.refs.iter().any(|r| r == reference)
+            {
+                self.refs.push(reference.to_owned());
+                self.node(target, path, &reference[1..], depth + 1, conditional);
+                self.refs.pop();
+            }
+            return;
         }
-        return;
-    }
-    let mut child = |sub: &Value, child_path: String, child_pointer: String, conditional: bool| {
-        walk(root, sub, &child_path, &child_pointer, depth + 1, conditional, refs, out);
-    };
-    if let Some(Value::Object(properties)) = object.get("properties") {
-        for (name, sub) in properties {
-            child(sub, join(path, name), format!("{pointer}/properties/{}", escape(name)), conditional);
+        let mut child = |sub: &Value, child_path: String, child_pointer: String, conditional: bool| {
+            self.node(sub, &child_path, &child_pointer, depth + 1, conditional);
+        };
+        if let Some(Value::Object(properties)) = object.get("properties") {
+            for (name, sub) in properties {
+                child(sub, join(path, name), format!("{pointer}/properties/{}", escape(name)), conditional);
+            }
         }
-    }
-    for (key, suffix) in [("patternProperties", ".*"), ("additionalProperties", ".*")] {
-        match object.get(key) {
-            Some(Value::Object(map)) if key == "patternProperties" => {
-                for (pattern, sub) in map {
-                    child(sub, format!("{path}{suffix}"), format!("{pointer}/{key}/{}", escape(pattern)), conditional);
+        for (key, suffix) in [("patternProperties", ".*"), ("additionalProperties", ".*")] {
+            match object.get(key) {
+                Some(Value::Object(map)) if key == "patternProperties" => {
+                    for (pattern, sub) in map {
+                        child(
+                            sub,
+                            format!("{path}{suffix}"),
+                            format!("{pointer}/{key}/{}", escape(pattern)),
+                            conditional,
+                        );
+                    }
+                }
+                Some(sub @ Value::Object(_)) if key == "additionalProperties" => {
+                    child(sub, format!("{path}{suffix}"), format!("{pointer}/{key}"), conditional);
+                }
+                _ => {}
+            }
+        }
+        match object.get("items") {
+            Some(sub @ Value::Object(_)) => child(sub, format!("{path}[]"), format!("{pointer}/items"), conditional),
+            Some(Value::Array(tuple)) => {
+                for (i, sub) in tuple.iter().enumerate() {
+                    child(sub, format!("{path}[]"), format!("{pointer}/items/{i}"), conditional);
                 }
             }
-            Some(sub @ Value::Object(_)) if key == "additionalProperties" => {
-                child(sub, format!("{path}{suffix}"), format!("{pointer}/{key}"), conditional);
-            }
             _ => {}
         }
-    }
-    match object.get("items") {
-        Some(sub @ Value::Object(_)) => child(sub, format!("{path}[]"), format!("{pointer}/items"), conditional),
-        Some(Value::Array(tuple)) => {
-            for (i, sub) in tuple.iter().enumerate() {
-                child(sub, format!("{path}[]"), format!("{pointer}/items/{i}"), conditional);
+        for combinator in ["allOf", "anyOf", "oneOf"] {
+            if let Some(Value::Array(branches)) = object.get(combinator) {
+                for (i, sub) in branches.iter().enumerate() {
+                    child(sub, path.to_owned(), format!("{pointer}/{combinator}/{i}"), conditional);
+                }
             }
         }
-        _ => {}
-    }
-    for combinator in ["allOf", "anyOf", "oneOf"] {
-        if let Some(Value::Array(branches)) = object.get(combinator) {
-            for (i, sub) in branches.iter().enumerate() {
-                child(sub, path.to_owned(), format!("{pointer}/{combinator}/{i}"), conditional);
+        for branch in ["then", "else"] {
+            if let Some(sub) = object.get(branch) {
+                child(sub, path.to_owned(), format!("{pointer}/{branch}"), true);
             }
-        }
-    }
-    for branch in ["then", "else"] {
-        if let Some(sub) = object.get(branch) {
-            child(sub, path.to_owned(), format!("{pointer}/{branch}"), true);
         }
     }
 }
