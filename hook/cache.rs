@@ -46,6 +46,18 @@ pub enum CacheUse {
 pub struct Cached<T> {
     pub value: Option<Arc<T>>,
     pub status: CacheUse,
+    /// When the source last confirmed this copy.
+    pub checked_at: Instant,
+}
+
+/// What a copy must satisfy besides the TTL: a file used together with another (Guard rules
+/// with their template) must be at least as recent, and may be stale only if the other is.
+#[derive(Clone, Copy, Debug)]
+pub struct Pairing {
+    /// Revalidate a copy confirmed before this instant.
+    pub not_checked_before: Instant,
+    /// Whether a stale copy may be served when revalidation fails (stale-if-error).
+    pub allow_stale: bool,
 }
 
 /// Why a cached file could not be produced.
@@ -90,6 +102,17 @@ impl<T> FileCache<T> {
         file_name: &str,
         parse: impl FnOnce(&Fetched) -> Result<T, E>,
     ) -> Result<Cached<T>, LoadError<E>> {
+        self.get_paired(source, file_name, None, parse).await
+    }
+
+    /// [`FileCache::get`], for a file that must be as recent as the one it is used with.
+    pub async fn get_paired<E>(
+        &self,
+        source: &dyn TemplateSource,
+        file_name: &str,
+        pairing: Option<Pairing>,
+        parse: impl FnOnce(&Fetched) -> Result<T, E>,
+    ) -> Result<Cached<T>, LoadError<E>> {
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
             slots
@@ -99,7 +122,8 @@ impl<T> FileCache<T> {
         };
         // Held across the fetch: concurrent requests for this file wait and then find it fresh.
         let mut slot = slot.lock().await;
-        if let Some(current) = slot.entry.as_ref().filter(|e| self.is_fresh(e)) {
+        let recent_enough = |e: &Entry<T>| pairing.is_none_or(|p| e.checked_at >= p.not_checked_before);
+        if let Some(current) = slot.entry.as_ref().filter(|e| self.is_fresh(e) && recent_enough(e)) {
             return Ok(current.serve(CacheUse::Hit));
         }
         let recent_failure =
@@ -117,7 +141,8 @@ impl<T> FileCache<T> {
                 if !matches!(error, StoreError::RecentFailure { .. }) {
                     slot.failed = Some((Instant::now(), error.to_string()));
                 }
-                return match slot.entry.as_ref().filter(|e| self.may_serve_stale(e)) {
+                let stale_allowed = pairing.is_none_or(|p| p.allow_stale);
+                return match slot.entry.as_ref().filter(|e| stale_allowed && self.may_serve_stale(e)) {
                     Some(stale) => {
                         tracing::warn!(file = file_name, %error, "revalidation failed; using the cached copy (stale-if-error)");
                         Ok(stale.serve(CacheUse::Stale))
@@ -157,7 +182,7 @@ impl<T> FileCache<T> {
 
 impl<T> Entry<T> {
     fn serve(&self, status: CacheUse) -> Cached<T> {
-        Cached { value: self.value.clone(), status }
+        Cached { value: self.value.clone(), status, checked_at: self.checked_at }
     }
 }
 
@@ -190,5 +215,68 @@ impl PolicyCache {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String, String), Arc<Policy>>> {
         self.policies.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::store::{BoxFuture, Fetch, Fetched, StoreError, TemplateSource};
+
+    /// One file whose body is its fetch count; fetches fail while `failing` is set.
+    #[derive(Default)]
+    struct Counting {
+        fetches: AtomicUsize,
+        failing: AtomicBool,
+    }
+
+    impl TemplateSource for Counting {
+        fn location(&self) -> String {
+            "memory".into()
+        }
+
+        fn fetch<'a>(&'a self, file: &'a str, _: Option<&'a str>) -> BoxFuture<'a, Result<Fetch, StoreError>> {
+            Box::pin(async move {
+                if self.failing.load(Ordering::SeqCst) {
+                    return Err(StoreError::Unexpected { file_name: file.into(), reason: "down".into() });
+                }
+                let n = self.fetches.fetch_add(1, Ordering::SeqCst) + 1;
+                Ok(Fetch::Found(Fetched { body: n.to_string().into_bytes(), version: n.to_string() }))
+            })
+        }
+    }
+
+    fn parse(fetched: &Fetched) -> Result<String, String> {
+        Ok(String::from_utf8_lossy(&fetched.body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_paired_file_is_never_older_than_its_partner() {
+        let source = Counting::default();
+        let cache: FileCache<String> = FileCache::new(Freshness {
+            ttl: Some(Duration::from_secs(3600)),
+            stale_if_error: Duration::from_secs(3600),
+        });
+        let first = cache.get(&source, "rules", parse).await.unwrap();
+        assert_eq!(first.value.as_deref().map(String::as_str), Some("1"));
+        // Fresh by its own TTL, but confirmed before its partner was: revalidated.
+        let partner_checked = Instant::now();
+        let pairing = Pairing { not_checked_before: partner_checked, allow_stale: false };
+        let second = cache.get_paired(&source, "rules", Some(pairing), parse).await.unwrap();
+        assert_eq!((second.value.as_deref().map(String::as_str), second.status), (Some("2"), CacheUse::Miss));
+        // Recent enough: served from the cache.
+        let third = cache.get_paired(&source, "rules", Some(pairing), parse).await.unwrap();
+        assert_eq!(third.status, CacheUse::Hit);
+        // Its partner is fresh, so a stale copy is not served beside it, stale-if-error or not.
+        source.failing.store(true, Ordering::SeqCst);
+        let newer = Pairing { not_checked_before: Instant::now(), allow_stale: false };
+        assert!(cache.get_paired(&source, "rules", Some(newer), parse).await.is_err());
+        let both_stale = Pairing { not_checked_before: Instant::now(), allow_stale: true };
+        std::thread::sleep(FAILURE_MEMORY);
+        let stale = cache.get_paired(&source, "rules", Some(both_stale), parse).await.unwrap();
+        assert_eq!(stale.status, CacheUse::Stale);
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::cache::{CacheUse, Cached, FileCache, Freshness, LoadError, PolicyCache};
+use crate::cache::{CacheUse, Cached, FileCache, Freshness, LoadError, Pairing, PolicyCache};
 use crate::context::{Action, Context, is_builtin_variable};
 use crate::error::Error;
 use crate::guard::{self, GuardError, GuardRules};
@@ -153,7 +153,11 @@ impl Engine {
         policy.normalizer().normalize(policy.schema(), &mut normalized);
         let mut violations = validate::check(&policy, &normalized);
         if template.guard_rules {
-            let rules = self.guard_rules(type_name).await?;
+            // The rules are used with this copy of the template: never older, nor stale unless
+            // the template is.
+            let pairing =
+                Pairing { not_checked_before: cached.checked_at, allow_stale: cached.status == CacheUse::Stale };
+            let rules = self.guard_rules(type_name, pairing).await?;
             let found = rules.check(type_name, &target.logical_id, &normalized);
             violations.extend(found.map_err(|source| Error::Guard { type_name: type_name.clone(), source })?);
         }
@@ -201,12 +205,14 @@ impl Engine {
     }
 
     /// The type's Guard rules, which its template says exist: a missing file is a fault.
-    async fn guard_rules(&self, type_name: &str) -> Result<Arc<GuardRules>, Error> {
+    async fn guard_rules(&self, type_name: &str, pairing: Pairing) -> Result<Arc<GuardRules>, Error> {
         let store_error = |source| Error::Store { type_name: type_name.to_owned(), source };
         let file_name = guard::file_name_for(&store::file_name_for_type(type_name).map_err(store_error)?);
         let cached = self
             .guard_rules
-            .get(self.source.as_ref(), &file_name, |fetched| GuardRules::parse(&file_name, &fetched.body))
+            .get_paired(self.source.as_ref(), &file_name, Some(pairing), |fetched| {
+                GuardRules::parse(&file_name, &fetched.body)
+            })
             .await
             .map_err(|e| match e {
                 LoadError::Store(source) => store_error(source),
