@@ -10,6 +10,11 @@
 //! { "Resources": { "<LogicalId>": { "Type": "AWS::S3::Bucket", "Properties": { ... } } } }
 //! ```
 
+use cfn_guard::commands::Executable;
+use cfn_guard::commands::validate::{OutputFormatType, ShowSummaryType};
+use cfn_guard::utils::reader::{ReadBuffer, Reader};
+use cfn_guard::utils::writer::{WriteBuffer, Writer};
+use cfn_guard::{CommandBuilder, ValidateBuilder};
 use serde_json::{Value, json};
 
 use crate::verdict::Violation;
@@ -46,16 +51,30 @@ impl GuardRules {
     pub fn parse(file: &str, body: &[u8]) -> Result<Self, GuardError> {
         let text = std::str::from_utf8(body).map_err(|_| GuardError::NotText { file: file.to_owned() })?;
         let rules = GuardRules { file: file.to_owned(), text: text.to_owned() };
-        // Evaluating against an empty template parses every rule, and names each one in the
-        // report: a file of `let`s and comments evaluates to no rule at all.
-        let report = rules.run(&json!({"Resources": {}}))?;
-        let named = serde_json::from_str::<Value>(&report).ok().map_or(0, |report| {
-            ["compliant", "not_applicable", "not_compliant"]
-                .iter()
-                .filter_map(|key| report.get(*key).and_then(Value::as_array))
-                .map(Vec::len)
-                .sum::<usize>()
+        // Evaluating against an empty template parses every rule (`run_checks` reports parse
+        // errors as such) and names each one in a small report: a file of `let`s and comments
+        // evaluates to no rule at all.
+        let outcome = std::panic::catch_unwind(|| {
+            cfn_guard::run_checks(
+                cfn_guard::ValidateInput { content: r#"{"Resources": {}}"#, file_name: "resource" },
+                cfn_guard::ValidateInput { content: text, file_name: file },
+                false,
+            )
         });
+        let report = match outcome {
+            Ok(Ok(report)) => report,
+            Ok(Err(cfn_guard::Error::ParseError(reason))) => {
+                return Err(GuardError::Parse { file: file.to_owned(), reason: one_line(&reason) });
+            }
+            Ok(Err(error)) => return Err(rules.evaluation(one_line(&error.to_string()))),
+            Err(_) => return Err(rules.evaluation("the Guard engine panicked".into())),
+        };
+        let report: Option<Value> = serde_json::from_str(&report).ok();
+        let named: usize = ["compliant", "not_applicable", "not_compliant"]
+            .iter()
+            .filter_map(|key| report.as_ref().and_then(|r| r.get(*key)).and_then(Value::as_array))
+            .map(Vec::len)
+            .sum();
         if named == 0 {
             return Err(GuardError::NoRules { file: file.to_owned() });
         }
@@ -66,7 +85,6 @@ impl GuardRules {
     pub fn check(&self, type_name: &str, logical_id: &str, properties: &Value) -> Result<Vec<Violation>, GuardError> {
         let document = json!({"Resources": {logical_id: {"Type": type_name, "Properties": properties}}});
         let report = self.run(&document)?;
-        let report: Value = serde_json::from_str(&report).map_err(|e| self.evaluation(e.to_string()))?;
         let prefix = format!("/Resources/{}/Properties", logical_id.replace('~', "~0").replace('/', "~1"));
         match report.get("status").and_then(Value::as_str) {
             Some("PASS" | "SKIP") => Ok(Vec::new()),
@@ -79,22 +97,40 @@ impl GuardRules {
         }
     }
 
-    fn run(&self, document: &Value) -> Result<String, GuardError> {
-        let data = document.to_string();
-        let outcome = std::panic::catch_unwind(|| {
-            cfn_guard::run_checks(
-                cfn_guard::ValidateInput { content: &data, file_name: "resource" },
-                cfn_guard::ValidateInput { content: &self.text, file_name: &self.file },
-                false,
-            )
-        });
+    /// Evaluates the rules on `document` and returns the report. Rules and data go in as a
+    /// payload and the report comes back whole (the library's `run_checks` returns only the
+    /// last 8 KiB of a larger report).
+    fn run(&self, document: &Value) -> Result<Value, GuardError> {
+        let payload = json!({"rules": [self.text], "data": [document.to_string()]}).to_string();
+        let mut reader = Reader::new(ReadBuffer::Cursor(std::io::Cursor::new(payload.into_bytes())));
+        // Messages for stderr are kept in memory: the report alone decides.
+        let mut writer = Writer::new_with_err(WriteBuffer::Vec(Vec::new()), WriteBuffer::Vec(Vec::new()))
+            .map_err(|e| self.evaluation(one_line(&e.to_string())))?;
+        let validate = ValidateBuilder::default()
+            .payload(true)
+            .structured(true)
+            .output_format(OutputFormatType::JSON)
+            .show_summary(vec![ShowSummaryType::None])
+            .try_build()
+            .map_err(|e| self.evaluation(one_line(&e.to_string())))?;
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| validate.execute(&mut writer, &mut reader)));
         match outcome {
-            Ok(Ok(report)) => Ok(report),
+            Ok(Ok(_exit_code)) => {}
             Ok(Err(cfn_guard::Error::ParseError(reason))) => {
-                Err(GuardError::Parse { file: self.file.clone(), reason: one_line(&reason) })
+                return Err(GuardError::Parse { file: self.file.clone(), reason: one_line(&reason) });
             }
-            Ok(Err(error)) => Err(self.evaluation(one_line(&error.to_string()))),
-            Err(_) => Err(self.evaluation("the Guard engine panicked".into())),
+            Ok(Err(error)) => return Err(self.evaluation(one_line(&error.to_string()))),
+            Err(_) => return Err(self.evaluation("the Guard engine panicked".into())),
+        }
+        let output = writer.stripped().map_err(|e| self.evaluation(one_line(&e.to_string())))?;
+        if output.trim().is_empty() {
+            return Err(self.evaluation("the Guard engine wrote no report".into()));
+        }
+        let reports: Value = serde_json::from_str(&output).map_err(|e| self.evaluation(e.to_string()))?;
+        match reports {
+            Value::Array(mut reports) if reports.len() == 1 => Ok(reports.pop().unwrap_or_default()),
+            _ => Err(self.evaluation("expected one report".into())),
         }
     }
 
@@ -183,6 +219,18 @@ rule object_lock_needs_versioning when %buckets !empty {
         let versioned = json!({"ObjectLockEnabled": true, "VersioningConfiguration": {"Status": "Enabled"}});
         assert_eq!(rules.check("AWS::S3::Bucket", "Receipts", &versioned).unwrap(), []);
         assert_eq!(rules.check("AWS::S3::Bucket", "Receipts", &json!({})).unwrap(), []);
+    }
+
+    #[test]
+    fn a_large_report_is_read_whole() {
+        let rules = std::fs::read("guard-rules/aws-ec2-securitygroup.guard").unwrap();
+        let rules = GuardRules::parse("aws-ec2-securitygroup.guard", &rules).unwrap();
+        let open = |cidr: &str| json!({"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535, "CidrIp": cidr});
+        let ingress: Vec<Value> = (0..8).map(|i| open(&format!("{}.0.0.0/1", i * 16))).collect();
+        let violations =
+            rules.check("AWS::EC2::SecurityGroup", "Open", &json!({"SecurityGroupIngress": ingress})).unwrap();
+        assert_eq!(violations.len(), 1, "one failed rule: {violations:?}");
+        assert!(violations[0].message.contains("includes SSH (22)"), "{violations:?}");
     }
 
     #[test]
