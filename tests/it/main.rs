@@ -2,6 +2,7 @@
 //! public API end to end. One test binary, so the dependency tree is linked once.
 
 mod authoring;
+mod bypass;
 mod engine;
 mod faults;
 mod guard;

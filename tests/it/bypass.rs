@@ -1,0 +1,194 @@
+//! The bypass suite: every way found of slipping a non-compliant resource past the hook or the
+//! CLI, each a case that must be refused. One table for the hook, one for stack templates; the
+//! suite prints its count.
+
+use serde_json::{Value, json};
+
+use crate::support::{invoke, rcfge, temp_file};
+
+/// A compliant bucket, for the cases to change.
+fn bucket() -> Value {
+    let event: Value =
+        serde_json::from_str(&std::fs::read_to_string("tests/fixtures/events/bucket-compliant.json").unwrap()).unwrap();
+    event["requestData"]["targetModel"]["resourceProperties"].clone()
+}
+
+/// The compliant bucket event with `properties`, as raw JSON text (so that the text itself can
+/// carry duplicate keys, escapes and huge numbers).
+fn event_text(properties: &str) -> String {
+    let event = std::fs::read_to_string("tests/fixtures/events/bucket-compliant.json").unwrap();
+    let mut value: Value = serde_json::from_str(&event).unwrap();
+    value["requestData"]["targetModel"]["resourceProperties"] = json!("__PROPERTIES__");
+    value.to_string().replace("\"__PROPERTIES__\"", properties)
+}
+
+fn with(edit: impl FnOnce(&mut Value)) -> String {
+    let mut properties = bucket();
+    edit(&mut properties);
+    event_text(&properties.to_string())
+}
+
+/// (case, raw event text, the error code it must get)
+fn hook_cases() -> Vec<(&'static str, String, &'static str)> {
+    let nested = format!("{}{}", "{\"A\":".repeat(10_000), "1".to_owned() + &"}".repeat(10_000));
+    vec![
+        (
+            "property name in another case",
+            with(|p| {
+                let value = p.as_object_mut().unwrap().remove("NotificationConfiguration").unwrap();
+                p["notificationConfiguration"] = value;
+            }),
+            "NonCompliant",
+        ),
+        (
+            "duplicate property, the second one foreign",
+            event_text(
+                &bucket()
+                    .to_string()
+                    .replacen('{', r#"{"BucketName": "ok-name", "BucketName": "Bad_Name!", "#, 1)
+                    .replacen(r#""BucketName":"payments-receipts","#, "", 1),
+            ),
+            "InternalFailure",
+        ),
+        (
+            "unicode-escaped unapproved key",
+            event_text(&bucket().to_string().replacen('{', r#"{"\u004eewFeature": 1, "#, 1)),
+            "NonCompliant",
+        ),
+        ("look-alike key (Greek capital Nu)", with(|p| p["BucketΝame"] = json!("x")), "NonCompliant"),
+        (
+            "stringified false where true is required",
+            with(|p| p["PublicAccessBlockConfiguration"]["BlockPublicPolicy"] = json!("false")),
+            "NonCompliant",
+        ),
+        (
+            "a truthy word where true is required",
+            with(|p| p["PublicAccessBlockConfiguration"]["BlockPublicPolicy"] = json!("yes")),
+            "NonCompliant",
+        ),
+        (
+            "number as a string beyond i64",
+            with(|p| {
+                p["LifecycleConfiguration"] =
+                    json!({"Rules": [{"Status": "Enabled", "ExpirationInDays": "99999999999999999999999999"}]})
+            }),
+            "NonCompliant",
+        ),
+        (
+            "number beyond f64",
+            event_text(&bucket().to_string().replacen('{', r#"{"Size": 1e400, "#, 1)),
+            "InternalFailure",
+        ),
+        (
+            "properties nested 10,000 deep",
+            event_text(&bucket().to_string().replacen('{', &format!("{{\"Deep\": {nested}, "), 1)),
+            "InternalFailure",
+        ),
+        ("a 1 MiB name against a pattern", with(|p| p["BucketName"] = json!("a".repeat(1 << 20))), "NonCompliant"),
+        (
+            "a foreign topic behind a trailing dot",
+            with(|p| {
+                p["NotificationConfiguration"]["TopicConfigurations"][0]["Topic"] =
+                    json!("arn:aws:sns:us-east-1:444455556666:receipts.")
+            }),
+            "NonCompliant",
+        ),
+        (
+            "a foreign topic in a second list item",
+            with(|p| {
+                let foreign = json!({"Event": "s3:ObjectCreated:*", "Topic": "arn:aws:sns:us-east-1:444455556666:x"});
+                p["NotificationConfiguration"]["TopicConfigurations"].as_array_mut().unwrap().push(foreign);
+            }),
+            "NonCompliant",
+        ),
+        ("properties as a JSON string", event_text(&json!(bucket().to_string()).to_string()), "InternalFailure"),
+        (
+            "null where an object is required",
+            with(|p| p["PublicAccessBlockConfiguration"] = Value::Null),
+            "NonCompliant",
+        ),
+    ]
+}
+
+#[test]
+fn no_event_slips_through_the_hook() {
+    let cases = hook_cases();
+    for (name, text, expected) in &cases {
+        let file = temp_file(".json", text);
+        let (code, response) = invoke(file.path().to_str().unwrap(), "templates");
+        assert_eq!(response["hookStatus"], "FAILED", "{name}: {response:#}");
+        assert_eq!(response["errorCode"], *expected, "{name}: {response:#}");
+        assert_ne!(code, 0, "{name}");
+    }
+    println!("bypass suite (hook): {} cases, every one refused", cases.len());
+}
+
+/// (case, stack template, a text the report must contain)
+fn stack_cases() -> Vec<(&'static str, String, &'static str)> {
+    let cases: Vec<(&str, &str, &str)> = vec![
+        (
+            "Fn::If hiding an unapproved key in the branch not taken by default",
+            "Parameters:\n  Env: {Type: String, AllowedValues: [dev, prod], Default: dev}\nConditions:\n  IsProd: !Equals [!Ref Env, prod]\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      SqsManagedSseEnabled: true\n      Extra: !If [IsProd, {Ref: AWS::NoValue}, {Ref: AWS::NoValue}]\n      QueueName: !If [IsProd, {'Fn::Sub': 'q'}, q]\n      DelaySeconds: !If [IsProd, 901, 0]\n",
+            "DelaySeconds 901 is more than the maximum 900 (when Env = prod)",
+        ),
+        (
+            "an unapproved key whose value is an intrinsic",
+            "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      SqsManagedSseEnabled: true\n      NewFeature: !GetAtt Other.Arn\n  Other:\n    Type: AWS::SQS::Queue\n    Properties: {SqsManagedSseEnabled: true}\n",
+            "NewFeature is not an approved property of AWS::SQS::Queue",
+        ),
+        (
+            "YAML merge key",
+            "Base: &base {SqsManagedSseEnabled: false}\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      <<: *base\n",
+            "YAML merge keys",
+        ),
+        (
+            "YAML anchor copying a violation",
+            "Resources:\n  A:\n    Type: AWS::SQS::Queue\n    Properties: &p {SqsManagedSseEnabled: true, DelaySeconds: 901}\n  B:\n    Type: AWS::SQS::Queue\n    Properties: *p\n",
+            "B (AWS::SQS::Queue): 1 violation",
+        ),
+        (
+            "duplicate key in YAML",
+            "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      DelaySeconds: 0\n      DelaySeconds: 901\n",
+            "duplicate",
+        ),
+        (
+            "duplicate key in JSON",
+            "{\"Resources\": {\"Q\": {\"Type\": \"AWS::SQS::Queue\", \"Properties\": {\"DelaySeconds\": 0, \"DelaySeconds\": 901}}}}",
+            "duplicate key",
+        ),
+        (
+            "a condition on a value made from a parameter",
+            "Parameters:\n  Env: {Type: String}\nConditions:\n  C: !Equals [!Sub '${Env}x', prodx]\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      SqsManagedSseEnabled: !If [C, true, false]\n",
+            "SqsManagedSseEnabled must be true, not false",
+        ),
+        (
+            "a Default overridden at deploy time",
+            "Parameters:\n  Enc: {Type: String, Default: 'on'}\nConditions:\n  Off: !Equals [!Ref Enc, 'off']\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      SqsManagedSseEnabled: !If [Off, false, true]\n",
+            "(when Enc = off)",
+        ),
+    ];
+    let deep = format!(
+        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      Deep: {}1{}\n",
+        "{a: ".repeat(10_000),
+        "}".repeat(10_000)
+    );
+    cases
+        .into_iter()
+        .map(|(name, template, expected)| (name, template.to_owned(), expected))
+        .chain([("a template nested 10,000 deep", deep, "cannot validate this file")])
+        .collect()
+}
+
+#[test]
+fn no_stack_template_slips_through_the_cli() {
+    let cases = stack_cases();
+    for (name, template, expected) in &cases {
+        let suffix = if template.starts_with('{') { ".json" } else { ".yaml" };
+        let file = temp_file(suffix, template);
+        let path = file.path().to_str().unwrap();
+        let run = rcfge(&["validate", "--account-id", "111122223333", "--region", "eu-west-1", path]);
+        assert_ne!(run.code, 0, "{name}: passed\n{}", run.stdout);
+        assert!(run.stdout.contains(expected), "{name}: missing {expected:?} in\n{}", run.stdout);
+    }
+    println!("bypass suite (stack templates): {} cases, every one refused", cases.len());
+}
