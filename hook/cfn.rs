@@ -142,6 +142,14 @@ pub enum CfnError {
 
 /// Reads a stack template; JSON when it starts with `{`, YAML otherwise.
 pub fn parse(text: &str) -> Result<StackTemplate, CfnError> {
+    let mut stack = read(text)?;
+    stack.positions = Positions::index(text);
+    Ok(stack)
+}
+
+/// [`parse`] without the positions, for readers that report no lines (the hook): indexing
+/// reads the whole text a second time.
+pub fn read(text: &str) -> Result<StackTemplate, CfnError> {
     let document = if text.trim_start().starts_with('{') {
         crate::json::from_str(text).map_err(CfnError::Json)?
     } else {
@@ -157,7 +165,7 @@ pub fn parse(text: &str) -> Result<StackTemplate, CfnError> {
         conditions: section("Conditions"),
         resource_section: section("Resources"),
         transforms: transforms_of(&document)?,
-        positions: Positions::index(text),
+        positions: Positions::default(),
     })
 }
 

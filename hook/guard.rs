@@ -14,7 +14,9 @@ use cfn_guard::commands::Executable;
 use cfn_guard::commands::validate::{OutputFormatType, ShowSummaryType};
 use cfn_guard::utils::reader::{ReadBuffer, Reader};
 use cfn_guard::utils::writer::{WriteBuffer, Writer};
-use cfn_guard::{CommandBuilder, ValidateBuilder};
+use cfn_guard::{CommandBuilder, TestBuilder, ValidateBuilder};
+use std::path::Path;
+
 use serde_json::{Value, json};
 
 use crate::verdict::Violation;
@@ -32,6 +34,23 @@ pub enum GuardError {
     NotText { file: String },
     #[error("the Guard rules {file} could not be evaluated: {reason}")]
     Evaluation { file: String, reason: String },
+}
+
+/// `cfn-guard test -d DIR` through the library: every rule file of `dir` against its
+/// `tests/<stem>_tests.yaml`. The report when every case passes; the failing cases otherwise.
+pub fn run_tests(dir: &Path) -> Result<String, String> {
+    let mut writer = Writer::new(WriteBuffer::Vec(Vec::new())).map_err(|e| e.to_string())?;
+    let mut reader = Reader::new(ReadBuffer::Cursor(std::io::Cursor::new(Vec::new())));
+    let test =
+        TestBuilder::default().directory(Some(dir.display().to_string())).try_build().map_err(|e| e.to_string())?;
+    let code = test.execute(&mut writer, &mut reader).map_err(|e| e.to_string())?;
+    let output = writer.stripped().map_err(|e| e.to_string())?;
+    if code == 0 {
+        return Ok(output);
+    }
+    let failing: Vec<&str> =
+        output.lines().filter(|l| l.contains("Evaluated") || l.contains("Testing Guard File")).collect();
+    Err(failing.join("; "))
 }
 
 /// A parsed, checked Guard rule file.
@@ -85,7 +104,7 @@ impl GuardRules {
     pub fn check(&self, type_name: &str, logical_id: &str, properties: &Value) -> Result<Vec<Violation>, GuardError> {
         let document = json!({"Resources": {logical_id: {"Type": type_name, "Properties": properties}}});
         let report = self.run(&document)?;
-        let prefix = format!("/Resources/{}/Properties", logical_id.replace('~', "~0").replace('/', "~1"));
+        let prefix = format!("/Resources/{}/Properties", crate::position::escape(logical_id));
         match report.get("status").and_then(Value::as_str) {
             Some("PASS" | "SKIP") => Ok(Vec::new()),
             Some("FAIL") => {

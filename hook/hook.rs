@@ -143,7 +143,12 @@ async fn judge_payload(engine: &Engine, kind: Whole, target: &WholeTarget) -> Re
     match kind {
         Whole::Stack => {
             let payload = payload::parse_stack(&bytes).map_err(payload_error)?;
-            let options = StackOptions { parameters: BTreeMap::new(), mode: Mode::CertainOnly, action: target.action };
+            let options = StackOptions {
+                parameters: BTreeMap::new(),
+                mode: Mode::CertainOnly,
+                action: target.action,
+                positions: false,
+            };
             let checked = stack::check_text(engine, &payload.template, &target.context, &options).await;
             checked.map(|checked| checked.resources).map_err(template_error)
         }

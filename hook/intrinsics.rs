@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::cfn::intrinsic_function;
 use crate::context::{Context, partition_for_region};
+use crate::position::escape;
 
 /// How deep conditions may refer to conditions; deeper is refused rather than recursed into.
 const MAX_CONDITION_DEPTH: usize = 64;
@@ -525,7 +526,9 @@ impl<'a> Scenario<'a> {
 
     /// What a parameter stands for, decided the first time a scenario uses it.
     fn first_use(&mut self, name: &str) -> Result<Parameter, ResolveError> {
-        let declaration = &self.facts.parameters[name];
+        let Some(declaration) = self.facts.parameters.get(name) else {
+            return Err(ResolveError::Undefined { function: "Ref".into(), name: name.to_owned() });
+        };
         let kind = declaration.get("Type").and_then(Value::as_str).unwrap_or("String");
         let is_list = kind == "CommaDelimitedList" || kind.starts_with("List<");
         let allowed: Vec<String> = match declaration.get("AllowedValues") {
@@ -556,7 +559,7 @@ impl<'a> Scenario<'a> {
         }
         // A Default is what the parameter is unless the deployer says otherwise: it is split
         // on the values conditions compare it with, like a parameter without one.
-        let default = declaration.get("Default").and_then(default_text).map(|d| parameter_value(&d, is_list));
+        let default = declaration.get("Default").and_then(parameter_text).map(|d| parameter_value(&d, is_list));
         Ok(Parameter::Free { excluded: Vec::new(), default })
     }
 
@@ -864,8 +867,9 @@ fn comparable_text(value: &Value) -> Option<String> {
     })
 }
 
-/// A parameter's `Default` as text (a list default is written comma-separated).
-fn default_text(value: &Value) -> Option<String> {
+/// A parameter value as text, as CloudFormation takes it (a list is written comma-separated):
+/// a `Default`, or a value from a parameters file.
+pub(crate) fn parameter_text(value: &Value) -> Option<String> {
     match value {
         Value::Array(items) => items.iter().map(text_of).collect::<Option<Vec<_>>>().map(|items| items.join(",")),
         other => text_of(other),
@@ -879,10 +883,6 @@ fn parameter_value(text: &str, is_list: bool) -> Value {
     } else {
         Value::String(text.to_owned())
     }
-}
-
-fn escape(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
 }
 
 /// `Fn::Cidr`: `count` subnets of `2^bits` addresses each, carved from the start of `block`.

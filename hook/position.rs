@@ -100,7 +100,8 @@ fn next_child(stack: &mut [Frame]) -> Option<String> {
     }
 }
 
-fn escape(segment: &str) -> String {
+/// A key as one JSON pointer segment (`~` and `/` escaped, RFC 6901).
+pub fn escape(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
 }
 

@@ -168,37 +168,13 @@ pub fn check_set(templates: &Path, guard_rules: &Path, schemas: &Path, files: &[
     problems
 }
 
-/// `cfn-guard test -d DIR` through the library: a rule whose type filter is misspelt skips
-/// every resource, and only its test cases show it.
+/// The rules' `cfn-guard test` cases: a rule whose type filter is misspelt skips every
+/// resource, and only its test cases show it.
 fn guard_tests(dir: &Path) -> Option<String> {
-    use cfn_guard::commands::Executable;
-    use cfn_guard::utils::reader::{ReadBuffer, Reader};
-    use cfn_guard::utils::writer::{WriteBuffer, Writer};
-    use cfn_guard::{CommandBuilder, TestBuilder};
-
     if !dir.join("tests").is_dir() {
         return None;
     }
-    let failed = |detail: String| Some(format!("the Guard rule tests in {} fail: {detail}", dir.display()));
-    let mut writer = match Writer::new(WriteBuffer::Vec(Vec::new())) {
-        Ok(writer) => writer,
-        Err(e) => return failed(e.to_string()),
-    };
-    let mut reader = Reader::new(ReadBuffer::Cursor(std::io::Cursor::new(Vec::new())));
-    let test = match TestBuilder::default().directory(Some(dir.display().to_string())).try_build() {
-        Ok(test) => test,
-        Err(e) => return failed(e.to_string()),
-    };
-    match test.execute(&mut writer, &mut reader) {
-        Ok(0) => None,
-        Ok(_) => {
-            let output = writer.stripped().unwrap_or_default();
-            let lines: Vec<&str> =
-                output.lines().filter(|l| l.contains("Evaluated") || l.contains("Testing Guard File")).collect();
-            failed(lines.join("; "))
-        }
-        Err(e) => failed(e.to_string()),
-    }
+    guard::run_tests(dir).err().map(|detail| format!("the Guard rule tests in {} fail: {detail}", dir.display()))
 }
 
 fn asks_for_guard_rules(body: &[u8]) -> bool {

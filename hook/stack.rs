@@ -16,7 +16,7 @@ use crate::context::{Action, Context};
 use crate::engine::{Engine, Target};
 use crate::intrinsics::{Chooser, Existence, Facts, Mode, Placed, ResolveError, Scenario};
 use crate::payload::ChangeSetPayload;
-use crate::position::{Position, Positions};
+use crate::position::{Position, escape};
 use crate::verdict::{Decision, Reason, Verdict, Violation};
 
 /// The most scenarios judged for one resource.
@@ -30,6 +30,8 @@ pub struct StackOptions {
     pub mode: Mode,
     /// What CloudFormation is about to do with each resource.
     pub action: Action,
+    /// Locate findings by line and column (for people; the hook has no use for them).
+    pub positions: bool,
 }
 
 /// What became of one resource.
@@ -102,7 +104,7 @@ pub async fn check_text(
     context: &Context,
     options: &StackOptions,
 ) -> Result<StackReport, CfnError> {
-    let stack = crate::cfn::parse(text)?;
+    let stack = if options.positions { crate::cfn::parse(text)? } else { crate::cfn::read(text)? };
     let mut notes: Vec<String> = stack
         .macros()
         .map(|name| {
@@ -129,10 +131,9 @@ pub async fn check_change_set(
     context: &Context,
 ) -> Result<Vec<ResourceReport>, CfnError> {
     let mut stack = match &payload.template {
-        Some(text) => crate::cfn::parse(text)?,
+        Some(text) => crate::cfn::read(text)?,
         None => StackTemplate::default(),
     };
-    stack.positions = Positions::default();
     let mut reports = Vec::with_capacity(payload.changes.len());
     for action in [Action::Create, Action::Update] {
         stack.resources = payload
@@ -146,7 +147,7 @@ pub async fn check_change_set(
                 condition: None,
             })
             .collect();
-        let options = StackOptions { parameters: BTreeMap::new(), mode: Mode::CertainOnly, action };
+        let options = StackOptions { parameters: BTreeMap::new(), mode: Mode::CertainOnly, action, positions: false };
         reports.extend(check_stack(engine, &stack, context, &options).await);
     }
     Ok(reports)
@@ -157,15 +158,6 @@ pub async fn check_change_set(
 /// Lists are joined with commas, as CloudFormation takes them.
 pub fn parse_parameters_file(text: &str) -> Result<BTreeMap<String, String>, String> {
     let document: Value = crate::json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
-    let as_text = |value: &Value| match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Array(items) => {
-            items.iter().map(|i| i.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>().map(|i| i.join(","))
-        }
-        _ => None,
-    };
     let pairs: Vec<(String, &Value)> = match &document {
         Value::Array(items) => items
             .iter()
@@ -186,7 +178,7 @@ pub fn parse_parameters_file(text: &str) -> Result<BTreeMap<String, String>, Str
     pairs
         .into_iter()
         .map(|(key, value)| {
-            as_text(value)
+            crate::intrinsics::parameter_text(value)
                 .map(|text| (key.clone(), text))
                 .ok_or_else(|| format!("parameter {key}: {value} is not a value"))
         })
@@ -471,10 +463,6 @@ fn written_location(placed: &Placed, violation: &Violation) -> String {
         }
         _ => placed.written_at(&violation.pointer),
     }
-}
-
-fn escape(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
 }
 
 #[cfg(test)]

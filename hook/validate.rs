@@ -196,7 +196,7 @@ impl<'a> Location<'a> {
     }
 
     fn child(&self, name: &str) -> String {
-        format!("{}/{}", self.raw, name.replace('~', "~0").replace('/', "~1"))
+        format!("{}/{}", self.raw, crate::position::escape(name))
     }
 
     /// The name a developer knows the value by: `Topic`, `Tags[2]`, or `Properties`.

@@ -16,6 +16,7 @@ use super::{DRAFT7_FORMATS, is_known_keyword};
 use crate::context::{Action, Context, is_builtin_variable};
 use crate::engine::parse_variables;
 use crate::policy::{CompileError, Policy};
+use crate::position::escape;
 use crate::render::{Template, TemplateError};
 use crate::store::VARIABLES_FILE;
 
@@ -332,10 +333,6 @@ fn pointer_of_placeholder(value: &Value, name: &str) -> Option<String> {
             .find_map(|(i, child)| pointer_of_placeholder(child, name).map(|rest| format!("/{i}{rest}"))),
         _ => None,
     }
-}
-
-fn escape(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
 }
 
 fn list(types: &BTreeSet<String>) -> String {

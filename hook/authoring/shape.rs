@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use crate::position::escape;
+
 /// Deeper than any real resource.
 const MAX_DEPTH: usize = 24;
 
@@ -123,10 +125,6 @@ impl Walk<'_> {
 
 fn join(path: &str, name: &str) -> String {
     if path.is_empty() { name.to_owned() } else { format!("{path}.{name}") }
-}
-
-fn escape(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
 }
 
 /// A provider's `readOnlyProperties` pointer (`/properties/A/B`) as a property path (`A.B`).

@@ -332,7 +332,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     None => BTreeMap::new(),
                 };
                 given.extend(parameters);
-                let options = StackOptions { parameters: given, mode: Mode::EveryBranch, action: Action::Create };
+                let options = StackOptions {
+                    parameters: given,
+                    mode: Mode::EveryBranch,
+                    action: Action::Create,
+                    positions: true,
+                };
                 let reports = validate_files(&engine, &context, &options, &files).await;
                 match format {
                     Format::Text => {

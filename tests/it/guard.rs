@@ -3,10 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use cfn_guard::commands::Executable;
-use cfn_guard::utils::reader::{ReadBuffer, Reader};
-use cfn_guard::utils::writer::{WriteBuffer, Writer};
-use cfn_guard::{CommandBuilder, TestBuilder};
 use serde_json::json;
 
 use crate::support::{event, invoke_event, rcfge};
@@ -14,12 +10,8 @@ use crate::support::{event, invoke_event, rcfge};
 /// `cfn-guard test -d guard-rules`: every rule file against its `tests/<stem>_tests.yaml`.
 #[test]
 fn guard_rule_unit_tests_pass() {
-    let mut writer = Writer::new(WriteBuffer::Vec(Vec::new())).unwrap();
-    let mut reader = Reader::new(ReadBuffer::Cursor(std::io::Cursor::new(Vec::new())));
-    let test = TestBuilder::default().directory(Some("guard-rules".to_owned())).try_build().unwrap();
-    let code = test.execute(&mut writer, &mut reader).unwrap();
-    let output = writer.stripped().unwrap();
-    assert_eq!(code, 0, "{output}");
+    let output =
+        rcfge::guard::run_tests(std::path::Path::new("guard-rules")).unwrap_or_else(|failing| panic!("{failing}"));
     assert!(output.contains("Testing Guard File guard-rules/aws-s3-bucket.guard"), "{output}");
 }
 
