@@ -1,5 +1,9 @@
-//! Warm per-resource decision latency, and S3 GETs per 1,000 decisions, with templates in a
-//! real S3-protocol server on loopback. Run with `cargo bench --bench decision`.
+//! Per-resource decision latency (cold and warm, every bundled template), rendering and
+//! compiling a template, the hook path from event bytes to response, S3 GETs per 1,000
+//! decisions, and a whole process's cold start, with templates in a real S3-protocol server
+//! on loopback. Run with `cargo bench --bench decision [-- SECTION...]`; sections: `bucket`,
+//! `types`, `render`, `guard`, `hook`, `gets`, `process`. With `RCFGE_BENCH_JSON=FILE` the
+//! per-type warm numbers are also written to FILE as JSON (`benches/compare.sh` reads them).
 //!
 //! A measurement, not a test: it prints numbers and asserts nothing about time.
 
@@ -9,26 +13,62 @@ mod s3_server;
 
 use std::time::{Duration, Instant};
 
+use rcfge::authoring::lint::sample_context;
 use rcfge::cache::Freshness;
 use rcfge::event::EventDefaults;
+use rcfge::guard::GuardRules;
+use rcfge::policy::Policy;
+use rcfge::render::Template;
 use rcfge::store::S3Settings;
 use rcfge::{Action, Context, Engine, EngineConfig, Target, Verdict, hook};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use s3_server::S3Server;
 
 const WARM_ITERATIONS: usize = 20_000;
 
 fn main() {
-    let server = S3Server::start();
+    // `cargo bench` passes `--bench`; anything else names the sections to run.
+    let sections: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let wanted = |name: &str| sections.is_empty() || sections.iter().any(|s| s == name);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let settings = S3Settings { force_path_style: true, ..S3Settings::default() };
-    let ttl = |seconds| Freshness { ttl: Some(Duration::from_secs(seconds)), stale_if_error: Duration::ZERO };
-    let engine = Engine::new(server.source(&settings), EngineConfig { freshness: ttl(60), ..EngineConfig::default() });
+    println!("rcfge decision benchmark ({WARM_ITERATIONS} warm iterations per case)\n");
+    println!("{:<60} {:>12} {:>12} {:>12}", "case", "median", "p99", "max");
+    if wanted("bucket") {
+        bucket_cases(&runtime);
+    }
+    if wanted("types") {
+        every_type_warm(&runtime);
+    }
+    if wanted("render") {
+        render_and_compile();
+    }
+    if wanted("guard") {
+        guard_parts();
+    }
+    if wanted("hook") {
+        hook_path(&runtime);
+    }
+    if wanted("gets") {
+        gets_per_thousand(&runtime);
+    }
+    if wanted("process") {
+        process_cold_start();
+    }
+}
 
-    println!("rcfge decision benchmark ({WARM_ITERATIONS} warm iterations each)\n");
-    println!("{:<52} {:>12} {:>12} {:>12}", "case", "median", "p99", "max");
+fn settings() -> S3Settings {
+    S3Settings { force_path_style: true, ..S3Settings::default() }
+}
 
+fn ttl(seconds: u64) -> Freshness {
+    Freshness { ttl: Some(Duration::from_secs(seconds)), stale_if_error: Duration::ZERO }
+}
+
+fn bucket_cases(runtime: &tokio::runtime::Runtime) {
+    let server = S3Server::start();
+    let engine =
+        Engine::new(server.source(&settings()), EngineConfig { freshness: ttl(60), ..EngineConfig::default() });
     let bucket = bucket_target();
     let cold = Instant::now();
     let first = runtime.block_on(engine.decide(&bucket));
@@ -38,7 +78,7 @@ fn main() {
         "the benchmark resource must be compliant: {:?}",
         first.verdict
     );
-    println!("{:<52} {:>12}", "AWS::S3::Bucket, cold (fetch + render + compile)", format_duration(cold));
+    println!("{:<60} {:>12}", "AWS::S3::Bucket, cold (fetch + render + compile)", format_duration(cold));
 
     let samples = measure(|| {
         runtime.block_on(engine.decide(&bucket));
@@ -50,7 +90,101 @@ fn main() {
         runtime.block_on(engine.decide(&refused));
     });
     report("AWS::S3::Bucket, warm, non-compliant", &samples);
+}
 
+/// Every bundled template with its `valid-full.json` fixture, warm, from S3.
+fn every_type_warm(runtime: &tokio::runtime::Runtime) {
+    let server = S3Server::start();
+    let engine =
+        Engine::new(server.source(&settings()), EngineConfig { freshness: ttl(60), ..EngineConfig::default() });
+    println!("\nwarm decision per type (valid-full.json fixture; G = with Guard rules)");
+    let mut results = Map::new();
+    for (stem, type_name) in bundled_types() {
+        let properties = read_json(&format!("tests/fixtures/{stem}/valid-full.json"));
+        let target = Target {
+            type_name: type_name.clone(),
+            logical_id: "Fixture".into(),
+            action: Action::Create,
+            properties,
+            context: sample_context(),
+        };
+        let first = runtime.block_on(engine.decide(&target));
+        assert!(matches!(first.verdict, Verdict::Compliant), "{stem}/valid-full.json: {:?}", first.verdict);
+        let samples = measure(|| {
+            runtime.block_on(engine.decide(&target));
+        });
+        let guard = if has_guard_rules(&stem) { " G" } else { "" };
+        report(&format!("  {type_name}{guard}"), &samples);
+        let (median, p99) = (quantile(&samples, 0.5), quantile(&samples, 0.99));
+        results.insert(
+            type_name,
+            json!({"median_us": micros(median), "p99_us": micros(p99), "guard_rules": !guard.is_empty()}),
+        );
+    }
+    if let Ok(path) = std::env::var("RCFGE_BENCH_JSON") {
+        std::fs::write(&path, serde_json::to_string_pretty(&json!({"warm": results})).expect("json"))
+            .expect("write RCFGE_BENCH_JSON");
+        println!("  (written to {path})");
+    }
+}
+
+/// A cache miss without the fetch: parse the template, render it for a context, compile the
+/// schema (every pattern included).
+fn render_and_compile() {
+    println!("\nrender + compile per type (cache miss, template already fetched; 200 iterations)");
+    let mut medians = Vec::new();
+    let variables = read_json("templates/_variables.json");
+    for (stem, type_name) in bundled_types() {
+        let body = std::fs::read(root().join(format!("templates/{stem}.json"))).expect("template");
+        let mut vars = sample_context().variables(&type_name, "Fixture", Action::Create);
+        if let Some(organisation) = variables.as_object() {
+            vars.extend(organisation.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        let mut samples: Vec<Duration> = (0..200)
+            .map(|_| {
+                let started = Instant::now();
+                let template = Template::parse(&type_name, "bench", &body).expect("template parses");
+                let schema = template.render(&vars).expect("template renders");
+                let policy = Policy::compile(&type_name, "bench", schema).expect("schema compiles");
+                std::hint::black_box(policy);
+                started.elapsed()
+            })
+            .collect();
+        samples.sort();
+        medians.push((quantile(&samples, 0.5), type_name));
+    }
+    medians.sort();
+    let total: Duration = medians.iter().map(|(d, _)| *d).sum();
+    println!("  fastest  {:<48} {:>12}", medians[0].1, format_duration(medians[0].0));
+    let middle = &medians[medians.len() / 2];
+    println!("  median   {:<48} {:>12}", middle.1, format_duration(middle.0));
+    let slowest = &medians[medians.len() - 1];
+    println!("  slowest  {:<48} {:>12}", slowest.1, format_duration(slowest.0));
+    println!("  all {} types, one after the other {:>33}", medians.len(), format_duration(total));
+}
+
+/// Where a warm decision with Guard rules spends its time: `cfn-guard` takes the rules as text
+/// and parses them on every evaluation.
+fn guard_parts() {
+    println!("\nGuard rules, AWS::S3::Bucket (cfn-guard library)");
+    let text = std::fs::read_to_string(root().join("guard-rules/aws-s3-bucket.guard")).expect("rules");
+    let rules = GuardRules::parse("aws-s3-bucket.guard", text.as_bytes()).expect("rules parse");
+    let properties = bucket_properties();
+    let samples = measure(|| {
+        std::hint::black_box(rules.check("AWS::S3::Bucket", "ReceiptsBucket", &properties).expect("rules run"));
+    });
+    report("  GuardRules::check (parse rules + evaluate + report)", &samples);
+    let samples = measure(|| {
+        std::hint::black_box(cfn_guard::commands::validate::parse_rules(&text, "aws-s3-bucket.guard").is_ok());
+    });
+    report("  of which parsing the rule file alone", &samples);
+}
+
+fn hook_path(runtime: &tokio::runtime::Runtime) {
+    let server = S3Server::start();
+    let engine =
+        Engine::new(server.source(&settings()), EngineConfig { freshness: ttl(60), ..EngineConfig::default() });
+    println!();
     let event = event();
     let defaults = EventDefaults::default();
     let samples = measure(|| {
@@ -63,11 +197,14 @@ fn main() {
         runtime.block_on(hook::answer_bytes(&engine, &bytes, &defaults, hook::TIME_BUDGET));
     });
     report("raw event bytes -> response (hook::answer_bytes)", &samples);
+}
 
+fn gets_per_thousand(runtime: &tokio::runtime::Runtime) {
+    let bucket = bucket_target();
     println!("\nS3 GETs per 1,000 decisions (AWS::S3::Bucket)");
     for (label, freshness) in [("TTL 60 s (default)", ttl(60)), ("TTL 0 s (revalidate every time)", ttl(0))] {
         let server = S3Server::start();
-        let engine = Engine::new(server.source(&settings), EngineConfig { freshness, ..EngineConfig::default() });
+        let engine = Engine::new(server.source(&settings()), EngineConfig { freshness, ..EngineConfig::default() });
         for _ in 0..1000 {
             runtime.block_on(engine.decide(&bucket));
         }
@@ -78,6 +215,87 @@ fn main() {
             server.observed.not_modified()
         );
     }
+}
+
+/// A whole `rcfge hook invoke` process: start, read the event, fetch the template and Guard
+/// rules from S3, decide, print, exit. Peak RSS through GNU time where it is installed.
+fn process_cold_start() {
+    let server = S3Server::start();
+    let event = root().join("tests/fixtures/events/bucket-compliant.json");
+    let binary = env!("CARGO_BIN_EXE_rcfge");
+    let time = std::path::Path::new("/usr/bin/time");
+    let mut samples = Vec::new();
+    let mut peak_rss_kib = Vec::new();
+    for _ in 0..30 {
+        let rss_file = tempfile::NamedTempFile::new().expect("temp file");
+        let mut command = if time.exists() {
+            let mut command = std::process::Command::new(time);
+            command.arg("-f").arg("%M").arg("-o").arg(rss_file.path()).arg(binary);
+            command
+        } else {
+            std::process::Command::new(binary)
+        };
+        command
+            .args(["hook", "invoke", "--event"])
+            .arg(&event)
+            .args(["--templates", &server.uri()])
+            .env("AWS_ENDPOINT_URL", &server.endpoint)
+            .env("AWS_ACCESS_KEY_ID", s3_server::ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", s3_server::SECRET_KEY)
+            .env("AWS_REGION", "eu-west-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .stdout(std::process::Stdio::null());
+        let started = Instant::now();
+        let status = command.status().expect("rcfge runs");
+        samples.push(started.elapsed());
+        assert_eq!(status.code(), Some(0), "the cold-start event must be compliant");
+        if let Ok(text) = std::fs::read_to_string(rss_file.path()) {
+            peak_rss_kib.extend(text.trim().parse::<u64>().ok());
+        }
+    }
+    samples.sort();
+    println!();
+    report("process cold start: rcfge hook invoke over S3 (30 runs)", &samples);
+    if let Some(peak) = peak_rss_kib.iter().max() {
+        println!("  peak RSS {:.1} MiB", *peak as f64 / 1024.0);
+    }
+    for name in ["rcfge", "rcfge-hook"] {
+        let path = std::path::Path::new(binary).with_file_name(name);
+        if let Ok(meta) = std::fs::metadata(&path) {
+            println!("  binary {name}: {:.1} MiB", meta.len() as f64 / (1024.0 * 1024.0));
+        }
+    }
+}
+
+fn root() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read_json(relative: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(root().join(relative)).expect(relative)).expect(relative)
+}
+
+/// (file stem, type name) of every bundled template, in file order.
+fn bundled_types() -> Vec<(String, String)> {
+    let mut types: Vec<(String, String)> = std::fs::read_dir(root().join("templates"))
+        .expect("templates/")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.file_name().is_some_and(|name| name != "_variables.json"))
+        .map(|path| {
+            let stem = path.file_stem().expect("stem").to_string_lossy().into_owned();
+            let type_name =
+                read_json(&format!("templates/{stem}.json"))["typeName"].as_str().expect("typeName").to_owned();
+            (stem, type_name)
+        })
+        .collect();
+    types.sort();
+    types
+}
+
+fn has_guard_rules(stem: &str) -> bool {
+    read_json(&format!("templates/{stem}.json"))["x-rcfge"]["guardRules"] == json!(true)
 }
 
 fn measure(mut run: impl FnMut()) -> Vec<Duration> {
@@ -94,19 +312,30 @@ fn measure(mut run: impl FnMut()) -> Vec<Duration> {
     samples
 }
 
+fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
+}
+
 fn report(label: &str, sorted: &[Duration]) {
-    let at = |q: f64| sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)];
     let max = sorted[sorted.len() - 1];
     println!(
-        "{label:<52} {:>12} {:>12} {:>12}",
-        format_duration(at(0.5)),
-        format_duration(at(0.99)),
+        "{label:<60} {:>12} {:>12} {:>12}",
+        format_duration(quantile(sorted, 0.5)),
+        format_duration(quantile(sorted, 0.99)),
         format_duration(max)
     );
 }
 
+fn micros(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e7).round() / 10.0
+}
+
 fn format_duration(d: Duration) -> String {
-    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+    if d >= Duration::from_millis(10) {
+        format!("{:.1} ms", d.as_secs_f64() * 1e3)
+    } else {
+        format!("{:.1} µs", d.as_secs_f64() * 1e6)
+    }
 }
 
 fn bucket_target() -> Target {

@@ -77,12 +77,10 @@ struct Entry<T> {
 struct Slot<T> {
     entry: Option<Entry<T>>,
     /// The last failed fetch: requests that queued behind it get its error at once instead
-    /// of each waiting for their own timeout.
+    /// of each waiting for their own timeout. A request that arrives after it tries again, so
+    /// one transient error fails only the requests that were waiting for that fetch.
     failed: Option<(Instant, String)>,
 }
-
-/// How long a failed fetch is answered from memory.
-const FAILURE_MEMORY: Duration = Duration::from_secs(1);
 
 /// Parsed source files by file name.
 pub struct FileCache<T> {
@@ -113,6 +111,7 @@ impl<T> FileCache<T> {
         pairing: Option<Pairing>,
         parse: impl FnOnce(&Fetched) -> Result<T, E>,
     ) -> Result<Cached<T>, LoadError<E>> {
+        let asked_at = Instant::now();
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
             slots
@@ -126,8 +125,7 @@ impl<T> FileCache<T> {
         if let Some(current) = slot.entry.as_ref().filter(|e| self.is_fresh(e) && recent_enough(e)) {
             return Ok(current.serve(CacheUse::Hit));
         }
-        let recent_failure =
-            slot.failed.as_ref().filter(|(at, _)| at.elapsed() < FAILURE_MEMORY).map(|(_, reason)| reason.clone());
+        let recent_failure = slot.failed.as_ref().filter(|(at, _)| *at >= asked_at).map(|(_, reason)| reason.clone());
         let fetched = match recent_failure {
             Some(reason) => Err(StoreError::RecentFailure { file_name: file_name.to_owned(), reason }),
             None => {
@@ -275,7 +273,6 @@ mod tests {
         let newer = Pairing { not_checked_before: Instant::now(), allow_stale: false };
         assert!(cache.get_paired(&source, "rules", Some(newer), parse).await.is_err());
         let both_stale = Pairing { not_checked_before: Instant::now(), allow_stale: true };
-        std::thread::sleep(FAILURE_MEMORY);
         let stale = cache.get_paired(&source, "rules", Some(both_stale), parse).await.unwrap();
         assert_eq!(stale.status, CacheUse::Stale);
     }

@@ -15,7 +15,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ChecksumAlgorithm;
 use base64::Engine as _;
@@ -225,7 +224,7 @@ pub async fn apply(
             client.delete_object().bucket(&location.bucket).key(&key).send().await.map_err(|e| PublishError::S3 {
                 operation: "DeleteObject",
                 location: format!("s3://{}/{key}", location.bucket),
-                reason: DisplayErrorContext(&e).to_string(),
+                reason: crate::store::describe_error(&e),
             })?;
             *change = Change::Remove;
         }
@@ -251,7 +250,7 @@ async fn upload(client: &Client, location: &S3Location, file: &LocalFile) -> Res
         .map_err(|e| PublishError::S3 {
             operation: "PutObject",
             location: format!("s3://{}/{key}", location.bucket),
-            reason: DisplayErrorContext(&e).to_string(),
+            reason: crate::store::describe_error(&e),
         })?;
     Ok(())
 }
@@ -276,7 +275,7 @@ async fn remote_hashes(
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| s3_error("ListObjectsV2", DisplayErrorContext(&e).to_string()))?;
+        let page = page.map_err(|e| s3_error("ListObjectsV2", crate::store::describe_error(&e)))?;
         for object in page.contents() {
             if let Some(name) = object.key().and_then(|key| key.strip_prefix(&location.prefix)) {
                 names.push(name.to_owned());
@@ -291,7 +290,7 @@ async fn remote_hashes(
             .key(location.key(&name))
             .send()
             .await
-            .map_err(|e| s3_error("HeadObject", DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| s3_error("HeadObject", crate::store::describe_error(&e)))?;
         let hash = head.metadata().and_then(|m| m.get(HASH_METADATA)).cloned();
         hashes.insert(name, hash);
     }

@@ -109,7 +109,7 @@ pub enum StoreError {
     InvalidLocation { location: String, reason: String },
     #[error("cannot read {location}: {reason}")]
     S3 { location: String, reason: String },
-    #[error("fetching {file_name} failed a moment ago: {reason}")]
+    #[error("fetching {file_name} failed while this request waited for it: {reason}")]
     RecentFailure { file_name: String, reason: String },
     #[error("unexpected answer for {file_name}: {reason}")]
     Unexpected { file_name: String, reason: String },
@@ -146,6 +146,21 @@ pub(crate) fn check_file_name(file_name: &str) -> Result<(), StoreError> {
         && !file_name.starts_with('.')
         && file_name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if plain { Ok(()) } else { Err(StoreError::InvalidFileName { file_name: file_name.to_owned() }) }
+}
+
+/// An error and its causes on one line, each said once: the SDK's own rendering adds a
+/// `Debug` dump of the error that helps no one reading a hook answer.
+pub fn describe_error(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !text.is_empty() && !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
 
 use super::{
@@ -192,7 +192,7 @@ impl S3Source {
                 let message = service.err().message().unwrap_or_default();
                 format!("HTTP {status} {code} {message}").trim_end().to_owned()
             }
-            _ => DisplayErrorContext(&error).to_string(),
+            _ => super::describe_error(&error),
         };
         Err(self.fault(key, reason))
     }

@@ -8,6 +8,7 @@ mod faults;
 mod guard;
 mod hook_invoke;
 mod lambda;
+mod load;
 mod payload_server;
 mod publish;
 mod render;

@@ -32,6 +32,14 @@ pub enum Fault {
     Delay(Duration),
     /// Send the headers and the first byte of the body, then nothing more.
     StallBody,
+    /// Send the headers and half of the body, then end the response early.
+    TruncateBody,
+    /// For each request: an error (500 or 503) with this probability in thousandths, else a
+    /// random delay of up to `max_delay` before the normal answer.
+    Random {
+        errors_per_mille: u64,
+        max_delay: Duration,
+    },
 }
 
 /// A body that sends one chunk and then never finishes.
@@ -53,10 +61,29 @@ impl futures_core::Stream for StalledBody {
     }
 }
 
+/// A body that sends what it was given and then ends, whatever the declared length.
+struct ShortBody {
+    chunk: Option<bytes::Bytes>,
+}
+
+impl futures_core::Stream for ShortBody {
+    type Item = Result<bytes::Bytes, std::io::Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::task::Poll::Ready(self.chunk.take().map(Ok))
+    }
+}
+
 /// Request counters and the fault switch, shared with the test.
 #[derive(Debug)]
 pub struct Observed {
     pub gets: AtomicUsize,
+    /// Errors answered because of `Fault::Random`.
+    pub injected_errors: AtomicUsize,
+    random: Mutex<u64>,
     /// The key of every GET, in order.
     pub keys: Mutex<Vec<String>>,
     pub not_modified: AtomicUsize,
@@ -79,6 +106,15 @@ impl Observed {
 
     pub fn set_fault(&self, fault: Fault) {
         *self.fault.lock().unwrap() = fault;
+    }
+
+    /// A pseudo-random number below `bound` (xorshift: repeatable from the fixed seed).
+    fn random_below(&self, bound: u64) -> u64 {
+        let mut state = self.random.lock().unwrap();
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state % bound.max(1)
     }
 }
 
@@ -103,6 +139,29 @@ impl S3 for TestS3 {
                 response.output.body =
                     Some(StreamingBlob::wrap(StalledBody { first: Some(bytes::Bytes::from_static(b"{")) }));
                 return Ok(response);
+            }
+            Fault::TruncateBody => {
+                // s3s-fs keeps each object in a file named by its bucket and key.
+                let file = self.root.join(&req.input.bucket).join(&req.input.key);
+                let whole = bytes::Bytes::from(std::fs::read(file).unwrap_or_default());
+                let mut response = self.inner.get_object(req).await?;
+                let half = whole.slice(..whole.len() / 2);
+                response.output.content_length = Some(whole.len() as i64);
+                response.output.body = Some(StreamingBlob::wrap(ShortBody { chunk: Some(half) }));
+                return Ok(response);
+            }
+            Fault::Random { errors_per_mille, max_delay } => {
+                if self.observed.random_below(1000) < errors_per_mille {
+                    self.observed.injected_errors.fetch_add(1, Ordering::SeqCst);
+                    let code = if self.observed.random_below(2) == 0 {
+                        S3ErrorCode::InternalError
+                    } else {
+                        S3ErrorCode::ServiceUnavailable
+                    };
+                    return Err(S3Error::new(code));
+                }
+                let delay = self.observed.random_below(max_delay.as_micros() as u64 + 1);
+                tokio::time::sleep(Duration::from_micros(delay)).await;
             }
         }
         // As S3 does (s3s-fs answers NoSuchKey for a missing bucket).
@@ -164,6 +223,8 @@ impl S3Server {
             gets: AtomicUsize::new(0),
             keys: Mutex::new(Vec::new()),
             not_modified: AtomicUsize::new(0),
+            injected_errors: AtomicUsize::new(0),
+            random: Mutex::new(0x2545_f491_4f6c_dd1d),
             fault: Mutex::new(Fault::None),
         });
         let mut builder = S3ServiceBuilder::new(TestS3 {
