@@ -2,7 +2,7 @@
 //! compiling a template, the hook path from event bytes to response, S3 GETs per 1,000
 //! decisions, and a whole process's cold start, with templates in a real S3-protocol server
 //! on loopback. Run with `cargo bench --bench decision [-- SECTION...]`; sections: `bucket`,
-//! `types`, `render`, `guard`, `hook`, `gets`, `process`. With `RCFGE_BENCH_JSON=FILE` the
+//! `types`, `render`, `guard`, `hook`, `gets`, `process`, `lambda`. With `RCFGE_BENCH_JSON=FILE` the
 //! per-type warm numbers are also written to FILE as JSON (`benches/compare.sh` reads them).
 //!
 //! A measurement, not a test: it prints numbers and asserts nothing about time.
@@ -10,6 +10,10 @@
 #[path = "../tests/it/s3_server.rs"]
 #[allow(dead_code)]
 mod s3_server;
+
+#[path = "../tests/it/lambda.rs"]
+#[allow(dead_code)]
+mod lambda;
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +28,10 @@ use rcfge::{Action, Context, Engine, EngineConfig, Target, Verdict, hook};
 use serde_json::{Map, Value, json};
 
 use s3_server::S3Server;
+
+// The allocator the binaries ship with, so the numbers are theirs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const WARM_ITERATIONS: usize = 20_000;
 
@@ -54,6 +62,9 @@ fn main() {
     }
     if wanted("process") {
         process_cold_start();
+    }
+    if wanted("lambda") {
+        lambda_cold_start();
     }
 }
 
@@ -267,6 +278,33 @@ fn process_cold_start() {
             println!("  binary {name}: {:.1} MiB", meta.len() as f64 / (1024.0 * 1024.0));
         }
     }
+}
+
+/// The Lambda function (`rcfge-hook`) as Lambda starts it: process start, configuration,
+/// S3 client, first event from a loopback Runtime API, template and Guard rules from the
+/// loopback S3 server, answer posted. Peak RSS is the process's high-water mark after it.
+fn lambda_cold_start() {
+    let server = S3Server::start();
+    let mut samples = Vec::new();
+    let mut peak_rss_kib = 0;
+    for _ in 0..30 {
+        let api = lambda::RuntimeApi::start(vec![lambda::fixture("bucket-compliant")]);
+        let started = Instant::now();
+        let mut child = lambda::spawn_hook_over_s3(&api, &server);
+        let posted = api.wait_for(1, &mut child);
+        let answered = posted.first().expect("the function answered").at;
+        samples.push(answered.duration_since(started));
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+        let high_water =
+            status.lines().find_map(|l| l.strip_prefix("VmHWM:")).map(|v| v.trim().trim_end_matches("kB").trim());
+        peak_rss_kib = peak_rss_kib.max(high_water.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    samples.sort();
+    println!();
+    report("Lambda cold start: rcfge-hook start -> first answer posted (30 runs)", &samples);
+    println!("  peak RSS after the first answer {:.1} MiB", peak_rss_kib as f64 / 1024.0);
 }
 
 fn root() -> &'static std::path::Path {

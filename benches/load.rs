@@ -16,6 +16,10 @@ use std::time::Duration;
 use load::{Load, cases, run};
 use s3_server::{Fault, S3Server};
 
+// The allocator the binaries ship with, so the numbers are theirs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cases = cases();
     println!("rcfge load benchmark: 10,000 decisions over {} fixture events, concurrency 64\n", cases.len());

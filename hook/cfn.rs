@@ -239,7 +239,7 @@ fn from_yaml(yaml: Yaml) -> Result<Value, CfnError> {
         Yaml::Mapping(mapping) => {
             let mut object = Map::new();
             for (key, value) in mapping {
-                let key = match key {
+                let key = match untag_non_specific(key) {
                     Yaml::String(s) => s,
                     Yaml::Number(n) => n.to_string(),
                     Yaml::Bool(b) => b.to_string(),
@@ -257,6 +257,7 @@ fn from_yaml(yaml: Yaml) -> Result<Value, CfnError> {
             }
             Value::Object(object)
         }
+        Yaml::Tagged(tagged) if is_non_specific(&tagged.tag) => from_yaml(tagged.value)?,
         Yaml::Tagged(tagged) => {
             let tag = tagged.tag.to_string();
             let name = tag.trim_start_matches('!');
@@ -270,6 +271,19 @@ fn from_yaml(yaml: Yaml) -> Result<Value, CfnError> {
             Value::Object(Map::from_iter([(function, argument)]))
         }
     })
+}
+
+/// The non-specific tag `!`: YAML's way of saying "the plain type", so `! "Ref"` is the
+/// string `Ref`, not a function.
+fn is_non_specific(tag: &serde_yaml_ng::value::Tag) -> bool {
+    tag.to_string().trim_start_matches('!').is_empty()
+}
+
+fn untag_non_specific(value: Yaml) -> Yaml {
+    match value {
+        Yaml::Tagged(tagged) if is_non_specific(&tagged.tag) => tagged.value,
+        other => other,
+    }
 }
 
 /// `!GetAtt Bucket.Arn` → `["Bucket", "Arn"]`; the list form is kept.
@@ -322,6 +336,18 @@ mod tests {
                 "Flag": true,
                 "Count": 3
             })
+        );
+    }
+
+    #[test]
+    fn the_non_specific_tag_is_the_plain_value() {
+        let stack = parse(
+            "Resources:\n  B:\n    Type: AWS::S3::Bucket\n    Properties:\n      Tags:\n        - Key: ! \"team\"\n          Value: {! \"Ref\": \"AWS::AccountId\"}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            stack.resources[0].properties,
+            json!({"Tags": [{"Key": "team", "Value": {"Ref": "AWS::AccountId"}}]})
         );
     }
 

@@ -141,9 +141,23 @@ mod tests {
 
     #[test]
     fn catastrophic_patterns_hit_the_backtrack_limit() {
-        let policy = Policy::compile("A::B::C", "v", json!({"pattern": "^(a+)+\\1$"})).unwrap();
-        let hostile = format!("{}b", "a".repeat(40));
+        let pattern = "^(\\w+\\s?)*(?<!x)$";
+        let policy = Policy::compile("A::B::C", "v", json!({"pattern": pattern})).unwrap();
+        let hostile = format!("{}!", "a".repeat(40));
+        // The engine itself gives up on this value: the refusal below is the limit at work,
+        // not a quick mismatch.
+        let regex = fancy_regex::RegexBuilder::new(pattern).backtrack_limit(REGEX_BACKTRACK_LIMIT).build().unwrap();
+        assert!(
+            matches!(regex.is_match(&hostile), Err(fancy_regex::Error::RuntimeError(_))),
+            "{:?}",
+            regex.is_match(&hostile)
+        );
         let instance = json!(hostile);
+        assert!(!policy.validator().is_valid(&instance), "an unfinished match never passes");
+        // Nor under `not`: either outcome of the match could be the true one.
+        let negated = Policy::compile("A::B::C", "v", json!({"not": {"pattern": pattern}})).unwrap();
+        assert!(!negated.validator().is_valid(&instance), "an unfinished match under `not` never passes");
+        assert!(!crate::validate::check(&negated, &instance).is_empty(), "and it is reported");
         let errors: Vec<_> = policy.validator().iter_errors(&instance).map(|e| e.kind().keyword().to_owned()).collect();
         assert_eq!(errors, ["pattern"]);
     }

@@ -15,6 +15,9 @@ use rcfge::{Engine, HookResponse, hook};
 use serde_json::value::RawValue;
 use tracing_subscriber::EnvFilter;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Kept free before Lambda's deadline to send the answer.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 

@@ -22,6 +22,9 @@ use rcfge::store::{S3Location, TemplateLocation, client_from_environment, file_n
 use rcfge::{Action, Context, Engine, EngineConfig, HookResponse, hook};
 use serde_json::{Map, Value};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "rcfge", version, about = "Enforce restricted resource schema templates on CloudFormation")]
 struct Cli {

@@ -123,6 +123,24 @@ fn no_event_slips_through_the_hook() {
     println!("bypass suite (hook): {} cases, every one refused", cases.len());
 }
 
+#[test]
+fn a_value_that_makes_a_pattern_backtrack_is_refused_in_bounded_time() {
+    let faulty = "tests/fixtures/faulty-templates";
+    let event = |name: String| {
+        crate::support::event("Test::Backtracking::Pattern", "CREATE_PRE_PROVISION", json!({"Name": name}))
+    };
+    let (code, response) = crate::support::invoke_event(&event("payments team".into()), faulty);
+    assert_eq!(code, 0, "the pattern itself works: {response:#}");
+    // Without a limit there are 2^4095 ways to split the a's to try: the test would never end.
+    let (code, response) = crate::support::invoke_event(&event(format!("{}!", "a".repeat(4096))), faulty);
+    assert_eq!(response["errorCode"], "NonCompliant", "{response:#}");
+    assert_eq!(code, 1);
+    assert!(
+        response["message"].as_str().unwrap().contains("could not be checked against the approved pattern"),
+        "{response:#}"
+    );
+}
+
 /// (case, stack template, a text the report must contain)
 fn stack_cases() -> Vec<(&'static str, String, &'static str)> {
     let cases: Vec<(&str, &str, &str)> = vec![

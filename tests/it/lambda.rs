@@ -20,11 +20,14 @@ const PREFIX: &str = "/2018-06-01/runtime";
 
 /// What the function posted back for one invocation.
 #[derive(Clone, Debug)]
-struct Posted {
+pub(crate) struct Posted {
     request_id: String,
     /// `response`, `error` or `init-error`.
     kind: String,
     body: Value,
+    /// When the server received it (read by the cold-start benchmark).
+    #[allow(dead_code)]
+    pub(crate) at: Instant,
 }
 
 #[derive(Default)]
@@ -34,14 +37,14 @@ struct ApiState {
 }
 
 /// A Runtime API endpoint on loopback, serving queued events.
-struct RuntimeApi {
+pub(crate) struct RuntimeApi {
     address: String,
     state: Arc<ApiState>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl RuntimeApi {
-    fn start(events: Vec<Vec<u8>>) -> Self {
+    pub(crate) fn start(events: Vec<Vec<u8>>) -> Self {
         let state = Arc::new(ApiState::default());
         state.pending.lock().unwrap().extend(events.into_iter().enumerate().map(|(i, e)| (format!("request-{i}"), e)));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -76,7 +79,7 @@ impl RuntimeApi {
     }
 
     /// Waits until `count` answers were posted (or the child exits, or 60 s pass).
-    fn wait_for(&self, count: usize, child: &mut Child) -> Vec<Posted> {
+    pub(crate) fn wait_for(&self, count: usize, child: &mut Child) -> Vec<Posted> {
         let deadline = Instant::now() + Duration::from_secs(60);
         while self.posted().len() < count && Instant::now() < deadline {
             if child.try_wait().unwrap().is_some() {
@@ -119,9 +122,11 @@ async fn route(state: Arc<ApiState>, request: Request<Incoming>) -> Result<Respo
     let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let body: Value = serde_json::from_slice(&body).unwrap_or_else(|_| json!(String::from_utf8_lossy(&body)));
     let posted = match path.strip_prefix(&format!("{PREFIX}/invocation/")).and_then(|rest| rest.split_once('/')) {
-        Some((id, kind @ ("response" | "error"))) => Posted { request_id: id.to_owned(), kind: kind.to_owned(), body },
+        Some((id, kind @ ("response" | "error"))) => {
+            Posted { request_id: id.to_owned(), kind: kind.to_owned(), body, at: Instant::now() }
+        }
         _ if path == format!("{PREFIX}/init/error") => {
-            Posted { request_id: String::new(), kind: "init-error".into(), body }
+            Posted { request_id: String::new(), kind: "init-error".into(), body, at: Instant::now() }
         }
         _ => return Ok(Response::builder().status(StatusCode::NOT_FOUND).body(Full::default()).unwrap()),
     };
@@ -155,7 +160,7 @@ fn spawn_hook(api: &RuntimeApi, env: &[(&str, &str)]) -> Child {
 }
 
 /// The function configured to read its templates from the loopback S3 server.
-fn spawn_hook_over_s3(api: &RuntimeApi, s3: &S3Server) -> Child {
+pub(crate) fn spawn_hook_over_s3(api: &RuntimeApi, s3: &S3Server) -> Child {
     let templates = s3.uri();
     spawn_hook(
         api,
@@ -169,7 +174,7 @@ fn spawn_hook_over_s3(api: &RuntimeApi, s3: &S3Server) -> Child {
     )
 }
 
-fn fixture(name: &str) -> Vec<u8> {
+pub(crate) fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/fixtures/events/{name}.json", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
