@@ -101,6 +101,24 @@ fn bucket_cases(runtime: &tokio::runtime::Runtime) {
         runtime.block_on(engine.decide(&refused));
     });
     report("AWS::S3::Bucket, warm, non-compliant", &samples);
+
+    // The same template with its Guard rules switched off: what the schema alone costs.
+    let mut files = s3_server::bundled_templates();
+    for (name, body) in files.iter_mut().filter(|(name, _)| name == "aws-s3-bucket.json") {
+        let mut template: Value = serde_json::from_slice(body).expect("template");
+        template["x-rcfge"]["guardRules"] = json!(false);
+        *body = serde_json::to_vec(&template).expect("json");
+        println!("{:<60}", format!("(without {name}'s Guard rules:)"));
+    }
+    let server = S3Server::start_with(&files);
+    let engine =
+        Engine::new(server.source(&settings()), EngineConfig { freshness: ttl(60), ..EngineConfig::default() });
+    let first = runtime.block_on(engine.decide(&bucket));
+    assert!(matches!(first.verdict, Verdict::Compliant), "{:?}", first.verdict);
+    let samples = measure(|| {
+        runtime.block_on(engine.decide(&bucket));
+    });
+    report("AWS::S3::Bucket, warm decision, schema only", &samples);
 }
 
 /// Every bundled template with its `valid-full.json` fixture, warm, from S3.
@@ -110,7 +128,11 @@ fn every_type_warm(runtime: &tokio::runtime::Runtime) {
         Engine::new(server.source(&settings()), EngineConfig { freshness: ttl(60), ..EngineConfig::default() });
     println!("\nwarm decision per type (valid-full.json fixture; G = with Guard rules)");
     let mut results = Map::new();
-    for (stem, type_name) in bundled_types() {
+    // `RCFGE_BENCH_TYPES=AWS::IAM::Policy,...` measures only those types (for a profiler).
+    let only: Option<Vec<String>> =
+        std::env::var("RCFGE_BENCH_TYPES").ok().map(|list| list.split(',').map(str::to_owned).collect());
+    let types = bundled_types().into_iter().filter(|(_, name)| only.as_ref().is_none_or(|only| only.contains(name)));
+    for (stem, type_name) in types {
         let properties = read_json(&format!("tests/fixtures/{stem}/valid-full.json"));
         let target = Target {
             type_name: type_name.clone(),
@@ -185,6 +207,10 @@ fn guard_parts() {
         std::hint::black_box(rules.check("AWS::S3::Bucket", "ReceiptsBucket", &properties).expect("rules run"));
     });
     report("  GuardRules::check (parse rules + evaluate + report)", &samples);
+    // `RCFGE_BENCH_GUARD_CHECK_ONLY=1` leaves the check alone in the process, for a profiler.
+    if std::env::var_os("RCFGE_BENCH_GUARD_CHECK_ONLY").is_some() {
+        return;
+    }
     let samples = measure(|| {
         std::hint::black_box(cfn_guard::commands::validate::parse_rules(&text, "aws-s3-bucket.guard").is_ok());
     });

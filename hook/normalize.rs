@@ -26,6 +26,9 @@ pub struct Normalizer {
     /// `patternProperties` keys, compiled. A key fancy-regex cannot compile is left out: the
     /// values under it are then judged as written (stricter, never looser).
     pattern_keys: HashMap<String, Regex>,
+    /// The target of every local `$ref` (`#/definitions/...`), resolved once: walking a JSON
+    /// pointer on every use was most of the time normalising a large resource took.
+    references: HashMap<String, Value>,
 }
 
 impl Normalizer {
@@ -33,7 +36,9 @@ impl Normalizer {
     pub fn new(schema: &Value) -> Self {
         let mut pattern_keys = HashMap::new();
         collect_pattern_keys(schema, &mut pattern_keys, 0);
-        Normalizer { pattern_keys }
+        let mut references = HashMap::new();
+        collect_references(schema, schema, &mut references, 0);
+        Normalizer { pattern_keys, references }
     }
 
     /// Converts, in place, every scalar of `instance` that the schema expects in another type.
@@ -41,51 +46,91 @@ impl Normalizer {
         self.visit(schema, vec![schema], instance, 0);
     }
 
-    fn visit<'s>(&self, root: &'s Value, schemas: Vec<&'s Value>, instance: &mut Value, depth: usize) {
+    fn visit<'s>(&'s self, root: &'s Value, schemas: Vec<&'s Value>, instance: &mut Value, depth: usize) {
         if depth > MAX_DEPTH || schemas.is_empty() {
             return;
         }
         let mut expanded = Vec::new();
         let mut budget = EXPANSION_BUDGET;
         for schema in schemas {
-            expand(root, schema, &mut expanded, &mut budget);
+            self.expand(root, schema, &mut expanded, &mut budget);
         }
-        coerce(allowed_types(&expanded), instance);
+        let facets: Vec<Facets<'s>> = expanded.into_iter().map(Facets::of).collect();
+        coerce(allowed_types(&facets), instance);
         match instance {
             Value::Object(map) => {
                 for (key, child) in map.iter_mut() {
-                    let child_schemas = self.property_schemas(&expanded, key);
+                    let child_schemas = self.property_schemas(&facets, key);
                     self.visit(root, child_schemas, child, depth + 1);
                 }
             }
             Value::Array(items) => {
                 for (index, child) in items.iter_mut().enumerate() {
-                    self.visit(root, item_schemas(&expanded, index), child, depth + 1);
+                    self.visit(root, item_schemas(&facets, index), child, depth + 1);
                 }
             }
             _ => {}
         }
     }
 
+    /// Adds `schema` and every schema it stands for (`$ref` targets, `allOf`/`anyOf`/`oneOf`
+    /// branches, `then`/`else`) to `out`.
+    fn expand<'s>(&'s self, root: &'s Value, schema: &'s Value, out: &mut Vec<&'s Value>, budget: &mut usize) {
+        if *budget == 0 {
+            return;
+        }
+        *budget -= 1;
+        let Value::Object(object) = schema else { return };
+        if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
+            // Draft 7: a `$ref` replaces its siblings.
+            if let Some(target) = self.resolve_local(root, reference) {
+                self.expand(root, target, out, budget);
+            }
+            return;
+        }
+        out.push(schema);
+        // One pass over the keywords: a lookup per keyword hashed every name of every schema
+        // on every visit.
+        for (keyword, sub) in object {
+            match (keyword.as_str(), sub) {
+                ("allOf" | "anyOf" | "oneOf", Value::Array(branches)) => {
+                    branches.iter().for_each(|branch| self.expand(root, branch, out, budget));
+                }
+                // Conditional and negated subschemas also say what type a value is meant to
+                // have; taking their types too can only leave more strings as strings
+                // (refused), never fewer.
+                ("if" | "then" | "else" | "not", _) => self.expand(root, sub, out, budget),
+                ("dependencies", Value::Object(dependencies)) => {
+                    for sub in dependencies.values().filter(|d| d.is_object()) {
+                        self.expand(root, sub, out, budget);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn resolve_local<'s>(&'s self, root: &'s Value, reference: &str) -> Option<&'s Value> {
+        if reference == "#" { Some(root) } else { self.references.get(reference) }
+    }
+
     /// The schemas that apply to property `key` of an object.
-    fn property_schemas<'s>(&self, schemas: &[&'s Value], key: &str) -> Vec<&'s Value> {
+    fn property_schemas<'s>(&self, facets: &[Facets<'s>], key: &str) -> Vec<&'s Value> {
         let mut out = Vec::new();
-        for schema in schemas {
+        for facet in facets {
             let mut matched = false;
-            if let Some(sub) = schema.get("properties").and_then(|p| p.get(key)) {
+            if let Some(sub) = facet.properties.and_then(|p| p.get(key)) {
                 out.push(sub);
                 matched = true;
             }
-            if let Some(Value::Object(patterns)) = schema.get("patternProperties") {
-                for (pattern, sub) in patterns {
-                    let is_match = self.pattern_keys.get(pattern).is_some_and(|re| re.is_match(key).unwrap_or(false));
-                    if is_match {
-                        out.push(sub);
-                        matched = true;
-                    }
+            for (pattern, sub) in facet.pattern_properties.into_iter().flatten() {
+                let is_match = self.pattern_keys.get(pattern).is_some_and(|re| re.is_match(key).unwrap_or(false));
+                if is_match {
+                    out.push(sub);
+                    matched = true;
                 }
             }
-            if !matched && let Some(sub @ Value::Object(_)) = schema.get("additionalProperties") {
+            if !matched && let Some(sub) = facet.additional_properties {
                 out.push(sub);
             }
         }
@@ -94,62 +139,57 @@ impl Normalizer {
 }
 
 /// The schemas that apply to item `index` of an array.
-fn item_schemas<'s>(schemas: &[&'s Value], index: usize) -> Vec<&'s Value> {
+fn item_schemas<'s>(facets: &[Facets<'s>], index: usize) -> Vec<&'s Value> {
     let mut out = Vec::new();
-    for schema in schemas {
-        match schema.get("items") {
+    for facet in facets {
+        match facet.items {
             Some(sub @ Value::Object(_)) => out.push(sub),
             Some(Value::Array(tuple)) => match tuple.get(index) {
                 Some(sub) => out.push(sub),
-                None => out.extend(schema.get("additionalItems").filter(|s| s.is_object())),
+                None => out.extend(facet.additional_items),
             },
             _ => {}
         }
-        out.extend(schema.get("contains").filter(|s| s.is_object()));
+        out.extend(facet.contains);
     }
     out
 }
 
-/// Adds `schema` and every schema it stands for (`$ref` targets, `allOf`/`anyOf`/`oneOf`
-/// branches, `then`/`else`) to `out`.
-fn expand<'s>(root: &'s Value, schema: &'s Value, out: &mut Vec<&'s Value>, budget: &mut usize) {
-    if *budget == 0 {
-        return;
-    }
-    *budget -= 1;
-    let Value::Object(object) = schema else { return };
-    if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
-        // Draft 7: a `$ref` replaces its siblings.
-        if let Some(target) = resolve_local(root, reference) {
-            expand(root, target, out, budget);
-        }
-        return;
-    }
-    out.push(schema);
-    for combinator in ["allOf", "anyOf", "oneOf"] {
-        if let Some(Value::Array(branches)) = object.get(combinator) {
-            for branch in branches {
-                expand(root, branch, out, budget);
-            }
-        }
-    }
-    // Conditional and negated subschemas also say what type a value is meant to have; taking
-    // their types too can only leave more strings as strings (refused), never fewer.
-    for branch in ["if", "then", "else", "not"] {
-        if let Some(sub) = object.get(branch) {
-            expand(root, sub, out, budget);
-        }
-    }
-    if let Some(Value::Object(dependencies)) = object.get("dependencies") {
-        for sub in dependencies.values().filter(|d| d.is_object()) {
-            expand(root, sub, out, budget);
-        }
-    }
+/// The keywords of one schema that normalising reads, found in one pass over its keys: a
+/// lookup per keyword hashed every name of every schema at every location.
+#[derive(Default)]
+struct Facets<'s> {
+    types: Option<&'s Value>,
+    enumeration: Option<&'s Vec<Value>>,
+    constant: Option<&'s Value>,
+    properties: Option<&'s serde_json::Map<String, Value>>,
+    pattern_properties: Option<&'s serde_json::Map<String, Value>>,
+    additional_properties: Option<&'s Value>,
+    items: Option<&'s Value>,
+    additional_items: Option<&'s Value>,
+    contains: Option<&'s Value>,
 }
 
-fn resolve_local<'s>(root: &'s Value, reference: &str) -> Option<&'s Value> {
-    let pointer = reference.strip_prefix('#')?;
-    if pointer.is_empty() { Some(root) } else { root.pointer(pointer) }
+impl<'s> Facets<'s> {
+    fn of(schema: &'s Value) -> Self {
+        let mut facets = Facets::default();
+        let Value::Object(object) = schema else { return facets };
+        for (keyword, value) in object {
+            match (keyword.as_str(), value) {
+                ("type", _) => facets.types = Some(value),
+                ("enum", Value::Array(values)) => facets.enumeration = Some(values),
+                ("const", _) => facets.constant = Some(value),
+                ("properties", Value::Object(map)) => facets.properties = Some(map),
+                ("patternProperties", Value::Object(map)) => facets.pattern_properties = Some(map),
+                ("additionalProperties", Value::Object(_)) => facets.additional_properties = Some(value),
+                ("items", _) => facets.items = Some(value),
+                ("additionalItems", Value::Object(_)) => facets.additional_items = Some(value),
+                ("contains", Value::Object(_)) => facets.contains = Some(value),
+                _ => {}
+            }
+        }
+        facets
+    }
 }
 
 /// The JSON types the schemas allow, as a bit set.
@@ -188,15 +228,15 @@ impl Types {
     }
 }
 
-fn allowed_types(schemas: &[&Value]) -> Types {
+fn allowed_types(facets: &[Facets<'_>]) -> Types {
     let mut types = Types::default();
-    for schema in schemas {
-        match schema.get("type") {
+    for facet in facets {
+        match facet.types {
             Some(Value::String(name)) => types.add_name(name),
             Some(Value::Array(names)) => names.iter().filter_map(Value::as_str).for_each(|n| types.add_name(n)),
             _ => {
-                schema.get("enum").and_then(Value::as_array).into_iter().flatten().for_each(|v| types.add_value(v));
-                if let Some(value) = schema.get("const") {
+                facet.enumeration.into_iter().flatten().for_each(|v| types.add_value(v));
+                if let Some(value) = facet.constant {
                     types.add_value(value);
                 }
             }
@@ -275,6 +315,27 @@ fn collect_pattern_keys(schema: &Value, out: &mut HashMap<String, Regex>, depth:
             object.values().for_each(|v| collect_pattern_keys(v, out, depth + 1));
         }
         Value::Array(items) => items.iter().for_each(|v| collect_pattern_keys(v, out, depth + 1)),
+        _ => {}
+    }
+}
+
+/// Resolves every local `$ref` of `schema` against `root`, once.
+fn collect_references(root: &Value, schema: &Value, out: &mut HashMap<String, Value>, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    match schema {
+        Value::Object(object) => {
+            if let Some(reference) = object.get("$ref").and_then(Value::as_str)
+                && let Some(pointer) = reference.strip_prefix('#').filter(|p| !p.is_empty())
+                && !out.contains_key(reference)
+                && let Some(target) = root.pointer(pointer)
+            {
+                out.insert(reference.to_owned(), target.clone());
+            }
+            object.values().for_each(|v| collect_references(root, v, out, depth + 1));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_references(root, v, out, depth + 1)),
         _ => {}
     }
 }
