@@ -60,6 +60,9 @@ impl RuntimeApi {
                     tokio::select! {
                         accepted = listener.accept() => {
                             let Ok((socket, _)) = accepted else { continue };
+                            // As real endpoints do: without it, Nagle's algorithm and delayed
+                            // ACKs hold small answers back ~40 ms.
+                            let _ = socket.set_nodelay(true);
                             let state = shared.clone();
                             let service = hyper::service::service_fn(move |request| route(state.clone(), request));
                             tokio::spawn(async move {

@@ -248,6 +248,9 @@ impl S3Server {
                     tokio::select! {
                         accepted = listener.accept() => {
                             let Ok((socket, _)) = accepted else { continue };
+                            // As real endpoints do: without it, Nagle's algorithm and delayed
+                            // ACKs hold small answers back ~40 ms.
+                            let _ = socket.set_nodelay(true);
                             let connection = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
                             tokio::spawn(async move { let _ = connection.await; });
                         }
