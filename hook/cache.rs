@@ -16,8 +16,10 @@ use crate::policy::Policy;
 use crate::store::{Fetch, Fetched, StoreError, TemplateSource};
 
 /// How many compiled policies are kept before the cache starts afresh. Templates that use
-/// per-resource variables (`logicalResourceId`) compile once per resource.
-const MAX_POLICIES: usize = 1024;
+/// per-stack or per-resource variables (`stackName`, `logicalResourceId`) compile once per
+/// value. A large compiled schema takes about half a megabyte, so this keeps the cache within
+/// ~64 MiB of a 256 MB function (fuzzing with 1,024 filled it to ~500 MB).
+const MAX_POLICIES: usize = 128;
 
 /// How long cached files are trusted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -275,5 +277,17 @@ mod tests {
         let both_stale = Pairing { not_checked_before: Instant::now(), allow_stale: true };
         let stale = cache.get_paired(&source, "rules", Some(both_stale), parse).await.unwrap();
         assert_eq!(stale.status, CacheUse::Stale);
+    }
+
+    #[test]
+    fn the_policy_cache_is_bounded() {
+        let cache = PolicyCache::default();
+        let schema = serde_json::json!({"type": "object"});
+        for i in 0..(MAX_POLICIES * 2 + 3) {
+            let key = ("A::B::C".to_owned(), "v1".to_owned(), format!("stack-{i}"));
+            let compiled = cache.get_or_compile(key, || Policy::compile("A::B::C", "v1", schema.clone()));
+            assert!(compiled.is_ok());
+            assert!(cache.lock().len() <= MAX_POLICIES);
+        }
     }
 }
