@@ -2,8 +2,8 @@
 //! policies by template version and the variable values they were rendered with.
 //!
 //! Concurrent requests for the same file wait for one fetch instead of each making their own;
-//! if that fetch fails, the requests queued behind it (within a second) get the same error at
-//! once. A failed fetch or parse is never cached beyond that: the next request tries again, and
+//! if that fetch fails, the requests queued behind it get the same error at once. A failed
+//! fetch or parse is never cached beyond that: the next request tries again, and
 //! until it succeeds every decision that needs the file fails closed. The one exception is an explicit
 //! `stale_if_error` window: when revalidating *fails* (timeout, 5xx, 403), the last good copy
 //! may be used for that long past its TTL. A 404 or a broken new version is never masked.

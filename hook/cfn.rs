@@ -257,7 +257,9 @@ fn from_yaml(yaml: Yaml) -> Result<Value, CfnError> {
             }
             Value::Object(object)
         }
-        Yaml::Tagged(tagged) if is_non_specific(&tagged.tag) => from_yaml(tagged.value)?,
+        Yaml::Tagged(tagged) if is_non_specific(&tagged.tag) && !is_plain_scalar(&tagged.value) => {
+            from_yaml(tagged.value)?
+        }
         Yaml::Tagged(tagged) => {
             let tag = tagged.tag.to_string();
             let name = tag.trim_start_matches('!');
@@ -273,15 +275,21 @@ fn from_yaml(yaml: Yaml) -> Result<Value, CfnError> {
     })
 }
 
-/// The non-specific tag `!`: YAML's way of saying "the plain type", so `! "Ref"` is the
-/// string `Ref`, not a function.
+/// The non-specific tag `!`: YAML's way of saying "no particular type", so `! "Ref"` is the
+/// string `Ref`, not a function. On a scalar YAML would read as a number, a boolean or null
+/// (`! 0x10`) it means the *string* as written, which the YAML reader has already lost; such a
+/// value is refused as an unknown tag rather than judged as `16`.
 fn is_non_specific(tag: &serde_yaml_ng::value::Tag) -> bool {
     tag.to_string().trim_start_matches('!').is_empty()
 }
 
+fn is_plain_scalar(value: &Yaml) -> bool {
+    matches!(value, Yaml::Null | Yaml::Bool(_) | Yaml::Number(_))
+}
+
 fn untag_non_specific(value: Yaml) -> Yaml {
     match value {
-        Yaml::Tagged(tagged) if is_non_specific(&tagged.tag) => tagged.value,
+        Yaml::Tagged(tagged) if is_non_specific(&tagged.tag) && !is_plain_scalar(&tagged.value) => tagged.value,
         other => other,
     }
 }
@@ -349,6 +357,21 @@ mod tests {
             stack.resources[0].properties,
             json!({"Tags": [{"Key": "team", "Value": {"Ref": "AWS::AccountId"}}]})
         );
+    }
+
+    #[test]
+    fn the_non_specific_tag_on_a_number_like_scalar_is_refused() {
+        for text in ["! 0x10", "! +12", "! 1e2", "! ~", "! true", "!<!> 0x10"] {
+            let yaml =
+                format!("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: {text}\n");
+            assert!(
+                matches!(parse(&yaml), Err(CfnError::UnknownTag { .. })),
+                "{text}: {:?}",
+                parse(&yaml).map(|s| s.resources[0].properties.clone())
+            );
+        }
+        let key = "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      ! 0x10: x\n";
+        assert!(parse(key).is_err(), "{:?}", parse(key).map(|s| s.resources[0].properties.clone()));
     }
 
     #[test]

@@ -150,7 +150,10 @@ impl Engine {
         let (policy, compiled) = self.policy(&template, &vars)?;
         trace.compiled = compiled;
         let mut normalized = properties.clone();
-        policy.normalizer().normalize(policy.schema(), &mut normalized);
+        policy
+            .normalizer()
+            .normalize(policy.schema(), &mut normalized)
+            .map_err(|source| Error::Normalize { type_name: type_name.clone(), source })?;
         let mut violations = validate::check(&policy, &normalized);
         if template.guard_rules {
             // The rules are used with this copy of the template: never older, nor stale unless

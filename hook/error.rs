@@ -4,6 +4,7 @@
 use crate::cfn::CfnError;
 use crate::event::EventError;
 use crate::guard::GuardError;
+use crate::normalize::NormalizeError;
 use crate::payload::PayloadError;
 use crate::policy::CompileError;
 use crate::render::{RenderError, TemplateError};
@@ -26,6 +27,8 @@ pub enum Error {
     Compile { type_name: String, source: CompileError },
     #[error("the Guard rules of {type_name} cannot be used: {source}")]
     Guard { type_name: String, source: GuardError },
+    #[error("the properties cannot be checked against the {type_name} template: {source}")]
+    Normalize { type_name: String, source: NormalizeError },
     #[error("the resource's properties must be a JSON object, not {found}")]
     PropertiesNotAnObject { found: &'static str },
     #[error("the hook event is not usable: {0}")]

@@ -15,11 +15,20 @@ use serde_json::{Number, Value};
 
 use crate::policy::REGEX_BACKTRACK_LIMIT;
 
-/// Nesting depth beyond which values are left as they are (and judged as written).
+/// Nesting depth beyond which a value is not normalised: the resource is refused.
 const MAX_DEPTH: usize = 128;
 
 /// How many `$ref`s and combinators one location may expand; guards against reference cycles.
 const EXPANSION_BUDGET: usize = 256;
+
+/// Why a resource's properties could not be normalised. Each one fails closed.
+#[derive(Debug, thiserror::Error)]
+pub enum NormalizeError {
+    #[error("the schemas that apply at {pointer:?} expand into more than {EXPANSION_BUDGET} subschemas")]
+    TooManySchemas { pointer: String },
+    #[error("the value at {pointer:?} is nested more than {MAX_DEPTH} levels deep")]
+    TooDeep { pointer: String },
+}
 
 /// Converts scalars to the types a schema expects. Built once per compiled policy.
 pub struct Normalizer {
@@ -42,71 +51,120 @@ impl Normalizer {
     }
 
     /// Converts, in place, every scalar of `instance` that the schema expects in another type.
-    pub fn normalize(&self, schema: &Value, instance: &mut Value) {
-        self.visit(schema, vec![schema], instance, 0);
+    ///
+    /// A location whose schemas expand past the budget, or a value nested deeper than
+    /// [`MAX_DEPTH`], is an error rather than a partial answer: with `not` in a schema, leaving
+    /// a string unconverted can make a value pass that its converted form would fail.
+    pub fn normalize(&self, schema: &Value, instance: &mut Value) -> Result<(), NormalizeError> {
+        self.visit(schema, vec![schema], instance, 0, &mut String::new())
     }
 
-    fn visit<'s>(&'s self, root: &'s Value, schemas: Vec<&'s Value>, instance: &mut Value, depth: usize) {
-        if depth > MAX_DEPTH || schemas.is_empty() {
-            return;
+    fn visit<'s>(
+        &'s self,
+        root: &'s Value,
+        schemas: Vec<&'s Value>,
+        instance: &mut Value,
+        depth: usize,
+        at: &mut String,
+    ) -> Result<(), NormalizeError> {
+        if schemas.is_empty() {
+            return Ok(());
+        }
+        if depth > MAX_DEPTH {
+            return Err(NormalizeError::TooDeep { pointer: at.clone() });
         }
         let mut expanded = Vec::new();
+        let mut visited = Vec::new();
         let mut budget = EXPANSION_BUDGET;
         for schema in schemas {
-            self.expand(root, schema, &mut expanded, &mut budget);
+            self.expand(root, schema, &mut expanded, &mut visited, &mut budget);
+        }
+        if budget == 0 {
+            return Err(NormalizeError::TooManySchemas { pointer: at.clone() });
         }
         let facets: Vec<Facets<'s>> = expanded.into_iter().map(Facets::of).collect();
         coerce(allowed_types(&facets), instance);
+        let length = at.len();
         match instance {
             Value::Object(map) => {
                 for (key, child) in map.iter_mut() {
                     let child_schemas = self.property_schemas(&facets, key);
-                    self.visit(root, child_schemas, child, depth + 1);
+                    at.push('/');
+                    at.push_str(&crate::position::escape(key));
+                    self.visit(root, child_schemas, child, depth + 1, at)?;
+                    at.truncate(length);
                 }
             }
             Value::Array(items) => {
                 for (index, child) in items.iter_mut().enumerate() {
-                    self.visit(root, item_schemas(&facets, index), child, depth + 1);
+                    at.push_str(&format!("/{index}"));
+                    self.visit(root, item_schemas(&facets, index), child, depth + 1, at)?;
+                    at.truncate(length);
                 }
             }
             _ => {}
         }
+        Ok(())
     }
 
     /// Adds `schema` and every schema it stands for (`$ref` targets, `allOf`/`anyOf`/`oneOf`
-    /// branches, `then`/`else`) to `out`.
-    fn expand<'s>(&'s self, root: &'s Value, schema: &'s Value, out: &mut Vec<&'s Value>, budget: &mut usize) {
+    /// branches, `if`/`then`/`else`/`not`, `dependencies`) to `out`, each once. Every step
+    /// spends the budget, which reaching zero makes the location an error.
+    fn expand<'s>(
+        &'s self,
+        root: &'s Value,
+        schema: &'s Value,
+        out: &mut Vec<&'s Value>,
+        visited: &mut Vec<&'s Value>,
+        budget: &mut usize,
+    ) {
+        // A schema reached twice (a shared definition, a reference cycle) adds nothing new.
+        if visited.iter().any(|seen| std::ptr::eq(*seen, schema)) {
+            return;
+        }
         if *budget == 0 {
             return;
         }
         *budget -= 1;
+        visited.push(schema);
         let Value::Object(object) = schema else { return };
         if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
             // Draft 7: a `$ref` replaces its siblings.
             if let Some(target) = self.resolve_local(root, reference) {
-                self.expand(root, target, out, budget);
+                self.expand(root, target, out, visited, budget);
             }
             return;
         }
         out.push(schema);
-        // One pass over the keywords: a lookup per keyword hashed every name of every schema
-        // on every visit.
+        // One pass over the keywords (a lookup per keyword hashed every name of every schema
+        // on every visit), then the subschemas in a fixed order, whatever the template's.
+        let mut combinators: [Option<&'s Vec<Value>>; 3] = [None; 3];
+        let mut conditionals: [Option<&'s Value>; 4] = [None; 4];
+        let mut dependencies = None;
         for (keyword, sub) in object {
             match (keyword.as_str(), sub) {
-                ("allOf" | "anyOf" | "oneOf", Value::Array(branches)) => {
-                    branches.iter().for_each(|branch| self.expand(root, branch, out, budget));
-                }
+                ("allOf", Value::Array(branches)) => combinators[0] = Some(branches),
+                ("anyOf", Value::Array(branches)) => combinators[1] = Some(branches),
+                ("oneOf", Value::Array(branches)) => combinators[2] = Some(branches),
                 // Conditional and negated subschemas also say what type a value is meant to
                 // have; taking their types too can only leave more strings as strings
                 // (refused), never fewer.
-                ("if" | "then" | "else" | "not", _) => self.expand(root, sub, out, budget),
-                ("dependencies", Value::Object(dependencies)) => {
-                    for sub in dependencies.values().filter(|d| d.is_object()) {
-                        self.expand(root, sub, out, budget);
-                    }
-                }
+                ("if", _) => conditionals[0] = Some(sub),
+                ("then", _) => conditionals[1] = Some(sub),
+                ("else", _) => conditionals[2] = Some(sub),
+                ("not", _) => conditionals[3] = Some(sub),
+                ("dependencies", Value::Object(map)) => dependencies = Some(map),
                 _ => {}
             }
+        }
+        for branch in combinators.into_iter().flatten().flatten() {
+            self.expand(root, branch, out, visited, budget);
+        }
+        for sub in conditionals.into_iter().flatten() {
+            self.expand(root, sub, out, visited, budget);
+        }
+        for sub in dependencies.into_iter().flat_map(|map| map.values()).filter(|d| d.is_object()) {
+            self.expand(root, sub, out, visited, budget);
         }
     }
 
@@ -348,8 +406,30 @@ mod tests {
 
     fn normalized(schema: Value, instance: Value) -> Value {
         let mut instance = instance;
-        Normalizer::new(&schema).normalize(&schema, &mut instance);
+        Normalizer::new(&schema).normalize(&schema, &mut instance).unwrap();
         instance
+    }
+
+    #[test]
+    fn a_location_with_too_many_schemas_is_an_error_not_a_partial_answer() {
+        // Expanded in part, the `not` branch alone would say "integer", leave "true" a string,
+        // and the string would pass `not: {const: true}`.
+        let many: Vec<Value> = (0..300).map(|_| json!({"type": "integer"})).collect();
+        let schema = json!({"properties": {"FifoQueue": {
+            "not": {"allOf": many}, "allOf": [{"not": {"const": true}}]
+        }}});
+        let mut instance = json!({"FifoQueue": "true"});
+        let error = Normalizer::new(&schema).normalize(&schema, &mut instance).unwrap_err();
+        assert!(matches!(&error, NormalizeError::TooManySchemas { pointer } if pointer == "/FifoQueue"), "{error:?}");
+    }
+
+    #[test]
+    fn shared_and_cyclic_references_expand_once() {
+        let schema = json!({
+            "definitions": {"Flag": {"type": "boolean"}, "Loop": {"allOf": [{"$ref": "#/definitions/Loop"}, {"$ref": "#/definitions/Flag"}]}},
+            "properties": {"A": {"allOf": [{"$ref": "#/definitions/Loop"}, {"$ref": "#/definitions/Flag"}, {"$ref": "#/definitions/Flag"}]}}
+        });
+        assert_eq!(normalized(schema, json!({"A": "true"})), json!({"A": true}));
     }
 
     #[test]
