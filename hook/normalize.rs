@@ -30,6 +30,25 @@ pub enum NormalizeError {
     TooDeep { pointer: String },
 }
 
+/// Buffers reused from one location to the next (each location's expansion is finished before
+/// its children are visited).
+struct Walk<'s> {
+    expanded: Vec<&'s Value>,
+    visited: Vec<&'s Value>,
+}
+
+impl NormalizeError {
+    /// The error, one level up: `segment` is the key or index it was found under.
+    fn within(self, segment: &str) -> Self {
+        match self {
+            NormalizeError::TooManySchemas { pointer } => {
+                NormalizeError::TooManySchemas { pointer: format!("/{segment}{pointer}") }
+            }
+            NormalizeError::TooDeep { pointer } => NormalizeError::TooDeep { pointer: format!("/{segment}{pointer}") },
+        }
+    }
+}
+
 /// Converts scalars to the types a schema expects. Built once per compiled policy.
 pub struct Normalizer {
     /// `patternProperties` keys, compiled. A key fancy-regex cannot compile is left out: the
@@ -56,7 +75,8 @@ impl Normalizer {
     /// [`MAX_DEPTH`], is an error rather than a partial answer: with `not` in a schema, leaving
     /// a string unconverted can make a value pass that its converted form would fail.
     pub fn normalize(&self, schema: &Value, instance: &mut Value) -> Result<(), NormalizeError> {
-        self.visit(schema, vec![schema], instance, 0, &mut String::new())
+        let mut walk = Walk { expanded: Vec::new(), visited: Vec::new() };
+        self.visit(schema, vec![schema], instance, 0, &mut walk)
     }
 
     fn visit<'s>(
@@ -65,41 +85,37 @@ impl Normalizer {
         schemas: Vec<&'s Value>,
         instance: &mut Value,
         depth: usize,
-        at: &mut String,
+        walk: &mut Walk<'s>,
     ) -> Result<(), NormalizeError> {
         if schemas.is_empty() {
             return Ok(());
         }
         if depth > MAX_DEPTH {
-            return Err(NormalizeError::TooDeep { pointer: at.clone() });
+            return Err(NormalizeError::TooDeep { pointer: String::new() });
         }
-        let mut expanded = Vec::new();
-        let mut visited = Vec::new();
+        walk.expanded.clear();
+        walk.visited.clear();
         let mut budget = EXPANSION_BUDGET;
         for schema in schemas {
-            self.expand(root, schema, &mut expanded, &mut visited, &mut budget);
+            self.expand(root, schema, &mut walk.expanded, &mut walk.visited, &mut budget);
         }
         if budget == 0 {
-            return Err(NormalizeError::TooManySchemas { pointer: at.clone() });
+            return Err(NormalizeError::TooManySchemas { pointer: String::new() });
         }
-        let facets: Vec<Facets<'s>> = expanded.into_iter().map(Facets::of).collect();
+        let facets: Vec<Facets<'s>> = walk.expanded.iter().copied().map(Facets::of).collect();
         coerce(allowed_types(&facets), instance);
-        let length = at.len();
         match instance {
             Value::Object(map) => {
                 for (key, child) in map.iter_mut() {
                     let child_schemas = self.property_schemas(&facets, key);
-                    at.push('/');
-                    at.push_str(&crate::position::escape(key));
-                    self.visit(root, child_schemas, child, depth + 1, at)?;
-                    at.truncate(length);
+                    self.visit(root, child_schemas, child, depth + 1, walk)
+                        .map_err(|error| error.within(&crate::position::escape(key)))?;
                 }
             }
             Value::Array(items) => {
                 for (index, child) in items.iter_mut().enumerate() {
-                    at.push_str(&format!("/{index}"));
-                    self.visit(root, item_schemas(&facets, index), child, depth + 1, at)?;
-                    at.truncate(length);
+                    self.visit(root, item_schemas(&facets, index), child, depth + 1, walk)
+                        .map_err(|error| error.within(&index.to_string()))?;
                 }
             }
             _ => {}
