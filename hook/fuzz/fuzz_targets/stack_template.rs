@@ -7,9 +7,9 @@
 mod engine;
 
 use libfuzzer_sys::fuzz_target;
+use rcfge::Context;
 use rcfge::intrinsics::Mode;
 use rcfge::stack::{StackOptions, check_text};
-use rcfge::Context;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

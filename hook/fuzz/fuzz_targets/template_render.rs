@@ -23,6 +23,7 @@ fuzz_target!(|data: &[u8]| {
     vars.insert("orgReadBuckets".into(), json!(["payments-receipts", "shared.logs"]));
     let Ok(schema) = template.render(&vars) else { return };
     let Ok(policy) = Policy::compile("Test::Fuzz::Type", "fuzz", schema) else { return };
-    let properties = json!({"Name": "payments-receipts", "Enabled": "true", "Size": 5, "Tags": [{"Key": "a", "Value": "b"}]});
+    let properties =
+        json!({"Name": "payments-receipts", "Enabled": "true", "Size": 5, "Tags": [{"Key": "a", "Value": "b"}]});
     let _ = validate::check(&policy, &properties);
 });
