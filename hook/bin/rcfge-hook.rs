@@ -4,6 +4,10 @@
 //! hook fails closed), builds one engine shared by every invocation, and hands each event to
 //! `rcfge::hook::answer_bytes`, which never fails: every fault becomes FAILED/InternalFailure.
 
+// As in the library: nothing from outside (arguments, events, files, S3) may panic the
+// process; every fault is an error or a FAILED answer.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

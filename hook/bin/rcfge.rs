@@ -1,6 +1,10 @@
 //! `rcfge`: the command line over the rcfge library. It parses arguments, builds one engine,
 //! calls the library and maps the outcome to an exit code; nothing about validation lives here.
 
+// As in the library: nothing from outside (arguments, events, files, S3) may panic the
+// process; every fault is an error or a FAILED answer.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
