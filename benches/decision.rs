@@ -72,14 +72,18 @@ fn settings() -> S3Settings {
     S3Settings { force_path_style: true, ..S3Settings::default() }
 }
 
+/// An engine reading the templates from `server`.
+fn engine_over(server: &S3Server, freshness: Freshness) -> Engine {
+    Engine::new(server.source(&settings()), EngineConfig { freshness, ..EngineConfig::default() })
+}
+
 fn ttl(seconds: u64) -> Freshness {
     Freshness { ttl: Some(Duration::from_secs(seconds)), stale_if_error: Duration::ZERO }
 }
 
 fn bucket_cases(runtime: &tokio::runtime::Runtime) {
     let server = S3Server::start();
-    let engine =
-        Engine::new(server.source(&settings()), EngineConfig { freshness: ttl(60), ..EngineConfig::default() });
+    let engine = engine_over(&server, ttl(60));
     let bucket = bucket_target();
     let cold = Instant::now();
     let first = runtime.block_on(engine.decide(&bucket));
@@ -111,8 +115,7 @@ fn bucket_cases(runtime: &tokio::runtime::Runtime) {
         println!("{:<60}", format!("(without {name}'s Guard rules:)"));
     }
     let server = S3Server::start_with(&files);
-    let engine =
-        Engine::new(server.source(&settings()), EngineConfig { freshness: ttl(60), ..EngineConfig::default() });
+    let engine = engine_over(&server, ttl(60));
     let first = runtime.block_on(engine.decide(&bucket));
     assert!(matches!(first.verdict, Verdict::Compliant), "{:?}", first.verdict);
     let samples = measure(|| {
@@ -124,8 +127,7 @@ fn bucket_cases(runtime: &tokio::runtime::Runtime) {
 /// Every bundled template with its `valid-full.json` fixture, warm, from S3.
 fn every_type_warm(runtime: &tokio::runtime::Runtime) {
     let server = S3Server::start();
-    let engine =
-        Engine::new(server.source(&settings()), EngineConfig { freshness: ttl(60), ..EngineConfig::default() });
+    let engine = engine_over(&server, ttl(60));
     println!("\nwarm decision per type (valid-full.json fixture; G = with Guard rules)");
     let mut results = Map::new();
     // `RCFGE_BENCH_TYPES=AWS::IAM::Policy,...` measures only those types (for a profiler).
@@ -219,8 +221,7 @@ fn guard_parts() {
 
 fn hook_path(runtime: &tokio::runtime::Runtime) {
     let server = S3Server::start();
-    let engine =
-        Engine::new(server.source(&settings()), EngineConfig { freshness: ttl(60), ..EngineConfig::default() });
+    let engine = engine_over(&server, ttl(60));
     println!();
     let event = event();
     let defaults = EventDefaults::default();
@@ -241,7 +242,7 @@ fn gets_per_thousand(runtime: &tokio::runtime::Runtime) {
     println!("\nS3 GETs per 1,000 decisions (AWS::S3::Bucket)");
     for (label, freshness) in [("TTL 60 s (default)", ttl(60)), ("TTL 0 s (revalidate every time)", ttl(0))] {
         let server = S3Server::start();
-        let engine = Engine::new(server.source(&settings()), EngineConfig { freshness, ..EngineConfig::default() });
+        let engine = engine_over(&server, freshness);
         for _ in 0..1000 {
             runtime.block_on(engine.decide(&bucket));
         }

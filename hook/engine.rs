@@ -292,16 +292,13 @@ fn delete_outcome(template: &Template) -> Outcome {
         return Outcome::noted(Verdict::Compliant, "DELETE: there are no properties to validate".to_owned());
     }
     let type_name = &template.type_name;
-    let violation = Violation {
-        pointer: "/".to_owned(),
-        keyword: "x-rcfge.denyDelete".to_owned(),
-        value: None,
-        message: format!("deleting a {type_name} is denied by its template"),
-        remediation: format!("Keep the resource, or ask the security team to allow deleting {type_name}"),
-        position: None,
-        when: None,
-        alternatives: Vec::new(),
-    };
+    let violation = Violation::new(
+        "/".to_owned(),
+        "x-rcfge.denyDelete".to_owned(),
+        None,
+        format!("deleting a {type_name} is denied by its template"),
+        format!("Keep the resource, or ask the security team to allow deleting {type_name}"),
+    );
     Outcome::of(Verdict::NonCompliant(vec![violation]))
 }
 

@@ -170,16 +170,13 @@ impl GuardRules {
             .map(|rest| if rest.is_empty() { "/".to_owned() } else { rest.to_owned() })
             .unwrap_or_else(|| "/".to_owned());
         let message = messages.first().cloned().unwrap_or_else(|| format!("Guard rule {name} failed"));
-        Ok(Violation {
+        Ok(Violation::new(
             pointer,
-            keyword: format!("guard/{name}"),
-            value: None,
-            message: format!("{message} (Guard rule {name})"),
-            remediation: format!("Change the resource so that Guard rule {name} of the {type_name} rules holds"),
-            position: None,
-            when: None,
-            alternatives: Vec::new(),
-        })
+            format!("guard/{name}"),
+            None,
+            format!("{message} (Guard rule {name})"),
+            format!("Change the resource so that Guard rule {name} of the {type_name} rules holds"),
+        ))
     }
 }
 

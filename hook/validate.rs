@@ -33,16 +33,13 @@ pub fn check(policy: &Policy, properties: &Value) -> Vec<Violation> {
 
 /// A refusal the validator gave no detail for.
 fn unexplained(type_name: &str) -> Violation {
-    Violation {
-        pointer: "/".into(),
-        keyword: "schema".into(),
-        value: None,
-        message: format!("the properties do not satisfy the {type_name} template"),
-        remediation: format!("Compare the resource with the {type_name} template (rcfge render {type_name})"),
-        position: None,
-        when: None,
-        alternatives: Vec::new(),
-    }
+    Violation::new(
+        "/".into(),
+        "schema".into(),
+        None,
+        format!("the properties do not satisfy the {type_name} template"),
+        format!("Compare the resource with the {type_name} template (rcfge render {type_name})"),
+    )
 }
 
 /// The violations one validator error stands for (one per unexpected property).
@@ -52,15 +49,8 @@ fn describe(type_name: &str, error: &ValidationError<'_>) -> Vec<Violation> {
     let keyword = error.kind().keyword().to_owned();
     let at = Location::new(path);
     let value = Some(short_json(instance));
-    let violation = |pointer: String, value: Option<String>, message: String, remediation: String| Violation {
-        pointer,
-        keyword: keyword.clone(),
-        value,
-        message,
-        remediation,
-        position: None,
-        when: None,
-        alternatives: Vec::new(),
+    let violation = |pointer: String, value: Option<String>, message: String, remediation: String| {
+        Violation::new(pointer, keyword.clone(), value, message, remediation)
     };
     let label = at.label();
     let shown = value.clone().unwrap_or_default();

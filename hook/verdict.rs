@@ -43,6 +43,20 @@ pub struct Reason {
 }
 
 impl Violation {
+    /// A violation found without a stack file, scenario or alternatives.
+    pub fn new(pointer: String, keyword: String, value: Option<String>, message: String, remediation: String) -> Self {
+        Violation {
+            pointer,
+            keyword,
+            value,
+            message,
+            remediation,
+            position: None,
+            when: None,
+            alternatives: Vec::new(),
+        }
+    }
+
     /// This violation as a reason an alternative failed.
     pub fn as_reason(&self) -> Reason {
         let judges_contents = matches!(

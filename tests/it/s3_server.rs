@@ -42,38 +42,25 @@ pub enum Fault {
     },
 }
 
-/// A body that sends one chunk and then never finishes.
-struct StalledBody {
-    first: Option<bytes::Bytes>,
-}
-
-impl futures_core::Stream for StalledBody {
-    type Item = Result<bytes::Bytes, std::io::Error>;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        match self.first.take() {
-            Some(chunk) => std::task::Poll::Ready(Some(Ok(chunk))),
-            None => std::task::Poll::Pending,
-        }
-    }
-}
-
-/// A body that sends what it was given and then ends, whatever the declared length.
-struct ShortBody {
+/// A body that sends one chunk and then either ends, whatever the declared length, or never
+/// finishes.
+struct OneChunk {
     chunk: Option<bytes::Bytes>,
+    then_stall: bool,
 }
 
-impl futures_core::Stream for ShortBody {
+impl futures_core::Stream for OneChunk {
     type Item = Result<bytes::Bytes, std::io::Error>;
 
     fn poll_next(
         mut self: std::pin::Pin<&mut Self>,
         _: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
-        std::task::Poll::Ready(self.chunk.take().map(Ok))
+        match self.chunk.take() {
+            Some(chunk) => std::task::Poll::Ready(Some(Ok(chunk))),
+            None if self.then_stall => std::task::Poll::Pending,
+            None => std::task::Poll::Ready(None),
+        }
     }
 }
 
@@ -136,8 +123,10 @@ impl S3 for TestS3 {
             Fault::Delay(delay) => tokio::time::sleep(delay).await,
             Fault::StallBody => {
                 let mut response = self.inner.get_object(req).await?;
-                response.output.body =
-                    Some(StreamingBlob::wrap(StalledBody { first: Some(bytes::Bytes::from_static(b"{")) }));
+                response.output.body = Some(StreamingBlob::wrap(OneChunk {
+                    chunk: Some(bytes::Bytes::from_static(b"{")),
+                    then_stall: true,
+                }));
                 return Ok(response);
             }
             Fault::TruncateBody => {
@@ -147,7 +136,7 @@ impl S3 for TestS3 {
                 let mut response = self.inner.get_object(req).await?;
                 let half = whole.slice(..whole.len() / 2);
                 response.output.content_length = Some(whole.len() as i64);
-                response.output.body = Some(StreamingBlob::wrap(ShortBody { chunk: Some(half) }));
+                response.output.body = Some(StreamingBlob::wrap(OneChunk { chunk: Some(half), then_stall: false }));
                 return Ok(response);
             }
             Fault::Random { errors_per_mille, max_delay } => {
