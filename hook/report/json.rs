@@ -15,6 +15,11 @@
 //! to the hook at deploy time; `reason` says why) or `invalid-template` (`reason` says why);
 //! `position` is `{ "line", "column" }` or `null`; `when` names the parameter values and
 //! conditions a violation was found under, when it was not found under all of them.
+//!
+//! Strings are the exact data (a logical ID as the template spells it): JSON escapes every C0
+//! control character (`\u001b`), so the document cannot be broken by them, and a program that
+//! prints these strings for people must escape them as the text report does
+//! ([`terminal_safe`](super::terminal_safe)).
 
 use serde_json::{Value, json};
 

@@ -5,6 +5,7 @@ pub mod json;
 pub mod junit;
 pub mod sarif;
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use crate::context::is_builtin_variable;
@@ -78,9 +79,51 @@ fn located(file: &str, position: Option<Position>) -> String {
     }
 }
 
-/// `text` on one line, cut to `max` characters.
+/// `text` on one line, cut to `max` characters, with no control character left raw.
 pub fn shorten_line(text: &str, max: usize) -> String {
-    crate::validate::shorten(&text.replace('\n', " "), max)
+    crate::validate::shorten(&terminal_safe(&text.replace('\n', " ")), max)
+}
+
+/// Whether `c` must not reach a terminal (or a reader) raw: C0 controls (`\n`, `\r`, `\t`,
+/// ESC, ...), DEL and the C1 controls U+0080–U+009F, which move the cursor, erase lines or
+/// start escape sequences; the Unicode bidi embeddings, overrides and isolates (U+202A–U+202E,
+/// U+2066–U+2069), which reorder what is shown; and the line and paragraph separators
+/// U+2028/U+2029, which some viewers break lines at.
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+}
+
+/// The visible stand-in for a character that [`is_unsafe_char`]: `\n`, `\r`, `\t`, or
+/// `\u{1b}` (Rust's escape syntax, lowercase hex).
+pub fn visible_escape(c: char, out: &mut String) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        other => {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(other));
+        }
+    }
+}
+
+/// `text` fit for a terminal: every character that [`is_unsafe_char`] shown as its
+/// [`visible_escape`], so that text from a template (a logical ID, a property key, a value
+/// quoted in a message) can neither start a line of its own, nor fake or erase one with
+/// escape sequences, nor reorder what is shown. Everything else is kept as it is; a
+/// backslash is not doubled, since no sequence of visible characters can move the cursor.
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_unsafe_char(c) {
+            visible_escape(c, &mut out);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Resource counts over a run.
@@ -142,14 +185,14 @@ pub fn text_styled(files: &[FileReport], colour: bool) -> String {
     };
     let mut out = String::new();
     for file in files {
-        let _ = writeln!(out, "{}", file.path);
+        line(&mut out, "", &file.path);
         for note in &file.notes {
-            let _ = writeln!(out, "  {} {note}", labels.note);
+            line(&mut out, &format!("  {} ", labels.note), note);
         }
         match &file.outcome {
             Ok(resources) => resources.iter().for_each(|report| write_resource(&mut out, &file.path, report, &labels)),
             Err(reason) => {
-                let _ = writeln!(out, "  {} cannot validate this file: {reason}", labels.error);
+                line(&mut out, &format!("  {} ", labels.error), &format!("cannot validate this file: {reason}"));
             }
         }
     }
@@ -184,16 +227,26 @@ struct Labels {
 /// Continuation lines line up under the resource name.
 const INDENT: &str = "           ";
 
+/// Writes one line of the report: `lead` is the report's own indentation and label (which may
+/// carry colour codes), `body` everything else. Nearly every body quotes the stack template
+/// (logical IDs, types, JSON pointers built from property keys, values in messages, parameter
+/// values), so the whole body is made [`terminal_safe`]: the only line breaks and escape
+/// sequences in the report are the report's own.
+fn line(out: &mut String, lead: &str, body: &str) {
+    out.push_str(lead);
+    out.push_str(&terminal_safe(body));
+    out.push('\n');
+}
+
 fn write_resource(out: &mut String, path: &str, report: &ResourceReport, labels: &Labels) {
     let subject = format!("{} ({})", report.logical_id, report.type_name);
+    let label = |label: &str| format!("  {label} ");
     match &report.judgement {
         Judgement::Decided(decision) => match &decision.verdict {
-            Verdict::Compliant => {
-                let _ = writeln!(out, "  {} {subject}", labels.pass);
-            }
+            Verdict::Compliant => line(out, &label(&labels.pass), &subject),
             Verdict::Exempt => {
                 let note = decision.note.as_deref().unwrap_or("exempt");
-                let _ = writeln!(out, "  {} {subject}: {note}", labels.exempt);
+                line(out, &label(&labels.exempt), &format!("{subject}: {note}"));
             }
             Verdict::NonCompliant(violations) => {
                 let count = if violations.len() == 1 {
@@ -201,34 +254,34 @@ fn write_resource(out: &mut String, path: &str, report: &ResourceReport, labels:
                 } else {
                     format!("{} violations", violations.len())
                 };
-                let _ = writeln!(out, "  {} {subject}: {count}", labels.fail);
+                line(out, &label(&labels.fail), &format!("{subject}: {count}"));
                 for v in violations {
                     let when = v.when.as_deref().map(|w| format!(" (when {w})")).unwrap_or_default();
                     let at = located(path, v.position.or(report.position));
-                    let _ = writeln!(out, "{INDENT}{at}: {}: {}{when}", v.pointer, v.message);
+                    line(out, INDENT, &format!("{at}: {}: {}{when}", v.pointer, v.message));
                 }
             }
             Verdict::InternalFailure(failure) => {
-                let _ = writeln!(out, "  {} {subject}: {failure}", labels.error);
+                line(out, &label(&labels.error), &format!("{subject}: {failure}"));
                 for name in failure.missing_variables() {
-                    let _ = writeln!(out, "{INDENT}hint: {}", hint_for_variable(name));
+                    line(out, INDENT, &format!("hint: {}", hint_for_variable(name)));
                 }
             }
         },
         Judgement::NotJudged(reason) => {
-            let _ = writeln!(out, "  {} {subject}: not judged locally: {reason}", labels.skip);
+            line(out, &label(&labels.skip), &format!("{subject}: not judged locally: {reason}"));
         }
         Judgement::Invalid(error) => {
             let at = located(path, report.position);
-            let _ = writeln!(out, "  {} {subject}: {at}: invalid template: {error}", labels.error);
+            line(out, &label(&labels.error), &format!("{subject}: {at}: invalid template: {error}"));
         }
     }
     for d in &report.deferred {
         let at = located(path, d.position);
-        let _ = writeln!(out, "{INDENT}{at}: {}: checked at deploy time: {}", d.pointer, d.reason);
+        line(out, INDENT, &format!("{at}: {}: checked at deploy time: {}", d.pointer, d.reason));
     }
     for note in &report.notes {
-        let _ = writeln!(out, "{INDENT}note: {note}");
+        line(out, INDENT, &format!("note: {note}"));
     }
 }
 
@@ -248,6 +301,19 @@ mod tests {
         let files = [FileReport::unreadable("x.yaml".into(), "broken".into())];
         assert!(text_styled(&files, true).contains("\x1b[1;31mERROR \x1b[0m cannot validate"));
         assert!(!text(&files).contains('\x1b'));
+    }
+
+    #[test]
+    fn terminal_text_shows_control_characters_as_escapes() {
+        assert!(matches!(terminal_safe("Bucket (AWS::S3::Bucket)"), Cow::Borrowed(_)));
+        assert_eq!(terminal_safe("a\nb\rc\td"), "a\\nb\\rc\\td");
+        assert_eq!(terminal_safe("\u{1b}[2K\u{7f}\u{9b}x"), "\\u{1b}[2K\\u{7f}\\u{9b}x");
+        assert_eq!(
+            terminal_safe("\u{202e}gpj.exe\u{2066}\u{2069}\u{2028}"),
+            "\\u{202e}gpj.exe\\u{2066}\\u{2069}\\u{2028}"
+        );
+        assert_eq!(terminal_safe("é ü 中 \u{a0}"), "é ü 中 \u{a0}");
+        assert_eq!(shorten_line("one\ntwo\u{1b}[1A", 100), "one two\\u{1b}[1A");
     }
 
     #[test]

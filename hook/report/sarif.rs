@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::FileReport;
+use super::{FileReport, terminal_safe};
 use crate::position::Position;
 use crate::stack::Judgement;
 use crate::verdict::Verdict;
@@ -111,6 +111,9 @@ fn rule(rules: &mut BTreeMap<String, Value>, id: &str, help: &str) {
     });
 }
 
+/// One result. Its message is read by people in a code scanning view: like the text report it
+/// quotes the stack template, so it is made [`terminal_safe`] (a logical ID cannot start a line
+/// of its own or reorder the text with bidi overrides there either).
 fn result(rule_id: &str, level: &str, text: &str, path: &str, position: Option<Position>) -> Value {
     let mut location = json!({"artifactLocation": {"uri": path}});
     if let Some(position) = position {
@@ -119,7 +122,7 @@ fn result(rule_id: &str, level: &str, text: &str, path: &str, position: Option<P
     json!({
         "ruleId": rule_id,
         "level": level,
-        "message": {"text": text},
+        "message": {"text": terminal_safe(text)},
         "locations": [{"physicalLocation": location}]
     })
 }

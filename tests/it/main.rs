@@ -12,6 +12,7 @@ mod load;
 mod payload_server;
 mod publish;
 mod render;
+mod report;
 mod rollout;
 mod s3;
 mod s3_server;
