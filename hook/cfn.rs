@@ -3,18 +3,23 @@
 //! copies, every node has a position. Resolving intrinsic functions is `intrinsics`' job;
 //! judging the resources is `stack`'s.
 
+mod yaml;
+
 use serde_json::{Map, Value};
-use serde_yaml_ng::Value as Yaml;
+
+use yaml::yaml11_bool;
+pub use yaml::{READINGS_KEY, readings_of};
 
 use crate::position::Positions;
 
 /// YAML short-form tags written `!Name` that stand for `Fn::Name` (`!Ref`, `!Condition` and
 /// `!GetAtt` are handled on their own).
-const SHORT_FORMS: [&str; 23] = [
+pub(crate) const SHORT_FORMS: [&str; 24] = [
     "Base64",
     "Cidr",
     "FindInMap",
     "GetAZs",
+    "GetStackOutput",
     "ImportValue",
     "Join",
     "Select",
@@ -40,13 +45,14 @@ const SHORT_FORMS: [&str; 23] = [
 /// The intrinsic functions that produce a property value. Condition functions (`Fn::And`,
 /// `Fn::Equals`, ...) and `Condition` only appear in conditions, so an object named after
 /// them in `Properties` is data, and judged.
-const VALUE_FUNCTIONS: [&str; 15] = [
+const VALUE_FUNCTIONS: [&str; 16] = [
     "Ref",
     "Fn::Base64",
     "Fn::Cidr",
     "Fn::FindInMap",
     "Fn::GetAtt",
     "Fn::GetAZs",
+    "Fn::GetStackOutput",
     "Fn::If",
     "Fn::ImportValue",
     "Fn::Join",
@@ -121,7 +127,7 @@ pub enum CfnError {
     #[error("not valid JSON: {0}")]
     Json(#[source] serde_json::Error),
     #[error("not valid YAML: {0}")]
-    Yaml(#[source] serde_yaml_ng::Error),
+    Yaml(String),
     #[error("YAML merge keys (`<<`) are not supported by CloudFormation; write the keys out")]
     MergeKey,
     #[error("unknown YAML tag {tag}")]
@@ -132,6 +138,12 @@ pub enum CfnError {
     NotFinite,
     #[error("duplicate key `{key}`")]
     DuplicateKey { key: String },
+    #[error("the key `{key}` is reserved for rcfge's own use")]
+    ReservedKey { key: String },
+    #[error("collections nest more than {limit} deep")]
+    TooDeep { limit: usize },
+    #[error("more than {limit} values once YAML aliases are copied")]
+    TooLarge { limit: usize },
     #[error("Transform must be a name, a list of names, or {{Name, Parameters}} objects")]
     BadTransform,
     #[error("the template has no Resources section")]
@@ -151,10 +163,11 @@ pub fn parse(text: &str) -> Result<StackTemplate, CfnError> {
 /// reads the whole text a second time.
 pub fn read(text: &str) -> Result<StackTemplate, CfnError> {
     let document = if text.trim_start().starts_with('{') {
-        crate::json::from_str(text).map_err(CfnError::Json)?
+        let document = crate::json::from_str(text).map_err(CfnError::Json)?;
+        refuse_reserved_keys(&document)?;
+        document
     } else {
-        let yaml: Yaml = serde_yaml_ng::from_str(text).map_err(CfnError::Yaml)?;
-        from_yaml(yaml)?
+        yaml::to_json(text)?
     };
     let resources = resources_of(&document)?;
     let section = |name: &str| document.get(name).and_then(Value::as_object).cloned().unwrap_or_default();
@@ -188,6 +201,8 @@ fn resources_of(document: &Value) -> Result<Vec<Resource>, CfnError> {
     let Some(Value::Object(resources)) = document.get("Resources") else {
         return Err(CfnError::NoResources);
     };
+    let no_conditions = Map::new();
+    let conditions = document.get("Conditions").and_then(Value::as_object).unwrap_or(&no_conditions);
     let mut out = Vec::with_capacity(resources.len());
     for (logical_id, resource) in resources {
         let bad = |reason: &str| CfnError::BadResource { logical_id: logical_id.clone(), reason: reason.to_owned() };
@@ -206,8 +221,10 @@ fn resources_of(document: &Value) -> Result<Vec<Resource>, CfnError> {
         let type_name = resource.get("Type").and_then(Value::as_str).ok_or_else(|| bad("has no Type string"))?;
         let condition = match resource.get("Condition") {
             None => None,
-            Some(Value::String(name)) => Some(name.clone()),
-            Some(_) => return Err(bad("has a Condition that is not a condition name")),
+            Some(value) => match name_in(value, conditions.keys()) {
+                Some(name) => Some(name),
+                None => return Err(bad("has a Condition that is not a condition name")),
+            },
         };
         let properties = match resource.get("Properties") {
             None | Some(Value::Null) => Value::Object(Map::new()),
@@ -218,90 +235,39 @@ fn resources_of(document: &Value) -> Result<Vec<Resource>, CfnError> {
     Ok(out)
 }
 
-/// Converts YAML to JSON, expanding short-form tags (`!Ref x` → `{"Ref": "x"}`,
-/// `!GetAtt a.b` → `{"Fn::GetAtt": ["a", "b"]}`).
-fn from_yaml(yaml: Yaml) -> Result<Value, CfnError> {
-    Ok(match yaml {
-        Yaml::Null => Value::Null,
-        Yaml::Bool(b) => Value::Bool(b),
-        Yaml::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::from(u)
-            } else {
-                let f = n.as_f64().unwrap_or(f64::NAN);
-                serde_json::Number::from_f64(f).map(Value::Number).ok_or(CfnError::NotFinite)?
-            }
-        }
-        Yaml::String(s) => Value::String(s),
-        Yaml::Sequence(items) => Value::Array(items.into_iter().map(from_yaml).collect::<Result<_, _>>()?),
-        Yaml::Mapping(mapping) => {
-            let mut object = Map::new();
-            for (key, value) in mapping {
-                let key = match untag_non_specific(key) {
-                    Yaml::String(s) => s,
-                    Yaml::Number(n) => n.to_string(),
-                    Yaml::Bool(b) => b.to_string(),
-                    other => {
-                        return Err(CfnError::KeyNotAString { found: format!("{other:?}") });
-                    }
-                };
-                if key == "<<" {
-                    return Err(CfnError::MergeKey);
+/// Refuses a value that uses a key only the YAML reader may write ([`READINGS_KEY`]): in a
+/// JSON template or a change set's properties it would be taken for a choice of readings.
+pub fn refuse_reserved_keys(value: &Value) -> Result<(), CfnError> {
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::Object(object) => {
+                if object.contains_key(READINGS_KEY) {
+                    return Err(CfnError::ReservedKey { key: READINGS_KEY.to_owned() });
                 }
-                if object.contains_key(&key) {
-                    return Err(CfnError::DuplicateKey { key });
-                }
-                object.insert(key, from_yaml(value)?);
+                pending.extend(object.values());
             }
-            Value::Object(object)
+            Value::Array(items) => pending.extend(items),
+            _ => {}
         }
-        Yaml::Tagged(tagged) if is_non_specific(&tagged.tag) && !is_plain_scalar(&tagged.value) => {
-            from_yaml(tagged.value)?
-        }
-        Yaml::Tagged(tagged) => {
-            let tag = tagged.tag.to_string();
-            let name = tag.trim_start_matches('!');
-            let value = from_yaml(tagged.value)?;
-            let (function, argument) = match name {
-                "Ref" | "Condition" => (name.to_owned(), value),
-                "GetAtt" => ("Fn::GetAtt".to_owned(), split_get_att(value)),
-                _ if SHORT_FORMS.contains(&name) => (format!("Fn::{name}"), value),
-                _ => return Err(CfnError::UnknownTag { tag }),
-            };
-            Value::Object(Map::from_iter([(function, argument)]))
-        }
-    })
-}
-
-/// The non-specific tag `!`: YAML's way of saying "no particular type", so `! "Ref"` is the
-/// string `Ref`, not a function. On a scalar YAML would read as a number, a boolean or null
-/// (`! 0x10`) it means the *string* as written, which the YAML reader has already lost; such a
-/// value is refused as an unknown tag rather than judged as `16`.
-fn is_non_specific(tag: &serde_yaml_ng::value::Tag) -> bool {
-    tag.to_string().trim_start_matches('!').is_empty()
-}
-
-fn is_plain_scalar(value: &Yaml) -> bool {
-    matches!(value, Yaml::Null | Yaml::Bool(_) | Yaml::Number(_))
-}
-
-fn untag_non_specific(value: Yaml) -> Yaml {
-    match value {
-        Yaml::Tagged(tagged) if is_non_specific(&tagged.tag) && !is_plain_scalar(&tagged.value) => tagged.value,
-        other => other,
     }
+    Ok(())
 }
 
-/// `!GetAtt Bucket.Arn` → `["Bucket", "Arn"]`; the list form is kept.
-fn split_get_att(value: Value) -> Value {
+/// The name `value` gives among `names` (condition names, in `Fn::If` and `Condition`). A YAML
+/// plain scalar such as `Off` is read as a boolean in a value, while keys stay as written: the
+/// boolean names the one key that YAML 1.1 reads as it.
+pub fn name_in<'a>(value: &'a Value, names: impl Iterator<Item = &'a String>) -> Option<String> {
     match value {
-        Value::String(s) => match s.split_once('.') {
-            Some((resource, attribute)) => Value::Array(vec![resource.into(), attribute.into()]),
-            None => Value::String(s),
-        },
-        other => other,
+        Value::String(name) => Some(name.clone()),
+        Value::Bool(b) => {
+            let mut matching = names.filter(|name| yaml11_bool(name) == Some(*b));
+            match (matching.next(), matching.next()) {
+                (Some(name), None) => Some(name.clone()),
+                _ => None,
+            }
+        }
+        other => readings_of(other).map(|(written, _)| written.to_owned()),
     }
 }
 

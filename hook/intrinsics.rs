@@ -15,7 +15,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use crate::cfn::intrinsic_function;
+use crate::cfn::{intrinsic_function, name_in, readings_of};
 use crate::context::{Context, partition_for_region};
 use crate::position::escape;
 
@@ -44,6 +44,9 @@ pub struct Facts<'a> {
     pub given: &'a BTreeMap<String, String>,
     pub context: &'a Context,
     pub mode: Mode,
+    /// A transform (`AWS::Serverless-2016-10-31`, a macro) adds resources at deploy time
+    /// (`MyFunctionRole` for `MyFunction`): a name that is not in `Resources` may be one of them.
+    pub transform_adds_resources: bool,
 }
 
 /// Why a template's intrinsic functions cannot be resolved: CloudFormation would refuse it.
@@ -224,7 +227,7 @@ impl<'a> Scenario<'a> {
     /// that a parameter is split on what they compare it with before a `Ref` fixes its value.
     pub fn decide_conditions_in(&mut self, properties: &Value) -> Result<(), ResolveError> {
         let mut names = Vec::new();
-        conditions_used(properties, &mut names);
+        conditions_used(properties, self.facts.conditions, &mut names);
         for name in names {
             self.condition(&name)?;
         }
@@ -248,6 +251,9 @@ impl<'a> Scenario<'a> {
         placed: &mut Placed,
     ) -> Result<Option<Value>, ResolveError> {
         let here = || if at.is_empty() { "/".to_owned() } else { at.to_owned() };
+        if readings_of(value).is_some() {
+            return Ok(Some(self.choose_readings(value)));
+        }
         if let Some(unknown) = self.unknowable_object(value) {
             placed.unknown.push((here(), unknown));
             return Ok(Some(value.clone()));
@@ -309,6 +315,25 @@ impl<'a> Scenario<'a> {
         }
     }
 
+    /// `value` with every scalar that YAML readers read differently (`y`, `1e3`; see
+    /// `cfn::READINGS_KEY`) replaced by one of its readings: each reading is a scenario, so that
+    /// none of them can hide a violation.
+    fn choose_readings(&mut self, value: &Value) -> Value {
+        if let Some((written, readings)) = readings_of(value) {
+            let choice = self.chooser.choose(readings.len());
+            let reading = readings.get(choice).cloned().unwrap_or(Value::Null);
+            self.assumptions.push(format!("`{written}` read as {reading}"));
+            return reading;
+        }
+        match value {
+            Value::Object(object) => {
+                Value::Object(object.iter().map(|(k, v)| (k.clone(), self.choose_readings(v))).collect())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(|v| self.choose_readings(v)).collect()),
+            _ => value.clone(),
+        }
+    }
+
     /// A value that no resolution can make known here: a dynamic reference, or an object a
     /// macro rewrites.
     fn unknowable_object(&self, value: &Value) -> Option<Unknown> {
@@ -329,10 +354,10 @@ impl<'a> Scenario<'a> {
         let Some([condition, when_true, when_false]) = arguments.as_array().map(Vec::as_slice) else {
             return Err(invalid("Fn::If", "needs [condition name, value if true, value if false]").into());
         };
-        let Some(name) = condition.as_str() else {
+        let Some(name) = name_in(condition, self.facts.conditions.keys()) else {
             return Err(invalid("Fn::If", "the condition must be the name of a condition").into());
         };
-        match self.condition(name)? {
+        match self.condition(&name)? {
             Some(true) => Ok(Some((when_true, 1))),
             Some(false) => Ok(Some((when_false, 2))),
             None => Err(Stop::Unknown(Unknown::new(
@@ -344,6 +369,9 @@ impl<'a> Scenario<'a> {
 
     /// Evaluates a value completely: an unknown anywhere inside makes it unknown.
     fn eval(&mut self, value: &Value) -> Eval<Value> {
+        if readings_of(value).is_some() {
+            return Ok(self.choose_readings(value));
+        }
         if let Some(unknown) = self.unknowable_object(value) {
             return Err(Stop::Unknown(unknown));
         }
@@ -367,7 +395,15 @@ impl<'a> Scenario<'a> {
             };
         };
         let arguments = &value[function];
-        let result = self.eval_function(function, arguments);
+        let result = match self.eval_function(function, arguments) {
+            // A dynamic reference written into a built string (`!Sub 'x-{{resolve:ssm:p}}'`) is
+            // resolved at deploy time like one written on its own.
+            Ok(Value::String(text)) if text.contains("{{resolve:") => Err(Stop::Unknown(Unknown::new(
+                "dynamic reference",
+                "a dynamic reference ({{resolve:...}}) is read from SSM or Secrets Manager at deploy time",
+            ))),
+            result => result,
+        };
         match (function, result) {
             ("Ref" | "Fn::If", result) => result,
             // Only a bare `Ref` is the parameter itself; a value made from one is not.
@@ -415,6 +451,9 @@ impl<'a> Scenario<'a> {
             "Fn::ImportValue" => {
                 Err(Stop::Unknown(Unknown::new("Fn::ImportValue", "the value is exported by another stack")))
             }
+            "Fn::GetStackOutput" => {
+                Err(Stop::Unknown(Unknown::new("Fn::GetStackOutput", "the value is an output of another stack")))
+            }
             "Fn::Transform" => {
                 Err(Stop::Unknown(Unknown::new("Fn::Transform", "a macro produces this value at deploy time")))
             }
@@ -454,6 +493,12 @@ impl<'a> Scenario<'a> {
             return Err(Stop::Unknown(Unknown::new(
                 "Ref",
                 format!("Ref to resource {name}: its name or id is known only at deploy time"),
+            )));
+        }
+        if self.facts.transform_adds_resources {
+            return Err(Stop::Unknown(Unknown::new(
+                function,
+                format!("{name} is not in Resources: a transform of this template may add it at deploy time"),
             )));
         }
         Err(ResolveError::Undefined { function: function.to_owned(), name: name.to_owned() }.into())
@@ -529,6 +574,7 @@ impl<'a> Scenario<'a> {
         let Some(declaration) = self.facts.parameters.get(name) else {
             return Err(ResolveError::Undefined { function: "Ref".into(), name: name.to_owned() });
         };
+        let declaration = &self.choose_readings(declaration);
         let kind = declaration.get("Type").and_then(Value::as_str).unwrap_or("String");
         let is_list = kind == "CommaDelimitedList" || kind.starts_with("List<");
         let allowed: Vec<String> = match declaration.get("AllowedValues") {
@@ -573,7 +619,7 @@ impl<'a> Scenario<'a> {
             _ => (None, None),
         };
         match resource {
-            Some(resource) if !self.facts.resources.contains_key(resource) => {
+            Some(resource) if !self.facts.resources.contains_key(resource) && !self.facts.transform_adds_resources => {
                 ResolveError::Undefined { function: "Fn::GetAtt".into(), name: resource.to_owned() }.into()
             }
             Some(resource) => Stop::Unknown(Unknown::new(
@@ -585,13 +631,25 @@ impl<'a> Scenario<'a> {
     }
 
     fn sub(&mut self, arguments: &Value) -> Eval<String> {
+        // The string may itself come from a function (`Fn::Transform`, `Fn::FindInMap`, ...).
+        let evaluated;
         let (text, variables) = match arguments {
             Value::String(text) => (text.as_str(), None),
             Value::Array(parts) => match parts.as_slice() {
-                [Value::String(text), Value::Object(variables)] => (text.as_str(), Some(variables)),
-                [Value::String(text)] => (text.as_str(), None),
+                [text, Value::Object(variables)] if intrinsic_function(&parts[1]).is_none() => {
+                    evaluated = self.eval_text(text, "Fn::Sub")?;
+                    (evaluated.as_str(), Some(variables))
+                }
+                [text] => {
+                    evaluated = self.eval_text(text, "Fn::Sub")?;
+                    (evaluated.as_str(), None)
+                }
                 _ => return Err(invalid("Fn::Sub", "needs a string, or [string, {variables}]").into()),
             },
+            Value::Object(_) if intrinsic_function(arguments).is_some() => {
+                evaluated = self.eval_text(arguments, "Fn::Sub")?;
+                (evaluated.as_str(), None)
+            }
             _ => return Err(invalid("Fn::Sub", "needs a string, or [string, {variables}]").into()),
         };
         let mut out = String::with_capacity(text.len());
@@ -602,8 +660,9 @@ impl<'a> Scenario<'a> {
             let Some(end) = after.find('}') else {
                 return Err(invalid("Fn::Sub", format!("unclosed ${{ in {text:?}")).into());
             };
-            let name = &after[..end];
-            if let Some(literal) = name.strip_prefix('!') {
+            // CloudFormation allows spaces inside the braces: `${ Name }`.
+            let name = after[..end].trim();
+            if let Some(literal) = after[..end].strip_prefix('!') {
                 out.push_str("${");
                 out.push_str(literal);
                 out.push('}');
@@ -650,11 +709,32 @@ impl<'a> Scenario<'a> {
             index_text.trim().parse().map_err(|_| invalid("Fn::Select", format!("{index_text:?} is not an index")))?;
         let out_of_range =
             |len: usize| invalid("Fn::Select", format!("index {index} is out of range for {len} values"));
-        // A list written out is picked from before evaluation, so that an unknown item that is
-        // not selected does not make the selection unknown.
+        // A list written out is picked from item by item, so that an unknown item that is not
+        // selected does not make the selection unknown. CloudFormation removes `AWS::NoValue`
+        // items before it selects, so the index counts only the items that remain: an item
+        // that may or may not be removed (an `Fn::If` decided at deploy time) before the index
+        // makes the selection unknown.
         if let Value::Array(items) = list {
-            let item = items.get(index).ok_or_else(|| out_of_range(items.len()))?;
-            return self.eval(item);
+            let mut remaining = index;
+            for item in items {
+                match self.eval(item) {
+                    Err(Stop::NoValue) => {}
+                    Err(Stop::Unknown(unknown)) if intrinsic_function(item) == Some("Fn::If") => {
+                        return Err(Stop::Unknown(Unknown::new(
+                            "Fn::Select",
+                            format!(
+                                "which item is selected depends on whether an item is removed at deploy time ({})",
+                                unknown.reason
+                            ),
+                        )));
+                    }
+                    Err(Stop::Unknown(unknown)) if remaining == 0 => return Err(Stop::Unknown(unknown)),
+                    Ok(value) if remaining == 0 => return Ok(value),
+                    Err(Stop::Invalid(error)) => return Err(Stop::Invalid(error)),
+                    Ok(_) | Err(Stop::Unknown(_)) => remaining -= 1,
+                }
+            }
+            return Err(out_of_range(index - remaining).into());
         }
         match self.eval(list)? {
             Value::Array(items) => items.get(index).cloned().ok_or_else(|| out_of_range(items.len()).into()),
@@ -686,7 +766,7 @@ impl<'a> Scenario<'a> {
         let second = self.eval_text(second, "Fn::FindInMap")?;
         let found = self.facts.mappings.get(&map).and_then(|m| m.get(&top)).and_then(|t| t.get(&second));
         match (found, default) {
-            (Some(value), _) => Ok(value.clone()),
+            (Some(value), _) => Ok(self.choose_readings(value)),
             (None, Some(default)) => self.eval(default),
             (None, None) => Err(ResolveError::NotInMapping { map, top_key: top, second_key: second }.into()),
         }
@@ -737,8 +817,9 @@ impl<'a> Scenario<'a> {
         let operands = || arguments.as_array().map(Vec::as_slice).unwrap_or_default();
         match function.as_str() {
             "Condition" => {
-                let name = arguments.as_str().ok_or_else(|| invalid("Condition", "needs a condition name"))?;
-                self.condition(name)
+                let name = name_in(arguments, self.facts.conditions.keys())
+                    .ok_or_else(|| invalid("Condition", "needs a condition name"))?;
+                self.condition(&name)
             }
             "Fn::Not" => match operands() {
                 [operand] => Ok(self.truth(operand)?.map(|b| !b)),
@@ -833,18 +914,18 @@ impl OrUndefined for Stop {
 }
 
 /// The condition names of every `Fn::If` in `value`, in document order.
-fn conditions_used(value: &Value, names: &mut Vec<String>) {
+fn conditions_used(value: &Value, conditions: &Map<String, Value>, names: &mut Vec<String>) {
     match value {
         Value::Object(object) => {
             if let Some(Value::Array(arguments)) = object.get("Fn::If")
-                && let Some(Value::String(name)) = arguments.first()
-                && !names.contains(name)
+                && let Some(name) = arguments.first().and_then(|n| name_in(n, conditions.keys()))
+                && !names.contains(&name)
             {
-                names.push(name.clone());
+                names.push(name);
             }
-            object.values().for_each(|v| conditions_used(v, names));
+            object.values().for_each(|v| conditions_used(v, conditions, names));
         }
-        Value::Array(items) => items.iter().for_each(|v| conditions_used(v, names)),
+        Value::Array(items) => items.iter().for_each(|v| conditions_used(v, conditions, names)),
         _ => {}
     }
 }
@@ -964,6 +1045,7 @@ mod tests {
                 given: &self.given,
                 context: &self.context,
                 mode,
+                transform_adds_resources: false,
             }
         }
 
@@ -987,6 +1069,39 @@ mod tests {
             let mut chooser = Chooser::default();
             Scenario::new(&facts, &mut chooser).place_properties(&properties)
         }
+    }
+
+    #[test]
+    fn select_counts_only_the_items_that_remain() {
+        let s = stack(json!({
+            "Parameters": {"Env": {"Type": "String"}},
+            "Conditions": {"Never": {"Fn::Equals": ["a", "b"]}, "Prod": {"Fn::Equals": [{"Ref": "Env"}, "prod"]}},
+            "Resources": {"Topic": {}}
+        }));
+        let no_value = json!({"Ref": "AWS::NoValue"});
+        let properties = json!({
+            // CloudFormation removes the NoValue item, then selects: "*", not the account.
+            "A": {"Fn::Select": [1, [{"Fn::If": ["Never", "x", no_value]}, "111122223333", "*"]]},
+            // The selected item itself is removed: the next one is selected.
+            "B": {"Fn::Select": [0, [no_value, "next"]]},
+            // Past the end once the removed items are gone.
+            "C": {"Fn::Select": [2, ["a", no_value, "b"]]}
+        });
+        let c = s.resolve(json!({"C": properties["C"].clone()})).unwrap_err();
+        assert!(c.to_string().contains("index 2 is out of range for 2 values"), "{c}");
+        let placed = s.resolve(json!({"A": properties["A"].clone(), "B": properties["B"].clone()})).unwrap();
+        assert_eq!(placed.properties, json!({"A": "*", "B": "next"}));
+        // With a parameter-driven condition, every scenario selects what CloudFormation would.
+        let driven = json!({"A": {"Fn::Select": [1, [{"Fn::If": ["Prod", no_value, "x"]}, "111122223333", "*"]]}});
+        let selected: Vec<Value> =
+            s.scenarios(driven.clone(), Mode::EveryBranch).into_iter().map(|(p, _)| p["A"].clone()).collect();
+        assert_eq!(selected, vec![json!("*"), json!("111122223333")]);
+        // Decided at deploy time: which item is selected is unknown, never guessed.
+        let facts = s.facts(Mode::CertainOnly);
+        let mut chooser = Chooser::default();
+        let placed = Scenario::new(&facts, &mut chooser).place_properties(&driven).unwrap();
+        assert_eq!(placed.unknown.len(), 1, "{placed:?}");
+        assert_eq!(placed.unknown[0].1.function, "Fn::Select");
     }
 
     #[test]
@@ -1066,7 +1181,6 @@ mod tests {
                 "AWS::NoValue cannot be an argument",
             ),
             (json!({"A": {"Fn::Base64": {"Ref": "AWS::NoValue"}}}), "AWS::NoValue cannot be an argument"),
-            (json!({"A": {"Fn::Select": [0, [{"Ref": "AWS::NoValue"}, "x"]]}}), "AWS::NoValue cannot be an argument"),
         ] {
             let error = s.resolve(properties).unwrap_err().to_string();
             assert!(error.contains(expected), "{error}");

@@ -28,6 +28,10 @@ pub enum NormalizeError {
     TooManySchemas { pointer: String },
     #[error("the value at {pointer:?} is nested more than {MAX_DEPTH} levels deep")]
     TooDeep { pointer: String },
+    #[error(
+        "the value at {pointer:?} is a document written as a string, as CloudFormation allows, but it is not a JSON document: {reason}"
+    )]
+    NotADocument { pointer: String, reason: String },
 }
 
 /// Buffers reused from one location to the next (each location's expansion is finished before
@@ -45,6 +49,9 @@ impl NormalizeError {
                 NormalizeError::TooManySchemas { pointer: format!("/{segment}{pointer}") }
             }
             NormalizeError::TooDeep { pointer } => NormalizeError::TooDeep { pointer: format!("/{segment}{pointer}") },
+            NormalizeError::NotADocument { pointer, reason } => {
+                NormalizeError::NotADocument { pointer: format!("/{segment}{pointer}"), reason }
+            }
         }
     }
 }
@@ -103,7 +110,8 @@ impl Normalizer {
             return Err(NormalizeError::TooManySchemas { pointer: String::new() });
         }
         let facets: Vec<Facets<'s>> = walk.expanded.iter().copied().map(Facets::of).collect();
-        coerce(allowed_types(&facets), instance);
+        coerce(allowed_types(&facets), instance)
+            .map_err(|reason| NormalizeError::NotADocument { pointer: String::new(), reason })?;
         match instance {
             Value::Object(map) => {
                 for (key, child) in map.iter_mut() {
@@ -276,6 +284,11 @@ impl Types {
     const INTEGER: u8 = 4;
     const NUMBER: u8 = 8;
     const OTHER: u8 = 16;
+    const OBJECT: u8 = 32;
+    const ARRAY: u8 = 64;
+    /// One schema allows exactly an object or its JSON text (`"type": ["object", "string"]`),
+    /// as provider schemas type policy documents.
+    const DOCUMENT: u8 = 128;
 
     fn add_name(&mut self, name: &str) {
         self.0 |= match name {
@@ -283,6 +296,8 @@ impl Types {
             "boolean" => Self::BOOLEAN,
             "integer" => Self::INTEGER,
             "number" => Self::NUMBER,
+            "object" => Self::OBJECT,
+            "array" => Self::ARRAY,
             _ => Self::OTHER,
         };
     }
@@ -293,7 +308,9 @@ impl Types {
             Value::Bool(_) => Self::BOOLEAN,
             Value::Number(n) if n.is_f64() => Self::NUMBER,
             Value::Number(_) => Self::INTEGER,
-            _ => Self::OTHER,
+            Value::Object(_) => Self::OBJECT,
+            Value::Array(_) => Self::ARRAY,
+            Value::Null => Self::OTHER,
         };
     }
 
@@ -307,7 +324,14 @@ fn allowed_types(facets: &[Facets<'_>]) -> Types {
     for facet in facets {
         match facet.types {
             Some(Value::String(name)) => types.add_name(name),
-            Some(Value::Array(names)) => names.iter().filter_map(Value::as_str).for_each(|n| types.add_name(n)),
+            Some(Value::Array(names)) => {
+                names.iter().filter_map(Value::as_str).for_each(|n| types.add_name(n));
+                // Exactly these two: a list of every type is free-form data, not a document.
+                let named = |name: &str| names.iter().any(|n| n.as_str() == Some(name));
+                if names.len() == 2 && named("object") && named("string") {
+                    types.0 |= Types::DOCUMENT;
+                }
+            }
             _ => {
                 facet.enumeration.into_iter().flatten().for_each(|v| types.add_value(v));
                 if let Some(value) = facet.constant {
@@ -320,8 +344,20 @@ fn allowed_types(facets: &[Facets<'_>]) -> Types {
 }
 
 /// Converts a scalar whose type the schema does not allow into one it does, when exact.
-fn coerce(types: Types, instance: &mut Value) {
+///
+/// Where a schema allows a document both as an object and as a string, as
+/// provider schemas type policy documents, CloudFormation reads the string as JSON: it is
+/// judged as the document it stands for, and one that is not JSON is an error, never a string
+/// that passes because strings are allowed.
+fn coerce(types: Types, instance: &mut Value) -> Result<(), String> {
     let replacement = match instance {
+        Value::String(text) if types.has(Types::DOCUMENT) => {
+            let document: Value = crate::json::from_str(text).map_err(|e| e.to_string())?;
+            if !document.is_object() {
+                return Err(format!("it holds {}, not a JSON object", short(&document)));
+            }
+            Some(document)
+        }
         Value::String(text) if !types.has(Types::STRING) => string_to_scalar(types, text),
         Value::Bool(b) if !types.has(Types::BOOLEAN) && types.has(Types::STRING) => Some(Value::String(b.to_string())),
         Value::Number(n) if !types.has(Types::INTEGER | Types::NUMBER) && types.has(Types::STRING) => {
@@ -331,6 +367,16 @@ fn coerce(types: Types, instance: &mut Value) {
     };
     if let Some(value) = replacement {
         *instance = value;
+    }
+    Ok(())
+}
+
+/// A value's JSON, cut short for a message.
+fn short(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(40) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text,
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use saphyr_parser::{Event, Parser};
+use saphyr_parser::{Event, Parser, Tag};
 
 /// A place in a file; both numbers start at 1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -42,12 +42,15 @@ impl Positions {
             let Ok((event, span)) = item else { return Positions::default() };
             let at = Position { line: span.start.line(), column: span.start.col() + 1 };
             match event {
-                Event::Scalar(value, ..) => {
+                Event::Scalar(value, _, _, tag) => {
                     if let Some(Frame::Mapping { pointer, key: key @ None }) = stack.last_mut() {
                         let child = format!("{pointer}/{}", escape(&value));
                         positions.by_pointer.entry(child).or_insert(at);
                         *key = Some(value.into_owned());
                     } else if let Some(pointer) = next_child(&mut stack) {
+                        if let Some(function) = tag.as_deref().and_then(function_of) {
+                            positions.by_pointer.entry(format!("{pointer}/{}", escape(&function))).or_insert(at);
+                        }
                         positions.by_pointer.entry(pointer).or_insert(at);
                     }
                 }
@@ -56,11 +59,20 @@ impl Positions {
                         positions.by_pointer.entry(pointer).or_insert(at);
                     }
                 }
-                Event::MappingStart(..) | Event::SequenceStart(..) => {
+                Event::MappingStart(_, ref tag) | Event::SequenceStart(_, ref tag) => {
                     let pointer = if stack.is_empty() { Some(String::new()) } else { next_child(&mut stack) };
                     // A collection used as a key cannot be addressed by a JSON pointer.
                     let pointer = pointer.unwrap_or_else(|| "/\u{0}".to_owned());
                     positions.by_pointer.entry(pointer.clone()).or_insert(at);
+                    // `!If [...]` is `{"Fn::If": [...]}`: its items sit one level deeper.
+                    let pointer = match tag.as_deref().and_then(function_of) {
+                        Some(function) => {
+                            let inner = format!("{pointer}/{}", escape(&function));
+                            positions.by_pointer.entry(inner.clone()).or_insert(at);
+                            inner
+                        }
+                        None => pointer,
+                    };
                     stack.push(if matches!(event, Event::MappingStart(..)) {
                         Frame::Mapping { pointer, key: None }
                     } else {
@@ -86,6 +98,18 @@ impl Positions {
             pointer = &pointer[..pointer.rfind('/')?];
         }
     }
+}
+
+/// The key of the intrinsic function a YAML short-form tag stands for (`!If` → `Fn::If`,
+/// `!Ref` → `Ref`); `None` for the non-specific tag `!` and the core schema's tags.
+fn function_of(tag: &Tag) -> Option<String> {
+    if tag.handle != "!" || tag.suffix.is_empty() {
+        return None;
+    }
+    Some(match tag.suffix.as_str() {
+        "Ref" | "Condition" => tag.suffix.clone(),
+        other => format!("Fn::{other}"),
+    })
 }
 
 /// The pointer of the value that comes next in the innermost collection (a mapping value
@@ -122,6 +146,15 @@ mod tests {
         assert_eq!(positions.find("/Resources/Bucket/Properties/Tags/0"), at(7, 11));
         assert_eq!(positions.find("/Resources/Bucket/Properties/Tags/0/Value"), at(8, 11));
         assert_eq!(positions.find("/Resources/Bucket/Properties/Missing/Deeper"), at(4, 5), "nearest ancestor");
+    }
+
+    #[test]
+    fn short_forms_are_one_level_deeper() {
+        let text = "Resources:\n  Q:\n    Properties: !If\n      - C\n      - Tags: !Sub x\n      - {}\n";
+        let positions = Positions::index(text);
+        assert_eq!(positions.find("/Resources/Q/Properties/Fn::If/1/Tags"), at(5, 9));
+        assert_eq!(positions.find("/Resources/Q/Properties/Fn::If/1/Tags/Fn::Sub"), at(5, 15));
+        assert_eq!(positions.find("/Resources/Q/Properties/Fn::If/0"), at(4, 9));
     }
 
     #[test]

@@ -127,17 +127,42 @@ impl HookResponse {
         if refused.is_empty() {
             let judged = reports.iter().filter(|r| r.decision().is_some()).count();
             let left = reports.len() - judged;
+            // A resource with values known only at deploy time was judged in part: say so, and
+            // which values the resource-level check is left to judge.
+            let in_part: Vec<&ResourceReport> =
+                reports.iter().filter(|r| r.decision().is_some() && !r.deferred.is_empty()).collect();
             let mut message = format!("{subject}: {judged} resources compliant with the approved templates");
+            if !in_part.is_empty() {
+                message.push_str(&format!(
+                    " ({} of them judged in part: values known only at deploy time are left to the resource-level check)",
+                    in_part.len()
+                ));
+            }
             if left > 0 {
                 message.push_str(&format!("; {left} left to the resource-level check"));
             }
-            let annotation = plain_annotation("rcfge", AnnotationStatus::Passed, message.clone());
+            let mut annotations = vec![plain_annotation("rcfge", AnnotationStatus::Passed, message.clone())];
+            for report in in_part {
+                let prefix = format!("{}/{}", annotation_prefix(&report.type_name), report.logical_id);
+                let values: Vec<String> =
+                    report.deferred.iter().map(|d| format!("{} ({})", d.pointer, d.function)).collect();
+                annotations.push(plain_annotation(
+                    &prefix,
+                    AnnotationStatus::Skipped,
+                    format!(
+                        "{} ({}): judged in part; left to the resource-level check: {}",
+                        report.logical_id,
+                        report.type_name,
+                        values.join(", ")
+                    ),
+                ));
+            }
             return HookResponse {
                 hook_status: HookStatus::Success,
                 error_code: None,
                 message: shorten(&message, MAX_MESSAGE_CHARS),
                 client_request_token: token,
-                annotations: vec![annotation],
+                annotations: capped(annotations),
             };
         }
         let mut evaluated_all = true;

@@ -134,6 +134,9 @@ pub async fn check_change_set(
         Some(text) => crate::cfn::read(text)?,
         None => StackTemplate::default(),
     };
+    for change in &payload.changes {
+        crate::cfn::refuse_reserved_keys(&change.properties)?;
+    }
     let mut reports = Vec::with_capacity(payload.changes.len());
     for action in [Action::Create, Action::Update] {
         stack.resources = payload
@@ -200,6 +203,7 @@ pub async fn check_stack(
         given: &options.parameters,
         context,
         mode: options.mode,
+        transform_adds_resources: stack.transforms.iter().any(|t| t != crate::cfn::LANGUAGE_EXTENSIONS),
     };
     let mut reports = Vec::with_capacity(stack.resources.len());
     for resource in &stack.resources {
@@ -409,29 +413,43 @@ impl Merged {
 }
 
 /// Whether a violation might not hold once the values known only at deploy time are known.
+/// Only then is it set aside: a definite value that fails beside a deferred one is reported.
 fn depends_on_deferred(violation: &Violation, placed: &Placed) -> bool {
-    let subject = violation.subject();
+    let reason = Reason {
+        subject: violation.subject(),
+        keyword: violation.keyword.clone(),
+        settled_by_shape: false,
+        alternatives: violation.alternatives.clone(),
+    };
+    may_clear(&reason, placed)
+}
+
+/// Whether some deploy-time value could make `reason` go away.
+fn may_clear(reason: &Reason, placed: &Placed) -> bool {
     let sites = || placed.unknown.iter();
-    // At or under a deferred value: the value itself is not known.
-    if sites().any(|(site, _)| is_within(&subject, site)) {
+    // The reason judges a deferred value itself, or something inside one.
+    if sites().any(|(site, _)| is_within(&reason.subject, site)) {
         return true;
     }
-    // An alternative that fails only for deferred values may yet hold.
-    if !violation.alternatives.is_empty() {
-        let related = |reason: &Reason| {
-            sites().any(|(site, _)| {
-                is_within(&reason.subject, site) || (reason.judges_contents && is_within(site, &reason.subject))
-            })
-        };
-        return violation.alternatives.iter().any(|reasons| !reasons.is_empty() && reasons.iter().all(related));
+    let inside = || sites().any(|(site, _)| is_within(site, &reason.subject));
+    match reason.keyword.as_str() {
+        // An alternative clears only when every reason it failed for can.
+        "anyOf" | "oneOf" if !reason.alternatives.is_empty() => reason
+            .alternatives
+            .iter()
+            .any(|reasons| !reasons.is_empty() && reasons.iter().all(|r| may_clear(r, placed))),
+        "enum" | "const" => !reason.settled_by_shape && inside(),
+        // Keywords that judge the values inside their subject.
+        "anyOf" | "oneOf" | "allOf" | "not" | "if" | "then" | "else" | "contains" | "uniqueItems" => inside(),
+        // An undecided `Fn::If` directly inside may turn out to be `AWS::NoValue`, which can
+        // only lower a count.
+        "maxItems" | "maxProperties" => {
+            sites().any(|(site, unknown)| unknown.function == "Fn::If" && parent_of(site) == reason.subject)
+        }
+        // `type`, `pattern`, `required`, `additionalProperties`, ...: a value inside the subject
+        // changes neither its type nor its keys.
+        _ => false,
     }
-    // A count or presence rule, where an undecided `Fn::If` directly inside may turn out to
-    // be `AWS::NoValue`.
-    let counts_members = matches!(
-        violation.keyword.as_str(),
-        "required" | "dependencies" | "minProperties" | "maxProperties" | "minItems" | "maxItems"
-    );
-    counts_members && sites().any(|(site, unknown)| unknown.function == "Fn::If" && parent_of(site) == subject.as_str())
 }
 
 fn parent_of(pointer: &str) -> &str {
@@ -458,7 +476,9 @@ fn describe_scenarios(scenarios: &[String]) -> String {
 fn written_location(placed: &Placed, violation: &Violation) -> String {
     match (violation.keyword.as_str(), violation.pointer.rsplit_once('/')) {
         ("additionalProperties", Some((parent, key))) => {
-            let parent = if parent.is_empty() { String::new() } else { placed.written_at(parent) };
+            // A key of the properties themselves is under `Properties: !If [...]` when they
+            // came from a branch.
+            let parent = placed.written_at(if parent.is_empty() { "/" } else { parent });
             format!("{}/{key}", parent.trim_end_matches('/'))
         }
         _ => placed.written_at(&violation.pointer),

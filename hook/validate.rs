@@ -7,7 +7,7 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value;
 
 use crate::policy::Policy;
-use crate::verdict::Violation;
+use crate::verdict::{Reason, Violation};
 
 /// Longest rendering of an offending value, in characters.
 const MAX_VALUE_CHARS: usize = 120;
@@ -76,13 +76,47 @@ fn describe(type_name: &str, error: &ValidationError<'_>) -> Vec<Violation> {
             let (message, remediation) = sentence(type_name, &label, &shown, kind, error);
             let mut found = violation(at.pointer(), value, message, remediation);
             if let ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } = kind {
-                found.alternatives = context
-                    .iter()
-                    .map(|branch| branch.iter().flat_map(|e| describe(type_name, e)).map(|v| v.as_reason()).collect())
-                    .collect();
+                found.alternatives = alternatives(type_name, context);
             }
             vec![found]
         }
+    }
+}
+
+/// Per alternative of an `anyOf`/`oneOf`, the reasons it failed, so that a value known only
+/// at deploy time can be weighed against each (`stack`).
+fn alternatives(type_name: &str, context: &[Vec<ValidationError<'_>>]) -> Vec<Vec<Reason>> {
+    context.iter().map(|branch| branch.iter().flat_map(|error| reasons(type_name, error)).collect()).collect()
+}
+
+fn reasons(type_name: &str, error: &ValidationError<'_>) -> Vec<Reason> {
+    let settled_by_shape = settled_by_shape(error);
+    describe(type_name, error)
+        .into_iter()
+        .map(|violation| Reason {
+            subject: violation.subject(),
+            keyword: violation.keyword,
+            settled_by_shape,
+            alternatives: violation.alternatives,
+        })
+        .collect()
+}
+
+/// Whether no value of the instance's shape satisfies the keyword: an object or a list is never
+/// equal to a string constant, whatever values inside it turn out to be.
+fn settled_by_shape(error: &ValidationError<'_>) -> bool {
+    let instance: &Value = error.instance();
+    let same_shape = |allowed: &Value| match (allowed, instance) {
+        (Value::Object(_), Value::Object(_)) | (Value::Array(_), Value::Array(_)) => true,
+        _ => !(instance.is_object() || instance.is_array()),
+    };
+    match error.kind() {
+        ValidationErrorKind::Constant { expected_value } => !same_shape(expected_value),
+        ValidationErrorKind::Enum { options } => match &**options {
+            Value::Array(options) => !options.iter().any(same_shape),
+            other => !same_shape(other),
+        },
+        _ => false,
     }
 }
 
@@ -163,7 +197,7 @@ fn sentence(
             (format!("{label} {shown} is a configuration the {type_name} template forbids"), change())
         }
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
-            let closest = closest_reason(type_name, context);
+            let closest = closest_reason(type_name, error.instance_path().as_str(), context);
             (format!("{label} matches none of the approved alternatives{closest}"), change())
         }
         ValidationErrorKind::OneOfMultipleValid { .. } => {
@@ -177,12 +211,17 @@ fn sentence(
     }
 }
 
-/// `" (closest: …)"`: the first reason of the alternative with the fewest.
-fn closest_reason(type_name: &str, branches: &[Vec<ValidationError<'static>>]) -> String {
+/// `" (closest: …)"`: the first reason of the closest alternative: one the value has the
+/// right type for, then the one with the fewest reasons. (A list whose third item is foreign is
+/// closer to "a list of accounts" than to "a string", though both fail once.)
+fn closest_reason(type_name: &str, at: &str, branches: &[Vec<ValidationError<'static>>]) -> String {
+    let wrong_type = |errors: &Vec<ValidationError<'static>>| {
+        errors.iter().any(|e| e.instance_path().as_str() == at && matches!(e.kind(), ValidationErrorKind::Type { .. }))
+    };
     branches
         .iter()
         .filter(|errors| !errors.is_empty())
-        .min_by_key(|errors| errors.len())
+        .min_by_key(|errors| (wrong_type(errors), errors.len()))
         .and_then(|errors| errors.first())
         .and_then(|error| describe(type_name, error).into_iter().next())
         .map(|v| format!(" (closest: {})", v.message))

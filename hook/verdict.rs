@@ -37,9 +37,13 @@ pub struct Violation {
 pub struct Reason {
     /// See [`Violation::subject`].
     pub subject: String,
-    /// The keyword judges the values inside its subject (`anyOf`, `enum`, ...), not only the
-    /// subject's own value or members.
-    pub judges_contents: bool,
+    /// The JSON Schema keyword that failed.
+    pub keyword: String,
+    /// No value of the subject's shape can satisfy the keyword (`const: "*"` for an object), so
+    /// nothing inside the subject can change the outcome.
+    pub settled_by_shape: bool,
+    /// For a nested `anyOf`/`oneOf`: per alternative, the reasons it failed.
+    pub alternatives: Vec<Vec<Reason>>,
 }
 
 impl Violation {
@@ -55,25 +59,6 @@ impl Violation {
             when: None,
             alternatives: Vec::new(),
         }
-    }
-
-    /// This violation as a reason an alternative failed.
-    pub fn as_reason(&self) -> Reason {
-        let judges_contents = matches!(
-            self.keyword.as_str(),
-            "anyOf"
-                | "oneOf"
-                | "allOf"
-                | "not"
-                | "if"
-                | "then"
-                | "else"
-                | "contains"
-                | "uniqueItems"
-                | "enum"
-                | "const"
-        );
-        Reason { subject: self.subject(), judges_contents }
     }
 
     /// The location the violation is about: the object, for a property that should not be

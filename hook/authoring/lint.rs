@@ -229,10 +229,42 @@ fn compare_with_provider(file: &str, type_name: &str, template: &Value, provider
                     ),
                 ));
             }
+            Some(upstream) if is_document(&upstream.types) && info.types.contains("string") => {
+                if let Some(message) = unjudged_document_text(template, &info) {
+                    found.push(finding(file, &info.pointer, format!("`{path}`: {message}")));
+                }
+            }
             Some(_) => {}
         }
     }
     found
+}
+
+/// A provider type that accepts a document as an object or as its JSON text (policy documents).
+fn is_document(types: &BTreeSet<String>) -> bool {
+    types.len() == 2 && types.contains("object") && types.contains("string")
+}
+
+/// Why the JSON-text form of a document escapes the template's rules, if it does. A schema that
+/// allows `["object", "string"]` on one node has the text judged as the document it stands for;
+/// a string allowed anywhere else (alone, or in a branch) is judged only as a string, so it
+/// must be pinned down (`enum`, `const`, `pattern`).
+fn unjudged_document_text(template: &Value, info: &super::shape::PathInfo) -> Option<String> {
+    let node = template.pointer(&info.pointer)?;
+    let types: Vec<&str> = match node.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(types)) => types.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if types.contains(&"object") && types.contains(&"string") {
+        return None;
+    }
+    if info.enumerated || node.get("pattern").is_some() {
+        return None;
+    }
+    Some(
+        "CloudFormation also accepts this document as JSON text, and the template allows a string here without judging it: type it [\"object\", \"string\"] on one schema (the text is then judged as the document) or \"object\" alone".to_owned(),
+    )
 }
 
 /// Parses the template, then renders and compiles it with a sample context.
@@ -442,6 +474,30 @@ mod tests {
             }}}));
         let found = lint_template("aws-x-y.json", template.to_string().as_bytes(), Some(&provider), &Map::new());
         assert_eq!(found, [], "{found:#?}");
+    }
+
+    #[test]
+    fn a_document_whose_json_text_is_not_judged_is_a_finding() {
+        let provider = json!({"typeName": "AWS::X::Y", "properties": {"Policy": {"type": ["object", "string"]}}});
+        let lint = |policy: Value| {
+            let template = closed(json!({ "Policy": policy }));
+            lint_template("aws-x-y.json", template.to_string().as_bytes(), Some(&provider), &Map::new())
+        };
+        // The text is read as the document and judged as one: nothing to flag.
+        assert_eq!(lint(json!({"type": ["object", "string"], "additionalProperties": false})), []);
+        assert_eq!(lint(json!({"type": "object", "additionalProperties": false})), []);
+        // A string judged only as a string lets any document through.
+        for policy in [
+            json!({"type": "string"}),
+            json!({"anyOf": [{"type": "object", "additionalProperties": false}, {"type": "string"}]}),
+        ] {
+            let found = lint(policy.clone());
+            assert!(
+                found.iter().any(|f| f.message.contains("accepts this document as JSON text")),
+                "{policy}: {found:#?}"
+            );
+        }
+        assert_eq!(lint(json!({"type": "string", "enum": ["{}"]})), []);
     }
 
     #[test]

@@ -184,6 +184,36 @@ fn stack_cases() -> Vec<(&'static str, String, &'static str)> {
             "Parameters:\n  Enc: {Type: String, Default: 'on'}\nConditions:\n  Off: !Equals [!Ref Enc, 'off']\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      SqsManagedSseEnabled: !If [Off, false, true]\n",
             "(when Enc = off)",
         ),
+        (
+            "Fn::Select counting an item AWS::NoValue removes",
+            "Conditions:\n  Never: !Equals [a, b]\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      SqsManagedSseEnabled: true\n      DelaySeconds: !Select [1, [!If [Never, 0, !Ref AWS::NoValue], 0, 901]]\n",
+            "DelaySeconds 901 is more than the maximum 900",
+        ),
+        (
+            "Fn::Select after an item a parameter-driven condition removes",
+            "Parameters:\n  Env: {Type: String}\nConditions:\n  Prod: !Equals [!Ref Env, prod]\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      SqsManagedSseEnabled: true\n      DelaySeconds: !Select [1, [!If [Prod, !Ref AWS::NoValue, 0], 0, 901]]\n",
+            "DelaySeconds 901 is more than the maximum 900 (when Env = prod)",
+        ),
+        (
+            "a YAML 1.1 boolean word in a condition hides a resource",
+            "Conditions:\n  Hidden: !Equals [on, 'true']\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n    Condition: Hidden\n    Properties:\n      SqsManagedSseEnabled: true\n      DelaySeconds: 901\n",
+            "DelaySeconds 901 is more than the maximum 900",
+        ),
+        (
+            "a YAML 1.1 octal index",
+            "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      SqsManagedSseEnabled: true\n      DelaySeconds: !Select [010, [0, 0, 0, 0, 0, 0, 0, 0, 901, 0, 0]]\n",
+            "DelaySeconds 901 is more than the maximum 900",
+        ),
+        (
+            "a scalar YAML readers disagree on, in a condition",
+            "Conditions:\n  Hidden: !Equals [y, 'true']\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n    Condition: Hidden\n    Properties:\n      SqsManagedSseEnabled: true\n      DelaySeconds: 901\n",
+            "condition Hidden is false in some scenarios",
+        ),
+        (
+            "a deploy-time principal beside a foreign account",
+            "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties: {}\n  P:\n    Type: AWS::S3::BucketPolicy\n    Properties:\n      Bucket: my-bucket\n      PolicyDocument:\n        Version: '2012-10-17'\n        Statement:\n          - Effect: Allow\n            Principal:\n              AWS: [!GetAtt Role.Arn, 'arn:aws:iam::444455556666:root']\n            Action: s3:GetObject\n            Resource: arn:aws:s3:::my-bucket/*\n",
+            "P (AWS::S3::BucketPolicy): 1 violation",
+        ),
     ];
     let deep = format!(
         "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      Deep: {}1{}\n",

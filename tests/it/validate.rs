@@ -31,6 +31,36 @@ fn compliant_stack_exits_zero() {
 }
 
 #[test]
+fn forms_cloudformation_accepts_are_read_as_it_reads_them() {
+    let run = validate(&["tests/fixtures/stacks/accepted-forms.yaml"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    for deferred in [
+        "checked at deploy time: HandlerRole is not in Resources: a transform of this template may add it",
+        "checked at deploy time: the value is an output of another stack",
+        "checked at deploy time: a dynamic reference",
+        "checked at deploy time: a macro produces this value",
+    ] {
+        assert!(run.stdout.contains(deferred), "missing {deferred:?} in\n{}", run.stdout);
+    }
+}
+
+#[test]
+fn a_key_under_properties_written_as_a_branch_is_located_at_its_line() {
+    let stack = temp_file(
+        ".yaml",
+        "Conditions:\n  C: !Equals [a, a]\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: !If\n      - C\n      - SqsManagedSseEnabled: true\n        NewFeature: 1\n      - SqsManagedSseEnabled: true\n",
+    );
+    let path = stack.path().to_str().unwrap();
+    let run = validate(&[path]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!("{path}:9:9: /NewFeature: NewFeature is not an approved property")),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn violations_exit_one_and_list_every_reason() {
     let run = validate(&["tests/fixtures/stacks/violations.yaml"]);
     assert_eq!(run.code, 1);

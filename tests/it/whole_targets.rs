@@ -38,7 +38,26 @@ fn a_compliant_stack_succeeds() {
     let (code, response) = judge("STACK", Reply::Body(stack_payload("stacks/compliant.yaml")));
     assert_eq!(code, 0, "{response:#}");
     assert_eq!(response["hookStatus"], "SUCCESS");
-    assert_eq!(response["message"], "STACK payments: 3 resources compliant with the approved templates");
+    // Two resources hold values known only at deploy time: the answer says they were judged
+    // in part, and which values the resource-level check judges.
+    assert_eq!(
+        response["message"],
+        "STACK payments: 3 resources compliant with the approved templates (2 of them judged in part: values known only at deploy time are left to the resource-level check)"
+    );
+    let in_part: Vec<&str> = response["annotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["status"] == "SKIPPED")
+        .map(|a| a["statusMessage"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        in_part,
+        [
+            "ReceiptsTopic (AWS::SNS::Topic): judged in part; left to the resource-level check: /Subscription/0/Endpoint (Fn::GetAtt)",
+            "ReceiptsBucket (AWS::S3::Bucket): judged in part; left to the resource-level check: /BucketName (Ref), /NotificationConfiguration/TopicConfigurations/0/Topic (Ref)"
+        ]
+    );
 }
 
 #[test]

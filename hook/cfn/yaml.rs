@@ -1,0 +1,550 @@
+//! YAML stack templates read the way CloudFormation reads them.
+//!
+//! CloudFormation's YAML reader follows YAML 1.1 for plain (unquoted) scalars, not YAML 1.2:
+//! `yes`, `No`, `ON`, `off` are booleans (a tag `Value: YES` is deployed as `"true"`), `010` is
+//! the octal 8, `0b11` is 3, `1_000` is 1000 and `1:30` is 90. Where readers of YAML 1.1 disagree
+//! among themselves (`y` and `n`, odd casings such as `yEs`, exponents without a dot such as
+//! `1e3`), which reading CloudFormation takes is not documented: such a scalar becomes a
+//! [`READINGS_KEY`] object holding every reading, and each reading is judged in a scenario of
+//! its own (see `intrinsics`), so that no reading can hide a violation.
+//!
+//! The document is built from the parser's events in one pass, without recursion: anchors are
+//! copied where aliased (within a node budget, so that an alias bomb is refused rather than
+//! expanded), duplicate keys and merge keys are refused, short-form tags become intrinsics.
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
+use serde_json::{Map, Number, Value};
+
+use super::{CfnError, SHORT_FORMS};
+
+/// The key of an object standing for a plain scalar that YAML 1.1 readers read differently:
+/// `{"rcfge:YamlScalarReadings": {"written": "y", "readings": [true, "y"]}}`. Templates may not
+/// use the key themselves (`cfn::refuse_reserved_keys`), so only the reader makes one.
+pub const READINGS_KEY: &str = "rcfge:YamlScalarReadings";
+
+/// How deep collections may nest; deeper is refused (later stages recurse over the value).
+const MAX_DEPTH: usize = 128;
+
+/// How many nodes a document may hold once its aliases are copied: a 1 MB template written
+/// out has far fewer, and an alias bomb far more.
+const MAX_NODES: usize = 1_000_000;
+
+/// A collection being read.
+enum Frame {
+    Sequence { items: Vec<Value>, anchor: usize, tag: Option<Tag>, nodes: usize },
+    Mapping { object: Map<String, Value>, key: Option<String>, anchor: usize, tag: Option<Tag>, nodes: usize },
+}
+
+/// Reads a YAML stack template into JSON, resolving scalars as CloudFormation does.
+pub fn to_json(text: &str) -> Result<Value, CfnError> {
+    let mut builder = Builder::default();
+    let mut documents = 0;
+    for item in Parser::new_from_str(text) {
+        let (event, span) = item.map_err(|error| {
+            CfnError::Yaml(format!(
+                "{} at line {} column {}",
+                error.info(),
+                error.marker().line(),
+                error.marker().col() + 1
+            ))
+        })?;
+        let at = || format!("line {} column {}", span.start.line(), span.start.col() + 1);
+        match event {
+            Event::DocumentStart(_) => {
+                documents += 1;
+                if documents > 1 {
+                    return Err(CfnError::Yaml(format!("a second YAML document starts at {}", at())));
+                }
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let (value, nodes) = if builder.expects_key() {
+                    (Value::String(key_text(&text, style, tag.as_deref())?), 1)
+                } else {
+                    (scalar(&text, style, tag.as_deref())?, 1)
+                };
+                builder.add(value, nodes, anchor)?;
+            }
+            Event::Alias(id) => {
+                let (value, nodes) =
+                    builder.anchors.get(&id).cloned().ok_or_else(|| {
+                        CfnError::Yaml(format!("an alias at {} names no anchor defined before it", at()))
+                    })?;
+                if builder.expects_key() {
+                    return Err(CfnError::KeyNotAString { found: "an alias".into() });
+                }
+                builder.add(value, nodes, 0)?;
+            }
+            Event::SequenceStart(anchor, tag) => {
+                builder.open(Frame::Sequence {
+                    items: Vec::new(),
+                    anchor,
+                    tag: tag.map(|t| t.into_owned()),
+                    nodes: 1,
+                })?;
+            }
+            Event::MappingStart(anchor, tag) => {
+                builder.open(Frame::Mapping {
+                    object: Map::new(),
+                    key: None,
+                    anchor,
+                    tag: tag.map(|t| t.into_owned()),
+                    nodes: 1,
+                })?;
+            }
+            Event::SequenceEnd | Event::MappingEnd => builder.close()?,
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
+        }
+    }
+    Ok(builder.document.unwrap_or(Value::Null))
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, (Value, usize)>,
+    document: Option<Value>,
+    nodes: usize,
+}
+
+impl Builder {
+    /// Whether the next node is a mapping key.
+    fn expects_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame::Mapping { key: None, .. }))
+    }
+
+    fn count(&mut self, nodes: usize) -> Result<(), CfnError> {
+        self.nodes = self.nodes.saturating_add(nodes);
+        if self.nodes > MAX_NODES {
+            return Err(CfnError::TooLarge { limit: MAX_NODES });
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, frame: Frame) -> Result<(), CfnError> {
+        if self.expects_key() {
+            return Err(CfnError::KeyNotAString { found: "a collection".into() });
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(CfnError::TooDeep { limit: MAX_DEPTH });
+        }
+        self.count(1)?;
+        self.stack.push(frame);
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), CfnError> {
+        let Some(frame) = self.stack.pop() else {
+            return Err(CfnError::Yaml("a collection ends that never started".into()));
+        };
+        let (value, anchor, tag, nodes) = match frame {
+            Frame::Sequence { items, anchor, tag, nodes } => (Value::Array(items), anchor, tag, nodes),
+            Frame::Mapping { object, anchor, tag, nodes, .. } => (Value::Object(object), anchor, tag, nodes),
+        };
+        let value = match tag {
+            Some(tag) => tagged(&tag, value)?,
+            None => value,
+        };
+        // The node itself was counted when it opened; its members as they were added.
+        self.place(value, nodes, anchor)
+    }
+
+    /// Adds a finished node (a scalar, an alias's copy) to the collection being read.
+    fn add(&mut self, value: Value, nodes: usize, anchor: usize) -> Result<(), CfnError> {
+        self.count(nodes)?;
+        self.place(value, nodes, anchor)
+    }
+
+    fn place(&mut self, value: Value, nodes: usize, anchor: usize) -> Result<(), CfnError> {
+        if anchor != 0 {
+            self.anchors.insert(anchor, (value.clone(), nodes));
+        }
+        match self.stack.last_mut() {
+            None => self.document = Some(value),
+            Some(Frame::Sequence { items, nodes: total, .. }) => {
+                items.push(value);
+                *total = total.saturating_add(nodes);
+            }
+            Some(Frame::Mapping { object, key, nodes: total, .. }) => match key.take() {
+                None => {
+                    let Value::String(name) = value else {
+                        return Err(CfnError::KeyNotAString { found: value.to_string() });
+                    };
+                    if name == "<<" {
+                        return Err(CfnError::MergeKey);
+                    }
+                    if name == READINGS_KEY {
+                        return Err(CfnError::ReservedKey { key: name });
+                    }
+                    if object.contains_key(&name) {
+                        return Err(CfnError::DuplicateKey { key: name });
+                    }
+                    *key = Some(name);
+                }
+                Some(name) => {
+                    object.insert(name, value);
+                    *total = total.saturating_add(nodes);
+                }
+            },
+        }
+        Ok(())
+    }
+}
+
+/// The core schema's tags (`!!str`), as the parser names them.
+const CORE: &str = "tag:yaml.org,2002:";
+
+/// The non-specific tag `!`: "no particular type".
+fn is_non_specific(tag: &Tag) -> bool {
+    (tag.handle.is_empty() && tag.suffix == "!") || (tag.handle == "!" && tag.suffix.is_empty())
+}
+
+/// A collection with a tag: a short-form intrinsic (`!If [...]`), or `!` (no particular type).
+fn tagged(tag: &Tag, value: Value) -> Result<Value, CfnError> {
+    if is_non_specific(tag) {
+        return Ok(value);
+    }
+    intrinsic(tag, value)
+}
+
+/// `!Ref x` → `{"Ref": "x"}`, `!GetAtt a.b` → `{"Fn::GetAtt": ["a", "b"]}`, `!Sub s` → `{"Fn::Sub": s}`.
+fn intrinsic(tag: &Tag, value: Value) -> Result<Value, CfnError> {
+    let unknown = || CfnError::UnknownTag { tag: tag.to_string() };
+    if tag.handle != "!" {
+        return Err(unknown());
+    }
+    let name = tag.suffix.as_str();
+    let (function, argument) = match name {
+        "Ref" | "Condition" => (name.to_owned(), value),
+        "GetAtt" => ("Fn::GetAtt".to_owned(), split_get_att(value)),
+        _ if SHORT_FORMS.contains(&name) => (format!("Fn::{name}"), value),
+        _ => return Err(unknown()),
+    };
+    Ok(Value::Object(Map::from_iter([(function, argument)])))
+}
+
+/// `!GetAtt Bucket.Arn` → `["Bucket", "Arn"]`; the list form is kept.
+fn split_get_att(value: Value) -> Value {
+    match value {
+        Value::String(s) => match s.split_once('.') {
+            Some((resource, attribute)) => Value::Array(vec![resource.into(), attribute.into()]),
+            None => Value::String(s),
+        },
+        other => other,
+    }
+}
+
+/// A scalar in value position.
+fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, CfnError> {
+    let Some(tag) = tag else {
+        return Ok(if style == ScalarStyle::Plain { plain(text)? } else { Value::String(text.to_owned()) });
+    };
+    if is_non_specific(tag) {
+        // `! 0x10` is the *string* 0x10 to YAML; whether CloudFormation agrees is not
+        // documented, so a plain scalar that would read as anything but a string is refused.
+        return match style {
+            ScalarStyle::Plain if !matches!(plain(text)?, Value::String(_)) => {
+                Err(CfnError::UnknownTag { tag: format!("! {text}") })
+            }
+            _ => Ok(Value::String(text.to_owned())),
+        };
+    }
+    if tag.handle == CORE && tag.suffix == "str" {
+        return Ok(Value::String(text.to_owned()));
+    }
+    // A short form's argument is the text as written (`!Ref 010` names `010`).
+    intrinsic(tag, Value::String(text.to_owned()))
+}
+
+/// A mapping key: always a string, as written. Keys are names (logical ids, condition and
+/// parameter names, property names); a condition named `Off` is named `Off`, and a value that
+/// refers to it as a plain `Off` is matched by `cfn::name_in`.
+fn key_text(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<String, CfnError> {
+    match tag {
+        None => Ok(text.to_owned()),
+        Some(tag) => match scalar(text, style, Some(tag))? {
+            Value::String(s) => Ok(s),
+            other => Err(CfnError::KeyNotAString { found: other.to_string() }),
+        },
+    }
+}
+
+/// A plain scalar, read as YAML 1.1; an object of [`READINGS_KEY`] where readers disagree.
+pub(crate) fn plain(text: &str) -> Result<Value, CfnError> {
+    if matches!(text, "" | "~" | "null" | "Null" | "NULL") {
+        return Ok(Value::Null);
+    }
+    if let Some(b) = yaml11_bool(text) {
+        return Ok(Value::Bool(b));
+    }
+    if let Some(number) = yaml11_int(text).or_else(|| yaml11_float(text)) {
+        return number.map(Value::Number);
+    }
+    let lower = text.to_ascii_lowercase();
+    // YAML 1.1 lists y and n as booleans, though the common readers do not; other casings of the
+    // boolean words are booleans to case-insensitive readers.
+    if matches!(lower.as_str(), "y" | "yes" | "true" | "on") {
+        return Ok(readings(text, Value::Bool(true)));
+    }
+    if matches!(lower.as_str(), "n" | "no" | "false" | "off") {
+        return Ok(readings(text, Value::Bool(false)));
+    }
+    // An exponent without a dot or a sign (`1e3`, `1.5E3`) is a number to some readers.
+    if let Some(number) = lenient_float(text) {
+        return Ok(readings(text, Value::Number(number?)));
+    }
+    Ok(Value::String(text.to_owned()))
+}
+
+fn readings(written: &str, other: Value) -> Value {
+    let readings = Value::Array(vec![other, Value::String(written.to_owned())]);
+    let inner =
+        Map::from_iter([("written".to_owned(), Value::String(written.to_owned())), ("readings".to_owned(), readings)]);
+    Value::Object(Map::from_iter([(READINGS_KEY.to_owned(), Value::Object(inner))]))
+}
+
+/// The readings of a [`READINGS_KEY`] object, if `value` is one.
+pub fn readings_of(value: &Value) -> Option<(&str, &[Value])> {
+    let Value::Object(object) = value else { return None };
+    if object.len() != 1 {
+        return None;
+    }
+    let inner = object.get(READINGS_KEY)?;
+    Some((inner.get("written")?.as_str()?, inner.get("readings")?.as_array()?))
+}
+
+pub(crate) fn yaml11_bool(text: &str) -> Option<bool> {
+    match text {
+        "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Some(true),
+        "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Some(false),
+        _ => None,
+    }
+}
+
+fn split_sign(text: &str) -> (bool, &str) {
+    match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    }
+}
+
+/// Digits in `radix` with `_` separators (at least one digit), as an exact integer.
+fn digits(text: &str, radix: u32) -> Option<u128> {
+    let mut value: u128 = 0;
+    let mut any = false;
+    for c in text.chars() {
+        if c == '_' {
+            continue;
+        }
+        let d = c.to_digit(radix)?;
+        value = value.checked_mul(u128::from(radix))?.checked_add(u128::from(d))?;
+        any = true;
+    }
+    any.then_some(value)
+}
+
+/// YAML 1.1 integers: `0b1010`, `0777` (octal), `0x1F`, `1_000`, `190:20:30` (base 60).
+/// `None` when `text` is no integer; `Some(Err)` when it is one too large to hold.
+fn yaml11_int(text: &str) -> Option<Result<Number, CfnError>> {
+    let (negative, body) = split_sign(text);
+    let first = body.chars().next()?;
+    let magnitude = if body == "0" {
+        Some(0)
+    } else if let Some(rest) = body.strip_prefix("0b") {
+        digits(rest, 2)
+    } else if let Some(rest) = body.strip_prefix("0x") {
+        digits(rest, 16)
+    } else if let Some(rest) = body.strip_prefix('0') {
+        digits(rest, 8)
+    } else if first.is_ascii_digit() && body.contains(':') {
+        let mut parts = body.split(':');
+        let head = parts.next()?;
+        let mut value = digits(head, 10)?;
+        for part in parts {
+            if part.is_empty() || part.len() > 2 || !part.chars().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            let d: u128 = part.parse().ok()?;
+            if d > 59 {
+                return None;
+            }
+            value = value.checked_mul(60)?.checked_add(d)?;
+        }
+        Some(value)
+    } else if first.is_ascii_digit() {
+        // Too many digits for u128 is still a number: written out below as a float.
+        if body.chars().all(|c| c.is_ascii_digit() || c == '_') {
+            return Some(big_decimal(negative, body));
+        }
+        None
+    } else {
+        None
+    }?;
+    Some(
+        exact(negative, magnitude)
+            .ok_or(CfnError::NotFinite)
+            .or_else(|_| big_decimal(negative, &magnitude.to_string())),
+    )
+}
+
+fn exact(negative: bool, magnitude: u128) -> Option<Number> {
+    if negative {
+        let value = i64::try_from(magnitude).ok()?;
+        Some(Number::from(-value))
+    } else {
+        u64::try_from(magnitude).ok().map(Number::from)
+    }
+}
+
+/// A decimal integer, exactly when it fits 64 bits, else the nearest float.
+fn big_decimal(negative: bool, body: &str) -> Result<Number, CfnError> {
+    let cleaned: String = body.chars().filter(|c| *c != '_').collect();
+    if let Some(magnitude) = digits(&cleaned, 10)
+        && let Some(number) = exact(negative, magnitude)
+    {
+        return Ok(number);
+    }
+    let sign = if negative { "-" } else { "" };
+    let float: f64 = format!("{sign}{cleaned}").parse().map_err(|_| CfnError::NotFinite)?;
+    Number::from_f64(float).ok_or(CfnError::NotFinite)
+}
+
+/// YAML 1.1 floats: a dot is required (`1.5`, `.5`, `1.`), an exponent must be signed
+/// (`1.5e+3`), and `.inf`/`.nan` are not finite, which JSON cannot hold.
+fn yaml11_float(text: &str) -> Option<Result<Number, CfnError>> {
+    if matches!(text.trim_start_matches(['+', '-']), ".inf" | ".Inf" | ".INF")
+        || matches!(text, ".nan" | ".NaN" | ".NAN")
+    {
+        return Some(Err(CfnError::NotFinite));
+    }
+    let (negative, body) = split_sign(text);
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let (whole, fraction) = mantissa.split_once('.')?;
+    let digits_ok = |s: &str| s.chars().all(|c| c.is_ascii_digit() || c == '_');
+    if !digits_ok(whole)
+        || !digits_ok(fraction)
+        || (whole.is_empty() && (fraction.is_empty() || negative || text.starts_with('+')))
+    {
+        return None;
+    }
+    if !whole.is_empty() && !whole.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    if let Some(exponent) = exponent {
+        let unsigned = exponent.strip_prefix(['+', '-'])?;
+        if unsigned.is_empty() || !unsigned.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+    }
+    Some(float_number(text))
+}
+
+/// What lenient readers also take as a float: an exponent without a dot or sign (`1e3`,
+/// `2.5E3`), or a sign before a leading dot (`+.5`).
+fn lenient_float(text: &str) -> Option<Result<Number, CfnError>> {
+    let (_, body) = split_sign(text);
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits_ok = |s: &str| s.chars().all(|c| c.is_ascii_digit() || c == '_');
+    if !digits_ok(whole) || !digits_ok(fraction) || (whole.is_empty() && fraction.is_empty()) {
+        return None;
+    }
+    match exponent {
+        Some(exponent) => {
+            let unsigned = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+            if unsigned.is_empty() || !unsigned.chars().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+        }
+        None if mantissa.contains('.') => {}
+        None => return None,
+    }
+    Some(float_number(text))
+}
+
+fn float_number(text: &str) -> Result<Number, CfnError> {
+    // Rust's float syntax takes `.5`, `5.` and a sign, as YAML writes them.
+    let cleaned: String = text.chars().filter(|c| *c != '_').collect();
+    let float: f64 = cleaned.parse().map_err(|_| CfnError::NotFinite)?;
+    Number::from_f64(float).ok_or(CfnError::NotFinite)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn read(text: &str) -> Value {
+        to_json(text).unwrap()
+    }
+
+    #[test]
+    fn plain_scalars_are_read_as_yaml_1_1() {
+        let document = read(
+            "a: yes\nb: No\nc: ON\nd: off\ne: 010\nf: 0777\ng: 0x1F\nh: 0b101\ni: 1_000\nj: 1:30\nk: 1.5\nl: '010'\nm: \"on\"\nn: 012345678901\no: 0o17\np: ~\nq: 2010-09-09\nr: -010\ns: 1.\nt: .5\n",
+        );
+        assert_eq!(
+            document,
+            json!({
+                "a": true, "b": false, "c": true, "d": false, "e": 8, "f": 511, "g": 31, "h": 5, "i": 1000,
+                "j": 90, "k": 1.5, "l": "010", "m": "on", "n": "012345678901", "o": "0o17", "p": null,
+                "q": "2010-09-09", "r": -8, "s": 1.0, "t": 0.5
+            })
+        );
+    }
+
+    #[test]
+    fn scalars_readers_disagree_on_keep_every_reading() {
+        let document = read("a: y\nb: N\nc: yEs\nd: 1e3\ne: tRUE\n");
+        let reading = |key: &str| readings_of(&document[key]).map(|(w, r)| (w.to_owned(), r.to_vec()));
+        assert_eq!(reading("a"), Some(("y".into(), vec![json!(true), json!("y")])));
+        assert_eq!(reading("b"), Some(("N".into(), vec![json!(false), json!("N")])));
+        assert_eq!(reading("c"), Some(("yEs".into(), vec![json!(true), json!("yEs")])));
+        assert_eq!(reading("d"), Some(("1e3".into(), vec![json!(1000.0), json!("1e3")])));
+        assert_eq!(reading("e"), Some(("tRUE".into(), vec![json!(true), json!("tRUE")])));
+    }
+
+    #[test]
+    fn keys_are_text_and_the_reserved_key_is_refused() {
+        assert_eq!(read("on: 1\n010: 2\ny: 3\n'off': 4\n"), json!({"on": 1, "010": 2, "y": 3, "off": 4}));
+        assert!(matches!(to_json("rcfge:YamlScalarReadings: 1\n"), Err(CfnError::ReservedKey { .. })));
+        assert!(matches!(to_json("[a]: 1\n"), Err(CfnError::KeyNotAString { .. })));
+    }
+
+    #[test]
+    fn aliases_are_copies_within_a_budget() {
+        assert_eq!(read("a: &x {k: [1, 2]}\nb: *x\n"), json!({"a": {"k": [1, 2]}, "b": {"k": [1, 2]}}));
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..12 {
+            let previous = format!("*l{}", level - 1).replace("*l0", "*a");
+            bomb.push_str(&format!("l{level}: &l{level} [{}]\n", vec![previous; 10].join(", ")));
+        }
+        assert!(matches!(to_json(&bomb), Err(CfnError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn depth_is_bounded_and_one_document_only() {
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        assert!(matches!(to_json(&deep), Err(CfnError::TooDeep { .. })));
+        assert!(matches!(to_json("a: 1\n---\nb: 2\n"), Err(CfnError::Yaml(_))));
+    }
+
+    #[test]
+    fn short_forms_take_their_argument_as_written() {
+        assert_eq!(
+            read("a: !Ref 010\nb: !GetAtt R.Arn\nc: !!str 010\n"),
+            json!({
+                "a": {"Ref": "010"}, "b": {"Fn::GetAtt": ["R", "Arn"]}, "c": "010"
+            })
+        );
+    }
+}
