@@ -240,3 +240,44 @@ fn no_stack_template_slips_through_the_cli() {
     }
     println!("bypass suite (stack templates): {} cases, every one refused", cases.len());
 }
+
+/// A document the provider schema types `["object", "string"]` (policies, patterns): its JSON
+/// text is judged as the document it stands for, and text that is not a JSON object fails
+/// closed. A template that keeps the provider's type (as `rcfge templates new` writes it) and
+/// closes the object must refuse the policy in either form.
+#[test]
+fn a_document_written_as_json_text_is_judged_as_the_document() {
+    let templates = tempfile::tempdir().unwrap();
+    let template = json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "typeName": "AWS::ApiGateway::RestApi",
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "Name": {"type": "string"},
+            "Policy": {"type": ["object", "string"], "additionalProperties": false, "properties": {}}
+        }
+    });
+    std::fs::write(templates.path().join("aws-apigateway-restapi.json"), template.to_string()).unwrap();
+    let dir = templates.path().to_str().unwrap();
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke", "Resource": "*"}]});
+    let answer = |policy: Value| {
+        let event = crate::support::event(
+            "AWS::ApiGateway::RestApi",
+            "CREATE_PRE_PROVISION",
+            json!({"Name": "api", "Policy": policy}),
+        );
+        crate::support::invoke_event(&event, dir).1
+    };
+    for (name, policy, status, code) in [
+        ("the policy as an object", policy.clone(), "FAILED", json!("NonCompliant")),
+        ("the same policy as JSON text", json!(policy.to_string()), "FAILED", json!("NonCompliant")),
+        ("text that is not JSON", json!("{not json"), "FAILED", json!("InternalFailure")),
+        ("JSON text that is not an object", json!("[1]"), "FAILED", json!("InternalFailure")),
+        ("an empty document as JSON text", json!("{}"), "SUCCESS", Value::Null),
+    ] {
+        let response = answer(policy);
+        assert_eq!(response["hookStatus"], status, "{name}: {response:#}");
+        assert_eq!(response.get("errorCode").cloned().unwrap_or(Value::Null), code, "{name}: {response:#}");
+    }
+}
