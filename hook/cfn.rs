@@ -142,7 +142,7 @@ pub enum CfnError {
     ReservedKey { key: String },
     #[error("collections nest more than {limit} deep")]
     TooDeep { limit: usize },
-    #[error("more than {limit} values once YAML aliases are copied")]
+    #[error("the template grows past {limit} bytes once its YAML aliases are copied")]
     TooLarge { limit: usize },
     #[error("Transform must be a name, a list of names, or {{Name, Parameters}} objects")]
     BadTransform,
@@ -257,17 +257,39 @@ pub fn refuse_reserved_keys(value: &Value) -> Result<(), CfnError> {
 /// The name `value` gives among `names` (condition names, in `Fn::If` and `Condition`). A YAML
 /// plain scalar such as `Off` is read as a boolean in a value, while keys stay as written: the
 /// boolean names the one key that YAML 1.1 reads as it.
-pub fn name_in<'a>(value: &'a Value, names: impl Iterator<Item = &'a String>) -> Option<String> {
+///
+/// Where readers disagree (`y`: the name `y`, or the boolean true), every name a reading could
+/// give must be the same one; two conditions that readings could confuse (`y` and `true`) are
+/// refused rather than one of them picked.
+pub fn name_in<'a>(value: &'a Value, names: impl Iterator<Item = &'a String> + Clone) -> Option<String> {
+    let by_boolean = |b: bool| {
+        let mut matching = names.clone().filter(move |name| yaml11_bool(name) == Some(b));
+        match (matching.next(), matching.next()) {
+            (Some(name), None) => Some(Some(name.clone())),
+            (None, _) => Some(None),
+            _ => None,
+        }
+    };
     match value {
         Value::String(name) => Some(name.clone()),
-        Value::Bool(b) => {
-            let mut matching = names.filter(|name| yaml11_bool(name) == Some(*b));
-            match (matching.next(), matching.next()) {
-                (Some(name), None) => Some(name.clone()),
-                _ => None,
+        Value::Bool(b) => by_boolean(*b).flatten(),
+        other => {
+            let (written, readings) = readings_of(other)?;
+            let mut found: Option<String> = names.clone().any(|n| n == written).then(|| written.to_owned());
+            for reading in readings {
+                let candidate = match reading {
+                    Value::Bool(b) => by_boolean(*b)?,
+                    _ => None,
+                };
+                match (&found, candidate) {
+                    (_, None) => {}
+                    (None, Some(name)) => found = Some(name),
+                    (Some(known), Some(name)) if *known == name => {}
+                    (Some(_), Some(_)) => return None,
+                }
             }
+            Some(found.unwrap_or_else(|| written.to_owned()))
         }
-        other => readings_of(other).map(|(written, _)| written.to_owned()),
     }
 }
 

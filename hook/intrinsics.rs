@@ -68,6 +68,10 @@ pub enum ResolveError {
         "more than {limit} combinations of parameter values and conditions: pass --parameter for some parameters to judge it"
     )]
     TooManyScenarios { limit: usize },
+    #[error(
+        "judging every combination of parameter values, conditions and YAML readings would go through more than {limit} values in this file: pass --parameter for some parameters, or quote the scalars YAML readers disagree on"
+    )]
+    TooMuchWork { limit: usize },
 }
 
 fn invalid(function: &str, reason: impl Into<String>) -> ResolveError {
@@ -355,7 +359,13 @@ impl<'a> Scenario<'a> {
             return Err(invalid("Fn::If", "needs [condition name, value if true, value if false]").into());
         };
         let Some(name) = name_in(condition, self.facts.conditions.keys()) else {
-            return Err(invalid("Fn::If", "the condition must be the name of a condition").into());
+            let reason = match readings_of(condition) {
+                Some((written, _)) => {
+                    format!("`{written}` names different conditions as YAML readers read it: quote it")
+                }
+                None => "the condition must be the name of a condition".to_owned(),
+            };
+            return Err(invalid("Fn::If", reason).into());
         };
         match self.condition(&name)? {
             Some(true) => Ok(Some((when_true, 1))),

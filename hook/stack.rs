@@ -22,6 +22,12 @@ use crate::verdict::{Decision, Reason, Verdict, Violation};
 /// The most scenarios judged for one resource.
 pub const MAX_SCENARIOS: usize = 256;
 
+/// The most values (the nodes of a resource's properties, once per scenario) one file's
+/// scenarios may go through: with YAML aliases a small file can hold a large value, and 256
+/// scenarios of it would take minutes. A 1 MB template judged in a few scenarios per resource
+/// stays far below.
+pub const MAX_SCENARIO_WORK: usize = 8_000_000;
+
 /// How to read a stack's intrinsic functions.
 #[derive(Clone, Debug)]
 pub struct StackOptions {
@@ -206,8 +212,9 @@ pub async fn check_stack(
         transform_adds_resources: stack.transforms.iter().any(|t| t != crate::cfn::LANGUAGE_EXTENSIONS),
     };
     let mut reports = Vec::with_capacity(stack.resources.len());
+    let mut work_left = MAX_SCENARIO_WORK;
     for resource in &stack.resources {
-        reports.push(check_resource(engine, stack, &facts, resource, options.action).await);
+        reports.push(check_resource(engine, stack, &facts, resource, options.action, &mut work_left).await);
     }
     reports
 }
@@ -238,6 +245,7 @@ async fn check_resource(
     facts: &Facts<'_>,
     resource: &Resource,
     action: Action,
+    work_left: &mut usize,
 ) -> ResourceReport {
     let resource_pointer = format!("/Resources/{}", escape(&resource.logical_id));
     let properties_pointer = format!("{resource_pointer}/Properties");
@@ -258,7 +266,13 @@ async fn check_resource(
     let mut merged = Merged::default();
     let mut chooser = Chooser::default();
     let mut exhausted = false;
+    let weight = count_values(&resource.properties);
     for _ in 0..MAX_SCENARIOS {
+        if weight > *work_left {
+            report.judgement = Judgement::Invalid(ResolveError::TooMuchWork { limit: MAX_SCENARIO_WORK });
+            return report;
+        }
+        *work_left -= weight;
         match resolve(facts, &mut chooser, resource) {
             Err(error) => {
                 report.judgement = Judgement::Invalid(error);
@@ -439,17 +453,37 @@ fn may_clear(reason: &Reason, placed: &Placed) -> bool {
             .iter()
             .any(|reasons| !reasons.is_empty() && reasons.iter().all(|r| may_clear(r, placed))),
         "enum" | "const" => !reason.settled_by_shape && inside(),
-        // Keywords that judge the values inside their subject.
-        "anyOf" | "oneOf" | "allOf" | "not" | "if" | "then" | "else" | "contains" | "uniqueItems" => inside(),
-        // An undecided `Fn::If` directly inside may turn out to be `AWS::NoValue`, which can
-        // only lower a count.
-        "maxItems" | "maxProperties" => {
+        // The alternatives were not reported: any of them might match.
+        "anyOf" | "oneOf" => inside(),
+        // No item matched; a deferred item may be the one that does.
+        "contains" => inside(),
+        // An undecided `Fn::If` directly inside may turn out to be `AWS::NoValue`: that can lower
+        // a count, or remove the member a `not` (`not: {required: [X]}`) matched on.
+        "maxItems" | "maxProperties" | "not" => {
             sites().any(|(site, unknown)| unknown.function == "Fn::If" && parent_of(site) == reason.subject)
         }
-        // `type`, `pattern`, `required`, `additionalProperties`, ...: a value inside the subject
-        // changes neither its type nor its keys.
+        // `not` otherwise: the forbidden schema matched with the deferred values in place, and
+        // another value beside a definite match (an extra action beside `iam:AttachRolePolicy`)
+        // cannot unmatch it. `uniqueItems`: the duplicates are there whatever else the list
+        // holds. `type`, `pattern`, `required`, `additionalProperties`, ...: a value inside the
+        // subject changes neither its type nor its keys.
         _ => false,
     }
+}
+
+/// How many values `value` holds, itself included.
+fn count_values(value: &Value) -> usize {
+    let mut count = 0;
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        count += 1;
+        match value {
+            Value::Object(object) => pending.extend(object.values()),
+            Value::Array(items) => pending.extend(items),
+            _ => {}
+        }
+    }
+    count
 }
 
 fn parent_of(pointer: &str) -> &str {

@@ -27,14 +27,19 @@ pub const READINGS_KEY: &str = "rcfge:YamlScalarReadings";
 /// How deep collections may nest; deeper is refused (later stages recurse over the value).
 const MAX_DEPTH: usize = 128;
 
-/// How many nodes a document may hold once its aliases are copied: a 1 MB template written
-/// out has far fewer, and an alias bomb far more.
-const MAX_NODES: usize = 1_000_000;
+/// How large a document may grow once its aliases are copied, counting each value's text and
+/// [`NODE_SIZE`] for the value itself: a 1 MB template written out stays far below, while an
+/// alias bomb (of many values, or of a long string aliased many times) goes far above. It keeps
+/// the hook well inside its function's memory.
+const MAX_SIZE: usize = 64 * 1024 * 1024;
+
+/// What one value costs in memory besides its text, roughly.
+const NODE_SIZE: usize = 64;
 
 /// A collection being read.
 enum Frame {
-    Sequence { items: Vec<Value>, anchor: usize, tag: Option<Tag>, nodes: usize },
-    Mapping { object: Map<String, Value>, key: Option<String>, anchor: usize, tag: Option<Tag>, nodes: usize },
+    Sequence { items: Vec<Value>, anchor: usize, tag: Option<Tag>, size: usize },
+    Mapping { object: Map<String, Value>, key: Option<String>, anchor: usize, tag: Option<Tag>, size: usize },
 }
 
 /// Reads a YAML stack template into JSON, resolving scalars as CloudFormation does.
@@ -59,29 +64,29 @@ pub fn to_json(text: &str) -> Result<Value, CfnError> {
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
-                let (value, nodes) = if builder.expects_key() {
-                    (Value::String(key_text(&text, style, tag.as_deref())?), 1)
+                let value = if builder.expects_key() {
+                    Value::String(key_text(&text, style, tag.as_deref())?)
                 } else {
-                    (scalar(&text, style, tag.as_deref())?, 1)
+                    scalar(&text, style, tag.as_deref())?
                 };
-                builder.add(value, nodes, anchor)?;
+                builder.add(value, NODE_SIZE + text.len(), anchor)?;
             }
             Event::Alias(id) => {
-                let (value, nodes) =
+                let (value, size) =
                     builder.anchors.get(&id).cloned().ok_or_else(|| {
                         CfnError::Yaml(format!("an alias at {} names no anchor defined before it", at()))
                     })?;
                 if builder.expects_key() {
                     return Err(CfnError::KeyNotAString { found: "an alias".into() });
                 }
-                builder.add(value, nodes, 0)?;
+                builder.add(value, size, 0)?;
             }
             Event::SequenceStart(anchor, tag) => {
                 builder.open(Frame::Sequence {
                     items: Vec::new(),
                     anchor,
                     tag: tag.map(|t| t.into_owned()),
-                    nodes: 1,
+                    size: NODE_SIZE,
                 })?;
             }
             Event::MappingStart(anchor, tag) => {
@@ -90,7 +95,7 @@ pub fn to_json(text: &str) -> Result<Value, CfnError> {
                     key: None,
                     anchor,
                     tag: tag.map(|t| t.into_owned()),
-                    nodes: 1,
+                    size: NODE_SIZE,
                 })?;
             }
             Event::SequenceEnd | Event::MappingEnd => builder.close()?,
@@ -103,9 +108,10 @@ pub fn to_json(text: &str) -> Result<Value, CfnError> {
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
+    /// Each anchored value, with its size (what copying it costs).
     anchors: HashMap<usize, (Value, usize)>,
     document: Option<Value>,
-    nodes: usize,
+    size: usize,
 }
 
 impl Builder {
@@ -114,10 +120,10 @@ impl Builder {
         matches!(self.stack.last(), Some(Frame::Mapping { key: None, .. }))
     }
 
-    fn count(&mut self, nodes: usize) -> Result<(), CfnError> {
-        self.nodes = self.nodes.saturating_add(nodes);
-        if self.nodes > MAX_NODES {
-            return Err(CfnError::TooLarge { limit: MAX_NODES });
+    fn count(&mut self, size: usize) -> Result<(), CfnError> {
+        self.size = self.size.saturating_add(size);
+        if self.size > MAX_SIZE {
+            return Err(CfnError::TooLarge { limit: MAX_SIZE });
         }
         Ok(())
     }
@@ -129,7 +135,7 @@ impl Builder {
         if self.stack.len() >= MAX_DEPTH {
             return Err(CfnError::TooDeep { limit: MAX_DEPTH });
         }
-        self.count(1)?;
+        self.count(NODE_SIZE)?;
         self.stack.push(frame);
         Ok(())
     }
@@ -138,35 +144,35 @@ impl Builder {
         let Some(frame) = self.stack.pop() else {
             return Err(CfnError::Yaml("a collection ends that never started".into()));
         };
-        let (value, anchor, tag, nodes) = match frame {
-            Frame::Sequence { items, anchor, tag, nodes } => (Value::Array(items), anchor, tag, nodes),
-            Frame::Mapping { object, anchor, tag, nodes, .. } => (Value::Object(object), anchor, tag, nodes),
+        let (value, anchor, tag, size) = match frame {
+            Frame::Sequence { items, anchor, tag, size } => (Value::Array(items), anchor, tag, size),
+            Frame::Mapping { object, anchor, tag, size, .. } => (Value::Object(object), anchor, tag, size),
         };
         let value = match tag {
             Some(tag) => tagged(&tag, value)?,
             None => value,
         };
-        // The node itself was counted when it opened; its members as they were added.
-        self.place(value, nodes, anchor)
+        // The collection itself was counted when it opened; its members as they were added.
+        self.place(value, size, anchor)
     }
 
     /// Adds a finished node (a scalar, an alias's copy) to the collection being read.
-    fn add(&mut self, value: Value, nodes: usize, anchor: usize) -> Result<(), CfnError> {
-        self.count(nodes)?;
-        self.place(value, nodes, anchor)
+    fn add(&mut self, value: Value, size: usize, anchor: usize) -> Result<(), CfnError> {
+        self.count(size)?;
+        self.place(value, size, anchor)
     }
 
-    fn place(&mut self, value: Value, nodes: usize, anchor: usize) -> Result<(), CfnError> {
+    fn place(&mut self, value: Value, size: usize, anchor: usize) -> Result<(), CfnError> {
         if anchor != 0 {
-            self.anchors.insert(anchor, (value.clone(), nodes));
+            self.anchors.insert(anchor, (value.clone(), size));
         }
         match self.stack.last_mut() {
             None => self.document = Some(value),
-            Some(Frame::Sequence { items, nodes: total, .. }) => {
+            Some(Frame::Sequence { items, size: total, .. }) => {
                 items.push(value);
-                *total = total.saturating_add(nodes);
+                *total = total.saturating_add(size);
             }
-            Some(Frame::Mapping { object, key, nodes: total, .. }) => match key.take() {
+            Some(Frame::Mapping { object, key, size: total, .. }) => match key.take() {
                 None => {
                     let Value::String(name) = value else {
                         return Err(CfnError::KeyNotAString { found: value.to_string() });
@@ -183,8 +189,8 @@ impl Builder {
                     *key = Some(name);
                 }
                 Some(name) => {
+                    *total = total.saturating_add(size + name.len());
                     object.insert(name, value);
-                    *total = total.saturating_add(nodes);
                 }
             },
         }
@@ -420,6 +426,10 @@ fn yaml11_float(text: &str) -> Option<Result<Number, CfnError>> {
         return Some(Err(CfnError::NotFinite));
     }
     let (negative, body) = split_sign(text);
+    if let Some(value) = sexagesimal_float(body) {
+        let value = if negative { -value } else { value };
+        return Some(Number::from_f64(value).ok_or(CfnError::NotFinite));
+    }
     let (mantissa, exponent) = match body.find(['e', 'E']) {
         Some(i) => (&body[..i], Some(&body[i + 1..])),
         None => (body, None),
@@ -444,8 +454,36 @@ fn yaml11_float(text: &str) -> Option<Result<Number, CfnError>> {
     Some(float_number(text))
 }
 
+/// YAML 1.1's base-60 float: `190:20:30.15`.
+fn sexagesimal_float(body: &str) -> Option<f64> {
+    let (integral, fraction) = body.split_once('.')?;
+    let mut parts = integral.split(':');
+    let head = parts.next()?;
+    if !head.starts_with(|c: char| c.is_ascii_digit()) || !head.chars().all(|c| c.is_ascii_digit() || c == '_') {
+        return None;
+    }
+    let mut value: f64 = head.replace('_', "").parse().ok()?;
+    let mut any = false;
+    for part in parts {
+        if part.is_empty() || part.len() > 2 || !part.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let d: f64 = part.parse().ok()?;
+        if d >= 60.0 {
+            return None;
+        }
+        value = value * 60.0 + d;
+        any = true;
+    }
+    if !any || !fraction.chars().all(|c| c.is_ascii_digit() || c == '_') {
+        return None;
+    }
+    let fraction: f64 = format!("0.{}", fraction.replace('_', "")).parse().ok()?;
+    Some(value + fraction)
+}
+
 /// What lenient readers also take as a float: an exponent without a dot or sign (`1e3`,
-/// `2.5E3`), or a sign before a leading dot (`+.5`).
+/// `2.5E3`), a sign before a leading dot (`+.5`), digits that are no YAML 1.1 integer (`08`).
 fn lenient_float(text: &str) -> Option<Result<Number, CfnError>> {
     let (_, body) = split_sign(text);
     let (mantissa, exponent) = match body.find(['e', 'E']) {
@@ -454,19 +492,17 @@ fn lenient_float(text: &str) -> Option<Result<Number, CfnError>> {
     };
     let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
     let digits_ok = |s: &str| s.chars().all(|c| c.is_ascii_digit() || c == '_');
-    if !digits_ok(whole) || !digits_ok(fraction) || (whole.is_empty() && fraction.is_empty()) {
+    if !digits_ok(whole) || !digits_ok(fraction) || !mantissa.chars().any(|c| c.is_ascii_digit()) {
         return None;
     }
-    match exponent {
-        Some(exponent) => {
-            let unsigned = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
-            if unsigned.is_empty() || !unsigned.chars().all(|c| c.is_ascii_digit()) {
-                return None;
-            }
+    if let Some(exponent) = exponent {
+        let unsigned = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+        if unsigned.is_empty() || !unsigned.chars().all(|c| c.is_ascii_digit()) {
+            return None;
         }
-        None if mantissa.contains('.') => {}
-        None => return None,
     }
+    // Digits alone that YAML 1.1 does not take as an integer (`08`, `0_901`, an account id
+    // written `012345678901`) are a float to the lenient readers too.
     Some(float_number(text))
 }
 
@@ -490,14 +526,14 @@ mod tests {
     #[test]
     fn plain_scalars_are_read_as_yaml_1_1() {
         let document = read(
-            "a: yes\nb: No\nc: ON\nd: off\ne: 010\nf: 0777\ng: 0x1F\nh: 0b101\ni: 1_000\nj: 1:30\nk: 1.5\nl: '010'\nm: \"on\"\nn: 012345678901\no: 0o17\np: ~\nq: 2010-09-09\nr: -010\ns: 1.\nt: .5\n",
+            "a: yes\nb: No\nc: ON\nd: off\ne: 010\nf: 0777\ng: 0x1F\nh: 0b101\ni: 1_000\nj: 1:30\nk: 1.5\nl: '010'\nm: \"on\"\nn: '012345678901'\no: 0o17\np: ~\nq: 2010-09-09\nr: -010\ns: 1.\nt: .5\nu: 15:01.5\n",
         );
         assert_eq!(
             document,
             json!({
                 "a": true, "b": false, "c": true, "d": false, "e": 8, "f": 511, "g": 31, "h": 5, "i": 1000,
                 "j": 90, "k": 1.5, "l": "010", "m": "on", "n": "012345678901", "o": "0o17", "p": null,
-                "q": "2010-09-09", "r": -8, "s": 1.0, "t": 0.5
+                "q": "2010-09-09", "r": -8, "s": 1.0, "t": 0.5, "u": 901.5
             })
         );
     }
@@ -511,6 +547,11 @@ mod tests {
         assert_eq!(reading("c"), Some(("yEs".into(), vec![json!(true), json!("yEs")])));
         assert_eq!(reading("d"), Some(("1e3".into(), vec![json!(1000.0), json!("1e3")])));
         assert_eq!(reading("e"), Some(("tRUE".into(), vec![json!(true), json!("tRUE")])));
+        let document = read("a: 08\nb: 012345678901\nc: 0_901\n");
+        let reading = |key: &str| readings_of(&document[key]).map(|(w, r)| (w.to_owned(), r.to_vec()));
+        assert_eq!(reading("a"), Some(("08".into(), vec![json!(8.0), json!("08")])));
+        assert_eq!(reading("b"), Some(("012345678901".into(), vec![json!(12345678901.0), json!("012345678901")])));
+        assert_eq!(reading("c"), Some(("0_901".into(), vec![json!(901.0), json!("0_901")])));
     }
 
     #[test]
@@ -529,6 +570,14 @@ mod tests {
             bomb.push_str(&format!("l{level}: &l{level} [{}]\n", vec![previous; 10].join(", ")));
         }
         assert!(matches!(to_json(&bomb), Err(CfnError::TooLarge { .. })));
+        // Few values, each a long string copied many times.
+        let long = format!(
+            "s: &s {}\nl1: &l1 [{}]\nl2: [{}]\n",
+            "x".repeat(40_000),
+            ["*s"; 100].join(", "),
+            ["*l1"; 100].join(", ")
+        );
+        assert!(matches!(to_json(&long), Err(CfnError::TooLarge { .. })));
     }
 
     #[test]

@@ -214,16 +214,54 @@ fn stack_cases() -> Vec<(&'static str, String, &'static str)> {
             "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties: {}\n  P:\n    Type: AWS::S3::BucketPolicy\n    Properties:\n      Bucket: my-bucket\n      PolicyDocument:\n        Version: '2012-10-17'\n        Statement:\n          - Effect: Allow\n            Principal:\n              AWS: [!GetAtt Role.Arn, 'arn:aws:iam::444455556666:root']\n            Action: s3:GetObject\n            Resource: arn:aws:s3:::my-bucket/*\n",
             "P (AWS::S3::BucketPolicy): 1 violation",
         ),
+        (
+            "a deploy-time action beside an escalating one",
+            "Resources:\n  R:\n    Type: AWS::IAM::Role\n    Properties:\n      PermissionsBoundary: arn:aws:iam::111122223333:policy/org-permissions-boundary\n      AssumeRolePolicyDocument:\n        Version: '2012-10-17'\n        Statement:\n          - Effect: Allow\n            Principal: {Service: lambda.amazonaws.com}\n            Action: sts:AssumeRole\n      Policies:\n        - PolicyName: p\n          PolicyDocument:\n            Version: '2012-10-17'\n            Statement:\n              - Effect: Allow\n                Action: [iam:AttachRolePolicy, !ImportValue some-export]\n                Resource: '*'\n",
+            "is a configuration the AWS::IAM::Role template forbids",
+        ),
+        (
+            "a condition name YAML readers read as another condition",
+            "Conditions:\n  y: !Equals [a, a]\n  'true': !Equals [a, b]\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      SqsManagedSseEnabled: true\n      DelaySeconds: !If [y, 0, 901]\n",
+            "`y` names different conditions as YAML readers read it",
+        ),
     ];
     let deep = format!(
         "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      Deep: {}1{}\n",
         "{a: ".repeat(10_000),
         "}".repeat(10_000)
     );
+    // A long string aliased ten thousand times: 41 KB of YAML, 400 MB once copied.
+    let long_aliases = format!(
+        "S: &s {}\nL1: &l1 [{}]\nL2: [{}]\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: {{SqsManagedSseEnabled: true}}\n",
+        "x".repeat(40_000),
+        ["*s"; 100].join(", "),
+        ["*l1"; 100].join(", ")
+    );
+    // A value of 300,000 items made with aliases, judged once per reading of eight `y`s.
+    let mut many_scenarios = String::from("b0: &b0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n");
+    for level in 1..5 {
+        many_scenarios
+            .push_str(&format!("b{level}: &b{level} [{}]\n", vec![format!("*b{}", level - 1); 10].join(", ")));
+    }
+    many_scenarios.push_str(
+        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      SqsManagedSseEnabled: true\n      Tags:\n",
+    );
+    for tag in 0..8 {
+        many_scenarios.push_str(&format!("        - {{Key: k{tag}, Value: y}}\n"));
+    }
+    many_scenarios.push_str("      X: [*b4, *b4, *b4]\n");
     cases
         .into_iter()
         .map(|(name, template, expected)| (name, template.to_owned(), expected))
-        .chain([("a template nested 10,000 deep", deep, "cannot validate this file")])
+        .chain([
+            ("a template nested 10,000 deep", deep, "cannot validate this file"),
+            ("a long string aliased ten thousand times", long_aliases, "grows past 67108864 bytes"),
+            (
+                "a large aliased value judged in 256 readings",
+                many_scenarios,
+                "would go through more than 8000000 values",
+            ),
+        ])
         .collect()
 }
 
