@@ -5,21 +5,46 @@
 //!        ─► normalize(properties) ─► validate ─► Verdict
 //! ```
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
+use tokio::sync::Semaphore;
 
 use crate::cache::{CacheUse, Cached, FileCache, Freshness, LoadError, Pairing, PolicyCache};
 use crate::context::{Action, Context, is_builtin_variable};
 use crate::error::Error;
-use crate::guard::{self, GuardError, GuardRules};
+use crate::guard::{self, GuardError, GuardRules, InputSize};
 use crate::policy::Policy;
 use crate::render::Template;
 use crate::store::{self, TemplateSource, VARIABLES_FILE};
 use crate::unwind::CatchUnwind;
 use crate::validate;
 use crate::verdict::{Decision, Verdict, Violation};
+
+/// The largest properties judged, as compact JSON. CloudFormation accepts templates of at
+/// most 1 MB, so a resource is smaller, unless intrinsic functions (a parameter of 4 KB
+/// substituted many times) grow it when CloudFormation resolves them; twice that leaves room
+/// for them. The hook event itself may be 6 MiB: at that size the refusals alone (one
+/// violation per unapproved key) took 326 MB, more than the function has. At this limit the
+/// costliest input (unapproved keys) takes under 0.5 s and ~100 MB above the process (see
+/// "Worst cases" in BENCHMARKS.md). Larger properties are `InternalFailure`.
+pub const MAX_PROPERTIES_BYTES: usize = 2 * 1024 * 1024;
+
+/// Properties up to this size (compact JSON) are judged on the calling task: normalising,
+/// validating and Guard together take well under a millisecond on them (every bundled
+/// fixture is under 5 KiB), less than handing them to another thread would add. Larger ones
+/// are judged on a blocking thread, so that a hook's time budget holds whatever they cost.
+pub const INLINE_MAX_BYTES: usize = 16 * 1024;
+
+/// How many large judgements (over [`INLINE_MAX_BYTES`]) may run at once in one process. One:
+/// each may use tens of MB at its peak (see "Worst cases" in BENCHMARKS.md), the Lambda
+/// function answers one invocation at a time, and a judgement that outlived its answer's
+/// budget keeps running on its thread (a thread cannot be stopped safely). With one slot such
+/// a runaway holds the only slot until it ends, so later large inputs answer `InternalFailure`
+/// instead of piling up threads and memory; small ones are not held up.
+pub const LARGE_JUDGEMENTS: usize = 1;
 
 /// One resource to judge.
 #[derive(Clone, Debug)]
@@ -54,6 +79,8 @@ pub struct Engine {
     guard_rules: FileCache<GuardRules>,
     variables: FileCache<Map<String, Value>>,
     policies: PolicyCache,
+    /// Slots for large judgements, see [`LARGE_JUDGEMENTS`].
+    large_judgements: Arc<Semaphore>,
 }
 
 /// A verdict, and why the properties were not judged (DELETE, exemption).
@@ -88,6 +115,7 @@ impl Engine {
             guard_rules: FileCache::new(config.freshness),
             variables: FileCache::new(config.freshness),
             policies: PolicyCache::default(),
+            large_judgements: Arc::new(Semaphore::new(LARGE_JUDGEMENTS)),
             config,
         }
     }
@@ -133,6 +161,7 @@ impl Engine {
 
     async fn evaluate(&self, target: &Target, trace: &mut Trace) -> Result<Outcome, Error> {
         let type_name = &target.type_name;
+        progress(|| format!("loading the template for {type_name} (templates unreachable or too slow)"));
         let cached = self.template(type_name).await?;
         trace.cache = Some(cached.status);
         let Some(template) = cached.value else {
@@ -146,25 +175,71 @@ impl Engine {
             Value::Object(_) => &target.properties,
             other => return Err(Error::PropertiesNotAnObject { found: json_kind(other) }),
         };
+        let mut left = MAX_PROPERTIES_BYTES;
+        if larger_than(properties, &mut left) {
+            // The estimate is rough; the limit is exact.
+            let size = InputSize::of(&target.logical_id, properties).json_bytes;
+            if size > MAX_PROPERTIES_BYTES {
+                return Err(Error::PropertiesTooLarge { size, limit: MAX_PROPERTIES_BYTES });
+            }
+        }
         let vars = self.variables_for(&template, type_name, &target.logical_id, target.action, &target.context).await?;
         let (policy, compiled) = self.policy(&template, &vars)?;
         trace.compiled = compiled;
-        let mut normalized = properties.clone();
-        policy
-            .normalizer()
-            .normalize(policy.schema(), &mut normalized)
-            .map_err(|source| Error::Normalize { type_name: type_name.clone(), source })?;
-        let mut violations = validate::check(&policy, &normalized);
-        if template.guard_rules {
+        let rules = if template.guard_rules {
             // The rules are used with this copy of the template: never older, nor stale unless
             // the template is.
             let pairing =
                 Pairing { not_checked_before: cached.checked_at, allow_stale: cached.status == CacheUse::Stale };
-            let rules = self.guard_rules(type_name, pairing).await?;
-            let found = rules.check(type_name, &target.logical_id, &normalized);
-            violations.extend(found.map_err(|source| Error::Guard { type_name: type_name.clone(), source })?);
-        }
+            progress(|| format!("loading the Guard rules of {type_name} (templates unreachable or too slow)"));
+            Some(self.guard_rules(type_name, pairing).await?)
+        } else {
+            None
+        };
+        let judgement = Judgement {
+            type_name: type_name.clone(),
+            logical_id: target.logical_id.clone(),
+            properties: properties.clone(),
+            policy,
+            rules,
+        };
+        let violations = self.judge(judgement).await?;
         Ok(Outcome::of(if violations.is_empty() { Verdict::Compliant } else { Verdict::NonCompliant(violations) }))
+    }
+
+    /// Runs a judgement: small ones here, large ones on a blocking thread, one at a time, so
+    /// that the caller's task stays free to notice that its time is up. Once started, a large
+    /// judgement runs to its end even if nobody waits for it any more: it holds nothing but its
+    /// own copy of the properties and shared, read-only policy and rules, so it cannot disturb
+    /// the caches or answer anybody.
+    async fn judge(&self, judgement: Judgement) -> Result<Vec<Violation>, Error> {
+        let mut left = INLINE_MAX_BYTES;
+        if !larger_than(&judgement.properties, &mut left) {
+            return judgement.run();
+        }
+        let size = InputSize::of(&judgement.logical_id, &judgement.properties).json_bytes;
+        let subject = format!("{} ({})", judgement.logical_id, judgement.type_name);
+        progress(|| {
+            format!(
+                "waiting to judge {subject} ({size} bytes of properties) while an earlier large judgement still runs"
+            )
+        });
+        // The semaphore is never closed, so acquiring fails only if it were.
+        let permit = self
+            .large_judgements
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Panic { message: "the judgement slots are closed".to_owned() })?;
+        progress(|| format!("judging {subject} ({size} bytes of properties) against its schema and Guard rules"));
+        let running = tokio::task::spawn_blocking(move || {
+            let _slot = permit;
+            judgement.run()
+        });
+        match running.await {
+            Ok(result) => result,
+            Err(error) => Err(Error::Panic { message: join_error_message(error) }),
+        }
     }
 
     /// The verdict for a type that has no template: refused unless exempt; DELETE is allowed.
@@ -286,6 +361,162 @@ impl Engine {
     }
 }
 
+/// The CPU work of a decision, with everything it needs owned or shared read-only, so that it
+/// can run on another thread and outlive the decision that started it.
+struct Judgement {
+    type_name: String,
+    logical_id: String,
+    /// A copy of the resource's properties, normalised in place.
+    properties: Value,
+    policy: Arc<Policy>,
+    rules: Option<Arc<GuardRules>>,
+}
+
+impl Judgement {
+    /// Normalises the properties, validates them against the schema, then runs the Guard rules.
+    fn run(self) -> Result<Vec<Violation>, Error> {
+        let Judgement { type_name, logical_id, mut properties, policy, rules } = self;
+        policy
+            .normalizer()
+            .normalize(policy.schema(), &mut properties)
+            .map_err(|source| Error::Normalize { type_name: type_name.clone(), source })?;
+        let mut violations = validate::check(&policy, &properties);
+        if let Some(rules) = rules {
+            let input = guard_input(&logical_id, &properties, &violations);
+            let found = rules.check(&type_name, &logical_id, &input);
+            violations.extend(found.map_err(|source| Error::Guard { type_name: type_name.clone(), source })?);
+        }
+        Ok(violations)
+    }
+}
+
+/// What the Guard rules are given: the properties, whole whenever Guard accepts them. Only
+/// when they are over Guard's input limits and the schema has already refused properties
+/// that are not approved are those left out: the resource is refused whatever the rules
+/// say, their findings on the approved properties are still reported, and a resource padded
+/// with thousands of unapproved keys costs Guard nothing. Leaving out object keys keeps every
+/// other value's pointer as it was.
+fn guard_input<'a>(logical_id: &str, properties: &'a Value, violations: &[Violation]) -> Cow<'a, Value> {
+    if InputSize::of(logical_id, properties).within_limits() {
+        return Cow::Borrowed(properties);
+    }
+    let mut unapproved: BTreeMap<&str, HashSet<String>> = BTreeMap::new();
+    for violation in violations.iter().filter(|v| v.keyword == "additionalProperties") {
+        if let Some((parent, key)) = violation.pointer.rsplit_once('/') {
+            unapproved.entry(parent).or_default().insert(key.replace("~1", "/").replace("~0", "~"));
+        }
+    }
+    if unapproved.is_empty() {
+        return Cow::Borrowed(properties);
+    }
+    let approved = copy_without(properties, "", &unapproved);
+    Cow::Owned(approved)
+}
+
+/// Whether `value` is larger than `left` bytes as JSON, roughly (an estimate that counts
+/// strings and keys exactly and every other value as a few bytes), looking no further than
+/// that: ordinary resources are told apart from large ones in a few hundred steps.
+fn larger_than(value: &Value, left: &mut usize) -> bool {
+    let own = match value {
+        Value::String(text) => text.len() + 2,
+        Value::Number(_) => 8,
+        _ => 4,
+    };
+    let Some(rest) = left.checked_sub(own) else {
+        return true;
+    };
+    *left = rest;
+    match value {
+        Value::Object(object) => object.iter().any(|(key, child)| match left.checked_sub(key.len() + 3) {
+            Some(rest) => {
+                *left = rest;
+                larger_than(child, left)
+            }
+            None => true,
+        }),
+        Value::Array(items) => items.iter().any(|child| larger_than(child, left)),
+        _ => false,
+    }
+}
+
+/// A copy of `value` (found at `pointer`) without the keys `unapproved` names under each
+/// object's pointer; what is not below any of them is cloned whole.
+fn copy_without(value: &Value, pointer: &str, unapproved: &BTreeMap<&str, HashSet<String>>) -> Value {
+    // Whether anything under `child` is to be left out.
+    let affected = |child: &str| {
+        let below = format!("{child}/");
+        unapproved.contains_key(child)
+            || unapproved.range(below.as_str()..).next().is_some_and(|(p, _)| p.starts_with(&below))
+    };
+    let copy_child = |child: &Value, child_pointer: String| {
+        if affected(&child_pointer) { copy_without(child, &child_pointer, unapproved) } else { child.clone() }
+    };
+    match value {
+        Value::Object(object) => {
+            let dropped = unapproved.get(pointer);
+            let kept = object.iter().filter(|(key, _)| dropped.is_none_or(|keys| !keys.contains(key.as_str())));
+            Value::Object(
+                kept.map(|(key, child)| {
+                    let child_pointer = format!("{pointer}/{}", crate::position::escape(key));
+                    (key.clone(), copy_child(child, child_pointer))
+                })
+                .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(
+            items.iter().enumerate().map(|(index, child)| copy_child(child, format!("{pointer}/{index}"))).collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+tokio::task_local! {
+    /// What the current decision is doing, for the message of one that runs out of time.
+    static PROGRESS: Progress;
+}
+
+/// What a decision was last doing, shared with whoever waits for it: when the time is up,
+/// the answer names the stage that did not finish.
+#[derive(Clone, Debug, Default)]
+pub struct Progress(Arc<Mutex<Option<String>>>);
+
+impl Progress {
+    /// Runs `future` with its stages recorded here.
+    pub async fn watch<F: std::future::Future>(&self, future: F) -> F::Output {
+        PROGRESS.scope(self.clone(), future).await
+    }
+
+    /// The last stage recorded, if any.
+    pub fn last(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|stage| stage.clone())
+    }
+
+    /// Records a stage.
+    pub fn set(&self, stage: String) {
+        if let Ok(mut current) = self.0.lock() {
+            *current = Some(stage);
+        }
+    }
+}
+
+/// Records what the current decision is doing, when someone watches it.
+pub fn progress(stage: impl FnOnce() -> String) {
+    let _ = PROGRESS.try_with(|progress| progress.set(stage()));
+}
+
+/// The message of a judgement thread that panicked (or, never here, was cancelled).
+fn join_error_message(error: tokio::task::JoinError) -> String {
+    if !error.is_panic() {
+        return "the judgement was cancelled".to_owned();
+    }
+    let payload = error.into_panic();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
 /// DELETE carries no properties: allowed, unless the template protects the type.
 fn delete_outcome(template: &Template) -> Outcome {
     if !template.deny_delete {
@@ -337,5 +568,71 @@ fn json_kind(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    }
+
+    #[test]
+    fn a_panic_on_the_judgement_thread_keeps_its_message() {
+        let joined = runtime().block_on(async {
+            tokio::task::spawn_blocking(|| {
+                if true {
+                    panic!("boom {}", 2);
+                }
+            })
+            .await
+        });
+        assert_eq!(join_error_message(joined.unwrap_err()), "boom 2");
+    }
+
+    #[test]
+    fn progress_is_recorded_only_where_someone_watches() {
+        let watched = Progress::default();
+        runtime().block_on(watched.watch(async {
+            tokio::task::yield_now().await;
+            progress(|| "judging".to_owned());
+        }));
+        assert_eq!(watched.last().as_deref(), Some("judging"));
+        // Outside a watch, recording is a no-op rather than a panic.
+        progress(|| unreachable!("not evaluated without a watcher"));
+    }
+
+    #[test]
+    fn the_size_estimate_stops_early_and_errs_large() {
+        let small = serde_json::json!({"Tags": [{"Key": "team", "Value": "payments"}]});
+        assert!(!larger_than(&small, &mut 1024));
+        assert!(larger_than(&small, &mut 8));
+        let big = Value::Array(vec![Value::String("x".repeat(100)); 1_000]);
+        let mut left = INLINE_MAX_BYTES;
+        assert!(larger_than(&big, &mut left));
+        assert_eq!(left, (INLINE_MAX_BYTES - 4) % 102, "stopped at the first value that did not fit");
+    }
+
+    #[test]
+    fn leaving_out_unapproved_keys_keeps_every_other_pointer() {
+        let properties = serde_json::json!({
+            "Keep": {"a": 1, "Drop~/x": 2}, "Drop": 3, "Keep-x": [{"Drop": 4, "b": 5}]
+        });
+        let violation = |pointer: &str| {
+            Violation::new(pointer.into(), "additionalProperties".into(), None, String::new(), String::new())
+        };
+        let mut violations = vec![violation("/Keep/Drop~0~1x"), violation("/Drop"), violation("/Keep-x/0/Drop")];
+        // Over the keys-per-object limit, so that the copy is made.
+        let mut padded = properties.clone();
+        for i in 0..=guard::MAX_INPUT_OBJECT_KEYS {
+            padded[format!("Pad{i}")] = Value::Null;
+            violations.push(violation(&format!("/Pad{i}")));
+        }
+        let approved = guard_input("L", &padded, &violations);
+        assert_eq!(*approved, serde_json::json!({"Keep": {"a": 1}, "Keep-x": [{"b": 5}]}));
+        // Within the limits the properties are given whole, unapproved keys and all.
+        assert!(matches!(guard_input("L", &properties, &violations), Cow::Borrowed(_)));
     }
 }

@@ -29,6 +29,11 @@ pub enum Error {
     Guard { type_name: String, source: GuardError },
     #[error("the properties cannot be checked against the {type_name} template: {source}")]
     Normalize { type_name: String, source: NormalizeError },
+    #[error(
+        "the resource's properties are {size} bytes of JSON, more than the {limit} that are judged \
+         (a CloudFormation template is at most 1 MB)"
+    )]
+    PropertiesTooLarge { size: usize, limit: usize },
     #[error("the resource's properties must be a JSON object, not {found}")]
     PropertiesNotAnObject { found: &'static str },
     #[error("the hook event is not usable: {0}")]
@@ -39,8 +44,9 @@ pub enum Error {
     StackTemplate { target: &'static str, source: CfnError },
     #[error("the evaluation panicked: {message}")]
     Panic { message: String },
-    #[error("no verdict within {budget_ms} ms (templates unreachable or too slow)")]
-    Timeout { budget_ms: u128 },
+    /// The answer's time ran out; `doing` is the stage that did not finish.
+    #[error("no verdict within {budget_ms} ms: {doing}")]
+    Timeout { budget_ms: u128, doing: String },
 }
 
 impl Error {

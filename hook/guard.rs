@@ -21,6 +21,34 @@ use serde_json::{Value, json};
 
 use crate::verdict::Violation;
 
+// Guard's input limits. Guard copies its input several times over (the payload text, a tree
+// parsed by its YAML loader, a tree of path-aware values holding every value's full path, and
+// copies of that tree for the rules and the report), and its loader builds each object by
+// taking entries off the front of a vector, which costs the square of the object's keys. So
+// its time and memory grow much faster than the input; these limits keep the worst input
+// under them well inside the hook's time budget and the Lambda function's 256 MB. The
+// measurements they come from are "Worst cases" in BENCHMARKS.md. Ordinary resources are a
+// few KiB, with objects of a few dozen keys.
+
+/// The most JSON text, in bytes, that Guard is given for one resource (the properties, written
+/// compactly). At this size the costliest bundled rule file and shape of input take well
+/// under a second and under 100 MB on top of the process.
+pub const MAX_INPUT_BYTES: usize = 256 * 1024;
+
+/// The most bytes that the paths of the values given to Guard may add up to. Guard keeps every
+/// value (and every object key) with its full path from the template root, so a long key above
+/// many values costs its length once per value: 100 KiB of JSON can hold gigabytes of paths.
+/// Inputs at [`MAX_INPUT_BYTES`] made of ordinary shapes (tags, rules, lifecycle rules) have
+/// 5 to 10 MiB of paths.
+pub const MAX_INPUT_PATH_BYTES: usize = 16 * 1024 * 1024;
+
+/// The most keys one object given to Guard may have. Guard's loader takes a square of the
+/// keys' count per object: 50,000 keys in one object took 7.5 s; 1,000 keys take about a
+/// millisecond, and however the 256 KiB are split into objects of at most 1,000 keys the
+/// total stays far below the budget. AWS's own limits keep real objects far smaller (50 tags,
+/// 4 KB of Lambda environment variables).
+pub const MAX_INPUT_OBJECT_KEYS: usize = 1_000;
+
 /// Why a Guard rule file cannot be used. Each one fails closed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum GuardError {
@@ -34,6 +62,99 @@ pub enum GuardError {
     NotText { file: String },
     #[error("the Guard rules {file} could not be evaluated: {reason}")]
     Evaluation { file: String, reason: String },
+    #[error(
+        "the properties are too large for the Guard rules {file}: {size} {measure}, more than the limit of {limit}"
+    )]
+    TooLarge { file: String, measure: &'static str, size: usize, limit: usize },
+}
+
+/// How much work a resource's properties are for Guard, measured without copying them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InputSize {
+    /// The properties as compact JSON text, in bytes.
+    pub json_bytes: usize,
+    /// The lengths of the paths Guard stores with every value and object key, added up.
+    pub path_bytes: usize,
+    /// The number of keys of the largest object.
+    pub widest_object: usize,
+}
+
+impl InputSize {
+    /// Measures `properties` as Guard would see them under `logical_id`.
+    pub fn of(logical_id: &str, properties: &Value) -> Self {
+        let mut counter = ByteCounter(0);
+        // Writing to a counter cannot fail; a serialisation error would mean a non-string
+        // key, which a `serde_json::Value` cannot hold.
+        let _ = serde_json::to_writer(&mut counter, properties);
+        // `/Resources/<LogicalId>/Properties`, the root of every path.
+        let root = "/Resources/".len() + logical_id.len() + "/Properties".len();
+        let mut widest_object = 0;
+        let path_bytes = path_bytes(properties, root, &mut widest_object);
+        InputSize { json_bytes: counter.0, path_bytes, widest_object }
+    }
+
+    /// Whether Guard may be given this input.
+    pub fn within_limits(&self) -> bool {
+        self.check("").is_ok()
+    }
+
+    /// The first limit this input exceeds, as an error naming it.
+    fn check(&self, file: &str) -> Result<(), GuardError> {
+        let too_large = |measure, size, limit| GuardError::TooLarge { file: file.to_owned(), measure, size, limit };
+        if self.json_bytes > MAX_INPUT_BYTES {
+            return Err(too_large("bytes of JSON", self.json_bytes, MAX_INPUT_BYTES));
+        }
+        if self.path_bytes > MAX_INPUT_PATH_BYTES {
+            return Err(too_large("bytes of value paths", self.path_bytes, MAX_INPUT_PATH_BYTES));
+        }
+        if self.widest_object > MAX_INPUT_OBJECT_KEYS {
+            return Err(too_large("keys in one object", self.widest_object, MAX_INPUT_OBJECT_KEYS));
+        }
+        Ok(())
+    }
+}
+
+/// Counts what is written to it.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The paths below `value` (whose own path is `own` bytes long), added up, and the widest
+/// object's keys in `widest`. An object's key is counted twice: Guard keeps it as a value of its
+/// own beside the value it names.
+fn path_bytes(value: &Value, own: usize, widest: &mut usize) -> usize {
+    let below = match value {
+        Value::Object(object) => {
+            *widest = (*widest).max(object.len());
+            object
+                .iter()
+                .map(|(key, child)| {
+                    let path = own + 1 + key.len();
+                    path.saturating_add(path_bytes(child, path, widest))
+                })
+                .fold(0, usize::saturating_add)
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(index, child)| path_bytes(child, own + 1 + decimal_digits(index), widest))
+            .fold(0, usize::saturating_add),
+        _ => 0,
+    };
+    own.saturating_add(below)
+}
+
+fn decimal_digits(n: usize) -> usize {
+    n.checked_ilog10().map_or(1, |log| log as usize + 1)
 }
 
 /// `cfn-guard test -d DIR` through the library: every rule file of `dir` against its
@@ -100,8 +221,10 @@ impl GuardRules {
         Ok(rules)
     }
 
-    /// The violations of `properties` (already normalised) for one resource.
+    /// The violations of `properties` (already normalised) for one resource. Properties over
+    /// [`MAX_INPUT_BYTES`] or [`MAX_INPUT_PATH_BYTES`] are refused before Guard sees them.
     pub fn check(&self, type_name: &str, logical_id: &str, properties: &Value) -> Result<Vec<Violation>, GuardError> {
+        InputSize::of(logical_id, properties).check(&self.file)?;
         let document = json!({"Resources": {logical_id: {"Type": type_name, "Properties": properties}}});
         let report = self.run(&document)?;
         let prefix = format!("/Resources/{}/Properties", crate::position::escape(logical_id));
@@ -257,6 +380,38 @@ rule object_lock_needs_versioning when %buckets !empty {
         let only_lets = b"let queues = Resources.*[ Type == 'AWS::SQS::Queue' ]\n";
         assert!(matches!(GuardRules::parse("x.guard", only_lets), Err(GuardError::NoRules { .. })));
         assert!(matches!(GuardRules::parse("x.guard", &[0xff, 0xfe]), Err(GuardError::NotText { .. })));
+    }
+
+    #[test]
+    fn input_size_counts_bytes_paths_and_keys() {
+        let size = InputSize::of("B", &json!({"Tags": [{"Key": "k"}]}));
+        assert_eq!(size.json_bytes, r#"{"Tags":[{"Key":"k"}]}"#.len());
+        // `/Resources/B/Properties` (23), `/Tags` twice (key and value, 28 each), `/0` (30),
+        // `/Key` twice (34 each).
+        assert_eq!(size.path_bytes, 23 + 28 * 2 + 30 + 34 * 2);
+        assert_eq!(size.widest_object, 1);
+        let wide: serde_json::Map<String, Value> = (0..1_001).map(|i| (format!("k{i}"), json!(1))).collect();
+        assert_eq!(InputSize::of("B", &Value::Object(wide)).widest_object, 1_001);
+    }
+
+    #[test]
+    fn inputs_over_the_limits_are_refused_before_guard_sees_them() {
+        let rules = GuardRules::parse("aws-s3-bucket.guard", RULES.as_bytes()).unwrap();
+        let wide: serde_json::Map<String, Value> =
+            (0..=MAX_INPUT_OBJECT_KEYS).map(|i| (format!("k{i}"), json!(1))).collect();
+        let long_key = "k".repeat(64 * 1024);
+        let deep_paths = json!({ long_key: vec![1; 300] });
+        for (input, measure) in [
+            (json!({"Name": "x".repeat(MAX_INPUT_BYTES)}), "bytes of JSON"),
+            (deep_paths, "bytes of value paths"),
+            (Value::Object(wide), "keys in one object"),
+        ] {
+            let refused = rules.check("AWS::S3::Bucket", "B", &input);
+            assert!(
+                matches!(&refused, Err(GuardError::TooLarge { measure: m, .. }) if *m == measure),
+                "{measure}: {refused:?}"
+            );
+        }
     }
 
     #[test]

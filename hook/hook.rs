@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::context::Action;
-use crate::engine::Engine;
+use crate::engine::{Engine, Progress, progress};
 use crate::error::Error;
 use crate::event::{self, EventDefaults, Request, WholeTarget};
 use crate::intrinsics::Mode;
@@ -30,7 +30,9 @@ pub struct Answer {
 
 /// Answers a hook event given as raw bytes (strict JSON: duplicate keys are refused) within
 /// `budget`. Never fails, never panics, never takes longer: anything that cannot be judged in
-/// time is `FAILED`/`InternalFailure`.
+/// time is `FAILED`/`InternalFailure`, naming the stage that did not finish. The CPU-heavy part
+/// of a large resource runs on a blocking thread (see `Engine`), so the budget holds however
+/// long it takes; the thread may finish later, but its result goes nowhere.
 pub async fn answer_bytes(engine: &Engine, bytes: &[u8], defaults: &EventDefaults, budget: Duration) -> Answer {
     let started = Instant::now();
     let parsed = event::parse_bytes(bytes);
@@ -43,23 +45,36 @@ pub async fn answer_bytes(engine: &Engine, bytes: &[u8], defaults: &EventDefault
         Ok(event) => event,
         Err(error) => return refusal(Error::Event(error), token, started),
     };
-    let judged = CatchUnwind::new(judge(engine, &event, defaults, token.clone(), started));
-    match tokio::time::timeout(budget, judged).await {
-        Ok(Ok(answer)) => answer,
-        Ok(Err(message)) => refusal(Error::Panic { message }, token, started),
-        Err(_) => refusal(Error::Timeout { budget_ms: budget.as_millis() }, token, started),
-    }
+    within(budget, engine, &event, defaults, token, started).await
 }
 
 /// Answers an already parsed hook event, within [`TIME_BUDGET`].
 pub async fn answer(engine: &Engine, event: &Value, defaults: &EventDefaults) -> Answer {
     let started = Instant::now();
     let token = event::client_request_token(event);
-    let judged = CatchUnwind::new(judge(engine, event, defaults, token.clone(), started));
-    match tokio::time::timeout(TIME_BUDGET, judged).await {
+    within(TIME_BUDGET, engine, event, defaults, token, started).await
+}
+
+/// Judges `event`, or answers `InternalFailure` naming what was still running when `budget`
+/// (counted from `started`) ran out.
+async fn within(
+    budget: Duration,
+    engine: &Engine,
+    event: &Value,
+    defaults: &EventDefaults,
+    token: Option<String>,
+    started: Instant,
+) -> Answer {
+    let progress = Progress::default();
+    let judged = CatchUnwind::new(progress.watch(judge(engine, event, defaults, token.clone(), started)));
+    let left = budget.saturating_sub(started.elapsed());
+    match tokio::time::timeout(left, judged).await {
         Ok(Ok(answer)) => answer,
         Ok(Err(message)) => refusal(Error::Panic { message }, token, started),
-        Err(_) => refusal(Error::Timeout { budget_ms: TIME_BUDGET.as_millis() }, token, started),
+        Err(_) => {
+            let doing = progress.last().unwrap_or_else(|| "the evaluation did not finish".to_owned());
+            refusal(Error::Timeout { budget_ms: budget.as_millis(), doing }, token, started)
+        }
     }
 }
 
@@ -139,7 +154,9 @@ async fn judge_payload(engine: &Engine, kind: Whole, target: &WholeTarget) -> Re
     let label = kind.label();
     let payload_error = |source| Error::Payload { target: label, source };
     let template_error = |source| Error::StackTemplate { target: label, source };
+    progress(|| format!("fetching the {label} payload"));
     let bytes = payload::fetch(&target.payload_url, payload::FETCH_TIMEOUT).await.map_err(payload_error)?;
+    progress(|| format!("reading the {label} template"));
     match kind {
         Whole::Stack => {
             let payload = payload::parse_stack(&bytes).map_err(payload_error)?;

@@ -3,6 +3,9 @@
 //! source (a directory or a loopback S3 server with a fault on GetObject), and the STACK and
 //! CHANGE_SET payload server.
 
+use rcfge::event::EventDefaults;
+use rcfge::response::{ErrorCode, HookStatus};
+use rcfge::{DirSource, Engine, EngineConfig, hook};
 use s3s::S3ErrorCode;
 use serde_json::{Value, json};
 
@@ -37,6 +40,10 @@ enum Input {
     Event(Value),
     /// Bytes that are not a well-formed event.
     Raw(Vec<u8>),
+    /// An event answered in this process (`hook::answer_bytes`, what the Lambda function
+    /// runs) with a budget far shorter than its judgement takes, by an engine that has
+    /// already loaded and compiled the type's template and rules.
+    Budgeted(Value, Duration),
 }
 
 impl From<Value> for Input {
@@ -75,6 +82,47 @@ fn whole(target: &str, url: Option<String>) -> Value {
             e["requestData"]["payload"] = json!(url);
         }
     })
+}
+
+/// A bucket that its template approves, with `property` set to `value`.
+fn compliant_bucket(property: &str, value: Value) -> Value {
+    let mut properties = json!({
+        "BucketName": "payments-receipts",
+        "BucketEncryption": {"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+        "PublicAccessBlockConfiguration": {
+            "BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true
+        },
+        "VersioningConfiguration": {"Status": "Enabled"},
+        "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    });
+    properties[property] = value;
+    create_with("AWS::S3::Bucket", properties)
+}
+
+/// A compliant bucket with `tags` distinct tags (65 bytes each): light for the schema, more
+/// than Guard may be given from 4,000 on.
+fn tagged_bucket(tags: usize) -> Value {
+    let tags: Vec<Value> = (0..tags)
+        .map(|i| json!({"Key": format!("cost-centre-{i:06}"), "Value": "payments-receipts-archive"}))
+        .collect();
+    compliant_bucket("Tags", Value::Array(tags))
+}
+
+/// A compliant bucket with `rules` lifecycle rules (about 150 bytes each), which Guard's rules
+/// filter one by one: at 1,600 (240 KB, under Guard's limits) about 0.1 s of Guard in a
+/// release build, many times the budget of the row that uses it.
+fn lifecycle_bucket(rules: usize) -> Value {
+    let rules: Vec<Value> = (0..rules)
+        .map(|i| {
+            json!({"Id": format!("rule-{i:07}"), "Status": "Enabled", "Prefix": format!("logs/{i}/"),
+                   "ExpirationInDays": 30, "NoncurrentVersionExpiration": {"NoncurrentDays": 7}})
+        })
+        .collect();
+    compliant_bucket("LifecycleConfiguration", json!({"Rules": rules}))
+}
+
+fn create_with(type_name: &str, properties: Value) -> Value {
+    event(type_name, "CREATE_PRE_PROVISION", properties)
 }
 
 fn faults() -> Vec<Fault> {
@@ -373,6 +421,29 @@ fn faults() -> Vec<Fault> {
             s3_server::Fault::None,
             "does not compile at /properties/Name/pattern",
         ),
+        Fault {
+            // Over guard::MAX_INPUT_BYTES (256 KiB): refused before Guard sees it, whatever
+            // the schema says.
+            name: "properties too large for Guard",
+            event: tagged_bucket(5_000).into(),
+            templates: "templates".into(),
+            cause: "too large for the Guard rules aws-s3-bucket.guard",
+        },
+        Fault {
+            // Over engine::MAX_PROPERTIES_BYTES (2 MiB), though the event is under its 6 MiB.
+            name: "properties too large to judge",
+            event: tagged_bucket(35_000).into(),
+            templates: "templates".into(),
+            cause: "more than the 2097152 that are judged",
+        },
+        Fault {
+            // Under Guard's limits, but far more work than 5 ms: the answer comes when the
+            // budget ends, naming what was still running.
+            name: "no verdict within the budget",
+            event: Input::Budgeted(lifecycle_bucket(1_600), Duration::from_millis(5)),
+            templates: "templates".into(),
+            cause: "no verdict within 5 ms: judging Subject (AWS::S3::Bucket)",
+        },
         s3_fault("S3: Guard rules do not parse", create("Test::Guard::Broken"), s3_server::Fault::None, "do not parse"),
         s3_fault(
             "S3: Guard rules missing",
@@ -408,6 +479,7 @@ fn run(fault: &Fault) -> (i32, Value) {
     let bytes = match &fault.event {
         Input::Event(event) => event.to_string().into_bytes(),
         Input::Raw(bytes) => bytes.clone(),
+        Input::Budgeted(event, budget) => return answer_in_process(event, *budget, &fault.templates),
     };
     let file = temp_file(".json", &String::from_utf8_lossy(&bytes));
     let path = file.path().to_str().unwrap();
@@ -427,6 +499,31 @@ fn run(fault: &Fault) -> (i32, Value) {
     let response = serde_json::from_str(&output.1)
         .unwrap_or_else(|e| panic!("{}: response is JSON ({e}): {}", fault.name, output.1));
     (output.0, response)
+}
+
+/// `hook::answer_bytes` in this process with `budget`, after one small decision of the same
+/// type has loaded its template and rules; the exit code is the one `rcfge hook invoke`
+/// would give the answer.
+fn answer_in_process(event: &Value, budget: Duration, templates: &Templates) -> (i32, Value) {
+    let Templates::Dir(dir) = templates else { panic!("a budgeted row reads a template directory") };
+    let engine = Engine::new(DirSource::new(dir).unwrap(), EngineConfig::default());
+    let defaults = EventDefaults::default();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let warm = tagged_bucket(1).to_string();
+    let warmed = runtime.block_on(hook::answer_bytes(&engine, warm.as_bytes(), &defaults, hook::TIME_BUDGET));
+    assert_eq!(warmed.response.hook_status, HookStatus::Success, "{:?}", warmed.response);
+    let bytes = event.to_string();
+    let answer = runtime.block_on(hook::answer_bytes(&engine, bytes.as_bytes(), &defaults, budget));
+    // The judgement that ran out of time is still running on its thread; nothing waits for
+    // it, and this test does not either.
+    runtime.shutdown_background();
+    let code = match (answer.response.hook_status, answer.response.error_code) {
+        (HookStatus::Success, _) => 0,
+        (_, Some(ErrorCode::NonCompliant)) => 1,
+        _ => 2,
+    };
+    assert_eq!(answer.record.reason.as_deref().map(|r| r.starts_with("no verdict within")), Some(true));
+    (code, serde_json::to_value(&answer.response).unwrap())
 }
 
 fn assert_internal_failure(name: &str, code: i32, response: &Value, cause: &str) {

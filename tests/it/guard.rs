@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
+use rcfge::{Action, Context, DirSource, Engine, EngineConfig, Target, Verdict};
+
 use crate::support::{event, invoke_event, rcfge};
 
 /// `cfn-guard test -d guard-rules`: every rule file against its `tests/<stem>_tests.yaml`.
@@ -101,4 +103,55 @@ fn a_broken_or_missing_rule_file_fails_closed() {
         let message = response["message"].as_str().unwrap();
         assert!(message.contains(cause), "{type_name}: expected {cause:?} in {message:?}");
     }
+}
+
+/// Padding a resource with unapproved keys past Guard's input limits neither hides the Guard
+/// findings on what the template approves nor makes the answer an internal failure: the
+/// schema refuses the keys, and Guard judges the approved properties, at the same pointers.
+/// (`ObjectLockEnabled` is not approved either, so the rule about it is not reported: the
+/// property itself is.)
+#[test]
+fn guard_judges_the_approved_part_of_a_resource_padded_with_unapproved_keys() {
+    let mut bucket = json!({
+        "ObjectLockEnabled": true,
+        "VersioningConfiguration": {"Status": "Suspended"},
+        "LifecycleConfiguration": {"Rules": [{"Status": "Enabled", "NoncurrentVersionExpiration": {"NoncurrentDays": 7}}]}
+    });
+    // 20,000 keys: past both the size (256 KiB) and the keys-per-object (1,000) limits.
+    for i in 0..20_000 {
+        bucket[format!("Unapproved{i:05}")] = json!("padding-padding");
+    }
+    let engine = Engine::new(DirSource::new("templates").unwrap(), EngineConfig::default());
+    let target = Target {
+        type_name: "AWS::S3::Bucket".into(),
+        logical_id: "Padded".into(),
+        action: Action::Create,
+        properties: bucket,
+        context: Context {
+            account_id: Some("111122223333".into()),
+            region: Some("eu-west-1".into()),
+            partition: Some("aws".into()),
+            ..Context::default()
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let decision = runtime.block_on(engine.decide(&target));
+    let Verdict::NonCompliant(violations) = &decision.verdict else { panic!("{:?}", decision.verdict) };
+    assert_eq!(violations.iter().filter(|v| v.keyword == "additionalProperties").count(), 20_001);
+    let guard: Vec<_> = violations.iter().filter(|v| v.keyword.starts_with("guard/")).collect();
+    assert_eq!(guard.len(), 1, "{guard:?}");
+    assert_eq!(guard[0].keyword, "guard/s3_noncurrent_version_rules_require_versioning");
+    assert!(guard[0].pointer.starts_with("/LifecycleConfiguration") || guard[0].pointer.starts_with("/Versioning"));
+}
+
+/// Within the limits, a resource is given to Guard whole, unapproved properties and all, as
+/// always: the rule about the unapproved `ObjectLockEnabled` still speaks.
+#[test]
+fn an_ordinary_resource_is_given_to_guard_whole() {
+    let bucket = json!({"ObjectLockEnabled": true, "VersioningConfiguration": {"Status": "Suspended"}});
+    let (code, response) = invoke_event(&event("AWS::S3::Bucket", "CREATE_PRE_PROVISION", bucket), "templates");
+    assert_eq!(code, 1, "{response:#}");
+    let message = response["message"].as_str().unwrap();
+    assert!(message.contains("ObjectLockEnabled is not an approved property"), "{message}");
+    assert!(message.contains("(Guard rule s3_object_lock_requires_versioning)"), "{message}");
 }

@@ -32,7 +32,8 @@ pub(crate) struct Posted {
 
 #[derive(Default)]
 struct ApiState {
-    pending: Mutex<VecDeque<(String, Vec<u8>)>>,
+    /// Request id, event, and how long the function has for it.
+    pending: Mutex<VecDeque<(String, Vec<u8>, Duration)>>,
     posted: Mutex<Vec<Posted>>,
 }
 
@@ -45,8 +46,17 @@ pub(crate) struct RuntimeApi {
 
 impl RuntimeApi {
     pub(crate) fn start(events: Vec<Vec<u8>>) -> Self {
+        Self::start_with_deadlines(events.into_iter().map(|e| (e, Duration::from_secs(25))).collect())
+    }
+
+    /// Serves each event with its deadline that long after it is handed out.
+    pub(crate) fn start_with_deadlines(events: Vec<(Vec<u8>, Duration)>) -> Self {
         let state = Arc::new(ApiState::default());
-        state.pending.lock().unwrap().extend(events.into_iter().enumerate().map(|(i, e)| (format!("request-{i}"), e)));
+        state
+            .pending
+            .lock()
+            .unwrap()
+            .extend(events.into_iter().enumerate().map(|(i, (e, left))| (format!("request-{i}"), e, left)));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let address = listener.local_addr().unwrap().to_string();
@@ -107,12 +117,12 @@ async fn route(state: Arc<ApiState>, request: Request<Incoming>) -> Result<Respo
     let method = request.method().clone();
     if method == hyper::Method::GET && path == format!("{PREFIX}/invocation/next") {
         let next = state.pending.lock().unwrap().pop_front();
-        let Some((request_id, event)) = next else {
+        let Some((request_id, event, left)) = next else {
             // No more events: hold the request open, as Lambda does between invocations.
             std::future::pending::<()>().await;
             unreachable!();
         };
-        let deadline = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() + 25_000;
+        let deadline = (std::time::SystemTime::now() + left).duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
         let response = Response::builder()
             .header("Lambda-Runtime-Aws-Request-Id", request_id)
             .header("Lambda-Runtime-Deadline-Ms", deadline.to_string())
@@ -288,4 +298,70 @@ fn the_lambda_function_fails_closed_in_time_when_s3_hangs() {
     assert_eq!(posted[0].body["errorCode"], "InternalFailure");
     assert!(posted[0].body["message"].as_str().unwrap().contains("timeout"), "{}", posted[0].body);
     assert!(elapsed < Duration::from_secs(15), "the S3 timeouts of the function bound the answer: {elapsed:?}");
+}
+
+/// A compliant bucket event whose lifecycle rules take Guard about 0.1 s (release build), yet
+/// stay under its input limits (`guard::MAX_INPUT_BYTES`).
+fn heavy_bucket() -> Vec<u8> {
+    let mut event: Value = serde_json::from_slice(&fixture("bucket-compliant")).unwrap();
+    let rules: Vec<Value> = (0..1_600)
+        .map(|i| {
+            json!({"Id": format!("rule-{i:07}"), "Status": "Enabled", "Prefix": format!("logs/{i}/"),
+                   "ExpirationInDays": 30, "NoncurrentVersionExpiration": {"NoncurrentDays": 7}})
+        })
+        .collect();
+    event["requestData"]["targetModel"]["resourceProperties"]["LifecycleConfiguration"] = json!({"Rules": rules});
+    event.to_string().into_bytes()
+}
+
+/// The budget comes from the invocation's deadline (less 2 s to send the answer): an
+/// invocation with 2.005 s left is answered `InternalFailure` naming the judgement that did not
+/// finish, with its decision record, and exactly once. The judgement left running on its
+/// thread neither answers later nor holds up the next invocations.
+#[test]
+fn the_lambda_function_answers_within_the_invocation_deadline() {
+    let s3 = S3Server::start();
+    let long = Duration::from_secs(25);
+    let events = vec![
+        (fixture("bucket-compliant"), long),
+        (heavy_bucket(), Duration::from_millis(2_005)),
+        (fixture("bucket-compliant"), long),
+        (heavy_bucket(), long),
+    ];
+    let count = events.len();
+    let api = RuntimeApi::start_with_deadlines(events);
+    let mut child = spawn_hook_over_s3(&api, &s3);
+    let posted = api.wait_for(count, &mut child);
+    // Time for a stray second answer to arrive, if there were one.
+    std::thread::sleep(Duration::from_millis(200));
+    let posted_late = api.posted();
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(posted.len(), count, "answers: {posted:#?}\nstderr: {}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(posted_late.len(), count, "one answer per invocation: {posted_late:#?}");
+    let answer = |i: usize| {
+        let p: Vec<&Posted> = posted_late.iter().filter(|p| p.request_id == format!("request-{i}")).collect();
+        assert_eq!(p.len(), 1, "request-{i}: {p:?}");
+        assert_eq!(p[0].kind, "response", "never a Lambda error: {:?}", p[0]);
+        p[0].body.clone()
+    };
+    assert_eq!(answer(0)["hookStatus"], "SUCCESS");
+    let late = answer(1);
+    assert_eq!(late["errorCode"], "InternalFailure", "{late:#}");
+    let message = late["message"].as_str().unwrap();
+    assert!(message.contains("no verdict within"), "{message}");
+    assert!(message.contains("judging ReceiptsBucket (AWS::S3::Bucket)"), "{message}");
+    assert_eq!(late["clientRequestToken"], "4b90a7e4-1111-2222-3333-6f1a2b3c4d5e");
+    assert_eq!(answer(2)["hookStatus"], "SUCCESS", "a small resource is not held up by the judgement left running");
+    assert_eq!(answer(3)["hookStatus"], "SUCCESS", "a large one is judged once the slot is free: {:#}", answer(3));
+
+    let decisions: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect();
+    assert_eq!(decisions.len(), count, "one decision record per invocation: {stdout}");
+    assert_eq!(decisions[1]["verdict"], "internal-failure");
+    assert!(decisions[1]["reason"].as_str().unwrap().starts_with("no verdict within"), "{}", decisions[1]);
 }
