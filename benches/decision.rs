@@ -2,7 +2,8 @@
 //! compiling a template, the hook path from event bytes to response, S3 GETs per 1,000
 //! decisions, and a whole process's cold start, with templates in a real S3-protocol server
 //! on loopback. Run with `cargo bench --bench decision [-- SECTION...]`; sections: `bucket`,
-//! `types`, `render`, `guard`, `hook`, `gets`, `process`, `lambda`. With `RCFGE_BENCH_JSON=FILE` the
+//! `types`, `render`, `guard`, `hook`, `gets`, `process`, `lambda`, `worst` (hostile inputs:
+//! time and peak memory of one answer each, in a process of its own). With `RCFGE_BENCH_JSON=FILE` the
 //! per-type warm numbers are also written to FILE as JSON (`benches/compare.sh` reads them).
 //!
 //! A measurement, not a test: it prints numbers and asserts nothing about time.
@@ -38,6 +39,12 @@ const WARM_ITERATIONS: usize = 20_000;
 fn main() {
     // `cargo bench` passes `--bench`; anything else names the sections to run.
     let sections: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    if let [child, case, file] = sections.as_slice()
+        && child == WORST_CHILD
+    {
+        worst_case_child(case, file);
+        return;
+    }
     let wanted = |name: &str| sections.is_empty() || sections.iter().any(|s| s == name);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     println!("rcfge decision benchmark ({WARM_ITERATIONS} warm iterations per case)\n");
@@ -66,6 +73,210 @@ fn main() {
     if wanted("lambda") {
         lambda_cold_start();
     }
+    if wanted("worst") {
+        worst_cases();
+    }
+}
+
+/// The argument that makes this binary run one worst case and report on it.
+const WORST_CHILD: &str = "worst-case-child";
+
+/// Hostile inputs, each the largest or costliest of its kind that reaches the engine: the
+/// event limit (6 MiB) bounds what a hook can be sent, Guard's input limits bound what
+/// Guard is given. The names are those of [`worst_case_event`].
+const WORST_CASES: &[&str] = &[
+    "bucket, 10,000 unapproved keys",
+    "bucket, 50,000 unapproved keys",
+    "bucket, unapproved keys up to the properties limit (2 MiB)",
+    "bucket, 100,000 unapproved keys (over the properties limit)",
+    "bucket, 6 MiB event of unapproved keys",
+    "bucket, compliant, 1 MiB of tags (over Guard's limit)",
+    "bucket, compliant, tags up to the properties limit (2 MiB)",
+    "bucket, compliant, 6 MiB event of tags",
+    "bucket, compliant, tags up to Guard's limit",
+    "bucket, compliant, lifecycle rules up to Guard's limit",
+    "bucket, objects of 1,000 keys up to Guard's limit",
+    "security group, ingress rules up to Guard's limit",
+    "IAM role, tags up to Guard's limit",
+    "KMS key, tags up to Guard's limit",
+    "Lambda function, tags up to Guard's limit",
+    "SQS queue, tags up to Guard's limit",
+];
+
+/// Each worst case in a fresh process (so that its peak memory is its own): the time of one
+/// answer through `hook::answer_bytes` with a warm engine, the peak RSS of the process, and
+/// how much the answer added to the peak after warming up and reading the event.
+fn worst_cases() {
+    println!("\nworst cases (one answer each, own process, templates warm)");
+    println!("{:<62} {:>9} {:>12} {:>10} {:>11} {:>11}", "case", "event", "answer", "verdict", "peak RSS", "added");
+    let exe = std::env::current_exe().expect("own path");
+    let dir = tempfile::tempdir().expect("temp dir");
+    for &case in WORST_CASES {
+        // Written here, so that building the event is no part of the child's peak.
+        let file = dir.path().join("event.json");
+        std::fs::write(&file, worst_case_event(case).to_string()).expect("event written");
+        let output =
+            std::process::Command::new(&exe).args([WORST_CHILD, case]).arg(&file).output().expect("child runs");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let line = text.lines().last().unwrap_or_default();
+        if !output.status.success() || line.is_empty() {
+            println!("{case:<62} failed: {}", String::from_utf8_lossy(&output.stderr));
+            continue;
+        }
+        println!("{case:<62} {line}");
+    }
+}
+
+/// One worst case, its event in `file`: prints the event size, the answer's time, its verdict
+/// and the memory.
+fn worst_case_child(case: &str, file: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let engine =
+        Engine::new(rcfge::DirSource::new(root().join("templates")).expect("templates"), EngineConfig::default());
+    let defaults = EventDefaults::default();
+    let event = std::fs::read(file).expect("event file");
+    // Load and compile the type's template and rules first: the case measures the judgement.
+    let warm = small_event_like(case).to_string().into_bytes();
+    let warmed = runtime.block_on(hook::answer_bytes(&engine, &warm, &defaults, hook::TIME_BUDGET));
+    assert!(warmed.response.error_code.is_none(), "warm-up: {:?}", warmed.response);
+    let before = peak_rss_kib();
+    let started = Instant::now();
+    let answer = runtime.block_on(hook::answer_bytes(&engine, &event, &defaults, hook::TIME_BUDGET));
+    let took = started.elapsed();
+    let peak = peak_rss_kib();
+    let verdict = match (&answer.response.error_code, answer.response.hook_status) {
+        (None, _) => "SUCCESS".to_owned(),
+        (Some(code), _) => format!("{code:?}"),
+    };
+    eprintln!("{case}: {}", answer.response.message);
+    println!(
+        "{:>7.2} MB {:>12} {verdict:>10} {:>7.1} MiB {:>7.1} MiB",
+        event.len() as f64 / 1e6,
+        format_duration(took),
+        peak as f64 / 1024.0,
+        peak.saturating_sub(before) as f64 / 1024.0
+    );
+    // A judgement that ran out of time would still be running: do not wait for it.
+    runtime.shutdown_background();
+}
+
+/// The process's peak resident set so far (`VmHWM`), in KiB.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The event of one worst case.
+fn worst_case_event(case: &str) -> Value {
+    const EVENT_LIMIT: usize = rcfge::event::MAX_EVENT_BYTES - 4096;
+    const GUARD_LIMIT: usize = rcfge::guard::MAX_INPUT_BYTES - 512;
+    const PROPERTIES_LIMIT: usize = rcfge::engine::MAX_PROPERTIES_BYTES;
+    let unapproved = |count: usize| {
+        let mut properties = bucket_properties();
+        for i in 0..count {
+            properties[format!("Unapproved{i:07}")] = json!("v");
+        }
+        properties
+    };
+    match case {
+        "bucket, 10,000 unapproved keys" => bucket_event(unapproved(10_000)),
+        "bucket, 50,000 unapproved keys" => bucket_event(unapproved(50_000)),
+        // `"Unapproved0000000":"v",` is 24 bytes.
+        "bucket, unapproved keys up to the properties limit (2 MiB)" => {
+            bucket_event(unapproved((PROPERTIES_LIMIT - 1024) / 24))
+        }
+        "bucket, 100,000 unapproved keys (over the properties limit)" => bucket_event(unapproved(100_000)),
+        "bucket, 6 MiB event of unapproved keys" => bucket_event(unapproved(EVENT_LIMIT / 24)),
+        "bucket, compliant, 1 MiB of tags (over Guard's limit)" => {
+            bucket_event(with_tags(bucket_properties(), 1 << 20))
+        }
+        "bucket, compliant, tags up to the properties limit (2 MiB)" => {
+            bucket_event(with_tags(bucket_properties(), PROPERTIES_LIMIT - 1024))
+        }
+        "bucket, compliant, 6 MiB event of tags" => bucket_event(with_tags(bucket_properties(), EVENT_LIMIT)),
+        "bucket, compliant, tags up to Guard's limit" => bucket_event(with_tags(bucket_properties(), GUARD_LIMIT)),
+        "bucket, compliant, lifecycle rules up to Guard's limit" => {
+            let rule = |i: usize| {
+                json!({"Id": format!("rule-{i:07}"), "Status": "Enabled", "Prefix": format!("logs/{i}/"),
+                       "ExpirationInDays": 30, "NoncurrentVersionExpiration": {"NoncurrentDays": 7}})
+            };
+            let mut properties = bucket_properties();
+            // The longest rule the count can reach (the ids are fixed-width, the prefixes not).
+            let each = rule(9_999).to_string().len() + 1;
+            let count = GUARD_LIMIT.saturating_sub(properties.to_string().len() + 64) / each;
+            properties["LifecycleConfiguration"] = json!({"Rules": (0..count).map(rule).collect::<Vec<_>>()});
+            bucket_event(properties)
+        }
+        "bucket, objects of 1,000 keys up to Guard's limit" => {
+            // `"k000":1,` is 9 bytes; each object sits under an unapproved key.
+            let object: serde_json::Map<String, Value> = (0..1_000).map(|i| (format!("k{i:03}"), json!(1))).collect();
+            let mut properties = bucket_properties();
+            for i in 0..GUARD_LIMIT / 9_100 {
+                properties[format!("Unapproved{i:03}")] = Value::Object(object.clone());
+            }
+            bucket_event(properties)
+        }
+        "security group, ingress rules up to Guard's limit" => {
+            let mut group = read_json("tests/fixtures/aws-ec2-securitygroup/valid-full.json");
+            let rule = json!({"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "10.0.0.0/16", "Description": "HTTPS from the VPC"});
+            let count = GUARD_LIMIT.saturating_sub(group.to_string().len()) / (rule.to_string().len() + 1);
+            group["SecurityGroupIngress"] = Value::Array(vec![rule; count]);
+            typed_event("AWS::EC2::SecurityGroup", group)
+        }
+        "IAM role, tags up to Guard's limit" => guarded_type_event("AWS::IAM::Role", "aws-iam-role", GUARD_LIMIT),
+        "KMS key, tags up to Guard's limit" => guarded_type_event("AWS::KMS::Key", "aws-kms-key", GUARD_LIMIT),
+        "Lambda function, tags up to Guard's limit" => {
+            guarded_type_event("AWS::Lambda::Function", "aws-lambda-function", GUARD_LIMIT)
+        }
+        "SQS queue, tags up to Guard's limit" => guarded_type_event("AWS::SQS::Queue", "aws-sqs-queue", GUARD_LIMIT),
+        other => panic!("no worst case named {other:?}"),
+    }
+}
+
+/// A small, compliant event of the same type as a worst case, to warm the engine with.
+fn small_event_like(case: &str) -> Value {
+    let (type_name, stem) = match case.split(',').next().unwrap_or_default() {
+        "security group" => ("AWS::EC2::SecurityGroup", "aws-ec2-securitygroup"),
+        "IAM role" => ("AWS::IAM::Role", "aws-iam-role"),
+        "KMS key" => ("AWS::KMS::Key", "aws-kms-key"),
+        "Lambda function" => ("AWS::Lambda::Function", "aws-lambda-function"),
+        "SQS queue" => ("AWS::SQS::Queue", "aws-sqs-queue"),
+        _ => return bucket_event(bucket_properties()),
+    };
+    typed_event(type_name, read_json(&format!("tests/fixtures/{stem}/valid-full.json")))
+}
+
+/// A type's `valid-full.json` fixture, its tags grown until the properties are `bytes` long.
+fn guarded_type_event(type_name: &str, stem: &str, bytes: usize) -> Value {
+    let properties = read_json(&format!("tests/fixtures/{stem}/valid-full.json"));
+    typed_event(type_name, with_tags(properties, bytes))
+}
+
+/// `properties` with distinct tags added until they are about `bytes` of JSON.
+fn with_tags(mut properties: Value, bytes: usize) -> Value {
+    let tag = |i: usize| json!({"Key": format!("cost-centre-{i:07}"), "Value": "payments-receipts-archive"});
+    let each = tag(0).to_string().len() + 1;
+    let count = bytes.saturating_sub(properties.to_string().len() + 16) / each;
+    let mut tags = properties.get("Tags").and_then(Value::as_array).cloned().unwrap_or_default();
+    tags.extend((0..count).map(tag));
+    properties["Tags"] = Value::Array(tags);
+    properties
+}
+
+fn bucket_event(properties: Value) -> Value {
+    typed_event("AWS::S3::Bucket", properties)
+}
+
+fn typed_event(type_name: &str, properties: Value) -> Value {
+    let mut event = event();
+    event["requestData"]["targetName"] = json!(type_name);
+    event["requestData"]["targetType"] = json!(type_name);
+    event["requestData"]["targetModel"]["resourceProperties"] = properties;
+    event
 }
 
 fn settings() -> S3Settings {

@@ -28,8 +28,8 @@ use crate::verdict::{Decision, Verdict, Violation};
 /// substituted many times) grow it when CloudFormation resolves them; twice that leaves room
 /// for them. The hook event itself may be 6 MiB: at that size the refusals alone (one
 /// violation per unapproved key) took 326 MB, more than the function has. At this limit the
-/// costliest input (unapproved keys) takes under 0.5 s and ~100 MB above the process (see
-/// "Worst cases" in BENCHMARKS.md). Larger properties are `InternalFailure`.
+/// costliest input (unapproved keys) takes under 0.3 s and about 125 MiB above the process
+/// (see "Worst cases" in BENCHMARKS.md). Larger properties are `InternalFailure`.
 pub const MAX_PROPERTIES_BYTES: usize = 2 * 1024 * 1024;
 
 /// Properties up to this size (compact JSON) are judged on the calling task: normalising,
@@ -39,7 +39,7 @@ pub const MAX_PROPERTIES_BYTES: usize = 2 * 1024 * 1024;
 pub const INLINE_MAX_BYTES: usize = 16 * 1024;
 
 /// How many large judgements (over [`INLINE_MAX_BYTES`]) may run at once in one process. One:
-/// each may use tens of MB at its peak (see "Worst cases" in BENCHMARKS.md), the Lambda
+/// each may use up to ~140 MiB at its peak (see "Worst cases" in BENCHMARKS.md), the Lambda
 /// function answers one invocation at a time, and a judgement that outlived its answer's
 /// budget keeps running on its thread (a thread cannot be stopped safely). With one slot such
 /// a runaway holds the only slot until it ends, so later large inputs answer `InternalFailure`
