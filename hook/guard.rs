@@ -186,6 +186,28 @@ pub fn file_name_for(template_file: &str) -> String {
     format!("{}.guard", template_file.trim_end_matches(".json"))
 }
 
+/// The resource as the JSON text Guard reads. Guard reads its data as YAML, where control
+/// characters (C0 but tab and line breaks, DEL, C1) may only be written escaped, and a raw one
+/// made it refuse the data as if the rules did not parse: every character of the Basic
+/// Multilingual Plane outside printable ASCII is written as a `\\uXXXX` escape, which JSON and
+/// YAML read back as the same text.
+fn guard_data(document: &Value) -> String {
+    let text = document.to_string();
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() && !c.is_ascii_control() {
+            out.push(c);
+        } else if (c as u32) < 0x10000 {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            // Outside the Basic Multilingual Plane, where JSON's escape is a surrogate pair that
+            // a YAML reader refuses: written as it is (such characters are printable).
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl GuardRules {
     /// Reads a rule file, refusing one that does not parse or holds no rule.
     pub fn parse(file: &str, body: &[u8]) -> Result<Self, GuardError> {
@@ -243,7 +265,7 @@ impl GuardRules {
     /// payload and the report comes back whole (the library's `run_checks` returns only the
     /// last 8 KiB of a larger report).
     fn run(&self, document: &Value) -> Result<Value, GuardError> {
-        let payload = json!({"rules": [self.text], "data": [document.to_string()]}).to_string();
+        let payload = json!({"rules": [self.text], "data": [guard_data(document)]}).to_string();
         let mut reader = Reader::new(ReadBuffer::Cursor(std::io::Cursor::new(payload.into_bytes())));
         // Messages for stderr are kept in memory: the report alone decides.
         let mut writer = Writer::new_with_err(WriteBuffer::Vec(Vec::new()), WriteBuffer::Vec(Vec::new()))
@@ -259,6 +281,11 @@ impl GuardRules {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| validate.execute(&mut writer, &mut reader)));
         match outcome {
             Ok(Ok(_exit_code)) => {}
+            // The rules were parsed when they were loaded: a parse error now is about the data.
+            Ok(Err(cfn_guard::Error::ParseError(reason))) if reason.contains("data file") => {
+                return Err(self
+                    .evaluation(format!("the resource could not be read by the Guard engine: {}", one_line(&reason))));
+            }
             Ok(Err(cfn_guard::Error::ParseError(reason))) => {
                 return Err(GuardError::Parse { file: self.file.clone(), reason: one_line(&reason) });
             }
@@ -286,13 +313,24 @@ impl GuardRules {
         let name = rule.get("name").and_then(Value::as_str).unwrap_or("unnamed");
         let mut messages = Vec::new();
         let mut paths = Vec::new();
-        collect(rule, &mut messages, &mut paths);
+        let mut missing = Vec::new();
+        collect(rule, &mut messages, &mut paths, &mut missing);
         let pointer = paths
             .iter()
             .find_map(|path| path.strip_prefix(prefix))
             .map(|rest| if rest.is_empty() { "/".to_owned() } else { rest.to_owned() })
             .unwrap_or_else(|| "/".to_owned());
-        let message = messages.first().cloned().unwrap_or_else(|| format!("Guard rule {name} failed"));
+        let absent = match missing.as_slice() {
+            [] => None,
+            [one] => Some(format!("{one} is missing")),
+            several => Some(format!("{} are missing", several.join(", "))),
+        };
+        let message = match (messages.first(), absent) {
+            (Some(message), Some(absent)) => format!("{message} ({absent})"),
+            (Some(message), None) => message.clone(),
+            (None, Some(absent)) => absent,
+            (None, None) => format!("Guard rule {name} failed"),
+        };
         Ok(Violation::new(
             pointer,
             format!("guard/{name}"),
@@ -304,7 +342,11 @@ impl GuardRules {
 }
 
 /// The custom messages and the checked paths inside a rule's report, in order.
-fn collect(value: &Value, messages: &mut Vec<String>, paths: &mut Vec<String>) {
+///
+/// A check that failed because data is missing (`UnResolved`: Guard got to `traversed_to` and
+/// found no `remaining_query` there) adds the missing property, both as the path to point at and
+/// to `missing`, so that the finding says what is missing rather than only that the rule failed.
+fn collect(value: &Value, messages: &mut Vec<String>, paths: &mut Vec<String>, missing: &mut Vec<String>) {
     match value {
         Value::Object(object) => {
             if let Some(message) = object.get("custom_message").and_then(Value::as_str) {
@@ -313,14 +355,29 @@ fn collect(value: &Value, messages: &mut Vec<String>, paths: &mut Vec<String>) {
                     messages.push(message);
                 }
             }
-            for key in ["from", "traversed_to"] {
-                if let Some(path) = object.get(key).and_then(|v| v.get("path")).and_then(Value::as_str) {
+            let traversed = object.get("traversed_to").and_then(|v| v.get("path")).and_then(Value::as_str);
+            let remaining = object.get("remaining_query").and_then(Value::as_str).map(one_line);
+            if let (Some(path), Some(remaining)) = (traversed, remaining) {
+                // The first property of the query that was not found, when it is a plain name.
+                let first = remaining.split(['.', '[']).next().unwrap_or_default();
+                if !first.is_empty() && first.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                    paths.push(format!("{path}/{}", crate::position::escape(first)));
+                } else {
                     paths.push(path.to_owned());
                 }
+                if !missing.contains(&remaining) {
+                    missing.push(remaining);
+                }
+            } else {
+                for key in ["from", "traversed_to"] {
+                    if let Some(path) = object.get(key).and_then(|v| v.get("path")).and_then(Value::as_str) {
+                        paths.push(path.to_owned());
+                    }
+                }
             }
-            object.values().for_each(|v| collect(v, messages, paths));
+            object.values().for_each(|v| collect(v, messages, paths, missing));
         }
-        Value::Array(items) => items.iter().for_each(|v| collect(v, messages, paths)),
+        Value::Array(items) => items.iter().for_each(|v| collect(v, messages, paths, missing)),
         _ => {}
     }
 }
@@ -331,6 +388,14 @@ fn one_line(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn guard_data_escapes_what_yaml_may_not_hold_raw() {
+        let document = serde_json::json!({"k\u{9b}": "a\u{202e}b\u{9b}c\u{e9}\u{1F600}\r"});
+        let data = super::guard_data(&document);
+        assert_eq!(data, "{\"k\\u009b\":\"a\\u202eb\\u009bc\\u00e9\u{1F600}\\r\"}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&data).unwrap(), document);
+    }
+
     use super::*;
 
     const RULES: &str = r#"
@@ -345,6 +410,23 @@ rule object_lock_needs_versioning when %buckets !empty {
     }
 }
 "#;
+
+    #[test]
+    fn a_rule_that_fails_on_missing_data_says_what_is_missing() {
+        let text = "let queues = Resources.*[ Type == 'AWS::SQS::Queue' ]\n\
+            rule needs_key when %queues !empty {\n  %queues.Properties.KmsMasterKeyId == /^alias/\n  << Use a KMS key alias >>\n}\n\
+            rule needs_delay when %queues !empty {\n  %queues.Properties.RedrivePolicy.maxReceiveCount exists\n}\n";
+        let rules = GuardRules::parse("aws-sqs-queue.guard", text.as_bytes()).unwrap();
+        let violations = rules.check("AWS::SQS::Queue", "Q", &json!({"SqsManagedSseEnabled": true})).unwrap();
+        let found: Vec<(&str, &str)> = violations.iter().map(|v| (v.pointer.as_str(), v.message.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                ("/KmsMasterKeyId", "Use a KMS key alias (KmsMasterKeyId is missing) (Guard rule needs_key)"),
+                ("/RedrivePolicy", "RedrivePolicy.maxReceiveCount is missing (Guard rule needs_delay)"),
+            ]
+        );
+    }
 
     #[test]
     fn a_failed_rule_is_a_violation_with_its_message() {

@@ -69,6 +69,24 @@ fn the_hook_enforces_guard_rules_after_the_schema() {
     assert_eq!(code, 0, "{response:#}");
 }
 
+/// Characters YAML may hold only escaped (C1 and C0 controls) once made Guard refuse the data,
+/// reported as if the rules did not parse; Guard now judges such values like any other.
+#[test]
+fn guard_judges_values_with_control_and_unicode_characters() {
+    for text in ["a\u{9b}b", "a\u{202e}b", "a\rb", "caf\u{e9}", "\u{1F600}", "a\u{7f}b"] {
+        let fifo = json!({"QueueName": "orders", "FifoQueue": "true", "SqsManagedSseEnabled": "true", "Tags": [{"Key": "note", "Value": text}]});
+        let (_, response) = invoke_event(&event("AWS::SQS::Queue", "CREATE_PRE_PROVISION", fifo), "templates");
+        assert_eq!(response["errorCode"], "NonCompliant", "{text:?}: {response:#}");
+        assert!(
+            response["message"].as_str().unwrap().contains("Guard rule sqs_fifo_queue_name"),
+            "{text:?}: {response:#}"
+        );
+        let fixed = json!({"QueueName": "orders.fifo", "FifoQueue": "true", "SqsManagedSseEnabled": "true", "Tags": [{"Key": "note", "Value": text}]});
+        let (code, response) = invoke_event(&event("AWS::SQS::Queue", "CREATE_PRE_PROVISION", fixed), "templates");
+        assert_eq!(code, 0, "{text:?}: {response:#}");
+    }
+}
+
 #[test]
 fn the_cli_reports_guard_violations_with_file_and_line() {
     let run = rcfge(&[
