@@ -316,6 +316,53 @@ fn faults() -> Vec<Fault> {
             cause: "the STACK template cannot be read: not valid YAML",
         },
         Fault {
+            name: "stack template whose YAML aliases grow past the budget",
+            event: whole(
+                "STACK",
+                Some(payloads.serve(
+                    "/aliases",
+                    Reply::Body(
+                        json!({"template": format!(
+                            "S: &s {}\nL1: &l1 [{}]\nL2: [{}]\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n",
+                            "x".repeat(40_000),
+                            ["*s"; 100].join(", "),
+                            ["*l1"; 100].join(", ")
+                        )})
+                        .to_string()
+                        .into_bytes(),
+                    ),
+                )),
+            )
+            .into(),
+            templates: "templates".into(),
+            cause: "grows past 67108864 bytes once its YAML aliases are copied",
+        },
+        Fault {
+            name: "stack template using the reader's reserved key",
+            event: whole(
+                "STACK",
+                Some(payloads.serve(
+                    "/reserved",
+                    Reply::Body(
+                        json!({"template": json!({"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {
+                            "SqsManagedSseEnabled": {"rcfge:YamlScalarReadings": {"written": "y", "readings": [true, "y"]}}
+                        }}}}).to_string()})
+                        .to_string()
+                        .into_bytes(),
+                    ),
+                )),
+            )
+            .into(),
+            templates: "templates".into(),
+            cause: "is reserved for rcfge's own use",
+        },
+        Fault {
+            name: "document written as text that is not JSON",
+            event: create_with("Test::Json::Document", json!({"Policy": "{\"Statement\": [oops]}"})).into(),
+            templates: "tests/fixtures/faulty-templates".into(),
+            cause: "is a document written as a string, as CloudFormation allows, but it is not a JSON document",
+        },
+        Fault {
             name: "stack template with an undefined reference",
             event: whole(
                 "STACK",
