@@ -26,7 +26,7 @@ pub const MAX_SCENARIOS: usize = 256;
 /// scenarios may go through: with YAML aliases a small file can hold a large value, and 256
 /// scenarios of it would take minutes. A 1 MB template judged in a few scenarios per resource
 /// stays far below.
-pub const MAX_SCENARIO_WORK: usize = 8_000_000;
+pub const MAX_SCENARIO_WORK: usize = 4_000_000;
 
 /// How to read a stack's intrinsic functions.
 #[derive(Clone, Debug)]
@@ -289,12 +289,13 @@ async fn check_resource(
                 let reason = placed.unknown.iter().find(|(site, _)| site == "/").map(|(_, u)| u.reason.clone());
                 merged.wholly_deferred = merged.wholly_deferred.take().or(reason);
             }
-            Ok(Resolved::Properties(placed, assumptions)) => {
+            Ok(Resolved::Properties(mut placed, assumptions)) => {
+                // Merging needs only where values came from, not the values: no second copy.
                 let target = Target {
                     type_name: resource.type_name.clone(),
                     logical_id: resource.logical_id.clone(),
                     action,
-                    properties: placed.properties.clone(),
+                    properties: std::mem::take(&mut placed.properties),
                     context: facts.context.clone(),
                 };
                 let decision = engine.decide(&target).await;

@@ -31,7 +31,7 @@ const MAX_DEPTH: usize = 128;
 /// [`NODE_SIZE`] for the value itself: a 1 MB template written out stays far below, while an
 /// alias bomb (of many values, or of a long string aliased many times) goes far above. It keeps
 /// the hook well inside its function's memory.
-const MAX_SIZE: usize = 64 * 1024 * 1024;
+const MAX_SIZE: usize = 32 * 1024 * 1024;
 
 /// What one value costs in memory besides its text, roughly.
 const NODE_SIZE: usize = 64;

@@ -335,7 +335,7 @@ fn faults() -> Vec<Fault> {
             )
             .into(),
             templates: "templates".into(),
-            cause: "grows past 67108864 bytes once its YAML aliases are copied",
+            cause: "grows past 33554432 bytes once its YAML aliases are copied",
         },
         Fault {
             name: "stack template using the reader's reserved key",
