@@ -382,8 +382,8 @@ impl Judgement {
             .map_err(|source| Error::Normalize { type_name: type_name.clone(), source })?;
         let mut violations = validate::check(&policy, &properties);
         if let Some(rules) = rules {
-            let input = guard_input(&logical_id, &properties, &violations);
-            let found = rules.check(&type_name, &logical_id, &input);
+            let (input, size) = guard_input(&logical_id, &properties, &violations);
+            let found = rules.check_measured(&type_name, &logical_id, &input, size);
             violations.extend(found.map_err(|source| Error::Guard { type_name: type_name.clone(), source })?);
         }
         Ok(violations)
@@ -396,9 +396,11 @@ impl Judgement {
 /// say, their findings on the approved properties are still reported, and a resource padded
 /// with thousands of unapproved keys costs Guard nothing. Leaving out object keys keeps every
 /// other value's pointer as it was.
-fn guard_input<'a>(logical_id: &str, properties: &'a Value, violations: &[Violation]) -> Cow<'a, Value> {
-    if InputSize::of(logical_id, properties).within_limits() {
-        return Cow::Borrowed(properties);
+/// Returns the input with its size, measured once.
+fn guard_input<'a>(logical_id: &str, properties: &'a Value, violations: &[Violation]) -> (Cow<'a, Value>, InputSize) {
+    let size = InputSize::of(logical_id, properties);
+    if size.within_limits() {
+        return (Cow::Borrowed(properties), size);
     }
     let mut unapproved: BTreeMap<&str, HashSet<String>> = BTreeMap::new();
     for violation in violations.iter().filter(|v| v.keyword == "additionalProperties") {
@@ -407,10 +409,11 @@ fn guard_input<'a>(logical_id: &str, properties: &'a Value, violations: &[Violat
         }
     }
     if unapproved.is_empty() {
-        return Cow::Borrowed(properties);
+        return (Cow::Borrowed(properties), size);
     }
     let approved = copy_without(properties, "", &unapproved);
-    Cow::Owned(approved)
+    let size = InputSize::of(logical_id, &approved);
+    (Cow::Owned(approved), size)
 }
 
 /// Whether `value` is larger than `left` bytes as JSON, roughly (an estimate that counts
@@ -630,9 +633,10 @@ mod tests {
             padded[format!("Pad{i}")] = Value::Null;
             violations.push(violation(&format!("/Pad{i}")));
         }
-        let approved = guard_input("L", &padded, &violations);
+        let (approved, size) = guard_input("L", &padded, &violations);
         assert_eq!(*approved, serde_json::json!({"Keep": {"a": 1}, "Keep-x": [{"b": 5}]}));
+        assert_eq!(size, InputSize::of("L", &approved), "the size is the given input's");
         // Within the limits the properties are given whole, unapproved keys and all.
-        assert!(matches!(guard_input("L", &properties, &violations), Cow::Borrowed(_)));
+        assert!(matches!(guard_input("L", &properties, &violations).0, Cow::Borrowed(_)));
     }
 }

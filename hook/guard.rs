@@ -246,7 +246,19 @@ impl GuardRules {
     /// The violations of `properties` (already normalised) for one resource. Properties over
     /// [`MAX_INPUT_BYTES`] or [`MAX_INPUT_PATH_BYTES`] are refused before Guard sees them.
     pub fn check(&self, type_name: &str, logical_id: &str, properties: &Value) -> Result<Vec<Violation>, GuardError> {
-        InputSize::of(logical_id, properties).check(&self.file)?;
+        self.check_measured(type_name, logical_id, properties, InputSize::of(logical_id, properties))
+    }
+
+    /// [`GuardRules::check`] for properties already measured (`size` is theirs), so that a
+    /// caller that measured them to decide what to give Guard does not measure them twice.
+    pub fn check_measured(
+        &self,
+        type_name: &str,
+        logical_id: &str,
+        properties: &Value,
+        size: InputSize,
+    ) -> Result<Vec<Violation>, GuardError> {
+        size.check(&self.file)?;
         let document = json!({"Resources": {logical_id: {"Type": type_name, "Properties": properties}}});
         let report = self.run(&document)?;
         let prefix = format!("/Resources/{}/Properties", crate::position::escape(logical_id));

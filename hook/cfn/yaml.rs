@@ -388,11 +388,8 @@ fn yaml11_int(text: &str) -> Option<Result<Number, CfnError>> {
     } else {
         None
     }?;
-    Some(
-        exact(negative, magnitude)
-            .ok_or(CfnError::NotFinite)
-            .or_else(|_| big_decimal(negative, &magnitude.to_string())),
-    )
+    // Beyond 64 bits: the nearest float, as for a long decimal.
+    Some(exact(negative, magnitude).map_or_else(|| big_decimal(negative, &magnitude.to_string()), Ok))
 }
 
 fn exact(negative: bool, magnitude: u128) -> Option<Number> {
@@ -430,28 +427,53 @@ fn yaml11_float(text: &str) -> Option<Result<Number, CfnError>> {
         let value = if negative { -value } else { value };
         return Some(Number::from_f64(value).ok_or(CfnError::NotFinite));
     }
-    let (mantissa, exponent) = match body.find(['e', 'E']) {
-        Some(i) => (&body[..i], Some(&body[i + 1..])),
-        None => (body, None),
+    let shape = FloatShape::of(text)?;
+    let fraction = shape.fraction?;
+    let leading_dot = shape.whole.is_empty();
+    let strict = if leading_dot {
+        // `.5`: digits after the dot, and no sign before it.
+        !fraction.is_empty() && !shape.signed
+    } else {
+        shape.whole.starts_with(|c: char| c.is_ascii_digit())
     };
-    let (whole, fraction) = mantissa.split_once('.')?;
-    let digits_ok = |s: &str| s.chars().all(|c| c.is_ascii_digit() || c == '_');
-    if !digits_ok(whole)
-        || !digits_ok(fraction)
-        || (whole.is_empty() && (fraction.is_empty() || negative || text.starts_with('+')))
-    {
-        return None;
-    }
-    if !whole.is_empty() && !whole.starts_with(|c: char| c.is_ascii_digit()) {
-        return None;
-    }
-    if let Some(exponent) = exponent {
-        let unsigned = exponent.strip_prefix(['+', '-'])?;
-        if unsigned.is_empty() || !unsigned.chars().all(|c| c.is_ascii_digit()) {
+    let signed_exponent = shape.exponent.is_none_or(|e| e.starts_with(['+', '-']));
+    (strict && signed_exponent).then(|| float_number(text))
+}
+
+/// A number-like plain scalar split into its parts: `[sign] whole [. fraction] [e exponent]`,
+/// where `whole` and `fraction` are digits and `_`, with at least one digit between them, and
+/// the exponent is digits with an optional sign.
+struct FloatShape<'a> {
+    signed: bool,
+    whole: &'a str,
+    fraction: Option<&'a str>,
+    exponent: Option<&'a str>,
+}
+
+impl<'a> FloatShape<'a> {
+    fn of(text: &'a str) -> Option<Self> {
+        let signed = text.starts_with(['+', '-']);
+        let (_, body) = split_sign(text);
+        let (mantissa, exponent) = match body.find(['e', 'E']) {
+            Some(i) => (&body[..i], Some(&body[i + 1..])),
+            None => (body, None),
+        };
+        let (whole, fraction) = match mantissa.split_once('.') {
+            Some((whole, fraction)) => (whole, Some(fraction)),
+            None => (mantissa, None),
+        };
+        let digits_ok = |s: &str| s.chars().all(|c| c.is_ascii_digit() || c == '_');
+        if !digits_ok(whole) || !fraction.is_none_or(digits_ok) || !mantissa.chars().any(|c| c.is_ascii_digit()) {
             return None;
         }
+        if let Some(exponent) = exponent {
+            let unsigned = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+            if unsigned.is_empty() || !unsigned.chars().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+        }
+        Some(FloatShape { signed, whole, fraction, exponent })
     }
-    Some(float_number(text))
 }
 
 /// YAML 1.1's base-60 float: `190:20:30.15`.
@@ -483,27 +505,10 @@ fn sexagesimal_float(body: &str) -> Option<f64> {
 }
 
 /// What lenient readers also take as a float: an exponent without a dot or sign (`1e3`,
-/// `2.5E3`), a sign before a leading dot (`+.5`), digits that are no YAML 1.1 integer (`08`).
+/// `2.5E3`), a sign before a leading dot (`+.5`), digits that are no YAML 1.1 integer (`08`,
+/// `0_901`, an account id written `012345678901`).
 fn lenient_float(text: &str) -> Option<Result<Number, CfnError>> {
-    let (_, body) = split_sign(text);
-    let (mantissa, exponent) = match body.find(['e', 'E']) {
-        Some(i) => (&body[..i], Some(&body[i + 1..])),
-        None => (body, None),
-    };
-    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let digits_ok = |s: &str| s.chars().all(|c| c.is_ascii_digit() || c == '_');
-    if !digits_ok(whole) || !digits_ok(fraction) || !mantissa.chars().any(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    if let Some(exponent) = exponent {
-        let unsigned = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
-        if unsigned.is_empty() || !unsigned.chars().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-    }
-    // Digits alone that YAML 1.1 does not take as an integer (`08`, `0_901`, an account id
-    // written `012345678901`) are a float to the lenient readers too.
-    Some(float_number(text))
+    FloatShape::of(text).map(|_| float_number(text))
 }
 
 fn float_number(text: &str) -> Result<Number, CfnError> {
@@ -552,6 +557,14 @@ mod tests {
         assert_eq!(reading("a"), Some(("08".into(), vec![json!(8.0), json!("08")])));
         assert_eq!(reading("b"), Some(("012345678901".into(), vec![json!(12345678901.0), json!("012345678901")])));
         assert_eq!(reading("c"), Some(("0_901".into(), vec![json!(901.0), json!("0_901")])));
+        // The float forms YAML 1.1 defines are numbers; the ones only lenient readers take have
+        // both readings.
+        let document = read("a: 1.5e+3\nb: -.5e-1\nc: 1.0e3\nd: +.5\ne: -.5\n");
+        assert_eq!(document["a"], json!(1500.0));
+        assert_eq!(readings_of(&document["b"]).map(|(_, r)| r.to_vec()), Some(vec![json!(-0.05), json!("-.5e-1")]));
+        for key in ["c", "d", "e"] {
+            assert!(readings_of(&document[key]).is_some(), "{key}: {}", document[key]);
+        }
     }
 
     #[test]
