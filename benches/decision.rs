@@ -8,24 +8,27 @@
 //!
 //! A measurement, not a test: it prints numbers and asserts nothing about time.
 
+// A measurement harness: a broken fixture or server may stop it with a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[path = "../tests/it/s3_server.rs"]
 #[allow(dead_code)]
 mod s3_server;
 
-#[path = "../tests/it/lambda.rs"]
+#[path = "../tests/it/lambda_function.rs"]
 #[allow(dead_code)]
-mod lambda;
+mod lambda_function;
 
 use std::time::{Duration, Instant};
 
 use rcfge::authoring::lint::sample_context;
-use rcfge::cache::Freshness;
-use rcfge::event::EventDefaults;
-use rcfge::guard::GuardRules;
+use rcfge::lambda::EventDefaults;
+use rcfge::policy::GuardRules;
 use rcfge::policy::Policy;
-use rcfge::render::Template;
-use rcfge::store::S3Settings;
-use rcfge::{Action, Context, Engine, EngineConfig, Target, Verdict, hook};
+use rcfge::template::Freshness;
+use rcfge::template::S3Settings;
+use rcfge::template::Template;
+use rcfge::{Action, Context, Engine, EngineConfig, Target, Verdict, lambda};
 use serde_json::{Map, Value, json};
 
 use s3_server::S3Server;
@@ -104,7 +107,7 @@ const WORST_CASES: &[&str] = &[
 ];
 
 /// Each worst case in a fresh process (so that its peak memory is its own): the time of one
-/// answer through `hook::answer_bytes` with a warm engine, the peak RSS of the process, and
+/// answer through `lambda::answer_bytes` with a warm engine, the peak RSS of the process, and
 /// how much the answer added to the peak after warming up and reading the event.
 fn worst_cases() {
     println!("\nworst cases (one answer each, own process, templates warm)");
@@ -137,11 +140,11 @@ fn worst_case_child(case: &str, file: &str) {
     let event = std::fs::read(file).expect("event file");
     // Load and compile the type's template and rules first: the case measures the judgement.
     let warm = small_event_like(case).to_string().into_bytes();
-    let warmed = runtime.block_on(hook::answer_bytes(&engine, &warm, &defaults, hook::TIME_BUDGET));
+    let warmed = runtime.block_on(lambda::answer_bytes(&engine, &warm, &defaults, lambda::TIME_BUDGET));
     assert!(warmed.response.error_code.is_none(), "warm-up: {:?}", warmed.response);
     let before = peak_rss_kib();
     let started = Instant::now();
-    let answer = runtime.block_on(hook::answer_bytes(&engine, &event, &defaults, hook::TIME_BUDGET));
+    let answer = runtime.block_on(lambda::answer_bytes(&engine, &event, &defaults, lambda::TIME_BUDGET));
     let took = started.elapsed();
     let peak = peak_rss_kib();
     let verdict = match (&answer.response.error_code, answer.response.hook_status) {
@@ -172,9 +175,9 @@ fn peak_rss_kib() -> u64 {
 
 /// The event of one worst case.
 fn worst_case_event(case: &str) -> Value {
-    const EVENT_LIMIT: usize = rcfge::event::MAX_EVENT_BYTES - 4096;
-    const GUARD_LIMIT: usize = rcfge::guard::MAX_INPUT_BYTES - 512;
-    const PROPERTIES_LIMIT: usize = rcfge::engine::MAX_PROPERTIES_BYTES;
+    const EVENT_LIMIT: usize = rcfge::lambda::MAX_EVENT_BYTES - 4096;
+    const GUARD_LIMIT: usize = rcfge::policy::MAX_INPUT_BYTES - 512;
+    const PROPERTIES_LIMIT: usize = rcfge::MAX_PROPERTIES_BYTES;
     let unapproved = |count: usize| {
         let mut properties = bucket_properties();
         for i in 0..count {
@@ -437,15 +440,15 @@ fn hook_path(runtime: &tokio::runtime::Runtime) {
     let event = event();
     let defaults = EventDefaults::default();
     let samples = measure(|| {
-        runtime.block_on(hook::answer(&engine, &event, &defaults));
+        runtime.block_on(lambda::answer(&engine, &event, &defaults));
     });
-    report("hook event -> response (hook::answer)", &samples);
+    report("hook event -> response (lambda::answer)", &samples);
 
     let bytes = event.to_string().into_bytes();
     let samples = measure(|| {
-        runtime.block_on(hook::answer_bytes(&engine, &bytes, &defaults, hook::TIME_BUDGET));
+        runtime.block_on(lambda::answer_bytes(&engine, &bytes, &defaults, lambda::TIME_BUDGET));
     });
-    report("raw event bytes -> response (hook::answer_bytes)", &samples);
+    report("raw event bytes -> response (lambda::answer_bytes)", &samples);
 }
 
 fn gets_per_thousand(runtime: &tokio::runtime::Runtime) {
@@ -526,9 +529,9 @@ fn lambda_cold_start() {
     let mut samples = Vec::new();
     let mut peak_rss_kib = 0;
     for _ in 0..30 {
-        let api = lambda::RuntimeApi::start(vec![lambda::fixture("bucket-compliant")]);
+        let api = lambda_function::RuntimeApi::start(vec![lambda_function::fixture("bucket-compliant")]);
         let started = Instant::now();
-        let mut child = lambda::spawn_hook_over_s3(&api, &server);
+        let mut child = lambda_function::spawn_hook_over_s3(&api, &server);
         let posted = api.wait_for(1, &mut child);
         let answered = posted.first().expect("the function answered").at;
         samples.push(answered.duration_since(started));

@@ -4,6 +4,9 @@
 //!
 //! A measurement, not a test: it prints what it saw. The correctness checks live in the test.
 
+// A measurement harness: a broken fixture or server may stop it with a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[path = "../tests/it/s3_server.rs"]
 #[allow(dead_code)]
 mod s3_server;

@@ -1,14 +1,15 @@
-//! The Lambda function's configuration, read from environment variables and checked once at
-//! start-up. A bad setting stops the function from starting (CloudFormation then fails the
-//! hook, closed) rather than being guessed at.
+//! Configuration, in one place: the environment variables the Lambda function (and, for S3 and
+//! the default Region, the CLI) reads, checked once at start-up, and the one function that turns
+//! settings into an [`Engine`]. A bad setting stops the function from starting (CloudFormation
+//! then fails the hook, closed) rather than being guessed at.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::cache::Freshness;
 use crate::engine::{Engine, EngineConfig};
-use crate::event::EventDefaults;
-use crate::store::{S3Settings, StoreError, TemplateLocation, file_name_for_type};
+use crate::lambda::event::EventDefaults;
+use crate::template::cache::Freshness;
+use crate::template::store::{S3Settings, StoreError, TemplateLocation, file_name_for_type};
 
 /// The longest TTL or stale window accepted, in seconds.
 const MAX_SECONDS: u64 = 3600;
@@ -65,19 +66,28 @@ impl HookConfig {
 
     /// The engine this configuration describes.
     pub async fn engine(&self) -> Result<Engine, StoreError> {
-        let source = self.templates.open(&self.s3).await?;
         let config = EngineConfig {
             exempt_types: self.exempt_types.clone(),
             freshness: self.freshness,
             ..EngineConfig::default()
         };
-        Ok(Engine::new(source, config))
+        open_engine(&self.templates, &self.s3, config).await
     }
 
     /// What events that lack a Region fall back to.
     pub fn event_defaults(&self) -> EventDefaults {
         EventDefaults { region: self.default_region.clone() }
     }
+}
+
+/// An engine over the templates at `templates`: the one place the Lambda function and the CLI
+/// build theirs.
+pub async fn open_engine(
+    templates: &TemplateLocation,
+    s3: &S3Settings,
+    config: EngineConfig,
+) -> Result<Engine, StoreError> {
+    Ok(Engine::new(templates.open(s3).await?, config))
 }
 
 /// S3 client settings from the environment: `RCFGE_S3_FORCE_PATH_STYLE` (`1`/`true`,
@@ -116,7 +126,8 @@ fn exempt_types(get: &impl Fn(&str) -> Option<String>) -> Result<BTreeSet<String
     Ok(types)
 }
 
-fn default_region(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
+/// The Region for events without a stack ARN: `RCFGE_DEFAULT_REGION`, else `AWS_REGION`.
+pub fn default_region(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
     for name in ["RCFGE_DEFAULT_REGION", "AWS_REGION"] {
         if let Some(region) = get(name).filter(|v| !v.is_empty()) {
             let plain = region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
@@ -148,7 +159,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::store::S3Location;
+    use crate::template::store::S3Location;
 
     fn config(vars: &[(&str, &str)]) -> Result<HookConfig, ConfigError> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();

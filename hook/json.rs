@@ -1,4 +1,5 @@
-//! Strict JSON parsing: like `serde_json::from_slice`, but a duplicate object key is an error.
+//! Strict JSON parsing (like `serde_json::from_slice`, but a duplicate object key is an error),
+//! and JSON pointer segments.
 //!
 //! CloudFormation refuses templates with duplicate keys. A validator that silently keeps the
 //! last one would judge a different document than the one deployed, so we refuse them too.
@@ -89,6 +90,11 @@ impl<'de> Visitor<'de> for StrictVisitor {
         }
         Ok(Value::Object(object))
     }
+}
+
+/// A key as one JSON pointer segment (`~` and `/` escaped, RFC 6901).
+pub fn pointer_segment(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
 }
 
 #[cfg(test)]

@@ -1,53 +1,72 @@
 //! rcfge: enforce restricted resource schema templates on AWS CloudFormation.
 //!
-//! The library is the whole engine; the `rcfge` binary is a thin shell over it. A resource
-//! flows through one module per stage:
+//! The library is the whole engine; the `rcfge` and `rcfge-hook` binaries are thin shells over
+//! it. Three front ends share one decision core:
 //!
 //! ```text
-//! hook event ─► event ─────────────────────────► Target ─┐
-//! stack file / STACK, CHANGE_SET payload
-//!            ─► cfn ─► intrinsics (per scenario) ─► stack ─► Target ─┤
-//!                                                                    ▼
-//! store (dir) ─► cache ─► render ─► policy (compiled) ─► normalize ─► validate ─► Verdict
-//!                                                                                 │
-//!                                               response (hook JSON) / report (text)
+//!  front ends                                      core
+//!  lambda/  hook event ─► Target ─────────────────┐
+//!           STACK, CHANGE_SET payload ─┐          │
+//!  stack/   stack template file ───────┴► read ─► intrinsics (per scenario) ─► Target ─┤
+//!                                                                                     ▼
+//!                        engine: template/ (store ─► cache ─► render ─► compile) ─► Policy
+//!                                policy/   (normalize ─► schema ─► guard) ─► Decision
+//!                                                                                     │
+//!  lambda/  response (wire format) + record (log, metrics)  ◄────────────────────────┤
+//!  report/  text, json, sarif, junit (rcfge validate)        ◄────────────────────────┘
+//!  authoring/  templates new / lint / gaps, schemas import, publish (for template authors)
 //! ```
 //!
 //! Every doubt fails closed: a missing template, a broken one, a placeholder without a value,
-//! a malformed event or a panic all end in [`Verdict::InternalFailure`].
-#![forbid(unsafe_code)]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+//! a malformed event or a panic all end in [`Verdict::InternalFailure`] or an `InternalFailure`
+//! answer.
+//!
+//! # Reading one decision
+//!
+//! A RESOURCE hook event: `bin/rcfge-hook.rs` → `lambda/mod.rs` (the request path, within its
+//! time budget) → `lambda/event.rs` (event to [`Target`]) → `engine.rs` ([`Engine::decide`]) →
+//! `template/mod.rs` (the type's template, rendered and compiled) → `policy/mod.rs` (judging the
+//! properties) → `decision.rs` (what was concluded) → `lambda/response.rs` (the answer).
+//!
+//! `rcfge validate`: `bin/rcfge/main.rs` (with `flags.rs`) → `stack/mod.rs` (every resource of
+//! every file) → `stack/read.rs` → `stack/intrinsics.rs` → `engine.rs` → `template/mod.rs` →
+//! `policy/mod.rs` → `decision.rs` → `report/mod.rs`.
+//!
+//! # Glossary of outcomes
+//!
+//! | type | what it is |
+//! |---|---|
+//! | [`Verdict`] | the conclusion about one resource: compliant, non-compliant with every [`Violation`], exempt, or internal failure with its [`Fault`] |
+//! | [`Decision`] | a verdict with what it is about (type, logical id, action, template version): what [`Engine::decide`] returns |
+//! | [`Fault`] | why one resource could not be judged; it always refuses |
+//! | [`stack::Judgement`] | what became of one resource of a stack template: decided, not judged from the file (a transform makes it), or invalid intrinsic functions |
+//! | [`stack::ResourceReport`] | a judgement with its place in the file and the values left to deploy time |
+//! | [`stack::StackReport`] | every resource report of one stack template, and what holds for the whole file |
+//! | [`stack::FileReport`] | a file's path with its resource reports, or why it could not be read: what `rcfge validate` reports on |
+//! | [`HookResponse`] | the answer to CloudFormation, in the hook's wire format |
+//! | [`lambda::DecisionRecord`] | the log line and metrics about one answer |
+//! | [`lambda::Answer`] | a hook response with its decision record: what [`lambda::answer_bytes`] returns |
+//! | [`lambda::RequestError`] | why a whole request could not be judged (malformed event, payload, time budget) |
 
-pub mod authoring;
-pub mod cache;
-pub mod cfn;
-pub mod config;
-pub mod context;
-pub mod engine;
-pub mod error;
-pub mod event;
-pub mod guard;
-pub mod hook;
-pub mod intrinsics;
+// The decision core: plain data, the engine and its two stages.
+mod budget;
+mod decision;
+mod engine;
 pub mod json;
-pub mod metrics;
-pub mod normalize;
-pub mod payload;
 pub mod policy;
-pub mod position;
-pub mod publish;
-pub mod render;
-pub mod report;
-pub mod response;
-pub mod stack;
-pub mod store;
-pub mod unwind;
-pub mod validate;
-pub mod verdict;
+pub mod template;
 
-pub use context::{Action, Context};
-pub use engine::{Engine, EngineConfig, Target};
-pub use error::Error;
-pub use response::HookResponse;
-pub use store::{DirSource, TemplateSource};
-pub use verdict::{Decision, Verdict, Violation};
+// The front ends and what they share.
+pub mod authoring;
+pub mod config;
+pub mod lambda;
+pub mod report;
+pub mod stack;
+
+pub use decision::{
+    Action, CacheUse, Context, Decision, Fault, Position, Reason, Target, Verdict, Violation, is_account_id,
+    is_builtin_variable, partition_for_region,
+};
+pub use engine::{Engine, EngineConfig, EngineError, MAX_PROPERTIES_BYTES};
+pub use lambda::response::HookResponse;
+pub use template::{DirSource, TemplateSource};

@@ -6,7 +6,38 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
+use std::path::Path;
+
 use super::shape::{ancestors, is_under, path_of_property_pointer, property_paths};
+use super::{AuthoringError, read_json, template_files};
+use crate::template::store::file_name_for_type;
+
+/// The report for every template of `templates` (or only the one for `type_name`), each against
+/// its pinned provider schema in `schemas`.
+pub fn for_templates(
+    templates: &Path,
+    schemas: &Path,
+    type_name: Option<&str>,
+) -> Result<Vec<GapReport>, AuthoringError> {
+    let mut reports = Vec::new();
+    let new_properties = super::import::read_new_properties(schemas);
+    for path in template_files(templates)? {
+        let template = read_json(&path)?;
+        let Some(declared) = template.get("typeName").and_then(Value::as_str).map(str::to_owned) else {
+            continue;
+        };
+        if type_name.is_some_and(|wanted| wanted != declared) {
+            continue;
+        }
+        let provider = read_json(&schemas.join(file_name_for_type(&declared)?))?;
+        let new_upstream = new_properties.get(&declared).into_iter().flatten().cloned().collect();
+        reports.push(gaps(&declared, &template, &provider, &new_upstream));
+    }
+    if reports.is_empty() {
+        return Err(AuthoringError::NoTemplate { wanted: type_name.unwrap_or("any type").to_owned() });
+    }
+    Ok(reports)
+}
 
 /// What one template leaves out of its provider schema.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::shape::property_paths;
-use crate::store::file_name_for_type;
+use super::{AuthoringError, template_files};
+use crate::template::store::file_name_for_type;
 
 /// Beside the pinned schemas: for each type, the property paths its last import added.
 pub const NEW_PROPERTIES_FILE: &str = "NEW-PROPERTIES.json";
@@ -40,7 +41,7 @@ pub enum ImportError {
     #[error("no provider schema for {type_name} in {source_description}")]
     Missing { type_name: String, source_description: String },
     #[error("{0}")]
-    TypeName(#[from] crate::store::StoreError),
+    TypeName(#[from] crate::template::store::StoreError),
 }
 
 impl SchemaSource {
@@ -120,6 +121,34 @@ impl SchemaSource {
     fn missing(&self, type_name: &str) -> ImportError {
         ImportError::Missing { type_name: type_name.to_owned(), source_description: self.describe() }
     }
+}
+
+/// The types the templates of `templates` are for.
+pub fn template_types(templates: &Path) -> Result<Vec<String>, AuthoringError> {
+    let mut declared = Vec::new();
+    for path in template_files(templates)? {
+        declared.extend(super::read_json(&path)?.get("typeName").and_then(Value::as_str).map(str::to_owned));
+    }
+    Ok(declared)
+}
+
+/// `rcfge schemas import`: pins the schemas of `types` (default: the type of every template in
+/// `templates`) from `from` into `schemas`; returns how many were written and where from.
+pub fn import_for_templates(
+    from: &Path,
+    types: Vec<String>,
+    templates: &Path,
+    schemas: &Path,
+) -> Result<(usize, String), AuthoringError> {
+    let types = if types.is_empty() { template_types(templates)? } else { types };
+    if types.is_empty() {
+        return Err(AuthoringError::NoTypes { dir: templates.display().to_string() });
+    }
+    let source = SchemaSource::detect(from)?;
+    std::fs::create_dir_all(schemas)
+        .map_err(|source| AuthoringError::Write { path: schemas.display().to_string(), source })?;
+    let files = import(&source, &types, schemas)?;
+    Ok((files.len(), source.describe()))
 }
 
 /// Imports the schemas of `types` into `to`, and rewrites `to/SOURCE.md`, keeping the rows of

@@ -13,12 +13,12 @@ use serde_json::{Map, Value};
 
 use super::shape::{ancestors, is_under, property_paths, types_within};
 use super::{DRAFT7_FORMATS, is_known_keyword};
-use crate::context::{Action, Context, is_builtin_variable};
-use crate::engine::parse_variables;
+use crate::decision::{Action, Context, is_builtin_variable};
+use crate::json::pointer_segment;
 use crate::policy::{CompileError, Policy};
-use crate::position::escape;
-use crate::render::{Template, TemplateError};
-use crate::store::VARIABLES_FILE;
+use crate::template::restricted::{Template, TemplateError};
+use crate::template::store::VARIABLES_FILE;
+use crate::template::variables::parse_variables;
 
 /// One problem in one template.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -43,6 +43,17 @@ pub fn lint_dir(templates: &Path, schemas: &Path) -> std::io::Result<Vec<Finding
         findings.extend(lint_template(&file, &body, provider.as_ref(), &organisation));
     }
     Ok(findings)
+}
+
+/// What `rcfge templates lint` prints: one line per finding, then the counts.
+pub fn text(dir: &Path, findings: &[Finding], templates: usize) -> String {
+    let mut out = String::new();
+    for f in findings {
+        out.push_str(&format!("{}/{}:{}: {}\n", dir.display(), f.file, f.pointer, f.message));
+    }
+    let plural = |n: usize, word: &str| if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") };
+    out.push_str(&format!("{}, {}\n", plural(templates, "template"), plural(findings.len(), "finding")));
+    out
 }
 
 /// The template files of a directory, sorted.
@@ -98,7 +109,11 @@ fn check_metadata(file: &str, document: &Value) -> Vec<Finding> {
         .filter(|key| !METADATA_KEYS.contains(&key.as_str()))
         .map(|key| {
             let known = METADATA_KEYS.join(", ");
-            finding(file, &format!("/x-rcfge/{}", escape(key)), format!("`{key}` is not an x-rcfge key ({known})"))
+            finding(
+                file,
+                &format!("/x-rcfge/{}", pointer_segment(key)),
+                format!("`{key}` is not an x-rcfge key ({known})"),
+            )
         })
         .collect()
 }
@@ -114,7 +129,7 @@ fn check_node(node: &Value, pointer: &str, in_branch: bool, out: &mut Vec<(Strin
     let Value::Object(object) = node else { return };
     for key in object.keys().filter(|k| !is_known_keyword(k)) {
         out.push((
-            format!("{pointer}/{}", escape(key)),
+            format!("{pointer}/{}", pointer_segment(key)),
             format!("`{key}` is not a JSON Schema draft-07 keyword: the validator ignores it"),
         ));
     }
@@ -155,18 +170,18 @@ fn check_node(node: &Value, pointer: &str, in_branch: bool, out: &mut Vec<(Strin
         ));
     }
     for (key, value) in object {
-        let here = format!("{pointer}/{}", escape(key));
+        let here = format!("{pointer}/{}", pointer_segment(key));
         match (key.as_str(), value) {
             // Inside a branch (`if`, `not`, ...) a schema only adds conditions to an object
             // closed elsewhere, down to its leaves; definitions are always shapes.
             ("definitions", Value::Object(map)) => {
                 for (name, sub) in map {
-                    check_node(sub, &format!("{here}/{}", escape(name)), false, out);
+                    check_node(sub, &format!("{here}/{}", pointer_segment(name)), false, out);
                 }
             }
             ("properties" | "patternProperties", Value::Object(map)) => {
                 for (name, sub) in map {
-                    check_node(sub, &format!("{here}/{}", escape(name)), in_branch, out);
+                    check_node(sub, &format!("{here}/{}", pointer_segment(name)), in_branch, out);
                 }
             }
             ("items", Value::Array(items)) => {
@@ -187,7 +202,7 @@ fn check_node(node: &Value, pointer: &str, in_branch: bool, out: &mut Vec<(Strin
             ("then" | "else", sub) => check_node(sub, &here, true, out),
             ("dependencies", Value::Object(map)) => {
                 for (name, sub) in map {
-                    check_node(sub, &format!("{here}/{}", escape(name)), true, out);
+                    check_node(sub, &format!("{here}/{}", pointer_segment(name)), true, out);
                 }
             }
             _ => {}
@@ -353,7 +368,7 @@ fn pointer_of_placeholder(value: &Value, name: &str) -> Option<String> {
     match value {
         Value::String(text) if uses(text) => Some(String::new()),
         Value::Object(map) => map.iter().find_map(|(key, child)| {
-            let here = format!("/{}", escape(key));
+            let here = format!("/{}", pointer_segment(key));
             if uses(key) {
                 return Some(here);
             }

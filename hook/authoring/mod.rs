@@ -6,8 +6,50 @@
 pub mod gaps;
 pub mod import;
 pub mod lint;
+pub mod publish;
 pub mod scaffold;
 pub mod shape;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::template::store::StoreError;
+
+/// Why an authoring command cannot do its work.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthoringError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path} is not valid JSON: {source}")]
+    NotJson { path: String, source: serde_json::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: String, source: std::io::Error },
+    #[error("{path} exists; pass --force to overwrite it")]
+    Exists { path: String },
+    #[error("{0}")]
+    Scaffold(String),
+    #[error("no template found for {wanted}")]
+    NoTemplate { wanted: String },
+    #[error("no types to import: pass --types or add templates to {dir}")]
+    NoTypes { dir: String },
+    #[error(transparent)]
+    TypeName(#[from] StoreError),
+    #[error(transparent)]
+    Import(#[from] import::ImportError),
+}
+
+/// Reads a JSON file (strictly: a duplicate key is an error).
+pub fn read_json(path: &Path) -> Result<Value, AuthoringError> {
+    let shown = || path.display().to_string();
+    let body = std::fs::read(path).map_err(|source| AuthoringError::Read { path: shown(), source })?;
+    crate::json::from_slice(&body).map_err(|source| AuthoringError::NotJson { path: shown(), source })
+}
+
+/// The template files of a directory (`*.json` but `_variables.json`), sorted.
+pub fn template_files(dir: &Path) -> Result<Vec<PathBuf>, AuthoringError> {
+    lint::template_files(dir).map_err(|source| AuthoringError::Read { path: dir.display().to_string(), source })
+}
 
 /// The JSON Schema draft-07 keywords (with the annotations rcfge templates use). Anything
 /// else in a schema position is ignored by the validator, so a rule written with it would

@@ -21,8 +21,8 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use crate::authoring::lint;
-use crate::guard::{self, GuardRules};
-use crate::store::{S3Location, VARIABLES_FILE};
+use crate::policy::guard::{self, GuardRules};
+use crate::template::store::{S3Location, VARIABLES_FILE};
 
 /// The metadata key holding a file's SHA-256 (hex).
 pub const HASH_METADATA: &str = "sha256";
@@ -224,7 +224,7 @@ pub async fn apply(
             client.delete_object().bucket(&location.bucket).key(&key).send().await.map_err(|e| PublishError::S3 {
                 operation: "DeleteObject",
                 location: format!("s3://{}/{key}", location.bucket),
-                reason: crate::store::describe_error(&e),
+                reason: crate::template::store::describe_error(&e),
             })?;
             *change = Change::Remove;
         }
@@ -250,7 +250,7 @@ async fn upload(client: &Client, location: &S3Location, file: &LocalFile) -> Res
         .map_err(|e| PublishError::S3 {
             operation: "PutObject",
             location: format!("s3://{}/{key}", location.bucket),
-            reason: crate::store::describe_error(&e),
+            reason: crate::template::store::describe_error(&e),
         })?;
     Ok(())
 }
@@ -275,7 +275,7 @@ async fn remote_hashes(
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| s3_error("ListObjectsV2", crate::store::describe_error(&e)))?;
+        let page = page.map_err(|e| s3_error("ListObjectsV2", crate::template::store::describe_error(&e)))?;
         for object in page.contents() {
             if let Some(name) = object.key().and_then(|key| key.strip_prefix(&location.prefix)) {
                 names.push(name.to_owned());
@@ -290,7 +290,7 @@ async fn remote_hashes(
             .key(location.key(&name))
             .send()
             .await
-            .map_err(|e| s3_error("HeadObject", crate::store::describe_error(&e)))?;
+            .map_err(|e| s3_error("HeadObject", crate::template::store::describe_error(&e)))?;
         let hash = head.metadata().and_then(|m| m.get(HASH_METADATA)).cloned();
         hashes.insert(name, hash);
     }

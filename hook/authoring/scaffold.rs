@@ -3,9 +3,40 @@
 //! closed (`additionalProperties: false`), and what draft-07 or rcfge does not understand
 //! (CloudFormation-only keywords, AWS-specific formats) is dropped.
 
+use std::path::{Path, PathBuf};
+
 use serde_json::{Map, Value, json};
 
-use super::{DRAFT7_FORMATS, is_known_keyword};
+use super::{AuthoringError, DRAFT7_FORMATS, is_known_keyword, read_json};
+use crate::template::store::file_name_for_type;
+
+/// The scaffold for `type_name` from its pinned provider schema in `schemas`, as the text of
+/// a template file.
+pub fn scaffold_text(type_name: &str, schemas: &Path) -> Result<String, AuthoringError> {
+    let file_name = file_name_for_type(type_name)?;
+    let provider = read_json(&schemas.join(&file_name))?;
+    let template = scaffold(&provider, &file_name).map_err(AuthoringError::Scaffold)?;
+    let text = serde_json::to_string_pretty(&template).map_err(|e| AuthoringError::Scaffold(e.to_string()))?;
+    Ok(format!("{text}\n"))
+}
+
+/// Writes the scaffold for `type_name` into `templates`, unless a template is there already
+/// (and `force` is not given); returns the file written.
+pub fn write_scaffold(
+    type_name: &str,
+    schemas: &Path,
+    templates: &Path,
+    force: bool,
+) -> Result<PathBuf, AuthoringError> {
+    let text = scaffold_text(type_name, schemas)?;
+    let target = templates.join(file_name_for_type(type_name)?);
+    if target.exists() && !force {
+        return Err(AuthoringError::Exists { path: target.display().to_string() });
+    }
+    std::fs::write(&target, text)
+        .map_err(|source| AuthoringError::Write { path: target.display().to_string(), source })?;
+    Ok(target)
+}
 
 /// The scaffold for the type described by `provider`, whose pinned file is `file_name`.
 pub fn scaffold(provider: &Value, file_name: &str) -> Result<Value, String> {

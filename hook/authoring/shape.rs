@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::position::escape;
+use crate::json::pointer_segment;
 
 /// Deeper than any real resource.
 const MAX_DEPTH: usize = 24;
@@ -78,7 +78,7 @@ impl Walk<'_> {
         };
         if let Some(Value::Object(properties)) = object.get("properties") {
             for (name, sub) in properties {
-                child(sub, join(path, name), format!("{pointer}/properties/{}", escape(name)), conditional);
+                child(sub, join(path, name), format!("{pointer}/properties/{}", pointer_segment(name)), conditional);
             }
         }
         for (key, suffix) in [("patternProperties", ".*"), ("additionalProperties", ".*")] {
@@ -88,7 +88,7 @@ impl Walk<'_> {
                         child(
                             sub,
                             format!("{path}{suffix}"),
-                            format!("{pointer}/{key}/{}", escape(pattern)),
+                            format!("{pointer}/{key}/{}", pointer_segment(pattern)),
                             conditional,
                         );
                     }

@@ -2,11 +2,7 @@
 //!
 //! `main` reads the configuration from the environment (a bad setting stops start-up, so the
 //! hook fails closed), builds one engine shared by every invocation, and hands each event to
-//! `rcfge::hook::answer_bytes`, which never fails: every fault becomes FAILED/InternalFailure.
-
-// As in the library: nothing from outside (arguments, events, files, S3) may panic the
-// process; every fault is an error or a FAILED answer.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+//! `rcfge::lambda::answer_bytes`, which never fails: every fault becomes FAILED/InternalFailure.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -14,8 +10,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use rcfge::config::HookConfig;
-use rcfge::event::EventDefaults;
-use rcfge::{Engine, HookResponse, hook};
+use rcfge::lambda;
+use rcfge::lambda::EventDefaults;
+use rcfge::{Engine, HookResponse};
 use serde_json::value::RawValue;
 use tracing_subscriber::EnvFilter;
 
@@ -66,7 +63,7 @@ async fn start() -> anyhow::Result<(Engine, EventDefaults)> {
 fn time_budget(deadline_ms: u64) -> Duration {
     let now_ms = u64::try_from(now().as_millis()).unwrap_or(u64::MAX);
     let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(DEADLINE_MARGIN);
-    left.min(hook::TIME_BUDGET)
+    left.min(lambda::TIME_BUDGET)
 }
 
 /// Answers one invocation and writes its decision line (log record and EMF metrics).
@@ -76,7 +73,7 @@ async fn handle(
     event: Box<RawValue>,
     budget: Duration,
 ) -> Result<HookResponse, lambda_runtime::Error> {
-    let answer = hook::answer_bytes(engine, event.get().as_bytes(), defaults, budget).await;
+    let answer = lambda::answer_bytes(engine, event.get().as_bytes(), defaults, budget).await;
     let line = answer.record.emf(u64::try_from(now().as_millis()).unwrap_or(u64::MAX));
     // A log line that cannot be written must not turn the answer into a Lambda error.
     let _ = writeln!(std::io::stdout().lock(), "{line}");

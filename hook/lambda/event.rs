@@ -5,9 +5,9 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::context::{Action, Context, is_account_id, partition_for_region};
-use crate::engine::Target;
-use crate::store::file_name_for_type;
+use crate::decision::Target;
+use crate::decision::{Action, Context, is_account_id, partition_for_region};
+use crate::template::store::file_name_for_type;
 
 /// Larger than any event Lambda delivers (6 MB payload limit).
 pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;

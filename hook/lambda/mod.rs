@@ -1,25 +1,58 @@
-//! The hook's whole request path: event in, response and decision record out. The Lambda
-//! function and `rcfge hook invoke` both call [`answer_bytes`], so they cannot disagree.
+//! The Lambda front end: the hook's whole request path, event in, response and decision record
+//! out. The Lambda function and `rcfge hook invoke` both call [`answer_bytes`], so they cannot
+//! disagree.
+//!
+//! ```text
+//! event bytes ─► event::parse ─► RESOURCE: Target ─► Engine::decide ──────────────┐
+//!                             └► STACK, CHANGE_SET: payload ─► stack::check_* ───┤
+//!                                                         response (wire format) ◄┘ + record (log, metrics)
+//! ```
+
+pub(crate) mod event;
+pub(crate) mod payload;
+pub(crate) mod record;
+pub(crate) mod replay;
+pub(crate) mod response;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::context::Action;
-use crate::engine::{Engine, Progress, progress};
-use crate::error::Error;
-use crate::event::{self, EventDefaults, Request, WholeTarget};
-use crate::intrinsics::Mode;
-use crate::metrics::DecisionRecord;
-use crate::payload;
-use crate::response::HookResponse;
+use crate::budget::{CatchUnwind, Progress, progress};
+use crate::decision::Action;
+use crate::engine::Engine;
+use crate::stack::ReadError;
+use crate::stack::intrinsics::Mode;
 use crate::stack::{self, ResourceReport, StackOptions};
-use crate::unwind::CatchUnwind;
+use event::{Request, WholeTarget};
+
+pub use event::{EventDefaults, EventError, MAX_EVENT_BYTES};
+pub use payload::PayloadError;
+pub use record::DecisionRecord;
+pub use replay::{ReplayError, Replayed, replay_dir};
+pub use response::{Annotation, AnnotationStatus, ErrorCode, HookResponse, HookStatus, Severity};
 
 /// The longest an answer may take. CloudFormation waits 30 s for the function, and the
 /// function's own timeout should be 25 s; an answer that is late is worse than a refusal.
 pub const TIME_BUDGET: Duration = Duration::from_secs(20);
+
+/// Why a request as a whole could not be judged (a resource that cannot be judged is a
+/// [`Fault`](crate::decision::Fault) in its verdict instead).
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("the hook event is not usable: {0}")]
+    Event(#[from] EventError),
+    #[error("the {target} payload is not usable: {source}")]
+    Payload { target: &'static str, source: PayloadError },
+    #[error("the {target} template cannot be read: {source}")]
+    StackTemplate { target: &'static str, source: ReadError },
+    #[error("the evaluation panicked: {message}")]
+    Panic { message: String },
+    /// The answer's time ran out; `doing` is the stage that did not finish.
+    #[error("no verdict within {budget_ms} ms: {doing}")]
+    Timeout { budget_ms: u128, doing: String },
+}
 
 /// What the hook answers, and what it logs about it.
 #[derive(Clone, Debug)]
@@ -43,7 +76,7 @@ pub async fn answer_bytes(engine: &Engine, bytes: &[u8], defaults: &EventDefault
     };
     let event = match parsed {
         Ok(event) => event,
-        Err(error) => return refusal(Error::Event(error), token, started),
+        Err(error) => return refusal(RequestError::Event(error), token, started),
     };
     within(budget, engine, &event, defaults, token, started).await
 }
@@ -70,10 +103,10 @@ async fn within(
     let left = budget.saturating_sub(started.elapsed());
     match tokio::time::timeout(left, judged).await {
         Ok(Ok(answer)) => answer,
-        Ok(Err(message)) => refusal(Error::Panic { message }, token, started),
+        Ok(Err(message)) => refusal(RequestError::Panic { message }, token, started),
         Err(_) => {
             let doing = progress.last().unwrap_or_else(|| "the evaluation did not finish".to_owned());
-            refusal(Error::Timeout { budget_ms: budget.as_millis(), doing }, token, started)
+            refusal(RequestError::Timeout { budget_ms: budget.as_millis(), doing }, token, started)
         }
     }
 }
@@ -89,7 +122,7 @@ async fn judge(
         Ok(Request::Resource(target)) => target,
         Ok(Request::Stack(whole)) => return judge_whole(engine, Whole::Stack, &whole, token, started).await,
         Ok(Request::ChangeSet(whole)) => return judge_whole(engine, Whole::ChangeSet, &whole, token, started).await,
-        Err(error) => return refusal(Error::Event(error), token, started),
+        Err(error) => return refusal(RequestError::Event(error), token, started),
     };
     let decision = engine.decide(&target).await;
     let response = HookResponse::from_decision(&decision, token);
@@ -150,10 +183,14 @@ async fn judge_whole(
     Answer { response, record }
 }
 
-async fn judge_payload(engine: &Engine, kind: Whole, target: &WholeTarget) -> Result<Vec<ResourceReport>, Error> {
+async fn judge_payload(
+    engine: &Engine,
+    kind: Whole,
+    target: &WholeTarget,
+) -> Result<Vec<ResourceReport>, RequestError> {
     let label = kind.label();
-    let payload_error = |source| Error::Payload { target: label, source };
-    let template_error = |source| Error::StackTemplate { target: label, source };
+    let payload_error = |source| RequestError::Payload { target: label, source };
+    let template_error = |source| RequestError::StackTemplate { target: label, source };
     progress(|| format!("fetching the {label} payload"));
     let bytes = payload::fetch(&target.payload_url, payload::FETCH_TIMEOUT).await.map_err(payload_error)?;
     progress(|| format!("reading the {label} template"));
@@ -176,7 +213,7 @@ async fn judge_payload(engine: &Engine, kind: Whole, target: &WholeTarget) -> Re
     }
 }
 
-fn refusal(error: Error, token: Option<String>, started: Instant) -> Answer {
+fn refusal(error: RequestError, token: Option<String>, started: Instant) -> Answer {
     let response = HookResponse::internal_failure(&error, token);
     let record = DecisionRecord::of_refusal(&response, error.to_string(), micros(started));
     Answer { response, record }

@@ -13,7 +13,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Map, Value};
 
-use crate::context::Action;
+use crate::decision::Action;
+use crate::stack::{Change, ChangeSet};
 
 /// Far above the largest stack template (1 MB) with its previous version and a change set's
 /// contexts; a larger body is refused rather than read.
@@ -53,25 +54,6 @@ pub enum PayloadError {
 pub struct StackPayload {
     /// The new template text (JSON or YAML).
     pub template: String,
-}
-
-/// The body of a CHANGE_SET payload.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ChangeSetPayload {
-    /// The change set's template text, when given: its parameters, mappings and conditions
-    /// explain intrinsic functions left in the contexts.
-    pub template: Option<String>,
-    pub changes: Vec<Change>,
-}
-
-/// One changed resource of a change set.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Change {
-    pub logical_id: String,
-    pub type_name: String,
-    pub action: Action,
-    /// The properties after the change (empty for a removal).
-    pub properties: Value,
 }
 
 type HttpsClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
@@ -142,7 +124,7 @@ pub fn parse_stack(bytes: &[u8]) -> Result<StackPayload, PayloadError> {
 }
 
 /// Reads a CHANGE_SET payload.
-pub fn parse_change_set(bytes: &[u8]) -> Result<ChangeSetPayload, PayloadError> {
+pub fn parse_change_set(bytes: &[u8]) -> Result<ChangeSet, PayloadError> {
     let payload = object(bytes)?;
     let template = field(&payload, "template").and_then(Value::as_str).filter(|t| !t.trim().is_empty());
     let Some(Value::Array(changed)) = field(&payload, "changedResources") else {
@@ -153,7 +135,7 @@ pub fn parse_change_set(bytes: &[u8]) -> Result<ChangeSetPayload, PayloadError> 
         .enumerate()
         .map(|(index, change)| change_of(change).map_err(|reason| PayloadError::BadChange { index, reason }))
         .collect::<Result<_, _>>()?;
-    Ok(ChangeSetPayload { template: template.map(str::to_owned), changes })
+    Ok(ChangeSet { template: template.map(str::to_owned), changes })
 }
 
 fn object(bytes: &[u8]) -> Result<Map<String, Value>, PayloadError> {

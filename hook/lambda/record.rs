@@ -5,10 +5,10 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::cache::CacheUse;
-use crate::event::WholeTarget;
-use crate::response::{ErrorCode, HookResponse, HookStatus};
-use crate::verdict::{Decision, Verdict};
+use crate::decision::CacheUse;
+use crate::decision::{Decision, Verdict};
+use crate::lambda::event::WholeTarget;
+use crate::lambda::response::{ErrorCode, HookResponse, HookStatus};
 
 /// The CloudWatch namespace of the metrics.
 pub const NAMESPACE: &str = "rcfge";
@@ -159,7 +159,8 @@ mod tests {
 
     #[test]
     fn emf_names_every_metric_and_dimension() {
-        let response = HookResponse::internal_failure(&crate::Error::Panic { message: "x".into() }, None);
+        let response =
+            HookResponse::internal_failure(&crate::lambda::RequestError::Panic { message: "x".into() }, None);
         let record = DecisionRecord::of_refusal(&response, "x".into(), 42);
         let emf = record.emf(1_700_000_000_000);
         let directive = &emf["_aws"]["CloudWatchMetrics"][0];

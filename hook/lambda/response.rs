@@ -4,11 +4,10 @@
 
 use serde::Serialize;
 
-use crate::error::Error;
+use crate::decision::{Decision, Verdict, Violation};
+use crate::policy::schema::shorten;
 use crate::stack::{Judgement, ResourceReport};
-use crate::store::file_name_for_type;
-use crate::validate::shorten;
-use crate::verdict::{Decision, Verdict, Violation};
+use crate::template::store::file_name_for_type;
 
 /// Cloud Control truncates messages at 1024 characters; CloudFormation at 4096.
 pub const MAX_MESSAGE_CHARS: usize = 1024;
@@ -209,7 +208,7 @@ impl HookResponse {
 
     /// The answer when the request itself could not be judged (malformed event, unsupported
     /// target).
-    pub fn internal_failure(error: &Error, token: Option<String>) -> Self {
+    pub fn internal_failure(error: &dyn std::fmt::Display, token: Option<String>) -> Self {
         HookResponse {
             hook_status: HookStatus::Failed,
             error_code: Some(ErrorCode::InternalFailure),
@@ -302,7 +301,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::context::Action;
+    use crate::decision::{Action, Fault};
 
     fn decision(verdict: Verdict) -> Decision {
         Decision {
@@ -375,8 +374,8 @@ mod tests {
 
     #[test]
     fn internal_failure() {
-        let error = Error::NoTemplate { type_name: "AWS::S3::Bucket".into(), location: "directory t".into() };
-        let response = HookResponse::from_decision(&decision(Verdict::InternalFailure(error)), None);
+        let fault = Fault::new("no template for AWS::S3::Bucket in directory t: the type is not approved");
+        let response = HookResponse::from_decision(&decision(Verdict::InternalFailure(fault)), None);
         assert_eq!(response.hook_status, HookStatus::Failed);
         assert_eq!(response.error_code, Some(ErrorCode::InternalFailure));
         assert!(response.message.contains("no template for AWS::S3::Bucket"), "{}", response.message);

@@ -19,7 +19,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::verdict::Violation;
+use crate::decision::Violation;
 
 // Guard's input limits. Guard copies its input several times over (the payload text, a tree
 // parsed by its YAML loader, a tree of path-aware values holding every value's full path, and
@@ -261,7 +261,7 @@ impl GuardRules {
         size.check(&self.file)?;
         let document = json!({"Resources": {logical_id: {"Type": type_name, "Properties": properties}}});
         let report = self.run(&document)?;
-        let prefix = format!("/Resources/{}/Properties", crate::position::escape(logical_id));
+        let prefix = format!("/Resources/{}/Properties", crate::json::pointer_segment(logical_id));
         match report.get("status").and_then(Value::as_str) {
             Some("PASS" | "SKIP") => Ok(Vec::new()),
             Some("FAIL") => {
@@ -373,7 +373,7 @@ fn collect(value: &Value, messages: &mut Vec<String>, paths: &mut Vec<String>, m
                 // The first property of the query that was not found, when it is a plain name.
                 let first = remaining.split(['.', '[']).next().unwrap_or_default();
                 if !first.is_empty() && first.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-                    paths.push(format!("{path}/{}", crate::position::escape(first)));
+                    paths.push(format!("{path}/{}", crate::json::pointer_segment(first)));
                 } else {
                     paths.push(path.to_owned());
                 }

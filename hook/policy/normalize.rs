@@ -117,7 +117,7 @@ impl Normalizer {
                 for (key, child) in map.iter_mut() {
                     let child_schemas = self.property_schemas(&facets, key);
                     self.visit(root, child_schemas, child, depth + 1, walk)
-                        .map_err(|error| error.within(&crate::position::escape(key)))?;
+                        .map_err(|error| error.within(&crate::json::pointer_segment(key)))?;
                 }
             }
             Value::Array(items) => {

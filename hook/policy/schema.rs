@@ -6,8 +6,8 @@ use jsonschema::ValidationError;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value;
 
+use crate::decision::{Reason, Violation};
 use crate::policy::Policy;
-use crate::verdict::{Reason, Violation};
 
 /// Longest rendering of an offending value, in characters.
 const MAX_VALUE_CHARS: usize = 120;
@@ -249,7 +249,7 @@ impl<'a> Location<'a> {
     }
 
     fn child(&self, name: &str) -> String {
-        format!("{}/{}", self.raw, crate::position::escape(name))
+        format!("{}/{}", self.raw, crate::json::pointer_segment(name))
     }
 
     /// The name a developer knows the value by: `Topic`, `Tags[2]`, or `Properties`.

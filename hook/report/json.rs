@@ -24,8 +24,8 @@
 use serde_json::{Value, json};
 
 use super::{FileReport, Summary, exit_code};
+use crate::decision::Verdict;
 use crate::stack::{Judgement, ResourceReport};
-use crate::verdict::Verdict;
 
 /// The JSON report.
 pub fn render(files: &[FileReport]) -> Value {

@@ -7,8 +7,8 @@
 use std::fmt::Write;
 
 use super::{FileReport, is_unsafe_char, terminal_safe, visible_escape};
+use crate::decision::Verdict;
 use crate::stack::{Judgement, ResourceReport};
-use crate::verdict::Verdict;
 
 /// The JUnit XML document.
 pub fn render(files: &[FileReport]) -> String {

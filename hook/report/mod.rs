@@ -1,6 +1,7 @@
 //! What `rcfge validate` prints: per file, per resource, every reason; and the exit code.
 //! Text lives here; the machine formats have a file each.
 
+pub mod events;
 pub mod json;
 pub mod junit;
 pub mod sarif;
@@ -8,10 +9,8 @@ pub mod sarif;
 use std::borrow::Cow;
 use std::fmt::Write;
 
-use crate::context::is_builtin_variable;
-use crate::position::Position;
-use crate::stack::{Judgement, ResourceReport};
-use crate::verdict::Verdict;
+use crate::decision::{Position, Verdict, is_builtin_variable};
+use crate::stack::{FileReport, Judgement, ResourceReport};
 
 /// Exit codes of `rcfge validate`.
 pub mod exit {
@@ -23,22 +22,6 @@ pub mod exit {
     pub const USAGE: u8 = 2;
 }
 
-/// One stack template's results, or why it could not be judged.
-#[derive(Debug)]
-pub struct FileReport {
-    pub path: String,
-    pub outcome: Result<Vec<ResourceReport>, String>,
-    /// What holds for the whole file (a macro may rewrite it before deploy).
-    pub notes: Vec<String>,
-}
-
-impl FileReport {
-    /// A file that could not be read.
-    pub fn unreadable(path: String, reason: String) -> Self {
-        FileReport { path, outcome: Err(reason), notes: Vec::new() }
-    }
-}
-
 /// The exit code for a run over these files.
 pub fn exit_code(files: &[FileReport]) -> u8 {
     let resources = || files.iter().filter_map(|f| f.outcome.as_ref().ok()).flatten();
@@ -46,7 +29,7 @@ pub fn exit_code(files: &[FileReport]) -> u8 {
         || resources().any(|r| match &r.judgement {
             Judgement::Invalid(_) => true,
             Judgement::Decided(decision) => {
-                matches!(&decision.verdict, Verdict::InternalFailure(e) if !e.missing_variables().is_empty())
+                matches!(&decision.verdict, Verdict::InternalFailure(e) if !e.missing_variables.is_empty())
             }
             Judgement::NotJudged(_) => false,
         });
@@ -81,7 +64,7 @@ fn located(file: &str, position: Option<Position>) -> String {
 
 /// `text` on one line, cut to `max` characters, with no control character left raw.
 pub fn shorten_line(text: &str, max: usize) -> String {
-    crate::validate::shorten(&terminal_safe(&text.replace('\n', " ")), max)
+    crate::policy::schema::shorten(&terminal_safe(&text.replace('\n', " ")), max)
 }
 
 /// Whether `c` must not reach a terminal (or a reader) raw: C0 controls (`\n`, `\r`, `\t`,
@@ -263,7 +246,7 @@ fn write_resource(out: &mut String, path: &str, report: &ResourceReport, labels:
             }
             Verdict::InternalFailure(failure) => {
                 line(out, &label(&labels.error), &format!("{subject}: {failure}"));
-                for name in failure.missing_variables() {
+                for name in &failure.missing_variables {
                     line(out, INDENT, &format!("hint: {}", hint_for_variable(name)));
                 }
             }

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::{FileReport, terminal_safe};
-use crate::position::Position;
+use crate::decision::Position;
+use crate::decision::Verdict;
 use crate::stack::Judgement;
-use crate::verdict::Verdict;
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 const NOT_EVALUATED: &str = "rcfge/not-evaluated";

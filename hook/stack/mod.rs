@@ -1,5 +1,12 @@
-//! Judging every resource of a stack template: `rcfge validate`, and the hook's STACK and
-//! CHANGE_SET targets.
+//! Stack templates: judging every resource of a CloudFormation template, for `rcfge validate`
+//! and for the hook's STACK and CHANGE_SET targets. The file is [`read`] (JSON or YAML, with
+//! [`position`]s for findings), its intrinsic functions resolved per scenario
+//! ([`intrinsics`]), and each resource handed to the [`Engine`] as a [`Target`].
+//!
+//! ```text
+//! text ─► read ─► StackTemplate ─► intrinsics (per scenario) ─► Target ─► Engine::decide
+//!                                                        ResourceReport ◄─ Decision
+//! ```
 //!
 //! Each resource is judged once per scenario (see `intrinsics`): every allowed parameter value
 //! and every `Fn::If` branch the conditions allow. A value that cannot be known before deploy
@@ -7,17 +14,27 @@
 //! reported as checked at deploy time, where the hook sees it resolved. The keys around it are
 //! still judged: `NewFeature: !If [...]` is refused for its name.
 
+mod error;
+pub(crate) mod intrinsics;
+pub(crate) mod position;
+pub(crate) mod read;
+mod yaml;
+
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::cfn::{CfnError, Resource, StackTemplate, is_within};
-use crate::context::{Action, Context};
-use crate::engine::{Engine, Target};
-use crate::intrinsics::{Chooser, Existence, Facts, Mode, Placed, ResolveError, Scenario};
-use crate::payload::ChangeSetPayload;
-use crate::position::{Position, escape};
-use crate::verdict::{Decision, Reason, Verdict, Violation};
+use crate::decision::{Action, Context};
+use crate::engine::Engine;
+use crate::stack::intrinsics::{Chooser, Existence, Facts, Placed, Scenario};
+use crate::stack::read::is_within;
+
+pub use error::ReadError;
+pub use intrinsics::{Mode, ResolveError};
+pub use read::{Resource, StackTemplate, parse, read};
+
+use crate::decision::{Decision, Position, Reason, Target, Verdict, Violation};
+use crate::json::pointer_segment;
 
 /// The most scenarios judged for one resource.
 pub const MAX_SCENARIOS: usize = 256;
@@ -103,14 +120,72 @@ pub struct StackReport {
     pub notes: Vec<String>,
 }
 
+/// The body of a CHANGE_SET payload.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChangeSet {
+    /// The change set's template text, when given: its parameters, mappings and conditions
+    /// explain intrinsic functions left in the contexts.
+    pub template: Option<String>,
+    pub changes: Vec<Change>,
+}
+
+/// One changed resource of a change set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    pub logical_id: String,
+    pub type_name: String,
+    pub action: Action,
+    /// The properties after the change (empty for a removal).
+    pub properties: Value,
+}
+
+/// One stack template's results, or why it could not be judged.
+#[derive(Debug)]
+pub struct FileReport {
+    pub path: String,
+    pub outcome: Result<Vec<ResourceReport>, String>,
+    /// What holds for the whole file (a macro may rewrite it before deploy).
+    pub notes: Vec<String>,
+}
+
+impl FileReport {
+    /// A file that could not be read.
+    pub fn unreadable(path: String, reason: String) -> Self {
+        FileReport { path, outcome: Err(reason), notes: Vec::new() }
+    }
+}
+
+/// Reads and judges each stack template file in turn; a file that cannot be read or parsed is
+/// reported as such and the others are still judged.
+pub async fn check_files(
+    engine: &Engine,
+    context: &Context,
+    options: &StackOptions,
+    paths: &[std::path::PathBuf],
+) -> Vec<FileReport> {
+    let mut reports = Vec::with_capacity(paths.len());
+    for path in paths {
+        let shown = path.display().to_string();
+        let checked = match std::fs::read_to_string(path) {
+            Ok(text) => check_text(engine, &text, context, options).await.map_err(|e| e.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        reports.push(match checked {
+            Ok(checked) => FileReport { path: shown, outcome: Ok(checked.resources), notes: checked.notes },
+            Err(reason) => FileReport::unreadable(shown, reason),
+        });
+    }
+    reports
+}
+
 /// Reads a stack template (JSON or YAML) and judges every resource in it.
 pub async fn check_text(
     engine: &Engine,
     text: &str,
     context: &Context,
     options: &StackOptions,
-) -> Result<StackReport, CfnError> {
-    let stack = if options.positions { crate::cfn::parse(text)? } else { crate::cfn::read(text)? };
+) -> Result<StackReport, ReadError> {
+    let stack = if options.positions { crate::stack::read::parse(text)? } else { crate::stack::read::read(text)? };
     let mut notes: Vec<String> = stack
         .macros()
         .map(|name| {
@@ -133,15 +208,15 @@ pub async fn check_text(
 /// parameters, mappings and conditions for intrinsic functions left in the contexts.
 pub async fn check_change_set(
     engine: &Engine,
-    payload: &ChangeSetPayload,
+    payload: &ChangeSet,
     context: &Context,
-) -> Result<Vec<ResourceReport>, CfnError> {
+) -> Result<Vec<ResourceReport>, ReadError> {
     let mut stack = match &payload.template {
-        Some(text) => crate::cfn::read(text)?,
+        Some(text) => crate::stack::read::read(text)?,
         None => StackTemplate::default(),
     };
     for change in &payload.changes {
-        crate::cfn::refuse_reserved_keys(&change.properties)?;
+        crate::stack::read::refuse_reserved_keys(&change.properties)?;
     }
     let mut reports = Vec::with_capacity(payload.changes.len());
     for action in [Action::Create, Action::Update] {
@@ -162,17 +237,41 @@ pub async fn check_change_set(
     Ok(reports)
 }
 
+/// Why a parameters file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ParametersError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}: not valid JSON: {source}")]
+    NotJson { path: String, source: serde_json::Error },
+    #[error("{path}: {item} has no ParameterKey and ParameterValue")]
+    NoKeyValue { path: String, item: String },
+    #[error("{path}: expected an object of parameter values, or a list of ParameterKey/ParameterValue")]
+    NotParameters { path: String },
+    #[error("{path}: parameter {key}: {value} is not a value")]
+    NotAValue { path: String, key: String, value: String },
+}
+
 /// Reads parameter values from a file: `{"Name": "value"}`, the AWS CLI's
 /// `[{"ParameterKey": ..., "ParameterValue": ...}]`, or CodePipeline's `{"Parameters": {...}}`.
 /// Lists are joined with commas, as CloudFormation takes them.
-pub fn parse_parameters_file(text: &str) -> Result<BTreeMap<String, String>, String> {
-    let document: Value = crate::json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+pub fn read_parameters_file(path: &std::path::Path) -> Result<BTreeMap<String, String>, ParametersError> {
+    let shown = || path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ParametersError::Read { path: shown(), source })?;
+    parse_parameters(&text, &shown())
+}
+
+/// The parameter values of a parameters file's text; `path` names it in errors.
+pub fn parse_parameters(text: &str, path: &str) -> Result<BTreeMap<String, String>, ParametersError> {
+    let path = || path.to_owned();
+    let document: Value =
+        crate::json::from_str(text).map_err(|source| ParametersError::NotJson { path: path(), source })?;
     let pairs: Vec<(String, &Value)> = match &document {
         Value::Array(items) => items
             .iter()
             .map(|item| match (item.get("ParameterKey").and_then(Value::as_str), item.get("ParameterValue")) {
                 (Some(key), Some(value)) => Ok((key.to_owned(), value)),
-                _ => Err(format!("{item} has no ParameterKey and ParameterValue")),
+                _ => Err(ParametersError::NoKeyValue { path: path(), item: item.to_string() }),
             })
             .collect::<Result<_, _>>()?,
         Value::Object(object) => {
@@ -182,14 +281,14 @@ pub fn parse_parameters_file(text: &str) -> Result<BTreeMap<String, String>, Str
             };
             object.iter().map(|(k, v)| (k.clone(), v)).collect()
         }
-        _ => return Err("expected an object of parameter values, or a list of ParameterKey/ParameterValue".into()),
+        _ => return Err(ParametersError::NotParameters { path: path() }),
     };
     pairs
         .into_iter()
         .map(|(key, value)| {
-            crate::intrinsics::parameter_text(value)
+            intrinsics::parameter_text(value)
                 .map(|text| (key.clone(), text))
-                .ok_or_else(|| format!("parameter {key}: {value} is not a value"))
+                .ok_or_else(|| ParametersError::NotAValue { path: path(), key: key.clone(), value: value.to_string() })
         })
         .collect()
 }
@@ -209,7 +308,7 @@ pub async fn check_stack(
         given: &options.parameters,
         context,
         mode: options.mode,
-        transform_adds_resources: stack.transforms.iter().any(|t| t != crate::cfn::LANGUAGE_EXTENSIONS),
+        transform_adds_resources: stack.transforms.iter().any(|t| t != crate::stack::read::LANGUAGE_EXTENSIONS),
     };
     let mut reports = Vec::with_capacity(stack.resources.len());
     let mut work_left = MAX_SCENARIO_WORK;
@@ -247,7 +346,7 @@ async fn check_resource(
     action: Action,
     work_left: &mut usize,
 ) -> ResourceReport {
-    let resource_pointer = format!("/Resources/{}", escape(&resource.logical_id));
+    let resource_pointer = format!("/Resources/{}", pointer_segment(&resource.logical_id));
     let properties_pointer = format!("{resource_pointer}/Properties");
     let locate =
         |pointer: &str| stack.positions.find(&format!("{properties_pointer}{}", pointer.trim_end_matches('/')));
@@ -533,18 +632,25 @@ mod tests {
 
     #[test]
     fn parameter_files_in_every_common_shape() {
+        let parse = |text: &str| parse_parameters(text, "p.json").map_err(|e| e.to_string());
         let expected = BTreeMap::from([("Env".to_owned(), "prod".to_owned()), ("Ids".to_owned(), "a,b".to_owned())]);
-        assert_eq!(parse_parameters_file(r#"{"Env": "prod", "Ids": ["a", "b"]}"#), Ok(expected.clone()));
-        assert_eq!(parse_parameters_file(r#"{"Parameters": {"Env": "prod", "Ids": "a,b"}}"#), Ok(expected.clone()));
+        assert_eq!(parse(r#"{"Env": "prod", "Ids": ["a", "b"]}"#), Ok(expected.clone()));
+        assert_eq!(parse(r#"{"Parameters": {"Env": "prod", "Ids": "a,b"}}"#), Ok(expected.clone()));
         assert_eq!(
-            parse_parameters_file(
+            parse(
                 r#"[{"ParameterKey": "Env", "ParameterValue": "prod"}, {"ParameterKey": "Ids", "ParameterValue": "a,b"}]"#
             ),
             Ok(expected)
         );
-        assert!(parse_parameters_file(r#"[{"Key": "Env"}]"#).is_err());
-        assert!(parse_parameters_file(r#"{"Env": {"nested": 1}}"#).is_err());
-        assert!(parse_parameters_file(r#"{"Env": "a", "Env": "b"}"#).is_err());
+        assert_eq!(
+            parse(r#"[{"Key": "Env"}]"#),
+            Err(r#"p.json: {"Key":"Env"} has no ParameterKey and ParameterValue"#.into())
+        );
+        assert_eq!(
+            parse(r#"{"Env": {"nested": 1}}"#),
+            Err(r#"p.json: parameter Env: {"nested":1} is not a value"#.into())
+        );
+        assert!(parse(r#"{"Env": "a", "Env": "b"}"#).unwrap_err().starts_with("p.json: not valid JSON: "));
     }
 
     #[test]

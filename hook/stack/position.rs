@@ -9,18 +9,8 @@ use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, Tag};
 
-/// A place in a file; both numbers start at 1.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-pub struct Position {
-    pub line: usize,
-    pub column: usize,
-}
-
-impl std::fmt::Display for Position {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.line, self.column)
-    }
-}
+use crate::decision::Position;
+use crate::json::pointer_segment;
 
 /// JSON pointer → position of the node (for an object member: of its key).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -44,12 +34,15 @@ impl Positions {
             match event {
                 Event::Scalar(value, _, _, tag) => {
                     if let Some(Frame::Mapping { pointer, key: key @ None }) = stack.last_mut() {
-                        let child = format!("{pointer}/{}", escape(&value));
+                        let child = format!("{pointer}/{}", pointer_segment(&value));
                         positions.by_pointer.entry(child).or_insert(at);
                         *key = Some(value.into_owned());
                     } else if let Some(pointer) = next_child(&mut stack) {
                         if let Some(function) = tag.as_deref().and_then(function_of) {
-                            positions.by_pointer.entry(format!("{pointer}/{}", escape(&function))).or_insert(at);
+                            positions
+                                .by_pointer
+                                .entry(format!("{pointer}/{}", pointer_segment(&function)))
+                                .or_insert(at);
                         }
                         positions.by_pointer.entry(pointer).or_insert(at);
                     }
@@ -67,7 +60,7 @@ impl Positions {
                     // `!If [...]` is `{"Fn::If": [...]}`: its items sit one level deeper.
                     let pointer = match tag.as_deref().and_then(function_of) {
                         Some(function) => {
-                            let inner = format!("{pointer}/{}", escape(&function));
+                            let inner = format!("{pointer}/{}", pointer_segment(&function));
                             positions.by_pointer.entry(inner.clone()).or_insert(at);
                             inner
                         }
@@ -116,17 +109,12 @@ fn function_of(tag: &Tag) -> Option<String> {
 /// after its key, or the next sequence item), advancing the collection.
 fn next_child(stack: &mut [Frame]) -> Option<String> {
     match stack.last_mut()? {
-        Frame::Mapping { pointer, key } => key.take().map(|k| format!("{pointer}/{}", escape(&k))),
+        Frame::Mapping { pointer, key } => key.take().map(|k| format!("{pointer}/{}", pointer_segment(&k))),
         Frame::Sequence { pointer, next } => {
             *next += 1;
             Some(format!("{pointer}/{}", *next - 1))
         }
     }
-}
-
-/// A key as one JSON pointer segment (`~` and `/` escaped, RFC 6901).
-pub fn escape(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
 }
 
 #[cfg(test)]

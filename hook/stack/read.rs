@@ -1,46 +1,15 @@
 //! CloudFormation stack templates (JSON or YAML with short-form tags) read the way
 //! CloudFormation reads them: duplicate keys and YAML merge keys are refused, anchors are
 //! copies, every node has a position. Resolving intrinsic functions is `intrinsics`' job;
-//! judging the resources is `stack`'s.
-
-mod yaml;
+//! judging the resources is `stack`'s (`mod.rs`).
 
 use serde_json::{Map, Value};
 
-use yaml::yaml11_bool;
-pub use yaml::{READINGS_KEY, readings_of};
+use super::yaml::{self, yaml11_bool};
+pub use super::yaml::{READINGS_KEY, readings_of};
 
-use crate::position::Positions;
-
-/// YAML short-form tags written `!Name` that stand for `Fn::Name` (`!Ref`, `!Condition` and
-/// `!GetAtt` are handled on their own).
-pub(crate) const SHORT_FORMS: [&str; 24] = [
-    "Base64",
-    "Cidr",
-    "FindInMap",
-    "GetAZs",
-    "GetStackOutput",
-    "ImportValue",
-    "Join",
-    "Select",
-    "Split",
-    "Sub",
-    "Transform",
-    "And",
-    "Equals",
-    "If",
-    "Not",
-    "Or",
-    "ToJsonString",
-    "Length",
-    // Only valid in Rules, where they are never judged; read so that the file can be.
-    "Contains",
-    "EachMemberEquals",
-    "EachMemberIn",
-    "RefAll",
-    "ValueOf",
-    "ValueOfAll",
-];
+use super::error::ReadError;
+use crate::stack::position::Positions;
 
 /// The intrinsic functions that produce a property value. Condition functions (`Fn::And`,
 /// `Fn::Equals`, ...) and `Condition` only appear in conditions, so an object named after
@@ -121,39 +90,8 @@ impl StackTemplate {
     }
 }
 
-/// Why a stack template cannot be read.
-#[derive(Debug, thiserror::Error)]
-pub enum CfnError {
-    #[error("not valid JSON: {0}")]
-    Json(#[source] serde_json::Error),
-    #[error("not valid YAML: {0}")]
-    Yaml(String),
-    #[error("YAML merge keys (`<<`) are not supported by CloudFormation; write the keys out")]
-    MergeKey,
-    #[error("unknown YAML tag {tag}")]
-    UnknownTag { tag: String },
-    #[error("a mapping key must be a string, not {found}")]
-    KeyNotAString { found: String },
-    #[error("a number is not finite")]
-    NotFinite,
-    #[error("duplicate key `{key}`")]
-    DuplicateKey { key: String },
-    #[error("the key `{key}` is reserved for rcfge's own use")]
-    ReservedKey { key: String },
-    #[error("collections nest more than {limit} deep")]
-    TooDeep { limit: usize },
-    #[error("the template grows past {limit} bytes once its YAML aliases are copied")]
-    TooLarge { limit: usize },
-    #[error("Transform must be a name, a list of names, or {{Name, Parameters}} objects")]
-    BadTransform,
-    #[error("the template has no Resources section")]
-    NoResources,
-    #[error("resource {logical_id}: {reason}")]
-    BadResource { logical_id: String, reason: String },
-}
-
 /// Reads a stack template; JSON when it starts with `{`, YAML otherwise.
-pub fn parse(text: &str) -> Result<StackTemplate, CfnError> {
+pub fn parse(text: &str) -> Result<StackTemplate, ReadError> {
     let mut stack = read(text)?;
     stack.positions = Positions::index(text);
     Ok(stack)
@@ -161,9 +99,9 @@ pub fn parse(text: &str) -> Result<StackTemplate, CfnError> {
 
 /// [`parse`] without the positions, for readers that report no lines (the hook): indexing
 /// reads the whole text a second time.
-pub fn read(text: &str) -> Result<StackTemplate, CfnError> {
+pub fn read(text: &str) -> Result<StackTemplate, ReadError> {
     let document = if text.trim_start().starts_with('{') {
-        let document = crate::json::from_str(text).map_err(CfnError::Json)?;
+        let document = crate::json::from_str(text).map_err(ReadError::Json)?;
         refuse_reserved_keys(&document)?;
         document
     } else {
@@ -183,7 +121,7 @@ pub fn read(text: &str) -> Result<StackTemplate, CfnError> {
 }
 
 /// `Transform: Name`, `Transform: [Name, ...]`, or `{Name: ..., Parameters: ...}` items.
-fn transforms_of(document: &Value) -> Result<Vec<String>, CfnError> {
+fn transforms_of(document: &Value) -> Result<Vec<String>, ReadError> {
     let name_of = |item: &Value| match item {
         Value::String(name) => Some(name.clone()),
         Value::Object(object) => object.get("Name").and_then(Value::as_str).map(str::to_owned),
@@ -194,18 +132,18 @@ fn transforms_of(document: &Value) -> Result<Vec<String>, CfnError> {
         Some(Value::Array(items)) => items.iter().collect(),
         Some(item) => vec![item],
     };
-    items.into_iter().map(|item| name_of(item).ok_or(CfnError::BadTransform)).collect()
+    items.into_iter().map(|item| name_of(item).ok_or(ReadError::BadTransform)).collect()
 }
 
-fn resources_of(document: &Value) -> Result<Vec<Resource>, CfnError> {
+fn resources_of(document: &Value) -> Result<Vec<Resource>, ReadError> {
     let Some(Value::Object(resources)) = document.get("Resources") else {
-        return Err(CfnError::NoResources);
+        return Err(ReadError::NoResources);
     };
     let no_conditions = Map::new();
     let conditions = document.get("Conditions").and_then(Value::as_object).unwrap_or(&no_conditions);
     let mut out = Vec::with_capacity(resources.len());
     for (logical_id, resource) in resources {
-        let bad = |reason: &str| CfnError::BadResource { logical_id: logical_id.clone(), reason: reason.to_owned() };
+        let bad = |reason: &str| ReadError::BadResource { logical_id: logical_id.clone(), reason: reason.to_owned() };
         if logical_id.starts_with(FOR_EACH_PREFIX) {
             out.push(Resource {
                 logical_id: logical_id.clone(),
@@ -237,13 +175,13 @@ fn resources_of(document: &Value) -> Result<Vec<Resource>, CfnError> {
 
 /// Refuses a value that uses a key only the YAML reader may write ([`READINGS_KEY`]): in a
 /// JSON template or a change set's properties it would be taken for a choice of readings.
-pub fn refuse_reserved_keys(value: &Value) -> Result<(), CfnError> {
+pub fn refuse_reserved_keys(value: &Value) -> Result<(), ReadError> {
     let mut pending = vec![value];
     while let Some(value) = pending.pop() {
         match value {
             Value::Object(object) => {
                 if object.contains_key(READINGS_KEY) {
-                    return Err(CfnError::ReservedKey { key: READINGS_KEY.to_owned() });
+                    return Err(ReadError::ReservedKey { key: READINGS_KEY.to_owned() });
                 }
                 pending.extend(object.values());
             }
@@ -353,7 +291,7 @@ mod tests {
             let yaml =
                 format!("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: {text}\n");
             assert!(
-                matches!(parse(&yaml), Err(CfnError::UnknownTag { .. })),
+                matches!(parse(&yaml), Err(ReadError::UnknownTag { .. })),
                 "{text}: {:?}",
                 parse(&yaml).map(|s| s.resources[0].properties.clone())
             );
@@ -378,19 +316,19 @@ mod tests {
 
     #[test]
     fn refuses_what_cloudformation_refuses() {
-        assert!(matches!(parse(r#"{"Resources": {"Q": {"Type": "A::B::C"}, "Q": {}}}"#), Err(CfnError::Json(_))));
+        assert!(matches!(parse(r#"{"Resources": {"Q": {"Type": "A::B::C"}, "Q": {}}}"#), Err(ReadError::Json(_))));
         assert!(matches!(
             parse("Resources:\n  Q:\n    Type: A::B::C\n  Q:\n    Type: A::B::C\n"),
-            Err(CfnError::Yaml(_) | CfnError::DuplicateKey { .. })
+            Err(ReadError::Yaml(_) | ReadError::DuplicateKey { .. })
         ));
         assert!(matches!(
             parse("Base: &b {A: 1}\nResources:\n  Q:\n    <<: *b\n    Type: A::B::C\n"),
-            Err(CfnError::MergeKey)
+            Err(ReadError::MergeKey)
         ));
-        assert!(matches!(parse("Resources:\n  Q:\n    Type: !Bogus x\n"), Err(CfnError::UnknownTag { .. })));
-        assert!(matches!(parse("AWSTemplateFormatVersion: '2010-09-09'\n"), Err(CfnError::NoResources)));
-        assert!(matches!(parse("Resources:\n  Q:\n    Properties: {}\n"), Err(CfnError::BadResource { .. })));
-        assert!(matches!(parse("Resources: [\n"), Err(CfnError::Yaml(_))));
+        assert!(matches!(parse("Resources:\n  Q:\n    Type: !Bogus x\n"), Err(ReadError::UnknownTag { .. })));
+        assert!(matches!(parse("AWSTemplateFormatVersion: '2010-09-09'\n"), Err(ReadError::NoResources)));
+        assert!(matches!(parse("Resources:\n  Q:\n    Properties: {}\n"), Err(ReadError::BadResource { .. })));
+        assert!(matches!(parse("Resources: [\n"), Err(ReadError::Yaml(_))));
     }
 
     #[test]

@@ -17,7 +17,37 @@ use std::collections::HashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
 use serde_json::{Map, Number, Value};
 
-use super::{CfnError, SHORT_FORMS};
+use super::error::ReadError;
+
+/// YAML short-form tags written `!Name` that stand for `Fn::Name` (`!Ref`, `!Condition` and
+/// `!GetAtt` are handled on their own).
+const SHORT_FORMS: [&str; 24] = [
+    "Base64",
+    "Cidr",
+    "FindInMap",
+    "GetAZs",
+    "GetStackOutput",
+    "ImportValue",
+    "Join",
+    "Select",
+    "Split",
+    "Sub",
+    "Transform",
+    "And",
+    "Equals",
+    "If",
+    "Not",
+    "Or",
+    "ToJsonString",
+    "Length",
+    // Only valid in Rules, where they are never judged; read so that the file can be.
+    "Contains",
+    "EachMemberEquals",
+    "EachMemberIn",
+    "RefAll",
+    "ValueOf",
+    "ValueOfAll",
+];
 
 /// The key of an object standing for a plain scalar that YAML 1.1 readers read differently:
 /// `{"rcfge:YamlScalarReadings": {"written": "y", "readings": [true, "y"]}}`. Templates may not
@@ -43,12 +73,12 @@ enum Frame {
 }
 
 /// Reads a YAML stack template into JSON, resolving scalars as CloudFormation does.
-pub fn to_json(text: &str) -> Result<Value, CfnError> {
+pub fn to_json(text: &str) -> Result<Value, ReadError> {
     let mut builder = Builder::default();
     let mut documents = 0;
     for item in Parser::new_from_str(text) {
         let (event, span) = item.map_err(|error| {
-            CfnError::Yaml(format!(
+            ReadError::Yaml(format!(
                 "{} at line {} column {}",
                 error.info(),
                 error.marker().line(),
@@ -60,7 +90,7 @@ pub fn to_json(text: &str) -> Result<Value, CfnError> {
             Event::DocumentStart(_) => {
                 documents += 1;
                 if documents > 1 {
-                    return Err(CfnError::Yaml(format!("a second YAML document starts at {}", at())));
+                    return Err(ReadError::Yaml(format!("a second YAML document starts at {}", at())));
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
@@ -72,12 +102,11 @@ pub fn to_json(text: &str) -> Result<Value, CfnError> {
                 builder.add(value, NODE_SIZE + text.len(), anchor)?;
             }
             Event::Alias(id) => {
-                let (value, size) =
-                    builder.anchors.get(&id).cloned().ok_or_else(|| {
-                        CfnError::Yaml(format!("an alias at {} names no anchor defined before it", at()))
-                    })?;
+                let (value, size) = builder.anchors.get(&id).cloned().ok_or_else(|| {
+                    ReadError::Yaml(format!("an alias at {} names no anchor defined before it", at()))
+                })?;
                 if builder.expects_key() {
-                    return Err(CfnError::KeyNotAString { found: "an alias".into() });
+                    return Err(ReadError::KeyNotAString { found: "an alias".into() });
                 }
                 builder.add(value, size, 0)?;
             }
@@ -120,29 +149,29 @@ impl Builder {
         matches!(self.stack.last(), Some(Frame::Mapping { key: None, .. }))
     }
 
-    fn count(&mut self, size: usize) -> Result<(), CfnError> {
+    fn count(&mut self, size: usize) -> Result<(), ReadError> {
         self.size = self.size.saturating_add(size);
         if self.size > MAX_SIZE {
-            return Err(CfnError::TooLarge { limit: MAX_SIZE });
+            return Err(ReadError::TooLarge { limit: MAX_SIZE });
         }
         Ok(())
     }
 
-    fn open(&mut self, frame: Frame) -> Result<(), CfnError> {
+    fn open(&mut self, frame: Frame) -> Result<(), ReadError> {
         if self.expects_key() {
-            return Err(CfnError::KeyNotAString { found: "a collection".into() });
+            return Err(ReadError::KeyNotAString { found: "a collection".into() });
         }
         if self.stack.len() >= MAX_DEPTH {
-            return Err(CfnError::TooDeep { limit: MAX_DEPTH });
+            return Err(ReadError::TooDeep { limit: MAX_DEPTH });
         }
         self.count(NODE_SIZE)?;
         self.stack.push(frame);
         Ok(())
     }
 
-    fn close(&mut self) -> Result<(), CfnError> {
+    fn close(&mut self) -> Result<(), ReadError> {
         let Some(frame) = self.stack.pop() else {
-            return Err(CfnError::Yaml("a collection ends that never started".into()));
+            return Err(ReadError::Yaml("a collection ends that never started".into()));
         };
         let (value, anchor, tag, size) = match frame {
             Frame::Sequence { items, anchor, tag, size } => (Value::Array(items), anchor, tag, size),
@@ -157,12 +186,12 @@ impl Builder {
     }
 
     /// Adds a finished node (a scalar, an alias's copy) to the collection being read.
-    fn add(&mut self, value: Value, size: usize, anchor: usize) -> Result<(), CfnError> {
+    fn add(&mut self, value: Value, size: usize, anchor: usize) -> Result<(), ReadError> {
         self.count(size)?;
         self.place(value, size, anchor)
     }
 
-    fn place(&mut self, value: Value, size: usize, anchor: usize) -> Result<(), CfnError> {
+    fn place(&mut self, value: Value, size: usize, anchor: usize) -> Result<(), ReadError> {
         if anchor != 0 {
             self.anchors.insert(anchor, (value.clone(), size));
         }
@@ -175,16 +204,16 @@ impl Builder {
             Some(Frame::Mapping { object, key, size: total, .. }) => match key.take() {
                 None => {
                     let Value::String(name) = value else {
-                        return Err(CfnError::KeyNotAString { found: value.to_string() });
+                        return Err(ReadError::KeyNotAString { found: value.to_string() });
                     };
                     if name == "<<" {
-                        return Err(CfnError::MergeKey);
+                        return Err(ReadError::MergeKey);
                     }
                     if name == READINGS_KEY {
-                        return Err(CfnError::ReservedKey { key: name });
+                        return Err(ReadError::ReservedKey { key: name });
                     }
                     if object.contains_key(&name) {
-                        return Err(CfnError::DuplicateKey { key: name });
+                        return Err(ReadError::DuplicateKey { key: name });
                     }
                     *key = Some(name);
                 }
@@ -207,7 +236,7 @@ fn is_non_specific(tag: &Tag) -> bool {
 }
 
 /// A collection with a tag: a short-form intrinsic (`!If [...]`), or `!` (no particular type).
-fn tagged(tag: &Tag, value: Value) -> Result<Value, CfnError> {
+fn tagged(tag: &Tag, value: Value) -> Result<Value, ReadError> {
     if is_non_specific(tag) {
         return Ok(value);
     }
@@ -215,8 +244,8 @@ fn tagged(tag: &Tag, value: Value) -> Result<Value, CfnError> {
 }
 
 /// `!Ref x` → `{"Ref": "x"}`, `!GetAtt a.b` → `{"Fn::GetAtt": ["a", "b"]}`, `!Sub s` → `{"Fn::Sub": s}`.
-fn intrinsic(tag: &Tag, value: Value) -> Result<Value, CfnError> {
-    let unknown = || CfnError::UnknownTag { tag: tag.to_string() };
+fn intrinsic(tag: &Tag, value: Value) -> Result<Value, ReadError> {
+    let unknown = || ReadError::UnknownTag { tag: tag.to_string() };
     if tag.handle != "!" {
         return Err(unknown());
     }
@@ -242,7 +271,7 @@ fn split_get_att(value: Value) -> Value {
 }
 
 /// A scalar in value position.
-fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, CfnError> {
+fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, ReadError> {
     let Some(tag) = tag else {
         return Ok(if style == ScalarStyle::Plain { plain(text)? } else { Value::String(text.to_owned()) });
     };
@@ -251,7 +280,7 @@ fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, Cf
         // documented, so a plain scalar that would read as anything but a string is refused.
         return match style {
             ScalarStyle::Plain if !matches!(plain(text)?, Value::String(_)) => {
-                Err(CfnError::UnknownTag { tag: format!("! {text}") })
+                Err(ReadError::UnknownTag { tag: format!("! {text}") })
             }
             _ => Ok(Value::String(text.to_owned())),
         };
@@ -266,18 +295,18 @@ fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, Cf
 /// A mapping key: always a string, as written. Keys are names (logical ids, condition and
 /// parameter names, property names); a condition named `Off` is named `Off`, and a value that
 /// refers to it as a plain `Off` is matched by `cfn::name_in`.
-fn key_text(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<String, CfnError> {
+fn key_text(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<String, ReadError> {
     match tag {
         None => Ok(text.to_owned()),
         Some(tag) => match scalar(text, style, Some(tag))? {
             Value::String(s) => Ok(s),
-            other => Err(CfnError::KeyNotAString { found: other.to_string() }),
+            other => Err(ReadError::KeyNotAString { found: other.to_string() }),
         },
     }
 }
 
 /// A plain scalar, read as YAML 1.1; an object of [`READINGS_KEY`] where readers disagree.
-pub(crate) fn plain(text: &str) -> Result<Value, CfnError> {
+pub(crate) fn plain(text: &str) -> Result<Value, ReadError> {
     if matches!(text, "" | "~" | "null" | "Null" | "NULL") {
         return Ok(Value::Null);
     }
@@ -353,7 +382,7 @@ fn digits(text: &str, radix: u32) -> Option<u128> {
 
 /// YAML 1.1 integers: `0b1010`, `0777` (octal), `0x1F`, `1_000`, `190:20:30` (base 60).
 /// `None` when `text` is no integer; `Some(Err)` when it is one too large to hold.
-fn yaml11_int(text: &str) -> Option<Result<Number, CfnError>> {
+fn yaml11_int(text: &str) -> Option<Result<Number, ReadError>> {
     let (negative, body) = split_sign(text);
     let first = body.chars().next()?;
     let magnitude = if body == "0" {
@@ -402,7 +431,7 @@ fn exact(negative: bool, magnitude: u128) -> Option<Number> {
 }
 
 /// A decimal integer, exactly when it fits 64 bits, else the nearest float.
-fn big_decimal(negative: bool, body: &str) -> Result<Number, CfnError> {
+fn big_decimal(negative: bool, body: &str) -> Result<Number, ReadError> {
     let cleaned: String = body.chars().filter(|c| *c != '_').collect();
     if let Some(magnitude) = digits(&cleaned, 10)
         && let Some(number) = exact(negative, magnitude)
@@ -410,22 +439,22 @@ fn big_decimal(negative: bool, body: &str) -> Result<Number, CfnError> {
         return Ok(number);
     }
     let sign = if negative { "-" } else { "" };
-    let float: f64 = format!("{sign}{cleaned}").parse().map_err(|_| CfnError::NotFinite)?;
-    Number::from_f64(float).ok_or(CfnError::NotFinite)
+    let float: f64 = format!("{sign}{cleaned}").parse().map_err(|_| ReadError::NotFinite)?;
+    Number::from_f64(float).ok_or(ReadError::NotFinite)
 }
 
 /// YAML 1.1 floats: a dot is required (`1.5`, `.5`, `1.`), an exponent must be signed
 /// (`1.5e+3`), and `.inf`/`.nan` are not finite, which JSON cannot hold.
-fn yaml11_float(text: &str) -> Option<Result<Number, CfnError>> {
+fn yaml11_float(text: &str) -> Option<Result<Number, ReadError>> {
     if matches!(text.trim_start_matches(['+', '-']), ".inf" | ".Inf" | ".INF")
         || matches!(text, ".nan" | ".NaN" | ".NAN")
     {
-        return Some(Err(CfnError::NotFinite));
+        return Some(Err(ReadError::NotFinite));
     }
     let (negative, body) = split_sign(text);
     if let Some(value) = sexagesimal_float(body) {
         let value = if negative { -value } else { value };
-        return Some(Number::from_f64(value).ok_or(CfnError::NotFinite));
+        return Some(Number::from_f64(value).ok_or(ReadError::NotFinite));
     }
     let shape = FloatShape::of(text)?;
     let fraction = shape.fraction?;
@@ -507,15 +536,15 @@ fn sexagesimal_float(body: &str) -> Option<f64> {
 /// What lenient readers also take as a float: an exponent without a dot or sign (`1e3`,
 /// `2.5E3`), a sign before a leading dot (`+.5`), digits that are no YAML 1.1 integer (`08`,
 /// `0_901`, an account id written `012345678901`).
-fn lenient_float(text: &str) -> Option<Result<Number, CfnError>> {
+fn lenient_float(text: &str) -> Option<Result<Number, ReadError>> {
     FloatShape::of(text).map(|_| float_number(text))
 }
 
-fn float_number(text: &str) -> Result<Number, CfnError> {
+fn float_number(text: &str) -> Result<Number, ReadError> {
     // Rust's float syntax takes `.5`, `5.` and a sign, as YAML writes them.
     let cleaned: String = text.chars().filter(|c| *c != '_').collect();
-    let float: f64 = cleaned.parse().map_err(|_| CfnError::NotFinite)?;
-    Number::from_f64(float).ok_or(CfnError::NotFinite)
+    let float: f64 = cleaned.parse().map_err(|_| ReadError::NotFinite)?;
+    Number::from_f64(float).ok_or(ReadError::NotFinite)
 }
 
 #[cfg(test)]
@@ -570,8 +599,8 @@ mod tests {
     #[test]
     fn keys_are_text_and_the_reserved_key_is_refused() {
         assert_eq!(read("on: 1\n010: 2\ny: 3\n'off': 4\n"), json!({"on": 1, "010": 2, "y": 3, "off": 4}));
-        assert!(matches!(to_json("rcfge:YamlScalarReadings: 1\n"), Err(CfnError::ReservedKey { .. })));
-        assert!(matches!(to_json("[a]: 1\n"), Err(CfnError::KeyNotAString { .. })));
+        assert!(matches!(to_json("rcfge:YamlScalarReadings: 1\n"), Err(ReadError::ReservedKey { .. })));
+        assert!(matches!(to_json("[a]: 1\n"), Err(ReadError::KeyNotAString { .. })));
     }
 
     #[test]
@@ -582,7 +611,7 @@ mod tests {
             let previous = format!("*l{}", level - 1).replace("*l0", "*a");
             bomb.push_str(&format!("l{level}: &l{level} [{}]\n", vec![previous; 10].join(", ")));
         }
-        assert!(matches!(to_json(&bomb), Err(CfnError::TooLarge { .. })));
+        assert!(matches!(to_json(&bomb), Err(ReadError::TooLarge { .. })));
         // Few values, each a long string copied many times.
         let long = format!(
             "s: &s {}\nl1: &l1 [{}]\nl2: [{}]\n",
@@ -590,14 +619,14 @@ mod tests {
             ["*s"; 100].join(", "),
             ["*l1"; 100].join(", ")
         );
-        assert!(matches!(to_json(&long), Err(CfnError::TooLarge { .. })));
+        assert!(matches!(to_json(&long), Err(ReadError::TooLarge { .. })));
     }
 
     #[test]
     fn depth_is_bounded_and_one_document_only() {
         let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
-        assert!(matches!(to_json(&deep), Err(CfnError::TooDeep { .. })));
-        assert!(matches!(to_json("a: 1\n---\nb: 2\n"), Err(CfnError::Yaml(_))));
+        assert!(matches!(to_json(&deep), Err(ReadError::TooDeep { .. })));
+        assert!(matches!(to_json("a: 1\n---\nb: 2\n"), Err(ReadError::Yaml(_))));
     }
 
     #[test]

@@ -12,8 +12,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::decision::CacheUse;
 use crate::policy::Policy;
-use crate::store::{Fetch, Fetched, StoreError, TemplateSource};
+use crate::template::store::{Fetch, Fetched, StoreError, TemplateSource};
 
 /// How many compiled policies are kept before the cache starts afresh. Templates that use
 /// per-stack or per-resource variables (`stackName`, `logicalResourceId`) compile once per
@@ -28,20 +29,6 @@ pub struct Freshness {
     pub ttl: Option<Duration>,
     /// How long past the TTL a copy may still be used when revalidating fails.
     pub stale_if_error: Duration,
-}
-
-/// How a file was served.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CacheUse {
-    /// Fresh in the cache: no request made.
-    Hit,
-    /// Revalidated: the source said it had not changed (HTTP 304).
-    Revalidated,
-    /// Fetched (first use, or changed).
-    Miss,
-    /// Revalidation failed and the last good copy was used (stale-if-error).
-    Stale,
 }
 
 /// A value read from a source file, or the knowledge that the file does not exist.
@@ -64,7 +51,7 @@ pub struct Pairing {
 
 /// Why a cached file could not be produced.
 #[derive(Debug)]
-pub enum LoadError<E> {
+pub enum FetchError<E> {
     Store(StoreError),
     Parse(E),
 }
@@ -101,7 +88,7 @@ impl<T> FileCache<T> {
         source: &dyn TemplateSource,
         file_name: &str,
         parse: impl FnOnce(&Fetched) -> Result<T, E>,
-    ) -> Result<Cached<T>, LoadError<E>> {
+    ) -> Result<Cached<T>, FetchError<E>> {
         self.get_paired(source, file_name, None, parse).await
     }
 
@@ -112,7 +99,7 @@ impl<T> FileCache<T> {
         file_name: &str,
         pairing: Option<Pairing>,
         parse: impl FnOnce(&Fetched) -> Result<T, E>,
-    ) -> Result<Cached<T>, LoadError<E>> {
+    ) -> Result<Cached<T>, FetchError<E>> {
         let asked_at = Instant::now();
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
@@ -147,7 +134,7 @@ impl<T> FileCache<T> {
                         tracing::warn!(file = file_name, %error, "revalidation failed; using the cached copy (stale-if-error)");
                         Ok(stale.serve(CacheUse::Stale))
                     }
-                    None => Err(LoadError::Store(error)),
+                    None => Err(FetchError::Store(error)),
                 };
             }
         };
@@ -157,11 +144,11 @@ impl<T> FileCache<T> {
             (Fetch::NotModified, Some(current)) => (Entry { checked_at: now, ..current }, CacheUse::Revalidated),
             (Fetch::NotModified, None) => {
                 let reason = "not modified, but nothing was cached".to_owned();
-                return Err(LoadError::Store(StoreError::Unexpected { file_name: file_name.to_owned(), reason }));
+                return Err(FetchError::Store(StoreError::Unexpected { file_name: file_name.to_owned(), reason }));
             }
             (Fetch::NotFound, _) => (Entry { value: None, version: None, checked_at: now }, CacheUse::Miss),
             (Fetch::Found(found), _) => {
-                let value = parse(&found).map_err(LoadError::Parse)?;
+                let value = parse(&found).map_err(FetchError::Parse)?;
                 (Entry { value: Some(Arc::new(value)), version: Some(found.version), checked_at: now }, CacheUse::Miss)
             }
         };
@@ -224,7 +211,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::store::{BoxFuture, Fetch, Fetched, StoreError, TemplateSource};
+    use crate::template::store::{BoxFuture, Fetch, Fetched, StoreError, TemplateSource};
 
     /// One file whose body is its fetch count; fetches fail while `failing` is set.
     #[derive(Default)]

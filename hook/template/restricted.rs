@@ -18,7 +18,7 @@ use handlebars::template::{Parameter, Template as HbTemplate, TemplateElement};
 use handlebars::{Context as HbContext, Handlebars, Helper, HelperResult, Output, RenderContext};
 use serde_json::{Map, Value};
 
-use crate::context::is_builtin_variable;
+use crate::decision::is_builtin_variable;
 
 /// A template file, parsed and checked, ready to be rendered for any context.
 #[derive(Clone, Debug)]

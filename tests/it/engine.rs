@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rcfge::cache::CacheUse;
-use rcfge::store::{BoxFuture, Fetch, StoreError};
+use rcfge::CacheUse;
+use rcfge::template::{BoxFuture, Fetch, StoreError};
 use rcfge::{Action, Context, DirSource, Engine, EngineConfig, Target, TemplateSource, Verdict};
 use serde_json::{Value, json};
 
@@ -147,7 +147,7 @@ fn templates_are_revalidated_after_the_ttl() {
     let expiring = Engine::new(
         DirSource::new(dir.path()).unwrap(),
         EngineConfig {
-            freshness: rcfge::cache::Freshness { ttl: Some(Duration::ZERO), stale_if_error: Duration::ZERO },
+            freshness: rcfge::template::Freshness { ttl: Some(Duration::ZERO), stale_if_error: Duration::ZERO },
             ..EngineConfig::default()
         },
     );

@@ -3,9 +3,9 @@
 //! source (a directory or a loopback S3 server with a fault on GetObject), and the STACK and
 //! CHANGE_SET payload server.
 
-use rcfge::event::EventDefaults;
-use rcfge::response::{ErrorCode, HookStatus};
-use rcfge::{DirSource, Engine, EngineConfig, hook};
+use rcfge::lambda::EventDefaults;
+use rcfge::lambda::{ErrorCode, HookStatus};
+use rcfge::{DirSource, Engine, EngineConfig, lambda};
 use s3s::S3ErrorCode;
 use serde_json::{Value, json};
 
@@ -40,7 +40,7 @@ enum Input {
     Event(Value),
     /// Bytes that are not a well-formed event.
     Raw(Vec<u8>),
-    /// An event answered in this process (`hook::answer_bytes`, what the Lambda function
+    /// An event answered in this process (`lambda::answer_bytes`, what the Lambda function
     /// runs) with a budget far shorter than its judgement takes, by an engine that has
     /// already loaded and compiled the type's template and rules.
     Budgeted(Value, Duration),
@@ -548,7 +548,7 @@ fn run(fault: &Fault) -> (i32, Value) {
     (output.0, response)
 }
 
-/// `hook::answer_bytes` in this process with `budget`, after one small decision of the same
+/// `lambda::answer_bytes` in this process with `budget`, after one small decision of the same
 /// type has loaded its template and rules; the exit code is the one `rcfge hook invoke`
 /// would give the answer.
 fn answer_in_process(event: &Value, budget: Duration, templates: &Templates) -> (i32, Value) {
@@ -557,10 +557,10 @@ fn answer_in_process(event: &Value, budget: Duration, templates: &Templates) -> 
     let defaults = EventDefaults::default();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let warm = tagged_bucket(1).to_string();
-    let warmed = runtime.block_on(hook::answer_bytes(&engine, warm.as_bytes(), &defaults, hook::TIME_BUDGET));
+    let warmed = runtime.block_on(lambda::answer_bytes(&engine, warm.as_bytes(), &defaults, lambda::TIME_BUDGET));
     assert_eq!(warmed.response.hook_status, HookStatus::Success, "{:?}", warmed.response);
     let bytes = event.to_string();
-    let answer = runtime.block_on(hook::answer_bytes(&engine, bytes.as_bytes(), &defaults, budget));
+    let answer = runtime.block_on(lambda::answer_bytes(&engine, bytes.as_bytes(), &defaults, budget));
     // The judgement that ran out of time is still running on its thread; nothing waits for
     // it, and this test does not either.
     runtime.shutdown_background();

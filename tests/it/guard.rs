@@ -13,7 +13,7 @@ use crate::support::{event, invoke_event, rcfge};
 #[test]
 fn guard_rule_unit_tests_pass() {
     let output =
-        rcfge::guard::run_tests(std::path::Path::new("guard-rules")).unwrap_or_else(|failing| panic!("{failing}"));
+        rcfge::policy::run_tests(std::path::Path::new("guard-rules")).unwrap_or_else(|failing| panic!("{failing}"));
     assert!(output.contains("Testing Guard File guard-rules/aws-s3-bucket.guard"), "{output}");
 }
 

@@ -1,4 +1,4 @@
-//! Load: many hook events at once through the Lambda's handler (`hook::answer_bytes`), for
+//! Load: many hook events at once through the Lambda's handler (`lambda::answer_bytes`), for
 //! every templated type, while the S3 server fails 10% of its answers and delays the others at
 //! random. No answer may be a wrong SUCCESS, every failure must be one the S3 faults explain,
 //! and memory must not keep growing. `tests` runs it for correctness; `benches/load.rs` runs
@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rcfge::authoring::lint::sample_context;
-use rcfge::cache::Freshness;
-use rcfge::event::EventDefaults;
-use rcfge::response::{ErrorCode, HookStatus};
-use rcfge::store::S3Settings;
-use rcfge::{Engine, EngineConfig, hook};
+use rcfge::lambda::EventDefaults;
+use rcfge::lambda::{ErrorCode, HookStatus};
+use rcfge::template::Freshness;
+use rcfge::template::S3Settings;
+use rcfge::{Engine, EngineConfig, lambda};
 use serde_json::{Value, json};
 
 use crate::s3_server::{Fault, S3Server};
@@ -166,7 +166,7 @@ pub fn run(server: &S3Server, cases: &[Case], load: Load) -> LoadReport {
                             rss.store(resident_kib() as usize, Ordering::SeqCst);
                         }
                         let case = index % events.len();
-                        let answer = hook::answer_bytes(&engine, &events[case], &defaults, hook::TIME_BUDGET).await;
+                        let answer = lambda::answer_bytes(&engine, &events[case], &defaults, lambda::TIME_BUDGET).await;
                         let response = answer.response;
                         seen.push((case, response.hook_status, response.error_code, response.message));
                     }

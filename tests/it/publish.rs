@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use rcfge::cache::Freshness;
-use rcfge::store::S3Settings;
+use rcfge::template::Freshness;
+use rcfge::template::S3Settings;
 use rcfge::{Action, Context, Engine, EngineConfig, Target, Verdict};
 use serde_json::json;
 

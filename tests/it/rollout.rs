@@ -126,7 +126,7 @@ fn the_scp_is_a_valid_policy_within_the_size_limit() {
 #[test]
 fn the_bucket_policies_are_valid_policies_within_the_size_limit() {
     let text = std::fs::read_to_string("stacksets/rcfge-admin.yaml").unwrap();
-    let stack = rcfge::cfn::parse(&text).unwrap();
+    let stack = rcfge::stack::parse(&text).unwrap();
     let policies: Vec<_> = stack.resources.iter().filter(|r| r.type_name == "AWS::S3::BucketPolicy").collect();
     assert!(policies.len() >= 2, "the templates and code buckets each have a policy");
     for policy in policies {
@@ -209,7 +209,7 @@ fn the_wildcard_matcher_matches_like_aws() {
 
 /// The hook's stack name exclusion for the default `StackSetName`, as deployed, and the
 /// member template.
-fn member_exclusion() -> (String, rcfge::cfn::StackTemplate) {
+fn member_exclusion() -> (String, rcfge::stack::StackTemplate) {
     let member = template("stacksets/rcfge-member.yaml");
     let hook = member.resources.iter().find(|r| r.type_name == "AWS::CloudFormation::LambdaHook").unwrap();
     let mut subs = Vec::new();
@@ -412,11 +412,11 @@ fn only_the_rollout_may_name_a_stack_set_like_the_rollout() {
     assert!(shadow.stdout.contains("/StackSetName"), "{}", shadow.stdout);
 }
 
-fn template(path: &str) -> rcfge::cfn::StackTemplate {
-    rcfge::cfn::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
+fn template(path: &str) -> rcfge::stack::StackTemplate {
+    rcfge::stack::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn resource<'a>(stack: &'a rcfge::cfn::StackTemplate, logical_id: &str) -> &'a rcfge::cfn::Resource {
+fn resource<'a>(stack: &'a rcfge::stack::StackTemplate, logical_id: &str) -> &'a rcfge::stack::Resource {
     stack.resources.iter().find(|r| r.logical_id == logical_id).unwrap_or_else(|| panic!("no {logical_id}"))
 }
 
@@ -737,7 +737,7 @@ fn only_the_hook_writes_its_decision_log() {
 fn the_scp_names_what_the_templates_deploy() {
     let member = template("stacksets/rcfge-member.yaml");
     let admin = template("stacksets/rcfge-admin.yaml");
-    let only_value = |stack: &rcfge::cfn::StackTemplate, name: &str| {
+    let only_value = |stack: &rcfge::stack::StackTemplate, name: &str| {
         let parameter = &stack.parameters[name];
         let default = parameter["Default"].as_str().unwrap().to_owned();
         let allowed = strings(&parameter["AllowedValues"]);

@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rcfge::cache::{CacheUse, Freshness};
-use rcfge::store::S3Settings;
+use rcfge::CacheUse;
+use rcfge::template::Freshness;
+use rcfge::template::S3Settings;
 use rcfge::{Action, Context, Engine, EngineConfig, Target, Verdict};
 use s3s::S3ErrorCode;
 use serde_json::{Value, json};
@@ -88,9 +89,9 @@ fn a_missing_template_fails_closed() {
 #[test]
 fn a_missing_bucket_is_a_fault_not_a_missing_template() {
     let server = S3Server::start();
-    let source = rcfge::store::S3Source::new(
+    let source = rcfge::template::S3Source::new(
         crate::s3_server::client_for(&server.endpoint, &settings()),
-        rcfge::store::S3Location::parse("s3://no-such-bucket/").unwrap(),
+        rcfge::template::S3Location::parse("s3://no-such-bucket/").unwrap(),
         &settings(),
     );
     let config = EngineConfig { exempt_types: ["AWS::SQS::Queue".to_owned()].into(), ..EngineConfig::default() };
@@ -360,14 +361,14 @@ fn an_answer_never_takes_longer_than_its_budget() {
     let event =
         std::fs::read(format!("{}/tests/fixtures/events/bucket-compliant.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let started = std::time::Instant::now();
-    let answer = runtime().block_on(rcfge::hook::answer_bytes(
+    let answer = runtime().block_on(rcfge::lambda::answer_bytes(
         &engine,
         &event,
-        &rcfge::event::EventDefaults::default(),
+        &rcfge::lambda::EventDefaults::default(),
         Duration::from_millis(300),
     ));
     assert!(started.elapsed() < Duration::from_secs(2));
-    assert_eq!(answer.response.error_code, Some(rcfge::response::ErrorCode::InternalFailure));
+    assert_eq!(answer.response.error_code, Some(rcfge::lambda::ErrorCode::InternalFailure));
     assert!(answer.response.message.contains("no verdict within 300 ms"), "{}", answer.response.message);
     assert_eq!(answer.response.client_request_token.as_deref(), Some("4b90a7e4-1111-2222-3333-6f1a2b3c4d5e"));
 }

@@ -8,7 +8,7 @@ mod engine;
 
 use libfuzzer_sys::fuzz_target;
 use rcfge::Context;
-use rcfge::intrinsics::Mode;
+use rcfge::stack::Mode;
 use rcfge::stack::{StackOptions, check_text};
 
 fuzz_target!(|data: &[u8]| {

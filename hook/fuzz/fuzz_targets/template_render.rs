@@ -1,12 +1,12 @@
 //! Raw bytes as a restricted resource schema template: parsing and checking the template,
-//! rendering its placeholders, compiling the schema (patterns included) and validating a
+//! rendering its placeholders, compiling the schema (patterns included) and judging a
 //! resource with it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rcfge::policy::Policy;
-use rcfge::render::Template;
-use rcfge::{Action, Context, validate};
+use rcfge::policy::{self, Policy};
+use rcfge::template::Template;
+use rcfge::{Action, Context};
 use serde_json::json;
 
 fuzz_target!(|data: &[u8]| {
@@ -25,5 +25,5 @@ fuzz_target!(|data: &[u8]| {
     let Ok(policy) = Policy::compile("Test::Fuzz::Type", "fuzz", schema) else { return };
     let properties =
         json!({"Name": "payments-receipts", "Enabled": "true", "Size": 5, "Tags": [{"Key": "a", "Value": "b"}]});
-    let _ = validate::check(&policy, &properties);
+    let _ = policy::judge(&policy, None, "Resource", properties);
 });

@@ -8,6 +8,14 @@
 //! Scenarios are enumerated by replaying choices: every point where the outcome depends on
 //! something not fixed (which allowed value a parameter takes, whether an undecidable condition
 //! holds) asks a [`Chooser`], and [`Chooser::advance`] moves to the next untried combination.
+//!
+//! This file walks a resource's properties and dispatches each function; what `Ref` gives is
+//! in `parameters`, the functions that build values in `functions`, and `Fn::If`'s conditions
+//! in `conditions`.
+
+mod conditions;
+mod functions;
+mod parameters;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -15,9 +23,13 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use crate::cfn::{intrinsic_function, name_in, readings_of};
-use crate::context::{Context, partition_for_region};
-use crate::position::escape;
+use crate::decision::{Context, partition_for_region};
+use crate::json::pointer_segment;
+use crate::stack::read::{intrinsic_function, name_in, readings_of};
+use conditions::conditions_used;
+use parameters::Parameter;
+
+pub(crate) use parameters::parameter_text;
 
 /// How deep conditions may refer to conditions; deeper is refused rather than recursed into.
 const MAX_CONDITION_DEPTH: usize = 64;
@@ -138,19 +150,6 @@ impl Chooser {
     }
 }
 
-/// What a parameter stands for in a scenario.
-#[derive(Clone, Debug)]
-enum Parameter {
-    Fixed(Value),
-    /// No value given; in [`Mode::EveryBranch`] it is known to differ from `excluded`, and
-    /// takes its `default` where it is used unless that is excluded.
-    Free {
-        default: Option<Value>,
-        excluded: Vec<String>,
-    },
-    Unknowable(String),
-}
-
 /// A resource's properties resolved for one scenario.
 #[derive(Debug, Default)]
 pub struct Placed {
@@ -169,7 +168,7 @@ impl Placed {
         let best = self
             .origins
             .iter()
-            .filter(|(resolved, _)| crate::cfn::is_within(pointer, resolved))
+            .filter(|(resolved, _)| crate::stack::read::is_within(pointer, resolved))
             .max_by_key(|(resolved, _)| resolved.len());
         match best {
             Some((resolved, written)) if resolved == "/" => format!("{written}{pointer}"),
@@ -201,7 +200,6 @@ pub enum Existence {
     /// The condition depends on deploy-time values ([`Mode::CertainOnly`]).
     Undecided(String),
 }
-
 impl<'a> Scenario<'a> {
     pub fn new(facts: &'a Facts<'a>, chooser: &'a mut Chooser) -> Self {
         Scenario {
@@ -293,7 +291,7 @@ impl<'a> Scenario<'a> {
             Value::Object(object) => {
                 let mut out = Map::new();
                 for (key, child) in object {
-                    let segment = escape(key);
+                    let segment = pointer_segment(key);
                     let child_at = format!("{at}/{segment}");
                     if let Some(resolved) = self.place(child, &child_at, &format!("{written}/{segment}"), placed)? {
                         out.insert(key.clone(), resolved);
@@ -490,454 +488,6 @@ impl<'a> Scenario<'a> {
         let resolved = self.eval(value)?;
         text_of(&resolved).ok_or_else(|| invalid(function, format!("needs a string, not {resolved}")).into())
     }
-
-    /// `Ref name` (and `${name}` in `Fn::Sub`).
-    fn reference(&mut self, name: &str, function: &str) -> Eval<Value> {
-        if name.starts_with("AWS::") {
-            return self.pseudo_parameter(name);
-        }
-        if self.facts.parameters.contains_key(name) {
-            return self.parameter(name);
-        }
-        if self.facts.resources.contains_key(name) {
-            return Err(Stop::Unknown(Unknown::new(
-                "Ref",
-                format!("Ref to resource {name}: its name or id is known only at deploy time"),
-            )));
-        }
-        if self.facts.transform_adds_resources {
-            return Err(Stop::Unknown(Unknown::new(
-                function,
-                format!("{name} is not in Resources: a transform of this template may add it at deploy time"),
-            )));
-        }
-        Err(ResolveError::Undefined { function: function.to_owned(), name: name.to_owned() }.into())
-    }
-
-    fn pseudo_parameter(&mut self, name: &str) -> Eval<Value> {
-        let context = self.facts.context;
-        let partition = || {
-            context.partition.clone().or_else(|| context.region.as_deref().map(|r| partition_for_region(r).to_owned()))
-        };
-        let (value, hint) = match name {
-            "AWS::NoValue" => return Err(Stop::NoValue),
-            "AWS::AccountId" => (context.account_id.clone(), "pass --account-id"),
-            "AWS::Region" => (context.region.clone(), "pass --region"),
-            "AWS::Partition" => (partition(), "pass --partition or --region"),
-            "AWS::StackName" => (context.stack_name.clone(), "pass --stack-name"),
-            "AWS::StackId" => (context.stack_id.clone(), "the stack id is made at deploy time"),
-            "AWS::URLSuffix" => (
-                partition().map(|p| if p == "aws-cn" { "amazonaws.com.cn" } else { "amazonaws.com" }.to_owned()),
-                "pass --partition or --region",
-            ),
-            "AWS::NotificationARNs" => (None, "the notification ARNs are given at deploy time"),
-            _ => return Err(ResolveError::Undefined { function: "Ref".into(), name: name.to_owned() }.into()),
-        };
-        if let Some(value) = value {
-            return Ok(Value::String(value));
-        }
-        // Unknown facts of the context are split on compared values like free parameters, so
-        // that conditions on them stay consistent with each other.
-        let free = matches!(name, "AWS::AccountId" | "AWS::Region" | "AWS::StackName");
-        match self.parameters.get(name) {
-            Some(Parameter::Fixed(value)) if free => Ok(value.clone()),
-            _ => Err(Stop::Unknown(Unknown {
-                function: "Ref".into(),
-                reason: format!("{name}: {hint}"),
-                free_parameter: free.then(|| name.to_owned()),
-            })),
-        }
-    }
-
-    fn parameter(&mut self, name: &str) -> Eval<Value> {
-        let state = match self.parameters.get(name) {
-            Some(state) => state.clone(),
-            None => {
-                let state = self.first_use(name)?;
-                self.parameters.insert(name.to_owned(), state.clone());
-                state
-            }
-        };
-        match state {
-            Parameter::Fixed(value) => Ok(value),
-            Parameter::Unknowable(reason) => {
-                Err(Stop::Unknown(Unknown::new("Ref", format!("parameter {name}: {reason}"))))
-            }
-            Parameter::Free { excluded, default: Some(default) }
-                if !self.comparing && !excluded.iter().any(|e| Some(e) == comparable_text(&default).as_ref()) =>
-            {
-                self.parameters.insert(name.to_owned(), Parameter::Fixed(default.clone()));
-                Ok(default)
-            }
-            Parameter::Free { .. } => {
-                let reason = match self.facts.mode {
-                    Mode::EveryBranch => format!("parameter {name} has no value; pass --parameter {name}=VALUE"),
-                    Mode::CertainOnly => format!("parameter {name} is given its value at deploy time"),
-                };
-                Err(Stop::Unknown(Unknown { function: "Ref".into(), reason, free_parameter: Some(name.to_owned()) }))
-            }
-        }
-    }
-
-    /// What a parameter stands for, decided the first time a scenario uses it.
-    fn first_use(&mut self, name: &str) -> Result<Parameter, ResolveError> {
-        let Some(declaration) = self.facts.parameters.get(name) else {
-            return Err(ResolveError::Undefined { function: "Ref".into(), name: name.to_owned() });
-        };
-        let declaration = &self.choose_readings(declaration);
-        let kind = declaration.get("Type").and_then(Value::as_str).unwrap_or("String");
-        let is_list = kind == "CommaDelimitedList" || kind.starts_with("List<");
-        let allowed: Vec<String> = match declaration.get("AllowedValues") {
-            Some(Value::Array(values)) => values.iter().filter_map(text_of).collect(),
-            _ => Vec::new(),
-        };
-        if kind.starts_with("AWS::SSM::Parameter::Value<") {
-            return Ok(Parameter::Unknowable("its value is read from SSM Parameter Store at deploy time".into()));
-        }
-        if let Some(given) = self.facts.given.get(name) {
-            let value = parameter_value(given, is_list);
-            let items = match &value {
-                Value::Array(items) => items.iter().filter_map(text_of).collect(),
-                other => text_of(other).into_iter().collect::<Vec<_>>(),
-            };
-            if !allowed.is_empty() && items.iter().any(|item| !allowed.contains(item)) {
-                return Err(ResolveError::NotAllowed { name: name.to_owned(), value: given.clone() });
-            }
-            return Ok(Parameter::Fixed(value));
-        }
-        if self.facts.mode == Mode::CertainOnly {
-            return Ok(Parameter::Free { excluded: Vec::new(), default: None });
-        }
-        if !allowed.is_empty() {
-            let choice = &allowed[self.chooser.choose(allowed.len())];
-            self.assumptions.push(format!("{name} = {choice}"));
-            return Ok(Parameter::Fixed(parameter_value(choice, is_list)));
-        }
-        // A Default is what the parameter is unless the deployer says otherwise: it is split
-        // on the values conditions compare it with, like a parameter without one.
-        let default = declaration.get("Default").and_then(parameter_text).map(|d| parameter_value(&d, is_list));
-        Ok(Parameter::Free { excluded: Vec::new(), default })
-    }
-
-    fn get_att(&self, arguments: &Value) -> Stop {
-        let (resource, attribute) = match arguments {
-            Value::Array(parts) => (parts.first().and_then(Value::as_str), parts.get(1).and_then(Value::as_str)),
-            Value::String(s) => match s.split_once('.') {
-                Some((resource, attribute)) => (Some(resource), Some(attribute)),
-                None => (Some(s.as_str()), None),
-            },
-            _ => (None, None),
-        };
-        match resource {
-            Some(resource) if !self.facts.resources.contains_key(resource) && !self.facts.transform_adds_resources => {
-                ResolveError::Undefined { function: "Fn::GetAtt".into(), name: resource.to_owned() }.into()
-            }
-            Some(resource) => Stop::Unknown(Unknown::new(
-                "Fn::GetAtt",
-                format!("attribute {}.{} is known only at deploy time", resource, attribute.unwrap_or("?")),
-            )),
-            None => invalid("Fn::GetAtt", "needs [resource, attribute]").into(),
-        }
-    }
-
-    fn sub(&mut self, arguments: &Value) -> Eval<String> {
-        // The string may itself come from a function (`Fn::Transform`, `Fn::FindInMap`, ...).
-        let evaluated;
-        let (text, variables) = match arguments {
-            Value::String(text) => (text.as_str(), None),
-            Value::Array(parts) => match parts.as_slice() {
-                [text, Value::Object(variables)] if intrinsic_function(&parts[1]).is_none() => {
-                    evaluated = self.eval_text(text, "Fn::Sub")?;
-                    (evaluated.as_str(), Some(variables))
-                }
-                [text] => {
-                    evaluated = self.eval_text(text, "Fn::Sub")?;
-                    (evaluated.as_str(), None)
-                }
-                _ => return Err(invalid("Fn::Sub", "needs a string, or [string, {variables}]").into()),
-            },
-            Value::Object(_) if intrinsic_function(arguments).is_some() => {
-                evaluated = self.eval_text(arguments, "Fn::Sub")?;
-                (evaluated.as_str(), None)
-            }
-            _ => return Err(invalid("Fn::Sub", "needs a string, or [string, {variables}]").into()),
-        };
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let Some(end) = after.find('}') else {
-                return Err(invalid("Fn::Sub", format!("unclosed ${{ in {text:?}")).into());
-            };
-            // CloudFormation allows spaces inside the braces: `${ Name }`.
-            let name = after[..end].trim();
-            if let Some(literal) = after[..end].strip_prefix('!') {
-                out.push_str("${");
-                out.push_str(literal);
-                out.push('}');
-            } else {
-                out.push_str(&self.sub_variable(name, variables)?);
-            }
-            rest = &after[end + 1..];
-        }
-        out.push_str(rest);
-        Ok(out)
-    }
-
-    fn sub_variable(&mut self, name: &str, variables: Option<&Map<String, Value>>) -> Eval<String> {
-        if let Some(value) = variables.and_then(|v| v.get(name)) {
-            return self.eval_text(value, "Fn::Sub");
-        }
-        if !name.starts_with("AWS::")
-            && let Some((resource, _)) = name.split_once('.')
-        {
-            return Err(self.get_att(&Value::String(name.to_owned())).or_undefined(resource));
-        }
-        let value = self.reference(name, "Fn::Sub")?;
-        text_of(&value).ok_or_else(|| invalid("Fn::Sub", format!("${{{name}}} is a list, not a string")).into())
-    }
-
-    fn join(&mut self, arguments: &Value) -> Eval<String> {
-        let Some([delimiter, list]) = arguments.as_array().map(Vec::as_slice) else {
-            return Err(invalid("Fn::Join", "needs [delimiter, [values]]").into());
-        };
-        let delimiter = self.eval_text(delimiter, "Fn::Join")?;
-        let Value::Array(items) = self.eval(list)? else {
-            return Err(invalid("Fn::Join", "the second argument must be a list").into());
-        };
-        let texts: Option<Vec<String>> = items.iter().map(text_of).collect();
-        texts.map(|t| t.join(&delimiter)).ok_or_else(|| invalid("Fn::Join", "can only join strings").into())
-    }
-
-    fn select(&mut self, arguments: &Value) -> Eval<Value> {
-        let Some([index, list]) = arguments.as_array().map(Vec::as_slice) else {
-            return Err(invalid("Fn::Select", "needs [index, [values]]").into());
-        };
-        let index_text = self.eval_text(index, "Fn::Select")?;
-        let index: usize =
-            index_text.trim().parse().map_err(|_| invalid("Fn::Select", format!("{index_text:?} is not an index")))?;
-        let out_of_range =
-            |len: usize| invalid("Fn::Select", format!("index {index} is out of range for {len} values"));
-        // A list written out is picked from item by item, so that an unknown item that is not
-        // selected does not make the selection unknown. CloudFormation removes `AWS::NoValue`
-        // items before it selects, so the index counts only the items that remain: an item
-        // that may or may not be removed (an `Fn::If` decided at deploy time) before the index
-        // makes the selection unknown.
-        if let Value::Array(items) = list {
-            let mut remaining = index;
-            for item in items {
-                match self.eval(item) {
-                    Err(Stop::NoValue) => {}
-                    Err(Stop::Unknown(unknown)) if intrinsic_function(item) == Some("Fn::If") => {
-                        return Err(Stop::Unknown(Unknown::new(
-                            "Fn::Select",
-                            format!(
-                                "which item is selected depends on whether an item is removed at deploy time ({})",
-                                unknown.reason
-                            ),
-                        )));
-                    }
-                    Err(Stop::Unknown(unknown)) if remaining == 0 => return Err(Stop::Unknown(unknown)),
-                    Ok(value) if remaining == 0 => return Ok(value),
-                    Err(Stop::Invalid(error)) => return Err(Stop::Invalid(error)),
-                    Ok(_) | Err(Stop::Unknown(_)) => remaining -= 1,
-                }
-            }
-            return Err(out_of_range(index - remaining).into());
-        }
-        match self.eval(list)? {
-            Value::Array(items) => items.get(index).cloned().ok_or_else(|| out_of_range(items.len()).into()),
-            _ => Err(invalid("Fn::Select", "the second argument must be a list").into()),
-        }
-    }
-
-    fn split(&mut self, arguments: &Value) -> Eval<Value> {
-        let Some([delimiter, source]) = arguments.as_array().map(Vec::as_slice) else {
-            return Err(invalid("Fn::Split", "needs [delimiter, string]").into());
-        };
-        let delimiter = self.eval_text(delimiter, "Fn::Split")?;
-        if delimiter.is_empty() {
-            return Err(invalid("Fn::Split", "the delimiter is empty").into());
-        }
-        let source = self.eval_text(source, "Fn::Split")?;
-        Ok(Value::Array(source.split(delimiter.as_str()).map(|s| Value::String(s.to_owned())).collect()))
-    }
-
-    fn find_in_map(&mut self, arguments: &Value) -> Eval<Value> {
-        let parts = arguments.as_array().map(Vec::as_slice).unwrap_or_default();
-        let (map, top, second, default) = match parts {
-            [map, top, second] => (map, top, second, None),
-            [map, top, second, Value::Object(options)] => (map, top, second, options.get("DefaultValue")),
-            _ => return Err(invalid("Fn::FindInMap", "needs [mapping, top-level key, second-level key]").into()),
-        };
-        let map = self.eval_text(map, "Fn::FindInMap")?;
-        let top = self.eval_text(top, "Fn::FindInMap")?;
-        let second = self.eval_text(second, "Fn::FindInMap")?;
-        let found = self.facts.mappings.get(&map).and_then(|m| m.get(&top)).and_then(|t| t.get(&second));
-        match (found, default) {
-            (Some(value), _) => Ok(self.choose_readings(value)),
-            (None, Some(default)) => self.eval(default),
-            (None, None) => Err(ResolveError::NotInMapping { map, top_key: top, second_key: second }.into()),
-        }
-    }
-
-    fn cidr(&mut self, arguments: &Value) -> Eval<Value> {
-        let Some([block, count, bits]) = arguments.as_array().map(Vec::as_slice) else {
-            return Err(invalid("Fn::Cidr", "needs [ipBlock, count, cidrBits]").into());
-        };
-        let block = self.eval_text(block, "Fn::Cidr")?;
-        let count = self.eval_text(count, "Fn::Cidr")?;
-        let bits = self.eval_text(bits, "Fn::Cidr")?;
-        cidr_subnets(&block, &count, &bits).map_err(|reason| invalid("Fn::Cidr", reason).into())
-    }
-
-    fn condition(&mut self, name: &str) -> Result<Option<bool>, ResolveError> {
-        if let Some(known) = self.conditions.get(name) {
-            return Ok(*known);
-        }
-        if self.evaluating.iter().any(|n| n == name) {
-            return Err(ResolveError::ConditionCycle { name: name.to_owned() });
-        }
-        if self.evaluating.len() >= MAX_CONDITION_DEPTH {
-            return Err(invalid(
-                "Conditions",
-                format!("conditions refer to each other more than {MAX_CONDITION_DEPTH} deep"),
-            ));
-        }
-        let expression = self
-            .facts
-            .conditions
-            .get(name)
-            .ok_or_else(|| ResolveError::UndefinedCondition { name: name.to_owned() })?;
-        self.evaluating.push(name.to_owned());
-        let outcome = self.truth(expression);
-        self.evaluating.pop();
-        let outcome = outcome?;
-        self.conditions.insert(name.to_owned(), outcome);
-        Ok(outcome)
-    }
-
-    /// A condition expression's value; `None` when it is decided at deploy time.
-    fn truth(&mut self, expression: &Value) -> Result<Option<bool>, ResolveError> {
-        let single = expression.as_object().filter(|o| o.len() == 1).and_then(|o| o.iter().next());
-        let Some((function, arguments)) = single else {
-            return Err(invalid("Conditions", format!("{expression} is not a condition function")));
-        };
-        let operands = || arguments.as_array().map(Vec::as_slice).unwrap_or_default();
-        match function.as_str() {
-            "Condition" => {
-                let name = name_in(arguments, self.facts.conditions.keys())
-                    .ok_or_else(|| invalid("Condition", "needs a condition name"))?;
-                self.condition(&name)
-            }
-            "Fn::Not" => match operands() {
-                [operand] => Ok(self.truth(operand)?.map(|b| !b)),
-                _ => Err(invalid("Fn::Not", "needs one condition")),
-            },
-            "Fn::And" | "Fn::Or" => {
-                let is_and = function == "Fn::And";
-                let mut undecided = false;
-                for operand in operands() {
-                    match self.truth(operand)? {
-                        Some(value) if value != is_and => return Ok(Some(value)),
-                        Some(_) => {}
-                        None => undecided = true,
-                    }
-                }
-                Ok(if undecided { None } else { Some(is_and) })
-            }
-            "Fn::Equals" => match operands() {
-                [left, right] => self.equals(left, right),
-                _ => Err(invalid("Fn::Equals", "needs two values")),
-            },
-            other => Err(invalid(other, "is not a condition function")),
-        }
-    }
-
-    fn equals(&mut self, left: &Value, right: &Value) -> Result<Option<bool>, ResolveError> {
-        let comparable = |value: Eval<Value>| match value {
-            Ok(value) => Ok(Ok(text_of(&value).unwrap_or_else(|| value.to_string()))),
-            Err(Stop::Unknown(unknown)) => Ok(Err(unknown)),
-            Err(Stop::NoValue) => Err(invalid("Fn::Equals", "compares AWS::NoValue")),
-            Err(Stop::Invalid(error)) => Err(error),
-        };
-        self.comparing = true;
-        let (left_value, right_value) = (self.eval(left), self.eval(right));
-        self.comparing = false;
-        let left_value = comparable(left_value)?;
-        let right_value = comparable(right_value)?;
-        match (left_value, right_value) {
-            (Ok(l), Ok(r)) => Ok(Some(l == r)),
-            _ if self.facts.mode == Mode::CertainOnly => Ok(None),
-            (Err(unknown), Ok(known)) | (Ok(known), Err(unknown)) if unknown.free_parameter.is_some() => {
-                let name = unknown.free_parameter.unwrap_or_default();
-                Ok(Some(self.case_split(&name, &known)))
-            }
-            _ => {
-                let holds = self.chooser.choose(2) == 0;
-                let shown = format!("{{\"Fn::Equals\": [{left}, {right}]}}");
-                self.assumptions.push(format!("{shown} is {holds}"));
-                Ok(Some(holds))
-            }
-        }
-    }
-
-    /// `parameter == value` for a parameter without a value: one scenario where it holds (the
-    /// parameter then has that value), one where it does not.
-    fn case_split(&mut self, name: &str, value: &str) -> bool {
-        let (excluded, default) = match self.parameters.get(name) {
-            Some(Parameter::Free { excluded, default }) => (excluded.clone(), default.clone()),
-            _ => (Vec::new(), None),
-        };
-        if excluded.iter().any(|e| e == value) {
-            return false;
-        }
-        if self.chooser.choose(2) == 0 {
-            self.assumptions.push(format!("{name} = {value}"));
-            self.parameters.insert(name.to_owned(), Parameter::Fixed(Value::String(value.to_owned())));
-            true
-        } else {
-            self.assumptions.push(format!("{name} ≠ {value}"));
-            let mut excluded = excluded;
-            excluded.push(value.to_owned());
-            self.parameters.insert(name.to_owned(), Parameter::Free { excluded, default });
-            false
-        }
-    }
-}
-
-trait OrUndefined {
-    fn or_undefined(self, name: &str) -> Stop;
-}
-
-impl OrUndefined for Stop {
-    /// `${Name.Attribute}` where `Name` is no resource: an undefined name in `Fn::Sub`.
-    fn or_undefined(self, name: &str) -> Stop {
-        match self {
-            Stop::Invalid(ResolveError::Undefined { .. }) => {
-                ResolveError::Undefined { function: "Fn::Sub".into(), name: name.to_owned() }.into()
-            }
-            other => other,
-        }
-    }
-}
-
-/// The condition names of every `Fn::If` in `value`, in document order.
-fn conditions_used(value: &Value, conditions: &Map<String, Value>, names: &mut Vec<String>) {
-    match value {
-        Value::Object(object) => {
-            if let Some(Value::Array(arguments)) = object.get("Fn::If")
-                && let Some(name) = arguments.first().and_then(|n| name_in(n, conditions.keys()))
-                && !names.contains(&name)
-            {
-                names.push(name);
-            }
-            object.values().for_each(|v| conditions_used(v, conditions, names));
-        }
-        Value::Array(items) => items.iter().for_each(|v| conditions_used(v, conditions, names)),
-        _ => {}
-    }
 }
 
 /// A scalar as CloudFormation writes it into a string.
@@ -948,70 +498,6 @@ fn text_of(value: &Value) -> Option<String> {
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
-}
-
-/// A value as `Fn::Equals` compares it.
-fn comparable_text(value: &Value) -> Option<String> {
-    text_of(value).or_else(|| match value {
-        Value::Array(_) => Some(value.to_string()),
-        _ => None,
-    })
-}
-
-/// A parameter value as text, as CloudFormation takes it (a list is written comma-separated):
-/// a `Default`, or a value from a parameters file.
-pub(crate) fn parameter_text(value: &Value) -> Option<String> {
-    match value {
-        Value::Array(items) => items.iter().map(text_of).collect::<Option<Vec<_>>>().map(|items| items.join(",")),
-        other => text_of(other),
-    }
-}
-
-/// A parameter value as `Ref` gives it: a string, or for list types a list of trimmed strings.
-fn parameter_value(text: &str, is_list: bool) -> Value {
-    if is_list {
-        Value::Array(text.split(',').map(|s| Value::String(s.trim().to_owned())).collect())
-    } else {
-        Value::String(text.to_owned())
-    }
-}
-
-/// `Fn::Cidr`: `count` subnets of `2^bits` addresses each, carved from the start of `block`.
-fn cidr_subnets(block: &str, count: &str, bits: &str) -> Result<Value, String> {
-    let (address, prefix) = block.split_once('/').ok_or_else(|| format!("{block:?} is not a CIDR block"))?;
-    let prefix: u32 = prefix.parse().map_err(|_| format!("{block:?} is not a CIDR block"))?;
-    let count: u32 = count.parse().map_err(|_| format!("{count:?} is not a count"))?;
-    let bits: u32 = bits.parse().map_err(|_| format!("{bits:?} is not a number of bits"))?;
-    if !(1..=256).contains(&count) {
-        return Err(format!("count {count} is not between 1 and 256"));
-    }
-    let (start, width) = if let Ok(v4) = address.parse::<Ipv4Addr>() {
-        (u128::from(u32::from(v4)), 32)
-    } else {
-        let v6: Ipv6Addr = address.parse().map_err(|_| format!("{address:?} is not an IP address"))?;
-        (u128::from(v6), 128)
-    };
-    if prefix > width || bits == 0 || bits > width - prefix {
-        return Err(format!("{bits} bits do not fit in {block}"));
-    }
-    let subnets_available = 1u128 << (width - prefix - bits).min(127);
-    if u128::from(count) > subnets_available {
-        return Err(format!("{block} has room for {subnets_available} subnets of {bits} bits, not {count}"));
-    }
-    let host_mask = if width - prefix >= 128 { u128::MAX } else { (1u128 << (width - prefix)) - 1 };
-    let network = start & !host_mask;
-    let subnet_prefix = width - bits;
-    let subnets = (0..u128::from(count)).map(|i| {
-        // `bits` may be the whole width (single addresses); then only `i == 0` is asked for.
-        let address = network + i.checked_shl(bits).unwrap_or(0);
-        let shown = if width == 32 {
-            Ipv4Addr::from(u32::try_from(address).unwrap_or_default()).to_string()
-        } else {
-            Ipv6Addr::from(address).to_string()
-        };
-        Value::String(format!("{shown}/{subnet_prefix}"))
-    });
-    Ok(Value::Array(subnets.collect()))
 }
 
 #[cfg(test)]
@@ -1322,14 +808,5 @@ mod tests {
         assert_eq!(scenarios.len(), 2);
         // The parameter is never bound to the compared text.
         assert!(scenarios.iter().all(|(v, _)| v["E"] == json!({"Ref": "Env"})), "{scenarios:?}");
-    }
-
-    #[test]
-    fn cidr_blocks() {
-        assert_eq!(cidr_subnets("10.0.0.0/16", "3", "8"), Ok(json!(["10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24"])));
-        assert_eq!(cidr_subnets("2001:db8::/56", "2", "64"), Ok(json!(["2001:db8::/64", "2001:db8:0:1::/64"])));
-        assert!(cidr_subnets("10.0.0.0/24", "3", "8").is_err());
-        assert!(cidr_subnets("nonsense", "1", "8").is_err());
-        assert_eq!(cidr_subnets("::/0", "1", "128"), Ok(json!(["::/0"])));
     }
 }

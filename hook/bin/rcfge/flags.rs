@@ -1,0 +1,398 @@
+//! The command line's flags, and their resolution into the library's settings in one place:
+//! nothing past [`resolve`] sees a clap type or reads the environment.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::bail;
+use clap::{Args, Parser, Subcommand};
+use rcfge::config::{default_region, s3_settings};
+use rcfge::lambda::EventDefaults;
+use rcfge::stack::Mode;
+use rcfge::stack::StackOptions;
+use rcfge::template::check_variable_name;
+use rcfge::template::{S3Settings, TemplateLocation, file_name_for_type};
+use rcfge::{Action, Context, EngineConfig};
+use rcfge::{is_account_id, partition_for_region};
+use serde_json::{Map, Value};
+
+#[derive(Parser)]
+#[command(name = "rcfge", version, about = "Enforce restricted resource schema templates on CloudFormation")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate every resource of CloudFormation templates (JSON or YAML).
+    Validate {
+        #[command(flatten)]
+        source: SourceArgs,
+        #[command(flatten)]
+        context: ContextArgs,
+        /// Stack templates to validate.
+        #[arg(required = true, value_name = "TEMPLATE")]
+        files: Vec<PathBuf>,
+        /// Report format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// A template parameter's value (repeatable). Without one, a parameter with
+        /// AllowedValues is checked for each of them, else its Default is used.
+        #[arg(long = "parameter", value_name = "NAME=VALUE", value_parser = parse_parameter)]
+        parameters: Vec<(String, String)>,
+        /// A JSON file of parameter values ({"Name": "value"} or the AWS CLI's
+        /// ParameterKey/ParameterValue list); --parameter wins over it.
+        #[arg(long, value_name = "FILE")]
+        parameters_file: Option<PathBuf>,
+    },
+    /// Print the JSON Schema a type's template renders to.
+    Render {
+        /// Resource type, e.g. AWS::S3::Bucket.
+        #[arg(value_name = "TYPE")]
+        type_name: String,
+        #[command(flatten)]
+        source: SourceArgs,
+        #[command(flatten)]
+        context: ContextArgs,
+        /// Logical ID to render `{{logicalResourceId}}` with.
+        #[arg(long, default_value = "Resource")]
+        logical_id: String,
+    },
+    /// Run the Lambda Hook locally.
+    Hook {
+        #[command(subcommand)]
+        command: HookCommand,
+    },
+    /// Write and check restricted templates.
+    Templates {
+        #[command(subcommand)]
+        command: TemplatesCommand,
+    },
+    /// Pin official provider schemas.
+    Schemas {
+        #[command(subcommand)]
+        command: SchemasCommand,
+    },
+    /// Upload the template set (templates, Guard rules, _variables.json) to the hooks' bucket,
+    /// after checking it; prints the diff against the bucket.
+    Publish {
+        /// Where the hooks read their templates: s3://bucket/prefix/.
+        #[arg(long, value_name = "S3_URI")]
+        to: String,
+        /// The templates directory.
+        #[arg(long, default_value = "templates", value_name = "DIR")]
+        templates: PathBuf,
+        /// The Guard rules directory.
+        #[arg(long, default_value = "guard-rules", value_name = "DIR")]
+        guard_rules: PathBuf,
+        /// The pinned provider schemas the templates are linted against.
+        #[arg(long, default_value = "schemas", value_name = "DIR")]
+        schemas: PathBuf,
+        /// Print the diff and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Delete objects under the prefix that are not in the set.
+        #[arg(long)]
+        delete: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum SchemasCommand {
+    /// Write schemas/<type>.json and schemas/SOURCE.md from a folder of provider schemas or an
+    /// unpacked cfn-lint source distribution.
+    Import {
+        /// The folder or the unpacked cfn-lint distribution.
+        #[arg(long, value_name = "PATH")]
+        from: PathBuf,
+        /// Types to import (default: the type of every template).
+        #[arg(long, value_name = "TYPE", value_delimiter = ',', value_parser = parse_type_name)]
+        types: Vec<String>,
+        #[command(flatten)]
+        dirs: AuthoringDirs,
+    },
+}
+
+/// The report formats of `rcfge validate`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Sarif,
+    Junit,
+}
+
+#[derive(Subcommand)]
+enum TemplatesCommand {
+    /// Scaffold a restricted template from the pinned provider schema, for a human to tighten.
+    New {
+        /// Resource type, e.g. AWS::S3::Bucket.
+        #[arg(value_name = "TYPE", value_parser = parse_type_name)]
+        type_name: String,
+        #[command(flatten)]
+        dirs: AuthoringDirs,
+        /// Print the scaffold instead of writing it into the templates directory.
+        #[arg(long)]
+        stdout: bool,
+        /// Overwrite an existing template.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check every template of a directory (exit 1 on any finding).
+    Lint {
+        /// The templates to check.
+        #[arg(value_name = "DIR", default_value = "templates")]
+        dir: PathBuf,
+        /// Pinned provider schemas.
+        #[arg(long, default_value = "schemas", value_name = "DIR")]
+        schemas: PathBuf,
+    },
+    /// The feature-gating report: provider properties each template does not approve.
+    Gaps {
+        /// Only this type.
+        #[arg(long = "type", value_name = "TYPE", value_parser = parse_type_name)]
+        type_name: Option<String>,
+        #[command(flatten)]
+        dirs: AuthoringDirs,
+    },
+}
+
+/// Where the authoring commands read and write.
+#[derive(Args)]
+pub struct AuthoringDirs {
+    /// Template directory.
+    #[arg(long, default_value = "templates", value_name = "DIR")]
+    pub templates: PathBuf,
+    /// Pinned provider schemas.
+    #[arg(long, default_value = "schemas", value_name = "DIR")]
+    pub schemas: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum HookCommand {
+    /// Answer one hook event (a JSON file) exactly as the Lambda function would. Exit code:
+    /// 0 SUCCESS, 1 FAILED/NonCompliant, 2 FAILED/InternalFailure.
+    Invoke {
+        /// The hook event.
+        #[arg(long, value_name = "FILE")]
+        event: PathBuf,
+        #[command(flatten)]
+        source: SourceArgs,
+        /// Region for events without a stack ARN (Cloud Control).
+        #[arg(long, env = "RCFGE_DEFAULT_REGION", value_name = "REGION")]
+        default_region: Option<String>,
+    },
+    /// Replay every recorded event (*.json) in a directory and print a verdict table. Exit
+    /// code: the worst answer (0 all SUCCESS, 1 a NonCompliant, 2 an InternalFailure).
+    ServeEvents {
+        /// Directory of hook events.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        #[command(flatten)]
+        source: SourceArgs,
+        /// Region for events without a stack ARN (Cloud Control).
+        #[arg(long, env = "RCFGE_DEFAULT_REGION", value_name = "REGION")]
+        default_region: Option<String>,
+    },
+}
+
+#[derive(Args)]
+struct SourceArgs {
+    /// Where the templates are: a directory, or s3://bucket/prefix/ (standard AWS SDK
+    /// configuration; RCFGE_S3_FORCE_PATH_STYLE for S3-compatible servers).
+    #[arg(long, default_value = "templates", value_name = "DIR|S3_URI")]
+    templates: String,
+    /// A resource type that may be used without a template (repeatable).
+    #[arg(long = "exempt", value_name = "TYPE", value_parser = parse_type_name)]
+    exempt: Vec<String>,
+}
+
+#[derive(Args)]
+struct ContextArgs {
+    /// Account ID for `{{accountId}}`.
+    #[arg(long, value_name = "ID")]
+    account_id: Option<String>,
+    /// Region for `{{region}}`.
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+    /// Partition for `{{partition}}` (default: from --region, else aws).
+    #[arg(long, value_name = "PARTITION")]
+    partition: Option<String>,
+    /// Stack name for `{{stackName}}`.
+    #[arg(long, value_name = "NAME")]
+    stack_name: Option<String>,
+    /// An organisation variable, overriding _variables.json; VALUE is JSON if it parses as
+    /// JSON, else a string (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    vars: Vec<(String, Value)>,
+}
+
+fn parse_type_name(text: &str) -> Result<String, String> {
+    file_name_for_type(text).map(|_| text.to_owned()).map_err(|e| e.to_string())
+}
+
+fn parse_parameter(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text.split_once('=').ok_or("expected NAME=VALUE")?;
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!("`{name}` is not a parameter name (letters and digits only)"));
+    }
+    Ok((name.to_owned(), value.to_owned()))
+}
+
+fn parse_var(text: &str) -> Result<(String, Value), String> {
+    let (name, value) = text.split_once('=').ok_or("expected NAME=VALUE")?;
+    check_variable_name(name).map_err(|e| e.to_string())?;
+    let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+    Ok((name.to_owned(), value))
+}
+
+/// Everything a command needs to build its engine: where the templates are, how to reach S3,
+/// and the engine's settings.
+pub struct Source {
+    pub location: TemplateLocation,
+    pub s3: S3Settings,
+    pub config: EngineConfig,
+}
+
+/// A command, with its arguments resolved into the library's settings.
+pub enum Run {
+    Validate {
+        source: Source,
+        context: Context,
+        files: Vec<PathBuf>,
+        format: Format,
+        options: StackOptions,
+    },
+    Render {
+        source: Source,
+        context: Context,
+        type_name: String,
+        logical_id: String,
+    },
+    HookInvoke {
+        source: Source,
+        event: PathBuf,
+        defaults: EventDefaults,
+    },
+    HookServeEvents {
+        source: Source,
+        dir: PathBuf,
+        defaults: EventDefaults,
+    },
+    TemplatesNew {
+        type_name: String,
+        dirs: AuthoringDirs,
+        stdout: bool,
+        force: bool,
+    },
+    TemplatesLint {
+        dir: PathBuf,
+        schemas: PathBuf,
+    },
+    TemplatesGaps {
+        type_name: Option<String>,
+        dirs: AuthoringDirs,
+    },
+    SchemasImport {
+        from: PathBuf,
+        types: Vec<String>,
+        dirs: AuthoringDirs,
+    },
+    Publish {
+        to: String,
+        s3: S3Settings,
+        templates: PathBuf,
+        guard_rules: PathBuf,
+        schemas: PathBuf,
+        dry_run: bool,
+        delete: bool,
+    },
+}
+
+/// Resolves the parsed arguments, reading the environment through `env` (the only place the
+/// command line does).
+pub fn resolve(cli: Cli, env: &impl Fn(&str) -> Option<String>) -> anyhow::Result<Run> {
+    Ok(match cli.command {
+        Command::Validate { source, context, files, format, parameters, parameters_file } => {
+            let mut given = match &parameters_file {
+                Some(path) => rcfge::stack::read_parameters_file(path)?,
+                None => BTreeMap::new(),
+            };
+            given.extend(parameters);
+            let options =
+                StackOptions { parameters: given, mode: Mode::EveryBranch, action: Action::Create, positions: true };
+            let source = source.resolve(context.variables(), env)?;
+            Run::Validate { source, context: context.context()?, files, format, options }
+        }
+        Command::Render { type_name, source, context, logical_id } => {
+            let source = source.resolve(context.variables(), env)?;
+            Run::Render { source, context: context.context()?, type_name, logical_id }
+        }
+        Command::Hook { command: HookCommand::Invoke { event, source, default_region: region } } => {
+            Run::HookInvoke { source: source.resolve(Map::new(), env)?, event, defaults: event_defaults(region, env)? }
+        }
+        Command::Hook { command: HookCommand::ServeEvents { dir, source, default_region: region } } => {
+            Run::HookServeEvents {
+                source: source.resolve(Map::new(), env)?,
+                dir,
+                defaults: event_defaults(region, env)?,
+            }
+        }
+        Command::Templates { command: TemplatesCommand::New { type_name, dirs, stdout, force } } => {
+            Run::TemplatesNew { type_name, dirs, stdout, force }
+        }
+        Command::Templates { command: TemplatesCommand::Lint { dir, schemas } } => Run::TemplatesLint { dir, schemas },
+        Command::Templates { command: TemplatesCommand::Gaps { type_name, dirs } } => {
+            Run::TemplatesGaps { type_name, dirs }
+        }
+        Command::Schemas { command: SchemasCommand::Import { from, types, dirs } } => {
+            Run::SchemasImport { from, types, dirs }
+        }
+        Command::Publish { to, templates, guard_rules, schemas, dry_run, delete } => {
+            Run::Publish { to, s3: s3_settings(env)?, templates, guard_rules, schemas, dry_run, delete }
+        }
+    })
+}
+
+impl SourceArgs {
+    fn resolve(self, variables: Map<String, Value>, env: &impl Fn(&str) -> Option<String>) -> anyhow::Result<Source> {
+        let location = TemplateLocation::parse(&self.templates)?;
+        let config =
+            EngineConfig { exempt_types: self.exempt.into_iter().collect(), variables, ..EngineConfig::default() };
+        Ok(Source { location, s3: s3_settings(env)?, config })
+    }
+}
+
+impl ContextArgs {
+    fn context(&self) -> anyhow::Result<Context> {
+        if let Some(id) = self.account_id.as_deref().filter(|id| !is_account_id(id)) {
+            bail!("--account-id must be 12 digits, not `{id}`");
+        }
+        let partition = self
+            .partition
+            .clone()
+            .unwrap_or_else(|| self.region.as_deref().map_or("aws", partition_for_region).to_owned());
+        Ok(Context {
+            account_id: self.account_id.clone(),
+            region: self.region.clone(),
+            partition: Some(partition),
+            stack_name: self.stack_name.clone(),
+            ..Context::default()
+        })
+    }
+
+    fn variables(&self) -> Map<String, Value> {
+        self.vars.iter().cloned().collect()
+    }
+}
+
+/// The Region for events without a stack ARN: the flag (or `RCFGE_DEFAULT_REGION`), else
+/// `AWS_REGION`, as in the function.
+fn event_defaults(flag: Option<String>, env: &impl Fn(&str) -> Option<String>) -> anyhow::Result<EventDefaults> {
+    let region = match flag.filter(|r| !r.is_empty()) {
+        Some(region) => Some(region),
+        None => default_region(env)?,
+    };
+    Ok(EventDefaults { region })
+}

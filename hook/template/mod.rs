@@ -1,0 +1,211 @@
+//! The template stage: from a resource type to what judges it. The type's restricted template
+//! is fetched from its source ([`store`]), kept across decisions ([`cache`]), parsed once and
+//! rendered for the decision's context ([`restricted`], with the organisation [`variables`]),
+//! then compiled into a [`Policy`]; the type's Guard rules come along when its template asks
+//! for them.
+//!
+//! ```text
+//! type ─► store ─► cache ─► Template ─► render(context, variables) ─► Policy (cached)
+//!                                     └► Guard rules (when the template names them)
+//! ```
+
+pub(crate) mod cache;
+pub(crate) mod restricted;
+pub(crate) mod store;
+pub(crate) mod variables;
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::decision::{Action, Context, is_builtin_variable};
+use crate::policy::guard::{self, GuardError, GuardRules};
+use crate::policy::{CompileError, Policy};
+use cache::{Cached, FetchError, FileCache, Pairing, PolicyCache};
+use variables::parse_variables;
+
+pub use cache::Freshness;
+pub use restricted::{RenderError, Template, TemplateError};
+pub use store::{
+    BoxFuture, DirSource, Fetch, Fetched, S3Location, S3Settings, S3Source, StoreError, TemplateLocation,
+    TemplateSource, VARIABLES_FILE, client_from_environment, file_name_for_type,
+};
+pub use variables::{VariableNameError, VariablesError, check_variable_name};
+
+/// Why a type's template, its organisation variables or its Guard rules cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot load the template for {type_name}: {source}")]
+    Store { type_name: String, source: StoreError },
+    #[error("cannot load the organisation variables ({file}): {source}")]
+    Variables { file: String, source: VariablesError },
+    #[error("the template for {type_name} is broken: {source}")]
+    Template { type_name: String, source: TemplateError },
+    #[error("the template for {type_name} cannot be rendered: {source}")]
+    Render { type_name: String, source: RenderError },
+    #[error("the template for {type_name} is not a valid schema: {source}")]
+    Compile { type_name: String, source: CompileError },
+    #[error("the Guard rules of {type_name} cannot be used: {source}")]
+    GuardRules { type_name: String, source: GuardError },
+}
+
+impl LoadError {
+    /// The placeholders that had no value, when that is the cause.
+    pub fn missing_variables(&self) -> &[String] {
+        match self {
+            LoadError::Render { source: RenderError::NoValue { names }, .. } => names,
+            _ => &[],
+        }
+    }
+}
+
+/// The templates of one source, and everything made from them, cached for as long as the
+/// source allows. `Send + Sync`; built once per process.
+pub struct Templates {
+    source: Box<dyn TemplateSource>,
+    /// Organisation variables that override `_variables.json` (`rcfge --var`).
+    overrides: Map<String, Value>,
+    templates: FileCache<Template>,
+    guard_rules: FileCache<GuardRules>,
+    variables: FileCache<Map<String, Value>>,
+    policies: PolicyCache,
+}
+
+impl Templates {
+    pub fn new(source: Box<dyn TemplateSource>, freshness: Freshness, overrides: Map<String, Value>) -> Self {
+        Templates {
+            source,
+            overrides,
+            templates: FileCache::new(freshness),
+            guard_rules: FileCache::new(freshness),
+            variables: FileCache::new(freshness),
+            policies: PolicyCache::default(),
+        }
+    }
+
+    /// Where templates come from, for messages.
+    pub fn location(&self) -> String {
+        self.source.location()
+    }
+
+    /// The type's template (`value` is `None` when the source has none), and how the cache
+    /// served it.
+    pub async fn template(&self, type_name: &str) -> Result<Cached<Template>, LoadError> {
+        let file_name = store::file_name_for_type(type_name)
+            .map_err(|source| LoadError::Store { type_name: type_name.to_owned(), source })?;
+        let cached = self
+            .templates
+            .get(self.source.as_ref(), &file_name, |fetched| {
+                Template::parse(type_name, &fetched.version, &fetched.body)
+            })
+            .await
+            .map_err(|e| match e {
+                FetchError::Store(source) => LoadError::Store { type_name: type_name.to_owned(), source },
+                FetchError::Parse(source) => LoadError::Template { type_name: type_name.to_owned(), source },
+            })?;
+        if let Some(template) = &cached.value {
+            template
+                .check_type(type_name)
+                .map_err(|source| LoadError::Template { type_name: type_name.to_owned(), source })?;
+        }
+        Ok(cached)
+    }
+
+    /// The type's Guard rules, which its template says exist: a missing file is a fault.
+    pub async fn guard_rules(&self, type_name: &str, pairing: Pairing) -> Result<Arc<GuardRules>, LoadError> {
+        let store_error = |source| LoadError::Store { type_name: type_name.to_owned(), source };
+        let file_name = guard::file_name_for(&store::file_name_for_type(type_name).map_err(store_error)?);
+        let cached = self
+            .guard_rules
+            .get_paired(self.source.as_ref(), &file_name, Some(pairing), |fetched| {
+                GuardRules::parse(&file_name, &fetched.body)
+            })
+            .await
+            .map_err(|e| match e {
+                FetchError::Store(source) => store_error(source),
+                FetchError::Parse(source) => LoadError::GuardRules { type_name: type_name.to_owned(), source },
+            })?;
+        cached.value.ok_or_else(|| LoadError::GuardRules {
+            type_name: type_name.to_owned(),
+            source: GuardError::Missing { file: file_name.clone(), location: self.source.location() },
+        })
+    }
+
+    /// The template compiled for a resource in its context, and whether it was compiled now
+    /// (not found in the cache).
+    pub async fn policy(
+        &self,
+        template: &Template,
+        logical_id: &str,
+        action: Action,
+        context: &Context,
+    ) -> Result<(Arc<Policy>, bool), LoadError> {
+        let vars = self.variables_for(template, logical_id, action, context).await?;
+        let type_name = &template.type_name;
+        let render_error = |source| LoadError::Render { type_name: type_name.clone(), source };
+        let key = (type_name.clone(), template.version.clone(), template.variable_key(&vars).map_err(render_error)?);
+        let (policy, from_cache) = self.policies.get_or_compile(key, || {
+            let schema = template.render(&vars).map_err(render_error)?;
+            Policy::compile(type_name, &template.version, schema)
+                .map_err(|source| LoadError::Compile { type_name: type_name.clone(), source })
+        })?;
+        Ok((policy, !from_cache))
+    }
+
+    /// The JSON Schema the template renders to for a resource in its context (for template
+    /// authors: `rcfge render`).
+    pub async fn rendered(
+        &self,
+        template: &Template,
+        logical_id: &str,
+        action: Action,
+        context: &Context,
+    ) -> Result<Value, LoadError> {
+        let vars = self.variables_for(template, logical_id, action, context).await?;
+        template.render(&vars).map_err(|source| LoadError::Render { type_name: template.type_name.clone(), source })
+    }
+
+    /// The organisation variables from `_variables.json` (none when the file is absent).
+    async fn organisation_variables(&self) -> Result<Arc<Map<String, Value>>, LoadError> {
+        let cached = self
+            .variables
+            .get(self.source.as_ref(), VARIABLES_FILE, |fetched| parse_variables(&fetched.body))
+            .await
+            .map_err(|e| LoadError::Variables {
+                file: VARIABLES_FILE.to_owned(),
+                source: match e {
+                    FetchError::Store(source) => VariablesError::Store(source),
+                    FetchError::Parse(source) => source,
+                },
+            })?;
+        Ok(cached.value.unwrap_or_default())
+    }
+
+    /// The values of the variables `template` uses; unknown ones are left out.
+    async fn variables_for(
+        &self,
+        template: &Template,
+        logical_id: &str,
+        action: Action,
+        context: &Context,
+    ) -> Result<Map<String, Value>, LoadError> {
+        if template.variables().is_empty() {
+            return Ok(Map::new());
+        }
+        let builtins = context.variables(&template.type_name, logical_id, action);
+        let needs_organisation = template.variables().iter().any(|name| !is_builtin_variable(name));
+        let organisation = if needs_organisation { self.organisation_variables().await? } else { Arc::new(Map::new()) };
+        let mut vars = Map::new();
+        for name in template.variables() {
+            let value = if is_builtin_variable(name) {
+                builtins.get(name)
+            } else {
+                self.overrides.get(name).or_else(|| organisation.get(name))
+            };
+            if let Some(value) = value {
+                vars.insert(name.clone(), value.clone());
+            }
+        }
+        Ok(vars)
+    }
+}
