@@ -74,7 +74,7 @@ pub const BUILTIN_VARIABLES: [&str; 10] = [
     "hookTypeName",
 ];
 
-/// Whether `name` is one of the [`BUILTIN_VARIABLES`].
+/// Whether `name` is one of the `BUILTIN_VARIABLES`.
 pub fn is_builtin_variable(name: &str) -> bool {
     BUILTIN_VARIABLES.contains(&name)
 }

@@ -27,8 +27,10 @@ pub enum AuthoringError {
     Write { path: String, source: std::io::Error },
     #[error("{path} exists; pass --force to overwrite it")]
     Exists { path: String },
-    #[error("{0}")]
-    Scaffold(String),
+    #[error("the provider schema has no typeName")]
+    NoTypeName,
+    #[error("cannot write JSON: {0}")]
+    Serialize(serde_json::Error),
     #[error("no template found for {wanted}")]
     NoTemplate { wanted: String },
     #[error("no types to import: pass --types or add templates to {dir}")]

@@ -15,8 +15,8 @@ use crate::template::store::file_name_for_type;
 pub fn scaffold_text(type_name: &str, schemas: &Path) -> Result<String, AuthoringError> {
     let file_name = file_name_for_type(type_name)?;
     let provider = read_json(&schemas.join(&file_name))?;
-    let template = scaffold(&provider, &file_name).map_err(AuthoringError::Scaffold)?;
-    let text = serde_json::to_string_pretty(&template).map_err(|e| AuthoringError::Scaffold(e.to_string()))?;
+    let template = scaffold(&provider, &file_name)?;
+    let text = serde_json::to_string_pretty(&template).map_err(AuthoringError::Serialize)?;
     Ok(format!("{text}\n"))
 }
 
@@ -39,8 +39,8 @@ pub fn write_scaffold(
 }
 
 /// The scaffold for the type described by `provider`, whose pinned file is `file_name`.
-pub fn scaffold(provider: &Value, file_name: &str) -> Result<Value, String> {
-    let type_name = provider.get("typeName").and_then(Value::as_str).ok_or("the provider schema has no typeName")?;
+pub fn scaffold(provider: &Value, file_name: &str) -> Result<Value, AuthoringError> {
+    let type_name = provider.get("typeName").and_then(Value::as_str).ok_or(AuthoringError::NoTypeName)?;
     let mut schema = json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "typeName": type_name,

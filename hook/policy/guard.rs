@@ -159,19 +159,30 @@ fn decimal_digits(n: usize) -> usize {
 
 /// `cfn-guard test -d DIR` through the library: every rule file of `dir` against its
 /// `tests/<stem>_tests.yaml`. The report when every case passes; the failing cases otherwise.
-pub fn run_tests(dir: &Path) -> Result<String, String> {
-    let mut writer = Writer::new(WriteBuffer::Vec(Vec::new())).map_err(|e| e.to_string())?;
+pub fn run_tests(dir: &Path) -> Result<String, GuardTestError> {
+    let run = |e: cfn_guard::Error| GuardTestError::Run(e.to_string());
+    let mut writer = Writer::new(WriteBuffer::Vec(Vec::new())).map_err(run)?;
     let mut reader = Reader::new(ReadBuffer::Cursor(std::io::Cursor::new(Vec::new())));
-    let test =
-        TestBuilder::default().directory(Some(dir.display().to_string())).try_build().map_err(|e| e.to_string())?;
-    let code = test.execute(&mut writer, &mut reader).map_err(|e| e.to_string())?;
-    let output = writer.stripped().map_err(|e| e.to_string())?;
+    let test = TestBuilder::default().directory(Some(dir.display().to_string())).try_build().map_err(run)?;
+    let code = test.execute(&mut writer, &mut reader).map_err(run)?;
+    let output = writer.stripped().map_err(run)?;
     if code == 0 {
         return Ok(output);
     }
     let failing: Vec<&str> =
         output.lines().filter(|l| l.contains("Evaluated") || l.contains("Testing Guard File")).collect();
-    Err(failing.join("; "))
+    Err(GuardTestError::Failing { cases: failing.join("; ") })
+}
+
+/// Why the Guard rule tests do not pass.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GuardTestError {
+    /// cfn-guard could not run them (a test file that does not parse, ...).
+    #[error("{0}")]
+    Run(String),
+    /// The cases that fail, `; `-separated.
+    #[error("{cases}")]
+    Failing { cases: String },
 }
 
 /// A parsed, checked Guard rule file.
@@ -244,7 +255,7 @@ impl GuardRules {
     }
 
     /// The violations of `properties` (already normalised) for one resource. Properties over
-    /// [`MAX_INPUT_BYTES`] or [`MAX_INPUT_PATH_BYTES`] are refused before Guard sees them.
+    /// [`MAX_INPUT_BYTES`] or `MAX_INPUT_PATH_BYTES` are refused before Guard sees them.
     pub fn check(&self, type_name: &str, logical_id: &str, properties: &Value) -> Result<Vec<Violation>, GuardError> {
         self.check_measured(type_name, logical_id, properties, InputSize::of(logical_id, properties))
     }

@@ -1,7 +1,7 @@
 //! A policy: a rendered template compiled once into everything that judges a resource (the
-//! validator, and the schema shape that scalar [`normalize`] follows), and judging a resource's
+//! validator, and the schema shape that scalar `normalize` follows), and judging a resource's
 //! properties with it: normalise, validate against the schema and word each finding
-//! ([`schema`]), then run the type's [`guard`] rules.
+//! (`schema`), then run the type's `guard` rules.
 //!
 //! ```text
 //! properties ─► normalize ─► schema (validate) ─► guard ─► violations
@@ -21,7 +21,7 @@ use crate::decision::Violation;
 use guard::InputSize;
 use normalize::Normalizer;
 
-pub use guard::{GuardError, GuardRules, MAX_INPUT_BYTES, run_tests};
+pub use guard::{GuardError, GuardRules, GuardTestError, MAX_INPUT_BYTES, run_tests};
 pub use normalize::NormalizeError;
 
 /// Backtracking steps a `pattern` may take on one value before the match is refused. Provider

@@ -1,7 +1,7 @@
 //! `rcfge validate --format junit`: JUnit XML for CI dashboards. One test suite per file, one
 //! test case per resource: a violation is a `<failure>`, a resource that could not be
 //! evaluated (or a file that could not be read) is an `<error>`. Names and messages quote the
-//! stack template, so every one goes through [`escape`]: the document stays well-formed XML 1.0
+//! stack template, so every one goes through `escape`: the document stays well-formed XML 1.0
 //! whatever characters a logical ID or property key holds.
 
 use std::fmt::Write;

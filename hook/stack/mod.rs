@@ -1,7 +1,7 @@
 //! Stack templates: judging every resource of a CloudFormation template, for `rcfge validate`
-//! and for the hook's STACK and CHANGE_SET targets. The file is [`read`] (JSON or YAML, with
-//! [`position`]s for findings), its intrinsic functions resolved per scenario
-//! ([`intrinsics`]), and each resource handed to the [`Engine`] as a [`Target`].
+//! and for the hook's STACK and CHANGE_SET targets. The file is `read` (JSON or YAML, with
+//! `position`s for findings), its intrinsic functions resolved per scenario
+//! (`intrinsics`), and each resource handed to the [`Engine`] as a [`Target`].
 //!
 //! ```text
 //! text ─► read ─► StackTemplate ─► intrinsics (per scenario) ─► Target ─► Engine::decide

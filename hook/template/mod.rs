@@ -1,6 +1,6 @@
 //! The template stage: from a resource type to what judges it. The type's restricted template
-//! is fetched from its source ([`store`]), kept across decisions ([`cache`]), parsed once and
-//! rendered for the decision's context ([`restricted`], with the organisation [`variables`]),
+//! is fetched from its source (`store`), kept across decisions (`cache`), parsed once and
+//! rendered for the decision's context (`restricted`, with the organisation `variables`),
 //! then compiled into a [`Policy`]; the type's Guard rules come along when its template asks
 //! for them.
 //!

@@ -2,6 +2,7 @@
 //! nothing past [`resolve`] sees a clap type or reads the environment.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::bail;
@@ -118,6 +119,18 @@ enum SchemasCommand {
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum Format {
     Text,
+    Json,
+    Sarif,
+    Junit,
+}
+
+/// How `rcfge validate` prints its report.
+#[derive(Clone, Copy)]
+pub enum Output {
+    /// Text, in colour or not.
+    Text {
+        colour: bool,
+    },
     Json,
     Sarif,
     Junit,
@@ -261,7 +274,7 @@ pub enum Run {
         source: Source,
         context: Context,
         files: Vec<PathBuf>,
-        format: Format,
+        output: Output,
         options: StackOptions,
     },
     Render {
@@ -323,7 +336,14 @@ pub fn resolve(cli: Cli, env: &impl Fn(&str) -> Option<String>) -> anyhow::Resul
             let options =
                 StackOptions { parameters: given, mode: Mode::EveryBranch, action: Action::Create, positions: true };
             let source = source.resolve(context.variables(), env)?;
-            Run::Validate { source, context: context.context()?, files, format, options }
+            // Colour only for a person: a terminal, and no NO_COLOR (https://no-color.org).
+            let output = match format {
+                Format::Text => Output::Text { colour: std::io::stdout().is_terminal() && env("NO_COLOR").is_none() },
+                Format::Json => Output::Json,
+                Format::Sarif => Output::Sarif,
+                Format::Junit => Output::Junit,
+            };
+            Run::Validate { source, context: context.context()?, files, output, options }
         }
         Command::Render { type_name, source, context, logical_id } => {
             let source = source.resolve(context.variables(), env)?;

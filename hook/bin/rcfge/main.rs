@@ -5,7 +5,6 @@
 
 mod flags;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -17,7 +16,7 @@ use rcfge::report::{self, events, exit};
 use rcfge::template::{S3Location, client_from_environment};
 use rcfge::{Action, Engine, stack};
 
-use flags::{Cli, Format, Run, Source};
+use flags::{Cli, Output, Run, Source};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -65,17 +64,14 @@ fn run(command: Run) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         match command {
-            Run::Validate { source, context, files, format, options } => {
+            Run::Validate { source, context, files, output, options } => {
                 let engine = engine(source).await?;
                 let reports = stack::check_files(&engine, &context, &options, &files).await;
-                match format {
-                    Format::Text => {
-                        let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-                        out!("{}", report::text_styled(&reports, colour));
-                    }
-                    Format::Json => outln!("{}", serde_json::to_string_pretty(&report::json::render(&reports))?),
-                    Format::Sarif => outln!("{}", serde_json::to_string_pretty(&report::sarif::render(&reports))?),
-                    Format::Junit => out!("{}", report::junit::render(&reports)),
+                match output {
+                    Output::Text { colour } => out!("{}", report::text_styled(&reports, colour)),
+                    Output::Json => outln!("{}", serde_json::to_string_pretty(&report::json::render(&reports))?),
+                    Output::Sarif => outln!("{}", serde_json::to_string_pretty(&report::sarif::render(&reports))?),
+                    Output::Junit => out!("{}", report::junit::render(&reports)),
                 }
                 Ok(report::exit_code(&reports))
             }
