@@ -1,7 +1,6 @@
-//! Configuration, in one place: the environment variables the Lambda function (and, for S3 and
-//! the default Region, the CLI) reads, checked once at start-up, and the one function that turns
-//! settings into an [`Engine`]. A bad setting stops the function from starting (CloudFormation
-//! then fails the hook, closed) rather than being guessed at.
+//! The environment variables rcfge reads: all of the Lambda function's, checked once at
+//! start-up, and the S3 settings the CLI shares with it. A bad setting stops the function from
+//! starting (CloudFormation then fails the hook, closed) rather than being guessed at.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -71,23 +70,13 @@ impl HookConfig {
             freshness: self.freshness,
             ..EngineConfig::default()
         };
-        open_engine(&self.templates, &self.s3, config).await
+        Engine::open(&self.templates, &self.s3, config).await
     }
 
     /// What events that lack a Region fall back to.
     pub fn event_defaults(&self) -> EventDefaults {
         EventDefaults { region: self.default_region.clone() }
     }
-}
-
-/// An engine over the templates at `templates`: the one place the Lambda function and the CLI
-/// build theirs.
-pub async fn open_engine(
-    templates: &TemplateLocation,
-    s3: &S3Settings,
-    config: EngineConfig,
-) -> Result<Engine, StoreError> {
-    Ok(Engine::new(templates.open(s3).await?, config))
 }
 
 /// S3 client settings from the environment: `RCFGE_S3_FORCE_PATH_STYLE` (`1`/`true`,
@@ -127,7 +116,7 @@ fn exempt_types(get: &impl Fn(&str) -> Option<String>) -> Result<BTreeSet<String
 }
 
 /// The Region for events without a stack ARN: `RCFGE_DEFAULT_REGION`, else `AWS_REGION`.
-pub fn default_region(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
+fn default_region(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
     for name in ["RCFGE_DEFAULT_REGION", "AWS_REGION"] {
         if let Some(region) = get(name).filter(|v| !v.is_empty()) {
             let plain = region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');

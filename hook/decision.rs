@@ -165,13 +165,6 @@ pub struct Fault {
     pub missing_variables: Vec<String>,
 }
 
-impl Fault {
-    /// A fault with nothing more to it than its message.
-    pub fn new(message: impl Into<String>) -> Self {
-        Fault { message: message.into(), missing_variables: Vec::new() }
-    }
-}
-
 /// One reason a resource is refused.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Violation {

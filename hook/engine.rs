@@ -1,25 +1,30 @@
 //! The engine, the decision core: one [`Target`] in, one [`Decision`] out. It asks the
 //! template stage for what judges the target's type and has the policy judge the properties;
-//! every fault on the way becomes a [`Fault`], so [`Engine::decide`] never fails.
+//! every fault on the way, a panic included, becomes a [`Fault`], so [`Engine::decide`] never
+//! fails. Its time budget is its caller's: the stage a decision is working on is recorded
+//! ([`Progress`]), so that an answer that runs out of time names what did not finish.
 //!
 //! ```text
 //! Target ─► template (store, cache, render, compile) ─► Policy, Guard rules
-//!        ─► policy::judge (normalize, validate, guard) ─► Verdict
+//!        ─► policy::judge (normalize, schema, guard) ─► Verdict
 //! ```
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
 
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
-use crate::budget::{CatchUnwind, join_error_message, progress};
 use crate::decision::{Action, CacheUse, Context, Decision, Fault, Target, Verdict, Violation};
 use crate::policy::guard::{GuardRules, InputSize};
 use crate::policy::{self, JudgeError, Policy};
 use crate::template::cache::{Freshness, Pairing};
 use crate::template::restricted::Template;
-use crate::template::store::TemplateSource;
+use crate::template::store::{S3Settings, StoreError, TemplateLocation, TemplateSource};
 use crate::template::{LoadError, Templates};
 
 /// The largest properties judged, as compact JSON. CloudFormation accepts templates of at
@@ -59,7 +64,7 @@ pub struct EngineConfig {
 
 /// Why a resource could not be judged; it becomes the verdict's [`Fault`].
 #[derive(Debug, thiserror::Error)]
-pub enum EngineError {
+pub(crate) enum EngineError {
     #[error("no template for {type_name} in {location}: the type is not approved")]
     NoTemplate { type_name: String, location: String },
     #[error(transparent)]
@@ -129,6 +134,12 @@ impl Engine {
         }
     }
 
+    /// An engine over the templates at `location` (a directory, or S3 with `s3`'s settings):
+    /// how the Lambda function and the CLI build theirs.
+    pub async fn open(location: &TemplateLocation, s3: &S3Settings, config: EngineConfig) -> Result<Self, StoreError> {
+        Ok(Engine::new(location.open(s3).await?, config))
+    }
+
     /// Where templates come from, for messages.
     pub fn location(&self) -> String {
         self.templates.location()
@@ -166,7 +177,7 @@ impl Engine {
         let rendered = async {
             let template =
                 self.templates.template(type_name).await?.value.ok_or_else(|| self.no_template(type_name))?;
-            Ok::<_, EngineError>(self.templates.rendered(&template, logical_id, action, context).await?)
+            Ok::<_, EngineError>(self.templates.rendered(&template, type_name, logical_id, action, context).await?)
         };
         rendered.await.map_err(Fault::from)
     }
@@ -196,7 +207,7 @@ impl Engine {
             }
         }
         let (policy, compiled) =
-            self.templates.policy(&template, &target.logical_id, target.action, &target.context).await?;
+            self.templates.policy(&template, type_name, &target.logical_id, target.action, &target.context).await?;
         trace.compiled = compiled;
         let rules = if template.guard_rules {
             // The rules are used with this copy of the template: never older, nor stale unless
@@ -208,7 +219,13 @@ impl Engine {
         } else {
             None
         };
-        let work = Work { logical_id: target.logical_id.clone(), properties: properties.clone(), policy, rules };
+        let work = Work {
+            type_name: type_name.clone(),
+            logical_id: target.logical_id.clone(),
+            properties: properties.clone(),
+            policy,
+            rules,
+        };
         let violations = self.judge(work).await?;
         Ok(Outcome::of(if violations.is_empty() { Verdict::Compliant } else { Verdict::NonCompliant(violations) }))
     }
@@ -224,7 +241,7 @@ impl Engine {
             return Ok(work.run()?);
         }
         let size = InputSize::of(&work.logical_id, &work.properties).json_bytes;
-        let subject = format!("{} ({})", work.logical_id, work.policy.type_name);
+        let subject = format!("{} ({})", work.logical_id, work.type_name);
         progress(|| {
             format!(
                 "waiting to judge {subject} ({size} bytes of properties) while an earlier large judgement still runs"
@@ -269,6 +286,8 @@ impl Engine {
 /// The CPU work of a decision, with everything it needs owned or shared read-only, so that it
 /// can run on another thread and outlive the decision that started it.
 struct Work {
+    /// The type as the resource names it: what Guard rules match on and messages say.
+    type_name: String,
     logical_id: String,
     /// A copy of the resource's properties, normalised in place.
     properties: Value,
@@ -278,7 +297,7 @@ struct Work {
 
 impl Work {
     fn run(self) -> Result<Vec<Violation>, JudgeError> {
-        policy::judge(&self.policy, self.rules.as_deref(), &self.logical_id, self.properties)
+        policy::judge(&self.policy, self.rules.as_deref(), &self.type_name, &self.logical_id, self.properties)
     }
 }
 
@@ -335,9 +354,128 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
+/// Runs a future; a panic inside it resolves to `Err(message)` instead of unwinding further.
+pub struct CatchUnwind<F> {
+    inner: Pin<Box<F>>,
+}
+
+impl<F> CatchUnwind<F> {
+    pub fn new(future: F) -> Self {
+        CatchUnwind { inner: Box::pin(future) }
+    }
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        let inner = &mut self.get_mut().inner;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(panic_message(payload.as_ref()))),
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
+tokio::task_local! {
+    /// What the current decision is doing, for the message of one that runs out of time.
+    static PROGRESS: Progress;
+}
+
+/// What a decision was last doing, shared with whoever waits for it: when the time is up,
+/// the answer names the stage that did not finish.
+#[derive(Clone, Debug, Default)]
+pub struct Progress(Arc<Mutex<Option<String>>>);
+
+impl Progress {
+    /// Runs `future` with its stages recorded here.
+    pub async fn watch<F: Future>(&self, future: F) -> F::Output {
+        PROGRESS.scope(self.clone(), future).await
+    }
+
+    /// The last stage recorded, if any.
+    pub fn last(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|stage| stage.clone())
+    }
+
+    /// Records a stage.
+    pub fn set(&self, stage: String) {
+        if let Ok(mut current) = self.0.lock() {
+            *current = Some(stage);
+        }
+    }
+}
+
+/// Records what the current decision is doing, when someone watches it.
+pub fn progress(stage: impl FnOnce() -> String) {
+    let _ = PROGRESS.try_with(|progress| progress.set(stage()));
+}
+
+/// The message of a judgement thread that panicked (or, never here, was cancelled).
+pub fn join_error_message(error: tokio::task::JoinError) -> String {
+    if !error.is_panic() {
+        return "the judgement was cancelled".to_owned();
+    }
+    panic_message(error.into_panic().as_ref())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    }
+
+    fn block_on<T>(f: impl Future<Output = T>) -> T {
+        runtime().block_on(f)
+    }
+
+    #[test]
+    fn passes_values_through_and_catches_panics() {
+        assert_eq!(block_on(CatchUnwind::new(async { 7 })), Ok(7));
+        let caught = block_on(CatchUnwind::new(async {
+            tokio::task::yield_now().await;
+            if true {
+                panic!("boom {}", 1);
+            }
+        }));
+        assert_eq!(caught, Err("boom 1".to_owned()));
+    }
+
+    #[test]
+    fn a_panic_on_the_judgement_thread_keeps_its_message() {
+        let joined = runtime().block_on(async {
+            tokio::task::spawn_blocking(|| {
+                if true {
+                    panic!("boom {}", 2);
+                }
+            })
+            .await
+        });
+        assert_eq!(join_error_message(joined.unwrap_err()), "boom 2");
+    }
+
+    #[test]
+    fn progress_is_recorded_only_where_someone_watches() {
+        let watched = Progress::default();
+        runtime().block_on(watched.watch(async {
+            tokio::task::yield_now().await;
+            progress(|| "judging".to_owned());
+        }));
+        assert_eq!(watched.last().as_deref(), Some("judging"));
+        // Outside a watch, recording is a no-op rather than a panic.
+        progress(|| unreachable!("not evaluated without a watcher"));
+    }
 
     #[test]
     fn the_size_estimate_stops_early_and_errs_large() {

@@ -1,5 +1,5 @@
 //! Strict JSON parsing (like `serde_json::from_slice`, but a duplicate object key is an error),
-//! and JSON pointer segments.
+//! JSON pointer segments, and text cut to length for messages.
 //!
 //! CloudFormation refuses templates with duplicate keys. A validator that silently keeps the
 //! last one would judge a different document than the one deployed, so we refuse them too.
@@ -93,8 +93,16 @@ impl<'de> Visitor<'de> for StrictVisitor {
 }
 
 /// A key as one JSON pointer segment (`~` and `/` escaped, RFC 6901).
-pub fn pointer_segment(segment: &str) -> String {
+pub(crate) fn pointer_segment(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
+}
+
+/// `text` cut to at most `max` characters, with `…` when cut.
+pub(crate) fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max.saturating_sub(1)) {
+        Some((end, _)) if text.chars().count() > max => format!("{}…", &text[..end]),
+        _ => text.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -122,5 +130,11 @@ mod tests {
     #[test]
     fn unicode_escaped_keys_are_the_same_key() {
         assert!(from_str(r#"{"a": 1, "\u0061": 2}"#).is_err());
+    }
+
+    #[test]
+    fn shorten_respects_char_boundaries() {
+        assert_eq!(shorten("héllo", 3), "hé…");
+        assert_eq!(shorten("abc", 3), "abc");
     }
 }

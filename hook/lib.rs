@@ -23,14 +23,17 @@
 //!
 //! # Reading one decision
 //!
-//! A RESOURCE hook event: `bin/rcfge-hook.rs` → `lambda/mod.rs` (the request path, within its
-//! time budget) → `lambda/event.rs` (event to [`Target`]) → `engine.rs` ([`Engine::decide`]) →
-//! `template/mod.rs` (the type's template, rendered and compiled) → `policy/mod.rs` (judging the
-//! properties) → `decision.rs` (what was concluded) → `lambda/response.rs` (the answer).
+//! A RESOURCE hook event is decided in eight files: `bin/rcfge-hook.rs` (hands the event bytes
+//! over) → `lambda/mod.rs` (the request path, within its time budget) → `lambda/event.rs` (event
+//! to [`Target`]) → `engine.rs` ([`Engine::decide`]) → `template/mod.rs` (the type's template,
+//! rendered and compiled) → `policy/mod.rs` (judging the properties) → `decision.rs` (what was
+//! concluded) → `lambda/response.rs` (the answer). The log line about it is `lambda/record.rs`.
 //!
-//! `rcfge validate`: `bin/rcfge/main.rs` (with `flags.rs`) → `stack/mod.rs` (every resource of
-//! every file) → `stack/read.rs` → `stack/intrinsics.rs` → `engine.rs` → `template/mod.rs` →
-//! `policy/mod.rs` → `decision.rs` → `report/mod.rs`.
+//! `rcfge validate` on a JSON file, in ten: `bin/rcfge/main.rs` and `flags.rs` (the arguments)
+//! → `stack/mod.rs` (every resource of every file) → `stack/read.rs` (the file) →
+//! `stack/intrinsics/mod.rs` (each scenario) → `engine.rs` → `template/mod.rs` →
+//! `policy/mod.rs` → `decision.rs` → `report/mod.rs` (the text). A YAML file is read into the
+//! same JSON by `stack/yaml.rs`.
 //!
 //! # Glossary of outcomes
 //!
@@ -46,10 +49,9 @@
 //! | [`HookResponse`] | the answer to CloudFormation, in the hook's wire format |
 //! | [`lambda::DecisionRecord`] | the log line and metrics about one answer |
 //! | [`lambda::Answer`] | a hook response with its decision record: what [`lambda::answer_bytes`] returns |
-//! | [`lambda::RequestError`] | why a whole request could not be judged (malformed event, payload, time budget) |
+//! | `lambda::RequestError` | why a whole request could not be judged (malformed event, payload, time budget); it is answered `InternalFailure` |
 
 // The decision core: plain data, the engine and its two stages.
-mod budget;
 mod decision;
 mod engine;
 pub mod json;
@@ -65,8 +67,8 @@ pub mod stack;
 
 pub use decision::{
     Action, CacheUse, Context, Decision, Fault, Position, Reason, Target, Verdict, Violation, is_account_id,
-    is_builtin_variable, partition_for_region,
+    partition_for_region,
 };
-pub use engine::{Engine, EngineConfig, EngineError, MAX_PROPERTIES_BYTES};
+pub use engine::{Engine, EngineConfig, MAX_PROPERTIES_BYTES};
 pub use lambda::response::HookResponse;
 pub use template::{DirSource, TemplateSource};

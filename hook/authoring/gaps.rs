@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::path::Path;
 
 use super::shape::{ancestors, is_under, path_of_property_pointer, property_paths};
-use super::{AuthoringError, read_json, template_files};
+use super::{AuthoringError, declared_types, read_json};
 use crate::template::store::file_name_for_type;
 
 /// The report for every template of `templates` (or only the one for `type_name`), each against
@@ -21,11 +21,7 @@ pub fn for_templates(
 ) -> Result<Vec<GapReport>, AuthoringError> {
     let mut reports = Vec::new();
     let new_properties = super::import::read_new_properties(schemas);
-    for path in template_files(templates)? {
-        let template = read_json(&path)?;
-        let Some(declared) = template.get("typeName").and_then(Value::as_str).map(str::to_owned) else {
-            continue;
-        };
+    for (template, declared) in declared_types(templates)? {
         if type_name.is_some_and(|wanted| wanted != declared) {
             continue;
         }
@@ -63,7 +59,7 @@ pub struct Gap {
 
 /// Compares a template with its provider schema; `new_upstream` are the property paths that
 /// appeared in the provider schema since the previous snapshot.
-pub fn gaps(type_name: &str, template: &Value, provider: &Value, new_upstream: &BTreeSet<String>) -> GapReport {
+pub(crate) fn gaps(type_name: &str, template: &Value, provider: &Value, new_upstream: &BTreeSet<String>) -> GapReport {
     let read_only: BTreeSet<String> = provider
         .get("readOnlyProperties")
         .and_then(Value::as_array)

@@ -12,18 +12,18 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::shape::property_paths;
-use super::{AuthoringError, template_files};
+use super::{AuthoringError, declared_types};
 use crate::template::store::file_name_for_type;
 
 /// Beside the pinned schemas: for each type, the property paths its last import added.
-pub const NEW_PROPERTIES_FILE: &str = "NEW-PROPERTIES.json";
+pub(crate) const NEW_PROPERTIES_FILE: &str = "NEW-PROPERTIES.json";
 
 /// The Region whose schemas a cfn-lint distribution is read for.
-pub const CFN_LINT_REGION: &str = "us-east-1";
+pub(crate) const CFN_LINT_REGION: &str = "us-east-1";
 
 /// Where provider schemas are read from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SchemaSource {
+pub(crate) enum SchemaSource {
     /// Files named like templates (`aws-s3-bucket.json`), as in an unpacked
     /// `CloudformationSchema.zip`.
     Folder(PathBuf),
@@ -33,25 +33,14 @@ pub enum SchemaSource {
     Zip(PathBuf),
 }
 
-/// Why schemas cannot be imported.
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    #[error("{path}: {reason}")]
-    Read { path: PathBuf, reason: String },
-    #[error("no provider schema for {type_name} in {source_description}")]
-    Missing { type_name: String, source_description: String },
-    #[error("{0}")]
-    TypeName(#[from] crate::template::store::StoreError),
-}
-
 impl SchemaSource {
     /// Recognises a cfn-lint distribution, else takes `from` as a folder of schema files.
-    pub fn detect(from: &Path) -> Result<Self, ImportError> {
+    pub fn detect(from: &Path) -> Result<Self, AuthoringError> {
         if from.is_file() && from.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")) {
             return Ok(SchemaSource::Zip(from.to_owned()));
         }
         if !from.is_dir() {
-            return Err(ImportError::Read { path: from.to_owned(), reason: "not a directory".into() });
+            return Err(AuthoringError::Unreadable { path: from.to_owned(), reason: "not a directory".into() });
         }
         if from.join(providers_file()).is_file() {
             let pkg_info = std::fs::read_to_string(from.join("PKG-INFO")).unwrap_or_default();
@@ -74,7 +63,7 @@ impl SchemaSource {
     }
 
     /// The provider schema of one type.
-    pub fn load(&self, type_name: &str) -> Result<(Value, String), ImportError> {
+    pub fn load(&self, type_name: &str) -> Result<(Value, String), AuthoringError> {
         let (path, origin) = match self {
             SchemaSource::Zip(archive) => return self.load_from_zip(archive, type_name),
             SchemaSource::Folder(dir) => {
@@ -82,7 +71,7 @@ impl SchemaSource {
                 (dir.join(&file), file)
             }
             SchemaSource::CfnLint { root, .. } => {
-                let providers = read_json(&root.join(providers_file()))?;
+                let providers = read_provider_json(&root.join(providers_file()))?;
                 let hash = providers.get(type_name).and_then(Value::as_str).ok_or_else(|| self.missing(type_name))?;
                 (root.join(resources_dir()).join(format!("{hash}.json")), format!("resources/{hash}.json"))
             }
@@ -90,15 +79,15 @@ impl SchemaSource {
         if !path.is_file() {
             return Err(self.missing(type_name));
         }
-        let schema = read_json(&path)?;
+        let schema = read_provider_json(&path)?;
         if schema.get("typeName").and_then(Value::as_str) != Some(type_name) {
-            return Err(ImportError::Read { path, reason: format!("its typeName is not {type_name}") });
+            return Err(AuthoringError::Unreadable { path, reason: format!("its typeName is not {type_name}") });
         }
         Ok((schema, origin))
     }
 
-    fn load_from_zip(&self, archive: &Path, type_name: &str) -> Result<(Value, String), ImportError> {
-        let unreadable = |reason: String| ImportError::Read { path: archive.to_owned(), reason };
+    fn load_from_zip(&self, archive: &Path, type_name: &str) -> Result<(Value, String), AuthoringError> {
+        let unreadable = |reason: String| AuthoringError::Unreadable { path: archive.to_owned(), reason };
         let file = std::fs::File::open(archive).map_err(|e| unreadable(e.to_string()))?;
         let mut zip = zip::ZipArchive::new(file).map_err(|e| unreadable(e.to_string()))?;
         let wanted = file_name_for_type(type_name)?;
@@ -118,18 +107,14 @@ impl SchemaSource {
         Ok((schema, entry_name))
     }
 
-    fn missing(&self, type_name: &str) -> ImportError {
-        ImportError::Missing { type_name: type_name.to_owned(), source_description: self.describe() }
+    fn missing(&self, type_name: &str) -> AuthoringError {
+        AuthoringError::NoProviderSchema { type_name: type_name.to_owned(), source_description: self.describe() }
     }
 }
 
 /// The types the templates of `templates` are for.
-pub fn template_types(templates: &Path) -> Result<Vec<String>, AuthoringError> {
-    let mut declared = Vec::new();
-    for path in template_files(templates)? {
-        declared.extend(super::read_json(&path)?.get("typeName").and_then(Value::as_str).map(str::to_owned));
-    }
-    Ok(declared)
+pub(crate) fn template_types(templates: &Path) -> Result<Vec<String>, AuthoringError> {
+    Ok(declared_types(templates)?.into_iter().map(|(_, type_name)| type_name).collect())
 }
 
 /// `rcfge schemas import`: pins the schemas of `types` (default: the type of every template in
@@ -145,29 +130,29 @@ pub fn import_for_templates(
         return Err(AuthoringError::NoTypes { dir: templates.display().to_string() });
     }
     let source = SchemaSource::detect(from)?;
-    std::fs::create_dir_all(schemas)
-        .map_err(|source| AuthoringError::Write { path: schemas.display().to_string(), source })?;
+    std::fs::create_dir_all(schemas)?;
     let files = import(&source, &types, schemas)?;
     Ok((files.len(), source.describe()))
 }
 
 /// Imports the schemas of `types` into `to`, and rewrites `to/SOURCE.md`, keeping the rows of
 /// the schemas it did not import. Returns the files written.
-pub fn import(source: &SchemaSource, types: &[String], to: &Path) -> Result<Vec<String>, ImportError> {
+pub(crate) fn import(source: &SchemaSource, types: &[String], to: &Path) -> Result<Vec<String>, AuthoringError> {
     let kept = previous_rows(to, &source.describe());
     let mut rows = BTreeMap::new();
     let mut new_properties = read_new_properties(to);
     for type_name in types {
         let (schema, origin) = source.load(type_name)?;
         let file = file_name_for_type(type_name)?;
-        if let Ok(previous) = read_json(&to.join(&file)) {
+        if let Ok(previous) = read_provider_json(&to.join(&file)) {
             let before = property_paths(&previous);
             let added: Vec<String> = property_paths(&schema).into_keys().filter(|p| !before.contains_key(p)).collect();
             new_properties.insert(type_name.clone(), added);
         }
         let text = format!("{}\n", serde_json::to_string_pretty(&sorted(schema)).unwrap_or_default());
         let path = to.join(&file);
-        std::fs::write(&path, text).map_err(|e| ImportError::Read { path: path.clone(), reason: e.to_string() })?;
+        std::fs::write(&path, text)
+            .map_err(|e| AuthoringError::Unreadable { path: path.clone(), reason: e.to_string() })?;
         rows.insert(type_name.clone(), (file, origin));
     }
     let written: Vec<String> = rows.values().map(|(file, _)| file.clone()).collect();
@@ -175,10 +160,10 @@ pub fn import(source: &SchemaSource, types: &[String], to: &Path) -> Result<Vec<
     all_rows.extend(rows);
     let path = to.join("SOURCE.md");
     std::fs::write(&path, source_md(source, &all_rows))
-        .map_err(|e| ImportError::Read { path, reason: e.to_string() })?;
+        .map_err(|e| AuthoringError::Unreadable { path, reason: e.to_string() })?;
     let path = to.join(NEW_PROPERTIES_FILE);
     let text = format!("{}\n", serde_json::to_string_pretty(&new_properties).unwrap_or_default());
-    std::fs::write(&path, text).map_err(|e| ImportError::Read { path, reason: e.to_string() })?;
+    std::fs::write(&path, text).map_err(|e| AuthoringError::Unreadable { path, reason: e.to_string() })?;
     Ok(written)
 }
 
@@ -220,7 +205,7 @@ fn source_md(source: &SchemaSource, rows: &BTreeMap<String, (String, String)>) -
 }
 
 /// The property paths the last import added, per type (empty when there is no record).
-pub fn read_new_properties(dir: &Path) -> BTreeMap<String, Vec<String>> {
+pub(crate) fn read_new_properties(dir: &Path) -> BTreeMap<String, Vec<String>> {
     std::fs::read(dir.join(NEW_PROPERTIES_FILE)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
 }
 
@@ -237,9 +222,11 @@ fn sorted(value: Value) -> Value {
     }
 }
 
-fn read_json(path: &Path) -> Result<Value, ImportError> {
-    let body = std::fs::read(path).map_err(|e| ImportError::Read { path: path.to_owned(), reason: e.to_string() })?;
-    serde_json::from_slice(&body).map_err(|e| ImportError::Read { path: path.to_owned(), reason: e.to_string() })
+fn read_provider_json(path: &Path) -> Result<Value, AuthoringError> {
+    let body =
+        std::fs::read(path).map_err(|e| AuthoringError::Unreadable { path: path.to_owned(), reason: e.to_string() })?;
+    serde_json::from_slice(&body)
+        .map_err(|e| AuthoringError::Unreadable { path: path.to_owned(), reason: e.to_string() })
 }
 
 fn providers_file() -> PathBuf {
@@ -289,7 +276,10 @@ mod tests {
             source_md.contains("version 9.9.9")
                 && source_md.contains("| AWS::X::Y | aws-x-y.json | resources/abc123.json |")
         );
-        assert!(matches!(import(&source, &["AWS::No::Such".to_owned()], out.path()), Err(ImportError::Missing { .. })));
+        assert!(matches!(
+            import(&source, &["AWS::No::Such".to_owned()], out.path()),
+            Err(AuthoringError::NoProviderSchema { .. })
+        ));
 
         // Importing another type keeps the rows of the schemas already pinned.
         std::fs::write(out.path().join("aws-a-b.json"), "{}").unwrap();
@@ -332,10 +322,10 @@ mod tests {
         assert_eq!(source, SchemaSource::Zip(archive.clone()));
         let out = tempfile::tempdir().unwrap();
         assert_eq!(import(&source, &["AWS::X::Y".to_owned()], out.path()).unwrap(), ["aws-x-y.json"]);
-        assert!(matches!(source.load("AWS::No::Such"), Err(ImportError::Missing { .. })));
+        assert!(matches!(source.load("AWS::No::Such"), Err(AuthoringError::NoProviderSchema { .. })));
         std::fs::write(dir.path().join("broken.zip"), b"not a zip").unwrap();
         let broken = SchemaSource::detect(&dir.path().join("broken.zip")).unwrap();
-        assert!(matches!(broken.load("AWS::X::Y"), Err(ImportError::Read { .. })));
+        assert!(matches!(broken.load("AWS::X::Y"), Err(AuthoringError::Unreadable { .. })));
     }
 
     #[test]
@@ -347,7 +337,7 @@ mod tests {
         assert_eq!(source, SchemaSource::Folder(dir.path().to_owned()));
         assert!(source.load("AWS::X::Y").is_ok());
         assert!(
-            matches!(source.load("AWS::X::Z"), Err(ImportError::Read { .. })),
+            matches!(source.load("AWS::X::Z"), Err(AuthoringError::Unreadable { .. })),
             "a file holding another type is refused"
         );
     }

@@ -12,7 +12,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use super::shape::{ancestors, is_under, property_paths, types_within};
-use super::{DRAFT7_FORMATS, is_known_keyword};
+use super::{DRAFT7_FORMATS, is_known_keyword, template_files};
 use crate::decision::{Action, Context, is_builtin_variable};
 use crate::json::pointer_segment;
 use crate::policy::{CompileError, Policy};
@@ -28,47 +28,45 @@ pub struct Finding {
     pub message: String,
 }
 
+/// What linting a directory found, and how many templates it read.
+#[derive(Debug)]
+pub struct Linted {
+    pub findings: Vec<Finding>,
+    pub templates: usize,
+}
+
 /// Lints every template (`*.json` but `_variables.json`) in `templates` against the pinned
 /// provider schemas of the same name in `schemas`.
-pub fn lint_dir(templates: &Path, schemas: &Path) -> std::io::Result<Vec<Finding>> {
+pub fn lint_dir(templates: &Path, schemas: &Path) -> std::io::Result<Linted> {
     let organisation = match std::fs::read(templates.join(VARIABLES_FILE)) {
         Ok(body) => parse_variables(&body).unwrap_or_default(),
         Err(_) => Map::new(),
     };
     let mut findings = Vec::new();
-    for path in template_files(templates)? {
+    let files = template_files(templates)?;
+    for path in &files {
         let file = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let body = std::fs::read(&path)?;
+        let body = std::fs::read(path)?;
         let provider = std::fs::read(schemas.join(&file)).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok());
         findings.extend(lint_template(&file, &body, provider.as_ref(), &organisation));
     }
-    Ok(findings)
+    Ok(Linted { findings, templates: files.len() })
 }
 
 /// What `rcfge templates lint` prints: one line per finding, then the counts.
-pub fn text(dir: &Path, findings: &[Finding], templates: usize) -> String {
+pub fn text(dir: &Path, linted: &Linted) -> String {
     let mut out = String::new();
-    for f in findings {
+    for f in &linted.findings {
         out.push_str(&format!("{}/{}:{}: {}\n", dir.display(), f.file, f.pointer, f.message));
     }
     let plural = |n: usize, word: &str| if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") };
-    out.push_str(&format!("{}, {}\n", plural(templates, "template"), plural(findings.len(), "finding")));
+    let (templates, findings) = (plural(linted.templates, "template"), plural(linted.findings.len(), "finding"));
+    out.push_str(&format!("{templates}, {findings}\n"));
     out
 }
 
-/// The template files of a directory, sorted.
-pub fn template_files(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .filter(|p| p.file_name().is_some_and(|n| n != VARIABLES_FILE))
-        .collect();
-    files.sort();
-    Ok(files)
-}
-
 /// Lints one template file.
-pub fn lint_template(
+pub(crate) fn lint_template(
     file: &str,
     body: &[u8],
     provider: Option<&Value>,

@@ -14,22 +14,29 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::template::store::StoreError;
+use crate::template::store::{StoreError, VARIABLES_FILE};
 
-/// Why an authoring command cannot do its work.
+/// Why an authoring command cannot do its work. The CLI prints it with its cause (`source`).
 #[derive(Debug, thiserror::Error)]
 pub enum AuthoringError {
-    #[error("cannot read {path}: {source}")]
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("cannot read {path}")]
     Read { path: String, source: std::io::Error },
-    #[error("{path} is not valid JSON: {source}")]
+    #[error("{path} is not valid JSON")]
     NotJson { path: String, source: serde_json::Error },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Write { path: String, source: std::io::Error },
+    /// A provider schema source that cannot be read as such.
+    #[error("{path}: {reason}")]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("no provider schema for {type_name} in {source_description}")]
+    NoProviderSchema { type_name: String, source_description: String },
     #[error("{path} exists; pass --force to overwrite it")]
     Exists { path: String },
     #[error("the provider schema has no typeName")]
     NoTypeName,
-    #[error("cannot write JSON: {0}")]
+    #[error(transparent)]
     Serialize(serde_json::Error),
     #[error("no template found for {wanted}")]
     NoTemplate { wanted: String },
@@ -37,20 +44,37 @@ pub enum AuthoringError {
     NoTypes { dir: String },
     #[error(transparent)]
     TypeName(#[from] StoreError),
-    #[error(transparent)]
-    Import(#[from] import::ImportError),
 }
 
 /// Reads a JSON file (strictly: a duplicate key is an error).
-pub fn read_json(path: &Path) -> Result<Value, AuthoringError> {
+pub(crate) fn read_json(path: &Path) -> Result<Value, AuthoringError> {
     let shown = || path.display().to_string();
     let body = std::fs::read(path).map_err(|source| AuthoringError::Read { path: shown(), source })?;
     crate::json::from_slice(&body).map_err(|source| AuthoringError::NotJson { path: shown(), source })
 }
 
 /// The template files of a directory (`*.json` but `_variables.json`), sorted.
-pub fn template_files(dir: &Path) -> Result<Vec<PathBuf>, AuthoringError> {
-    lint::template_files(dir).map_err(|source| AuthoringError::Read { path: dir.display().to_string(), source })
+pub(crate) fn template_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| p.file_name().is_some_and(|n| n != VARIABLES_FILE))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Every template of `dir` with the type it declares (`typeName`); templates that declare
+/// none are left out.
+pub(crate) fn declared_types(dir: &Path) -> Result<Vec<(Value, String)>, AuthoringError> {
+    let mut declared = Vec::new();
+    for path in template_files(dir)? {
+        let template = read_json(&path)?;
+        if let Some(type_name) = template.get("typeName").and_then(Value::as_str).map(str::to_owned) {
+            declared.push((template, type_name));
+        }
+    }
+    Ok(declared)
 }
 
 /// The JSON Schema draft-07 keywords (with the annotations rcfge templates use). Anything

@@ -102,7 +102,8 @@ impl Plan {
 pub enum PublishError {
     #[error("cannot read {path}: {reason}")]
     Read { path: String, reason: String },
-    #[error("the set fails its checks, nothing was published:\n{}", .problems.join("\n"))]
+    /// The set fails `check_set`: one problem a line.
+    #[error("the set fails its checks; nothing was published:{}", .problems.iter().map(|p| format!("\n  {p}")).collect::<String>())]
     Refused { problems: Vec<String> },
     #[error("S3 {operation} {location}: {reason}")]
     S3 { operation: &'static str, location: String, reason: String },
@@ -138,7 +139,7 @@ pub fn local_set(templates: &Path, guard_rules: &Path) -> Result<Vec<LocalFile>,
 /// Guard rules has them, and the rules pass their `cfn-guard test` cases (`<guard>/tests/`).
 pub fn check_set(templates: &Path, guard_rules: &Path, schemas: &Path, files: &[LocalFile]) -> Vec<String> {
     let mut problems: Vec<String> = match lint::lint_dir(templates, schemas) {
-        Ok(findings) => findings.iter().map(|f| format!("{}: {}: {}", f.file, f.pointer, f.message)).collect(),
+        Ok(linted) => linted.findings.iter().map(|f| format!("{}: {}: {}", f.file, f.pointer, f.message)).collect(),
         Err(e) => vec![format!("cannot lint {}: {e}", templates.display())],
     };
     let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();

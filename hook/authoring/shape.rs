@@ -128,13 +128,13 @@ fn join(path: &str, name: &str) -> String {
 }
 
 /// A provider's `readOnlyProperties` pointer (`/properties/A/B`) as a property path (`A.B`).
-pub fn path_of_property_pointer(pointer: &str) -> Option<String> {
+pub(crate) fn path_of_property_pointer(pointer: &str) -> Option<String> {
     let rest = pointer.strip_prefix("/properties/")?;
     Some(rest.split('/').filter(|s| *s != "*").collect::<Vec<_>>().join("."))
 }
 
 /// `A.B[].C` → `A.B[]`, `A.B`, `A`.
-pub fn ancestors(path: &str) -> impl Iterator<Item = String> + '_ {
+pub(crate) fn ancestors(path: &str) -> impl Iterator<Item = String> + '_ {
     std::iter::successors(parent(path), |p| parent(p))
 }
 
@@ -145,12 +145,12 @@ fn parent(path: &str) -> Option<String> {
     path.rsplit_once('.').map(|(parent, _)| parent.to_owned())
 }
 
-pub fn is_under(path: &str, ancestor: &str) -> bool {
+pub(crate) fn is_under(path: &str, ancestor: &str) -> bool {
     path.len() > ancestor.len() && path.starts_with(ancestor) && matches!(path.as_bytes()[ancestor.len()], b'.' | b'[')
 }
 
 /// Whether a type set `inner` is allowed by `outer` (`integer` is a `number`).
-pub fn types_within(inner: &BTreeSet<String>, outer: &BTreeSet<String>) -> bool {
+pub(crate) fn types_within(inner: &BTreeSet<String>, outer: &BTreeSet<String>) -> bool {
     inner.iter().all(|t| outer.contains(t) || (t == "integer" && outer.contains("number")))
 }
 

@@ -43,7 +43,7 @@ pub struct WholeTarget {
 
 /// Why an event cannot be judged.
 #[derive(Debug, thiserror::Error)]
-pub enum EventError {
+pub(crate) enum EventError {
     #[error("the event is not JSON: {0}")]
     NotJson(#[source] serde_json::Error),
     #[error("the event is {size} bytes, more than the {limit} bytes a hook event may have")]

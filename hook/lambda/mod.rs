@@ -1,6 +1,6 @@
 //! The Lambda front end: the hook's whole request path, event in, response and decision record
-//! out. The Lambda function and `rcfge hook invoke` both call [`answer_bytes`], so they cannot
-//! disagree.
+//! out. The Lambda function, `rcfge hook invoke` and `rcfge hook serve-events` ([`replay_dir`])
+//! all call [`answer_bytes`], so they cannot disagree.
 //!
 //! ```text
 //! event bytes ─► event::parse ─► RESOURCE: Target ─► Engine::decide ──────────────┐
@@ -11,26 +11,23 @@
 pub(crate) mod event;
 pub(crate) mod payload;
 pub(crate) mod record;
-pub(crate) mod replay;
 pub(crate) mod response;
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::budget::{CatchUnwind, Progress, progress};
 use crate::decision::Action;
-use crate::engine::Engine;
+use crate::engine::{CatchUnwind, Engine, Progress, progress};
 use crate::stack::ReadError;
-use crate::stack::intrinsics::Mode;
-use crate::stack::{self, ResourceReport, StackOptions};
-use event::{Request, WholeTarget};
+use crate::stack::{self, Mode, ResourceReport, StackOptions};
+use event::{EventError, Request, WholeTarget};
+use payload::PayloadError;
 
-pub use event::{EventDefaults, EventError, MAX_EVENT_BYTES};
-pub use payload::PayloadError;
+pub use event::{EventDefaults, MAX_EVENT_BYTES};
 pub use record::DecisionRecord;
-pub use replay::{ReplayError, Replayed, replay_dir};
 pub use response::{Annotation, AnnotationStatus, ErrorCode, HookResponse, HookStatus, Severity};
 
 /// The longest an answer may take. CloudFormation waits 30 s for the function, and the
@@ -40,7 +37,7 @@ pub const TIME_BUDGET: Duration = Duration::from_secs(20);
 /// Why a request as a whole could not be judged (a resource that cannot be judged is a
 /// [`Fault`](crate::decision::Fault) in its verdict instead).
 #[derive(Debug, thiserror::Error)]
-pub enum RequestError {
+pub(crate) enum RequestError {
     #[error("the hook event is not usable: {0}")]
     Event(#[from] EventError),
     #[error("the {target} payload is not usable: {source}")]
@@ -130,6 +127,48 @@ async fn judge(
     let stack = context.stack_name.clone().or_else(|| context.stack_id.clone());
     let record = DecisionRecord::of_decision(&decision, &response, stack, context.account_id.clone(), micros(started));
     Answer { response, record }
+}
+
+/// One event file and the hook's answer to it.
+#[derive(Clone, Debug)]
+pub struct Replayed {
+    /// The event's file name.
+    pub event: String,
+    pub answer: Answer,
+}
+
+/// Why a directory of events cannot be replayed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("cannot read {path}")]
+    Read { path: String, source: std::io::Error },
+    #[error("no *.json events in {dir}")]
+    NoEvents { dir: String },
+}
+
+/// Answers every `*.json` event of `dir`, in file name order.
+pub async fn replay_dir(engine: &Engine, dir: &Path, defaults: &EventDefaults) -> Result<Vec<Replayed>, ReplayError> {
+    let read_error = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| ReplayError::Read { path, source }
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(read_error(dir))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(ReplayError::NoEvents { dir: dir.display().to_string() });
+    }
+    let mut replayed = Vec::with_capacity(files.len());
+    for path in &files {
+        let bytes = std::fs::read(path).map_err(read_error(path))?;
+        let answer = answer_bytes(engine, &bytes, defaults, TIME_BUDGET).await;
+        let event = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        replayed.push(Replayed { event, answer });
+    }
+    Ok(replayed)
 }
 
 /// The two targets that judge many resources at once.

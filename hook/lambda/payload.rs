@@ -24,7 +24,7 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// Why a payload cannot be judged.
 #[derive(Debug, thiserror::Error)]
-pub enum PayloadError {
+pub(crate) enum PayloadError {
     #[error("the payload URL is not a valid URL")]
     BadUrl,
     #[error("the payload URL must use HTTPS (plain HTTP only to a loopback address), not {scheme}://{host}")]

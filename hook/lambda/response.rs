@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::decision::{Decision, Verdict, Violation};
-use crate::policy::schema::shorten;
+use crate::json::shorten;
 use crate::stack::{Judgement, ResourceReport};
 use crate::template::store::file_name_for_type;
 
@@ -374,7 +374,8 @@ mod tests {
 
     #[test]
     fn internal_failure() {
-        let fault = Fault::new("no template for AWS::S3::Bucket in directory t: the type is not approved");
+        let message = "no template for AWS::S3::Bucket in directory t: the type is not approved".to_owned();
+        let fault = Fault { message, missing_variables: Vec::new() };
         let response = HookResponse::from_decision(&decision(Verdict::InternalFailure(fault)), None);
         assert_eq!(response.hook_status, HookStatus::Failed);
         assert_eq!(response.error_code, Some(ErrorCode::InternalFailure));

@@ -7,6 +7,7 @@
 //! properties ─► normalize ─► schema (validate) ─► guard ─► violations
 //! ```
 
+pub(crate) mod compile;
 pub(crate) mod guard;
 pub(crate) mod normalize;
 pub(crate) mod schema;
@@ -14,85 +15,14 @@ pub(crate) mod schema;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 
-use jsonschema::{PatternOptions, Validator};
 use serde_json::Value;
 
 use crate::decision::Violation;
 use guard::InputSize;
-use normalize::Normalizer;
 
+pub use compile::{CompileError, Policy};
 pub use guard::{GuardError, GuardRules, GuardTestError, MAX_INPUT_BYTES, run_tests};
 pub use normalize::NormalizeError;
-
-/// Backtracking steps a `pattern` may take on one value before the match is refused. Provider
-/// patterns are ECMA-262 and need fancy-regex's backtracking; the limit keeps a hostile value
-/// from stalling the hook.
-pub const REGEX_BACKTRACK_LIMIT: usize = 10_000;
-
-/// A template rendered for one context and compiled: immutable, shared behind an `Arc`.
-pub struct Policy {
-    pub type_name: String,
-    /// The template version it was compiled from.
-    pub version: String,
-    schema: Value,
-    validator: Validator,
-    normalizer: Normalizer,
-}
-
-impl std::fmt::Debug for Policy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Policy").field("type_name", &self.type_name).field("version", &self.version).finish()
-    }
-}
-
-/// A rendered schema that is not a usable JSON Schema.
-#[derive(Debug, thiserror::Error)]
-pub enum CompileError {
-    #[error("templates are JSON Schema draft-07, but `$schema` says {found}")]
-    WrongDraft { found: String },
-    #[error("schema does not compile at {location}: {reason}")]
-    Invalid { location: String, reason: String },
-}
-
-impl Policy {
-    /// Compiles a rendered schema (Draft 7, fancy-regex with a backtrack limit, no remote
-    /// references).
-    pub fn compile(type_name: &str, version: &str, schema: Value) -> Result<Self, CompileError> {
-        if let Some(found) = schema.get("$schema") {
-            let draft7 = found.as_str().is_some_and(|uri| {
-                uri.trim_end_matches('#').trim_end_matches('/').ends_with("json-schema.org/draft-07/schema")
-            });
-            if !draft7 {
-                return Err(CompileError::WrongDraft { found: found.to_string() });
-            }
-        }
-        let validator = jsonschema::draft7::options()
-            .with_pattern_options(PatternOptions::fancy_regex().backtrack_limit(REGEX_BACKTRACK_LIMIT))
-            // A `format` the validator does not know would never fire: refuse the template.
-            .should_ignore_unknown_formats(false)
-            .offline()
-            .build(&schema)
-            .map_err(|e| CompileError::Invalid {
-                location: location_of(e.instance_path().as_str()),
-                reason: e.to_string(),
-            })?;
-        let normalizer = Normalizer::new(&schema);
-        Ok(Policy { type_name: type_name.to_owned(), version: version.to_owned(), schema, validator, normalizer })
-    }
-
-    /// The rendered schema.
-    pub fn schema(&self) -> &Value {
-        &self.schema
-    }
-
-    pub(crate) fn validator(&self) -> &Validator {
-        &self.validator
-    }
-
-    pub(crate) fn normalizer(&self) -> &Normalizer {
-        &self.normalizer
-    }
-}
 
 /// Why a resource's properties could not be judged.
 #[derive(Debug, thiserror::Error)]
@@ -103,24 +33,25 @@ pub enum JudgeError {
     Guard { type_name: String, source: GuardError },
 }
 
-/// Judges a resource's properties: normalises them (in place, so pass a copy), validates them
-/// against the schema, then runs the Guard rules. Every violation is returned, in that order.
+/// Judges the properties of a resource of `type_name` (as the resource names it: Guard rules
+/// match on it): normalises them (in place, so pass a copy), validates them against the schema,
+/// then runs the Guard rules. Every violation is returned, in that order.
 pub fn judge(
     policy: &Policy,
     rules: Option<&GuardRules>,
+    type_name: &str,
     logical_id: &str,
     mut properties: Value,
 ) -> Result<Vec<Violation>, JudgeError> {
-    let type_name = &policy.type_name;
     policy
         .normalizer()
         .normalize(policy.schema(), &mut properties)
-        .map_err(|source| JudgeError::Normalize { type_name: type_name.clone(), source })?;
+        .map_err(|source| JudgeError::Normalize { type_name: type_name.to_owned(), source })?;
     let mut violations = schema::check(policy, &properties);
     if let Some(rules) = rules {
         let (input, size) = guard_input(logical_id, &properties, &violations);
         let found = rules.check_measured(type_name, logical_id, &input, size);
-        violations.extend(found.map_err(|source| JudgeError::Guard { type_name: type_name.clone(), source })?);
+        violations.extend(found.map_err(|source| JudgeError::Guard { type_name: type_name.to_owned(), source })?);
     }
     Ok(violations)
 }
@@ -182,14 +113,8 @@ fn copy_without(value: &Value, pointer: &str, unapproved: &BTreeMap<&str, HashSe
     }
 }
 
-fn location_of(pointer: &str) -> String {
-    if pointer.is_empty() { "/".to_owned() } else { pointer.to_owned() }
-}
-
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
 
     #[test]
@@ -212,81 +137,5 @@ mod tests {
         assert_eq!(size, InputSize::of("L", &approved), "the size is the given input's");
         // Within the limits the properties are given whole, unapproved keys and all.
         assert!(matches!(guard_input("L", &properties, &violations).0, Cow::Borrowed(_)));
-    }
-
-    #[test]
-    fn compiles_a_draft7_schema() {
-        let policy = Policy::compile("A::B::C", "v", json!({"type": "object", "additionalProperties": false})).unwrap();
-        assert!(policy.validator().is_valid(&json!({})));
-        assert!(!policy.validator().is_valid(&json!({"x": 1})));
-    }
-
-    #[test]
-    fn a_bad_pattern_names_its_location() {
-        let err = Policy::compile(
-            "A::B::C",
-            "v",
-            json!({"properties": {"Name": {"type": "string", "pattern": "^(unclosed$"}}}),
-        )
-        .unwrap_err();
-        let CompileError::Invalid { location, .. } = &err else { panic!("{err}") };
-        assert_eq!(location, "/properties/Name/pattern");
-    }
-
-    #[test]
-    fn a_bad_pattern_properties_key_is_refused() {
-        assert!(Policy::compile("A::B::C", "v", json!({"patternProperties": {"^(x": {}}})).is_err());
-    }
-
-    #[test]
-    fn invalid_keywords_are_refused() {
-        assert!(Policy::compile("A::B::C", "v", json!({"type": 12})).is_err());
-        assert!(Policy::compile("A::B::C", "v", json!({"minLength": "three"})).is_err());
-    }
-
-    #[test]
-    fn remote_references_are_refused() {
-        assert!(Policy::compile("A::B::C", "v", json!({"$ref": "https://example.com/schema.json"})).is_err());
-        assert!(Policy::compile("A::B::C", "v", json!({"$ref": "file:///etc/passwd"})).is_err());
-        assert!(Policy::compile("A::B::C", "v", json!({"$ref": "#/definitions/Missing"})).is_err());
-    }
-
-    #[test]
-    fn unknown_formats_are_refused() {
-        let err =
-            Policy::compile("A::B::C", "v", json!({"properties": {"K": {"format": "AWS::KMS::Key.Arn"}}})).unwrap_err();
-        assert!(err.to_string().contains("AWS::KMS::Key.Arn"), "{err}");
-        assert!(Policy::compile("A::B::C", "v", json!({"properties": {"K": {"format": "uri"}}})).is_ok());
-    }
-
-    #[test]
-    fn other_drafts_are_refused() {
-        let err = Policy::compile("A::B::C", "v", json!({"$schema": "https://json-schema.org/draft/2020-12/schema"}))
-            .unwrap_err();
-        assert!(matches!(err, CompileError::WrongDraft { .. }));
-        assert!(Policy::compile("A::B::C", "v", json!({"$schema": "http://json-schema.org/draft-07/schema#"})).is_ok());
-    }
-
-    #[test]
-    fn catastrophic_patterns_hit_the_backtrack_limit() {
-        let pattern = "^(\\w+\\s?)*(?<!x)$";
-        let policy = Policy::compile("A::B::C", "v", json!({"pattern": pattern})).unwrap();
-        let hostile = format!("{}!", "a".repeat(40));
-        // The engine itself gives up on this value: the refusal below is the limit at work,
-        // not a quick mismatch.
-        let regex = fancy_regex::RegexBuilder::new(pattern).backtrack_limit(REGEX_BACKTRACK_LIMIT).build().unwrap();
-        assert!(
-            matches!(regex.is_match(&hostile), Err(fancy_regex::Error::RuntimeError(_))),
-            "{:?}",
-            regex.is_match(&hostile)
-        );
-        let instance = json!(hostile);
-        assert!(!policy.validator().is_valid(&instance), "an unfinished match never passes");
-        // Nor under `not`: either outcome of the match could be the true one.
-        let negated = Policy::compile("A::B::C", "v", json!({"not": {"pattern": pattern}})).unwrap();
-        assert!(!negated.validator().is_valid(&instance), "an unfinished match under `not` never passes");
-        assert!(!crate::policy::schema::check(&negated, &instance).is_empty(), "and it is reported");
-        let errors: Vec<_> = policy.validator().iter_errors(&instance).map(|e| e.kind().keyword().to_owned()).collect();
-        assert_eq!(errors, ["pattern"]);
     }
 }

@@ -13,7 +13,10 @@ use std::collections::HashMap;
 use fancy_regex::{Regex, RegexBuilder};
 use serde_json::{Number, Value};
 
-use crate::policy::REGEX_BACKTRACK_LIMIT;
+/// Backtracking steps a `pattern` may take on one value before the match is refused. Provider
+/// patterns are ECMA-262 and need fancy-regex's backtracking; the limit keeps a hostile value
+/// from stalling the hook.
+pub(crate) const REGEX_BACKTRACK_LIMIT: usize = 10_000;
 
 /// Nesting depth beyond which a value is not normalised: the resource is refused.
 const MAX_DEPTH: usize = 128;

@@ -6,8 +6,9 @@ use jsonschema::ValidationError;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value;
 
+use super::compile::Policy;
 use crate::decision::{Reason, Violation};
-use crate::policy::Policy;
+use crate::json::shorten;
 
 /// Longest rendering of an offending value, in characters.
 const MAX_VALUE_CHARS: usize = 120;
@@ -267,14 +268,6 @@ pub fn short_json(value: &Value) -> String {
     shorten(&value.to_string(), MAX_VALUE_CHARS)
 }
 
-/// `text` cut to at most `max` characters, with `…` when cut.
-pub fn shorten(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max.saturating_sub(1)) {
-        Some((end, _)) if text.chars().count() > max => format!("{}…", &text[..end]),
-        _ => text.to_owned(),
-    }
-}
-
 fn list(options: &Value) -> String {
     match options {
         Value::Array(items) => shorten(&items.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", "), 300),
@@ -369,11 +362,5 @@ mod tests {
         let found = violations(schema, json!({"Name": format!("{}b", "a".repeat(5000))}));
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].keyword, "pattern");
-    }
-
-    #[test]
-    fn shorten_respects_char_boundaries() {
-        assert_eq!(shorten("héllo", 3), "hé…");
-        assert_eq!(shorten("abc", 3), "abc");
     }
 }

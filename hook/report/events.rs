@@ -1,7 +1,7 @@
 //! What `rcfge hook invoke` and `rcfge hook serve-events` print besides the hook's own JSON:
 //! the table of replayed events, and the exit code of an answer.
 
-use crate::lambda::replay::Replayed;
+use crate::lambda::Replayed;
 use crate::lambda::response::{ErrorCode, HookResponse, HookStatus};
 use crate::report::shorten_line;
 

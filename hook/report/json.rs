@@ -19,7 +19,7 @@
 //! Strings are the exact data (a logical ID as the template spells it): JSON escapes every C0
 //! control character (`\u001b`), so the document cannot be broken by them, and a program that
 //! prints these strings for people must escape them as the text report does
-//! ([`terminal_safe`](super::terminal_safe)).
+//! (`terminal_safe`).
 
 use serde_json::{Value, json};
 

@@ -1,5 +1,6 @@
-//! What `rcfge validate` prints: per file, per resource, every reason; and the exit code.
-//! Text lives here; the machine formats have a file each.
+//! What the CLI prints: for `rcfge validate`, per file, per resource, every reason, and the
+//! exit code (text here; the machine formats have a file each); for `rcfge render`, why a
+//! template cannot be rendered; for `rcfge hook`, the table of replayed events (`events`).
 
 pub mod events;
 pub mod json;
@@ -9,7 +10,7 @@ pub mod sarif;
 use std::borrow::Cow;
 use std::fmt::Write;
 
-use crate::decision::{Position, Verdict, is_builtin_variable};
+use crate::decision::{Fault, Position, Verdict, is_builtin_variable};
 use crate::stack::{FileReport, Judgement, ResourceReport};
 
 /// Exit codes of `rcfge validate`.
@@ -42,8 +43,19 @@ pub fn exit_code(files: &[FileReport]) -> u8 {
     }
 }
 
+/// What `rcfge render` prints on stderr when the template cannot be rendered (the fault, then a
+/// hint for each placeholder without a value), and its exit code: a missing value is a flag
+/// not given, anything else a finding.
+pub fn render_failure(fault: &Fault) -> (String, u8) {
+    let mut text = format!("rcfge: {fault}\n");
+    for name in &fault.missing_variables {
+        text.push_str(&format!("hint: {}\n", hint_for_variable(name)));
+    }
+    (text, if fault.missing_variables.is_empty() { exit::FINDINGS } else { exit::USAGE })
+}
+
 /// The flag (or other action) that gives a placeholder its value when validating locally.
-pub fn hint_for_variable(name: &str) -> String {
+pub(crate) fn hint_for_variable(name: &str) -> String {
     match name {
         "accountId" => "pass --account-id".to_owned(),
         "region" => "pass --region".to_owned(),
@@ -63,8 +75,8 @@ fn located(file: &str, position: Option<Position>) -> String {
 }
 
 /// `text` on one line, cut to `max` characters, with no control character left raw.
-pub fn shorten_line(text: &str, max: usize) -> String {
-    crate::policy::schema::shorten(&terminal_safe(&text.replace('\n', " ")), max)
+pub(crate) fn shorten_line(text: &str, max: usize) -> String {
+    crate::json::shorten(&terminal_safe(&text.replace('\n', " ")), max)
 }
 
 /// Whether `c` must not reach a terminal (or a reader) raw: C0 controls (`\n`, `\r`, `\t`,
@@ -72,13 +84,13 @@ pub fn shorten_line(text: &str, max: usize) -> String {
 /// start escape sequences; the Unicode bidi embeddings, overrides and isolates (U+202A–U+202E,
 /// U+2066–U+2069), which reorder what is shown; and the line and paragraph separators
 /// U+2028/U+2029, which some viewers break lines at.
-pub fn is_unsafe_char(c: char) -> bool {
+pub(crate) fn is_unsafe_char(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
 }
 
 /// The visible stand-in for a character that [`is_unsafe_char`]: `\n`, `\r`, `\t`, or
 /// `\u{1b}` (Rust's escape syntax, lowercase hex).
-pub fn visible_escape(c: char, out: &mut String) {
+pub(crate) fn visible_escape(c: char, out: &mut String) {
     match c {
         '\n' => out.push_str("\\n"),
         '\r' => out.push_str("\\r"),
@@ -94,7 +106,7 @@ pub fn visible_escape(c: char, out: &mut String) {
 /// quoted in a message) can neither start a line of its own, nor fake or erase one with
 /// escape sequences, nor reorder what is shown. Everything else is kept as it is; a
 /// backslash is not doubled, since no sequence of visible characters can move the cursor.
-pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+pub(crate) fn terminal_safe(text: &str) -> Cow<'_, str> {
     if !text.chars().any(is_unsafe_char) {
         return Cow::Borrowed(text);
     }

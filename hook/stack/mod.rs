@@ -31,19 +31,19 @@ use crate::stack::read::is_within;
 
 pub use error::ReadError;
 pub use intrinsics::{Mode, ResolveError};
-pub use read::{Resource, StackTemplate, parse, read};
+pub use read::{Resource, StackTemplate, parse};
 
 use crate::decision::{Decision, Position, Reason, Target, Verdict, Violation};
 use crate::json::pointer_segment;
 
 /// The most scenarios judged for one resource.
-pub const MAX_SCENARIOS: usize = 256;
+pub(crate) const MAX_SCENARIOS: usize = 256;
 
 /// The most values (the nodes of a resource's properties, once per scenario) one file's
 /// scenarios may go through: with YAML aliases a small file can hold a large value, and 256
 /// scenarios of it would take minutes. A 1 MB template judged in a few scenarios per resource
 /// stays far below.
-pub const MAX_SCENARIO_WORK: usize = 4_000_000;
+pub(crate) const MAX_SCENARIO_WORK: usize = 4_000_000;
 
 /// How to read a stack's intrinsic functions.
 #[derive(Clone, Debug)]
@@ -55,6 +55,14 @@ pub struct StackOptions {
     pub action: Action,
     /// Locate findings by line and column (for people; the hook has no use for them).
     pub positions: bool,
+}
+
+impl StackOptions {
+    /// How `rcfge validate` reads a file: every branch, as if each resource were created, with
+    /// positions for the findings.
+    pub fn for_files(parameters: BTreeMap<String, String>) -> Self {
+        StackOptions { parameters, mode: Mode::EveryBranch, action: Action::Create, positions: true }
+    }
 }
 
 /// What became of one resource.
@@ -122,7 +130,7 @@ pub struct StackReport {
 
 /// The body of a CHANGE_SET payload.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ChangeSet {
+pub(crate) struct ChangeSet {
     /// The change set's template text, when given: its parameters, mappings and conditions
     /// explain intrinsic functions left in the contexts.
     pub template: Option<String>,
@@ -131,7 +139,7 @@ pub struct ChangeSet {
 
 /// One changed resource of a change set.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Change {
+pub(crate) struct Change {
     pub logical_id: String,
     pub type_name: String,
     pub action: Action,
@@ -206,7 +214,7 @@ pub async fn check_text(
 /// Judges the changed resources of a change set (removals need no judging here: the hook is
 /// asked about each DELETE on its own). The change set's template, when given, supplies the
 /// parameters, mappings and conditions for intrinsic functions left in the contexts.
-pub async fn check_change_set(
+pub(crate) async fn check_change_set(
     engine: &Engine,
     payload: &ChangeSet,
     context: &Context,
@@ -240,10 +248,10 @@ pub async fn check_change_set(
 /// Why a parameters file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ParametersError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read { path: String, source: std::io::Error },
-    #[error("{path}: not valid JSON: {source}")]
-    NotJson { path: String, source: serde_json::Error },
+    #[error("{path}: not valid JSON: {error}")]
+    NotJson { path: String, error: serde_json::Error },
     #[error("{path}: {item} has no ParameterKey and ParameterValue")]
     NoKeyValue { path: String, item: String },
     #[error("{path}: expected an object of parameter values, or a list of ParameterKey/ParameterValue")]
@@ -262,10 +270,10 @@ pub fn read_parameters_file(path: &std::path::Path) -> Result<BTreeMap<String, S
 }
 
 /// The parameter values of a parameters file's text; `path` names it in errors.
-pub fn parse_parameters(text: &str, path: &str) -> Result<BTreeMap<String, String>, ParametersError> {
+pub(crate) fn parse_parameters(text: &str, path: &str) -> Result<BTreeMap<String, String>, ParametersError> {
     let path = || path.to_owned();
     let document: Value =
-        crate::json::from_str(text).map_err(|source| ParametersError::NotJson { path: path(), source })?;
+        crate::json::from_str(text).map_err(|error| ParametersError::NotJson { path: path(), error })?;
     let pairs: Vec<(String, &Value)> = match &document {
         Value::Array(items) => items
             .iter()
@@ -294,7 +302,7 @@ pub fn parse_parameters(text: &str, path: &str) -> Result<BTreeMap<String, Strin
 }
 
 /// Judges every resource of a stack template in `context`.
-pub async fn check_stack(
+pub(crate) async fn check_stack(
     engine: &Engine,
     stack: &StackTemplate,
     context: &Context,

@@ -1,8 +1,8 @@
 //! Where each node of a stack template is in its file, as `line:column`, by JSON pointer.
 //!
-//! Values come from the strict JSON/YAML readers in `cfn`; this index only locates them. It is
-//! built from the YAML event stream (`saphyr-parser` reports a position for every event), which
-//! reads JSON too, since JSON is YAML. A file it cannot read gets an empty index: findings then
+//! Values come from the strict JSON/YAML readers (`read`, `yaml`); this index only locates
+//! them. It is built from the YAML event stream (`saphyr-parser` reports a position for every
+//! event), which reads JSON too, since JSON is YAML. A file it cannot read gets an empty index: findings then
 //! point at the file alone, never at a wrong line.
 
 use std::collections::HashMap;

@@ -51,7 +51,7 @@ const SHORT_FORMS: [&str; 24] = [
 
 /// The key of an object standing for a plain scalar that YAML 1.1 readers read differently:
 /// `{"rcfge:YamlScalarReadings": {"written": "y", "readings": [true, "y"]}}`. Templates may not
-/// use the key themselves (`cfn::refuse_reserved_keys`), so only the reader makes one.
+/// use the key themselves (`read::refuse_reserved_keys`), so only the reader makes one.
 pub const READINGS_KEY: &str = "rcfge:YamlScalarReadings";
 
 /// How deep collections may nest; deeper is refused (later stages recurse over the value).
@@ -294,7 +294,7 @@ fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, Re
 
 /// A mapping key: always a string, as written. Keys are names (logical ids, condition and
 /// parameter names, property names); a condition named `Off` is named `Off`, and a value that
-/// refers to it as a plain `Off` is matched by `cfn::name_in`.
+/// refers to it as a plain `Off` is matched by `read::name_in`.
 fn key_text(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<String, ReadError> {
     match tag {
         None => Ok(text.to_owned()),

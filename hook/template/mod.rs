@@ -22,7 +22,7 @@ use crate::decision::{Action, Context, is_builtin_variable};
 use crate::policy::guard::{self, GuardError, GuardRules};
 use crate::policy::{CompileError, Policy};
 use cache::{Cached, FetchError, FileCache, Pairing, PolicyCache};
-use variables::parse_variables;
+use variables::{VariablesError, parse_variables};
 
 pub use cache::Freshness;
 pub use restricted::{RenderError, Template, TemplateError};
@@ -30,11 +30,11 @@ pub use store::{
     BoxFuture, DirSource, Fetch, Fetched, S3Location, S3Settings, S3Source, StoreError, TemplateLocation,
     TemplateSource, VARIABLES_FILE, client_from_environment, file_name_for_type,
 };
-pub use variables::{VariableNameError, VariablesError, check_variable_name};
+pub use variables::{VariableNameError, check_variable_name};
 
 /// Why a type's template, its organisation variables or its Guard rules cannot be used.
 #[derive(Debug, thiserror::Error)]
-pub enum LoadError {
+pub(crate) enum LoadError {
     #[error("cannot load the template for {type_name}: {source}")]
     Store { type_name: String, source: StoreError },
     #[error("cannot load the organisation variables ({file}): {source}")]
@@ -61,11 +61,12 @@ impl LoadError {
 
 /// The templates of one source, and everything made from them, cached for as long as the
 /// source allows. `Send + Sync`; built once per process.
-pub struct Templates {
+pub(crate) struct Templates {
     source: Box<dyn TemplateSource>,
     /// Organisation variables that override `_variables.json` (`rcfge --var`).
     overrides: Map<String, Value>,
-    templates: FileCache<Template>,
+    /// Parsed restricted templates, by file name.
+    restricted: FileCache<Template>,
     guard_rules: FileCache<GuardRules>,
     variables: FileCache<Map<String, Value>>,
     policies: PolicyCache,
@@ -76,7 +77,7 @@ impl Templates {
         Templates {
             source,
             overrides,
-            templates: FileCache::new(freshness),
+            restricted: FileCache::new(freshness),
             guard_rules: FileCache::new(freshness),
             variables: FileCache::new(freshness),
             policies: PolicyCache::default(),
@@ -94,7 +95,7 @@ impl Templates {
         let file_name = store::file_name_for_type(type_name)
             .map_err(|source| LoadError::Store { type_name: type_name.to_owned(), source })?;
         let cached = self
-            .templates
+            .restricted
             .get(self.source.as_ref(), &file_name, |fetched| {
                 Template::parse(type_name, &fetched.version, &fetched.body)
             })
@@ -136,11 +137,12 @@ impl Templates {
     pub async fn policy(
         &self,
         template: &Template,
+        type_name: &str,
         logical_id: &str,
         action: Action,
         context: &Context,
     ) -> Result<(Arc<Policy>, bool), LoadError> {
-        let vars = self.variables_for(template, logical_id, action, context).await?;
+        let vars = self.variables_for(template, type_name, logical_id, action, context).await?;
         let type_name = &template.type_name;
         let render_error = |source| LoadError::Render { type_name: type_name.clone(), source };
         let key = (type_name.clone(), template.version.clone(), template.variable_key(&vars).map_err(render_error)?);
@@ -157,12 +159,13 @@ impl Templates {
     pub async fn rendered(
         &self,
         template: &Template,
+        type_name: &str,
         logical_id: &str,
         action: Action,
         context: &Context,
     ) -> Result<Value, LoadError> {
-        let vars = self.variables_for(template, logical_id, action, context).await?;
-        template.render(&vars).map_err(|source| LoadError::Render { type_name: template.type_name.clone(), source })
+        let vars = self.variables_for(template, type_name, logical_id, action, context).await?;
+        template.render(&vars).map_err(|source| LoadError::Render { type_name: type_name.to_owned(), source })
     }
 
     /// The organisation variables from `_variables.json` (none when the file is absent).
@@ -181,10 +184,13 @@ impl Templates {
         Ok(cached.value.unwrap_or_default())
     }
 
-    /// The values of the variables `template` uses; unknown ones are left out.
+    /// The values of the variables `template` uses for a resource of `type_name` (as the
+    /// resource names it; the template may have been loaded under another spelling of the same
+    /// file name); unknown ones are left out.
     async fn variables_for(
         &self,
         template: &Template,
+        type_name: &str,
         logical_id: &str,
         action: Action,
         context: &Context,
@@ -192,7 +198,7 @@ impl Templates {
         if template.variables().is_empty() {
             return Ok(Map::new());
         }
-        let builtins = context.variables(&template.type_name, logical_id, action);
+        let builtins = context.variables(type_name, logical_id, action);
         let needs_organisation = template.variables().iter().any(|name| !is_builtin_variable(name));
         let organisation = if needs_organisation { self.organisation_variables().await? } else { Arc::new(Map::new()) };
         let mut vars = Map::new();

@@ -9,7 +9,7 @@ use crate::template::store::StoreError;
 
 /// Why the organisation variables cannot be used.
 #[derive(Debug, thiserror::Error)]
-pub enum VariablesError {
+pub(crate) enum VariablesError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("not valid JSON: {0}")]
@@ -30,7 +30,7 @@ pub enum VariableNameError {
 }
 
 /// Parses `_variables.json`.
-pub fn parse_variables(body: &[u8]) -> Result<Map<String, Value>, VariablesError> {
+pub(crate) fn parse_variables(body: &[u8]) -> Result<Map<String, Value>, VariablesError> {
     let value = crate::json::from_slice(body).map_err(VariablesError::NotJson)?;
     let Value::Object(map) = value else {
         return Err(VariablesError::NotAnObject);

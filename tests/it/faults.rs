@@ -469,7 +469,7 @@ fn faults() -> Vec<Fault> {
             "does not compile at /properties/Name/pattern",
         ),
         Fault {
-            // Over guard::MAX_INPUT_BYTES (256 KiB): refused before Guard sees it, whatever
+            // Over policy::MAX_INPUT_BYTES (256 KiB): refused before Guard sees it, whatever
             // the schema says.
             name: "properties too large for Guard",
             event: tagged_bucket(5_000).into(),
@@ -477,7 +477,7 @@ fn faults() -> Vec<Fault> {
             cause: "too large for the Guard rules aws-s3-bucket.guard",
         },
         Fault {
-            // Over engine::MAX_PROPERTIES_BYTES (2 MiB), though the event is under its 6 MiB.
+            // Over MAX_PROPERTIES_BYTES (2 MiB), though the event is under its 6 MiB.
             name: "properties too large to judge",
             event: tagged_bucket(35_000).into(),
             templates: "templates".into(),

@@ -173,3 +173,40 @@ fn an_ordinary_resource_is_given_to_guard_whole() {
     assert!(message.contains("ObjectLockEnabled is not an approved property"), "{message}");
     assert!(message.contains("(Guard rule s3_object_lock_requires_versioning)"), "{message}");
 }
+
+/// File names are case-insensitive and type names are not, so one cached template file can
+/// be asked for under two spellings. Guard rules match on the type as the resource names it:
+/// a resource whose type is misspelt first must not leave its spelling behind for the next
+/// one, or the rules (`Type == 'AWS::S3::Bucket'`) would match nothing and pass it.
+#[test]
+fn guard_rules_see_each_resource_under_its_own_type_name() {
+    let dir = tempfile::tempdir().unwrap();
+    // A template that does not name its type, so that it loads under either spelling.
+    let template = json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "x-rcfge": {"guardRules": true},
+        "properties": {"ObjectLockEnabled": {}, "VersioningConfiguration": {}}
+    });
+    // A directory source reads Guard rules from `guard-rules/` beside the templates.
+    let (templates, rules) = (dir.path().join("templates"), dir.path().join("guard-rules"));
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(templates.join("aws-s3-bucket.json"), template.to_string()).unwrap();
+    std::fs::copy("guard-rules/aws-s3-bucket.guard", rules.join("aws-s3-bucket.guard")).unwrap();
+    let source = DirSource::new(&templates).unwrap();
+    let engine = Engine::new(source, EngineConfig::default());
+    let bucket = |type_name: &str| Target {
+        type_name: type_name.into(),
+        logical_id: "Locked".into(),
+        action: Action::Create,
+        properties: json!({"ObjectLockEnabled": true, "VersioningConfiguration": {"Status": "Suspended"}}),
+        context: Context::default(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    // Under the other spelling the rules select nothing: not this test's concern.
+    let _ = runtime.block_on(engine.decide(&bucket("aws::s3::bucket")));
+    let decision = runtime.block_on(engine.decide(&bucket("AWS::S3::Bucket")));
+    let Verdict::NonCompliant(violations) = &decision.verdict else { panic!("{:?}", decision.verdict) };
+    assert!(violations.iter().any(|v| v.keyword == "guard/s3_object_lock_requires_versioning"), "{violations:#?}");
+}

@@ -301,7 +301,7 @@ fn the_lambda_function_fails_closed_in_time_when_s3_hangs() {
 }
 
 /// A compliant bucket event whose lifecycle rules take Guard about 0.1 s (release build), yet
-/// stay under its input limits (`guard::MAX_INPUT_BYTES`).
+/// stay under its input limits (`policy::MAX_INPUT_BYTES`).
 fn heavy_bucket() -> Vec<u8> {
     let mut event: Value = serde_json::from_slice(&fixture("bucket-compliant")).unwrap();
     let rules: Vec<Value> = (0..1_600)

@@ -149,6 +149,39 @@ fn unreadable_input_is_a_usage_error() {
     assert!(run.stdout.contains("merge keys"), "{}", run.stdout);
 }
 
+/// A usage error is one line on stderr, naming the file and the cause once.
+#[test]
+fn usage_errors_name_the_file_and_the_cause_once() {
+    let missing = "No such file or directory (os error 2)";
+    let compliant = "tests/fixtures/stacks/compliant.yaml";
+    let cases: [(&[&str], String); 5] = [
+        (
+            &["validate", "--parameters-file", "no-such-parameters.json", compliant],
+            format!("rcfge: cannot read no-such-parameters.json: {missing}\n"),
+        ),
+        (&["hook", "serve-events", "no-such-events"], format!("rcfge: cannot read no-such-events: {missing}\n")),
+        (
+            &["templates", "new", "AWS::S3::Bucket", "--schemas", "no-such-schemas", "--stdout"],
+            format!("rcfge: cannot read no-such-schemas/aws-s3-bucket.json: {missing}\n"),
+        ),
+        (&["templates", "gaps", "--templates", "no-such-templates"], format!("rcfge: {missing}\n")),
+        // With two things wrong, the template source is reported first, as it is opened first.
+        (
+            &["validate", "--templates", "no-such-templates", "--account-id", "12", compliant],
+            "rcfge: template directory no-such-templates does not exist or is not a directory\n".to_owned(),
+        ),
+    ];
+    for (args, expected) in cases {
+        let run = rcfge(args);
+        assert_eq!(run.code, 2, "{args:?}");
+        assert_eq!(run.stderr, expected, "{args:?}");
+    }
+    let broken = temp_file(".json", r#"{"Env": "a", "Env": "b"}"#);
+    let run = rcfge(&["validate", "--parameters-file", broken.path().to_str().unwrap(), compliant]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stderr.matches("duplicate").count(), 1, "{}", run.stderr);
+}
+
 #[test]
 fn bad_flags_are_usage_errors() {
     let run = rcfge(&["validate", "--account-id", "12", "tests/fixtures/stacks/compliant.yaml"]);

@@ -1,19 +1,19 @@
 //! The command line's flags, and their resolution into the library's settings in one place:
-//! nothing past [`resolve`] sees a clap type or reads the environment.
+//! nothing past [`resolve`] sees a clap type or reads an environment variable of rcfge's (the
+//! AWS SDK reads its own configuration when `publish` or an S3 source builds a client).
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::bail;
 use clap::{Args, Parser, Subcommand};
-use rcfge::config::{default_region, s3_settings};
+use rcfge::config::{ConfigError, s3_settings};
 use rcfge::lambda::EventDefaults;
-use rcfge::stack::Mode;
-use rcfge::stack::StackOptions;
 use rcfge::template::check_variable_name;
 use rcfge::template::{S3Settings, TemplateLocation, file_name_for_type};
-use rcfge::{Action, Context, EngineConfig};
+use rcfge::{Context, EngineConfig};
 use rcfge::{is_account_id, partition_for_region};
 use serde_json::{Map, Value};
 
@@ -260,36 +260,40 @@ fn parse_var(text: &str) -> Result<(String, Value), String> {
     Ok((name.to_owned(), value))
 }
 
-/// Everything a command needs to build its engine: where the templates are, how to reach S3,
-/// and the engine's settings.
-pub struct Source {
+/// Where a command's templates are and how to reach them. The location and the S3 settings
+/// are checked first, as the engine is built from them before anything else is used.
+pub struct TemplateSettings {
     pub location: TemplateLocation,
     pub s3: S3Settings,
     pub config: EngineConfig,
 }
 
-/// A command, with its arguments resolved into the library's settings.
+/// A command, with its arguments resolved into the library's settings. A check that depends on
+/// nothing but the arguments and environment is made here; the ones whose error must wait until
+/// the templates are opened (so that, with two things wrong, the same one is reported as
+/// always) are kept as results for `main` to take in order.
 pub enum Run {
     Validate {
-        source: Source,
-        context: Context,
+        source: TemplateSettings,
+        context: anyhow::Result<Context>,
+        /// Parameter values from `--parameters-file` and `--parameter`.
+        parameters: anyhow::Result<BTreeMap<String, String>>,
         files: Vec<PathBuf>,
         output: Output,
-        options: StackOptions,
     },
     Render {
-        source: Source,
-        context: Context,
+        source: TemplateSettings,
+        context: anyhow::Result<Context>,
         type_name: String,
         logical_id: String,
     },
     HookInvoke {
-        source: Source,
+        source: TemplateSettings,
         event: PathBuf,
         defaults: EventDefaults,
     },
     HookServeEvents {
-        source: Source,
+        source: TemplateSettings,
         dir: PathBuf,
         defaults: EventDefaults,
     },
@@ -314,7 +318,8 @@ pub enum Run {
     },
     Publish {
         to: String,
-        s3: S3Settings,
+        /// Checked after the set is: a set that fails its checks is reported first.
+        s3: Result<S3Settings, ConfigError>,
         templates: PathBuf,
         guard_rules: PathBuf,
         schemas: PathBuf,
@@ -323,19 +328,22 @@ pub enum Run {
     },
 }
 
-/// Resolves the parsed arguments, reading the environment through `env` (the only place the
-/// command line does).
-pub fn resolve(cli: Cli, env: &impl Fn(&str) -> Option<String>) -> anyhow::Result<Run> {
+/// Resolves the parsed arguments, reading the environment through `env` (`std::env::var_os`
+/// in `main`, a map in tests): the only place the command line reads it.
+pub fn resolve(cli: Cli, env: &impl Fn(&str) -> Option<OsString>) -> anyhow::Result<Run> {
+    // A variable that is not Unicode is treated as unset, as `std::env::var` treats it.
+    let var = |name: &str| env(name).and_then(|value| value.into_string().ok());
     Ok(match cli.command {
         Command::Validate { source, context, files, format, parameters, parameters_file } => {
-            let mut given = match &parameters_file {
-                Some(path) => rcfge::stack::read_parameters_file(path)?,
-                None => BTreeMap::new(),
+            let source = source.resolve(context.variables(), &var)?;
+            let given = match &parameters_file {
+                Some(path) => rcfge::stack::read_parameters_file(path).map_err(anyhow::Error::from),
+                None => Ok(BTreeMap::new()),
             };
-            given.extend(parameters);
-            let options =
-                StackOptions { parameters: given, mode: Mode::EveryBranch, action: Action::Create, positions: true };
-            let source = source.resolve(context.variables(), env)?;
+            let parameters = given.map(|mut given| {
+                given.extend(parameters);
+                given
+            });
             // Colour only for a person: a terminal, and no NO_COLOR (https://no-color.org).
             let output = match format {
                 Format::Text => Output::Text { colour: std::io::stdout().is_terminal() && env("NO_COLOR").is_none() },
@@ -343,20 +351,20 @@ pub fn resolve(cli: Cli, env: &impl Fn(&str) -> Option<String>) -> anyhow::Resul
                 Format::Sarif => Output::Sarif,
                 Format::Junit => Output::Junit,
             };
-            Run::Validate { source, context: context.context()?, files, output, options }
+            Run::Validate { source, context: context.context(), parameters, files, output }
         }
         Command::Render { type_name, source, context, logical_id } => {
-            let source = source.resolve(context.variables(), env)?;
-            Run::Render { source, context: context.context()?, type_name, logical_id }
+            let source = source.resolve(context.variables(), &var)?;
+            Run::Render { source, context: context.context(), type_name, logical_id }
         }
         Command::Hook { command: HookCommand::Invoke { event, source, default_region: region } } => {
-            Run::HookInvoke { source: source.resolve(Map::new(), env)?, event, defaults: event_defaults(region, env)? }
+            Run::HookInvoke { source: source.resolve(Map::new(), &var)?, event, defaults: event_defaults(region, &var) }
         }
         Command::Hook { command: HookCommand::ServeEvents { dir, source, default_region: region } } => {
             Run::HookServeEvents {
-                source: source.resolve(Map::new(), env)?,
+                source: source.resolve(Map::new(), &var)?,
                 dir,
-                defaults: event_defaults(region, env)?,
+                defaults: event_defaults(region, &var),
             }
         }
         Command::Templates { command: TemplatesCommand::New { type_name, dirs, stdout, force } } => {
@@ -370,17 +378,21 @@ pub fn resolve(cli: Cli, env: &impl Fn(&str) -> Option<String>) -> anyhow::Resul
             Run::SchemasImport { from, types, dirs }
         }
         Command::Publish { to, templates, guard_rules, schemas, dry_run, delete } => {
-            Run::Publish { to, s3: s3_settings(env)?, templates, guard_rules, schemas, dry_run, delete }
+            Run::Publish { to, s3: s3_settings(&var), templates, guard_rules, schemas, dry_run, delete }
         }
     })
 }
 
 impl SourceArgs {
-    fn resolve(self, variables: Map<String, Value>, env: &impl Fn(&str) -> Option<String>) -> anyhow::Result<Source> {
+    fn resolve(
+        self,
+        variables: Map<String, Value>,
+        var: &impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<TemplateSettings> {
         let location = TemplateLocation::parse(&self.templates)?;
         let config =
             EngineConfig { exempt_types: self.exempt.into_iter().collect(), variables, ..EngineConfig::default() };
-        Ok(Source { location, s3: s3_settings(env)?, config })
+        Ok(TemplateSettings { location, s3: s3_settings(var)?, config })
     }
 }
 
@@ -408,11 +420,7 @@ impl ContextArgs {
 }
 
 /// The Region for events without a stack ARN: the flag (or `RCFGE_DEFAULT_REGION`), else
-/// `AWS_REGION`, as in the function.
-fn event_defaults(flag: Option<String>, env: &impl Fn(&str) -> Option<String>) -> anyhow::Result<EventDefaults> {
-    let region = match flag.filter(|r| !r.is_empty()) {
-        Some(region) => Some(region),
-        None => default_region(env)?,
-    };
-    Ok(EventDefaults { region })
+/// `AWS_REGION`, as the function takes it; neither is checked here, the event is.
+fn event_defaults(flag: Option<String>, var: &impl Fn(&str) -> Option<String>) -> EventDefaults {
+    EventDefaults { region: flag.or_else(|| var("AWS_REGION").filter(|region| !region.is_empty())) }
 }

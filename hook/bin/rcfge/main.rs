@@ -10,13 +10,12 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser;
 use rcfge::authoring::{self, publish};
-use rcfge::config::open_engine;
 use rcfge::lambda;
 use rcfge::report::{self, events, exit};
 use rcfge::template::{S3Location, client_from_environment};
 use rcfge::{Action, Engine, stack};
 
-use flags::{Cli, Output, Run, Source};
+use flags::{Cli, Output, Run, TemplateSettings};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -46,7 +45,7 @@ fn write_stdout(text: &str) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let outcome = flags::resolve(cli, &|name| std::env::var(name).ok()).and_then(run);
+    let outcome = flags::resolve(cli, &|name| std::env::var_os(name)).and_then(run);
     match outcome {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
@@ -56,16 +55,17 @@ fn main() -> ExitCode {
     }
 }
 
-async fn engine(source: Source) -> anyhow::Result<Engine> {
-    Ok(open_engine(&source.location, &source.s3, source.config).await?)
+async fn engine(source: TemplateSettings) -> anyhow::Result<Engine> {
+    Ok(Engine::open(&source.location, &source.s3, source.config).await?)
 }
 
 fn run(command: Run) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         match command {
-            Run::Validate { source, context, files, output, options } => {
+            Run::Validate { source, context, parameters, files, output } => {
                 let engine = engine(source).await?;
+                let (context, options) = (context?, stack::StackOptions::for_files(parameters?));
                 let reports = stack::check_files(&engine, &context, &options, &files).await;
                 match output {
                     Output::Text { colour } => out!("{}", report::text_styled(&reports, colour)),
@@ -77,17 +77,15 @@ fn run(command: Run) -> anyhow::Result<u8> {
             }
             Run::Render { source, context, type_name, logical_id } => {
                 let engine = engine(source).await?;
-                match engine.render(&type_name, &logical_id, Action::Create, &context).await {
+                match engine.render(&type_name, &logical_id, Action::Create, &context?).await {
                     Ok(schema) => {
                         outln!("{}", serde_json::to_string_pretty(&schema)?);
                         Ok(exit::CLEAN)
                     }
                     Err(fault) => {
-                        eprintln!("rcfge: {fault}");
-                        for name in &fault.missing_variables {
-                            eprintln!("hint: {}", report::hint_for_variable(name));
-                        }
-                        Ok(if fault.missing_variables.is_empty() { exit::FINDINGS } else { exit::USAGE })
+                        let (text, code) = report::render_failure(&fault);
+                        eprint!("{text}");
+                        Ok(code)
                     }
                 }
             }
@@ -115,11 +113,10 @@ fn run(command: Run) -> anyhow::Result<u8> {
                 Ok(exit::CLEAN)
             }
             Run::TemplatesLint { dir, schemas } => {
-                let findings = authoring::lint::lint_dir(&dir, &schemas)
+                let linted = authoring::lint::lint_dir(&dir, &schemas)
                     .with_context(|| format!("cannot read {}", dir.display()))?;
-                let templates = authoring::template_files(&dir)?.len();
-                out!("{}", authoring::lint::text(&dir, &findings, templates));
-                Ok(if findings.is_empty() { exit::CLEAN } else { exit::FINDINGS })
+                out!("{}", authoring::lint::text(&dir, &linted));
+                Ok(if linted.findings.is_empty() { exit::CLEAN } else { exit::FINDINGS })
             }
             Run::TemplatesGaps { type_name, dirs } => {
                 let reports = authoring::gaps::for_templates(&dirs.templates, &dirs.schemas, type_name.as_deref())?;
@@ -137,11 +134,10 @@ fn run(command: Run) -> anyhow::Result<u8> {
                 let files = publish::local_set(&templates, &guard_rules)?;
                 let problems = publish::check_set(&templates, &guard_rules, &schemas, &files);
                 if !problems.is_empty() {
-                    eprintln!("rcfge: the set fails its checks; nothing was published:");
-                    problems.iter().for_each(|p| eprintln!("  {p}"));
+                    eprintln!("rcfge: {}", publish::PublishError::Refused { problems });
                     return Ok(exit::FINDINGS);
                 }
-                let client = client_from_environment(&s3).await;
+                let client = client_from_environment(&s3?).await;
                 let plan = publish::plan(&client, &location, &files).await?;
                 if dry_run {
                     out!("{}", plan.diff(&location));

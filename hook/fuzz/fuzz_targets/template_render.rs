@@ -25,5 +25,5 @@ fuzz_target!(|data: &[u8]| {
     let Ok(policy) = Policy::compile("Test::Fuzz::Type", "fuzz", schema) else { return };
     let properties =
         json!({"Name": "payments-receipts", "Enabled": "true", "Size": 5, "Tags": [{"Key": "a", "Value": "b"}]});
-    let _ = policy::judge(&policy, None, "Resource", properties);
+    let _ = policy::judge(&policy, None, "Test::Fuzz::Type", "Resource", properties);
 });

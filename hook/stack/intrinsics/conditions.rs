@@ -1,9 +1,10 @@
 //! Conditions: `Condition` names, `Fn::And`, `Fn::Or`, `Fn::Not` and `Fn::Equals`, decided for
 //! one scenario, or split into two scenarios where they depend on a value not fixed yet.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::*;
+use super::{Eval, MAX_CONDITION_DEPTH, Mode, ResolveError, Scenario, Stop, invalid, text_of};
+use crate::stack::read::name_in;
 
 impl Scenario<'_> {
     pub(super) fn condition(&mut self, name: &str) -> Result<Option<bool>, ResolveError> {
@@ -96,29 +97,4 @@ impl Scenario<'_> {
             }
         }
     }
-}
-
-/// The condition names of every `Fn::If` in `value`, in document order.
-pub(super) fn conditions_used(value: &Value, conditions: &Map<String, Value>, names: &mut Vec<String>) {
-    match value {
-        Value::Object(object) => {
-            if let Some(Value::Array(arguments)) = object.get("Fn::If")
-                && let Some(name) = arguments.first().and_then(|n| name_in(n, conditions.keys()))
-                && !names.contains(&name)
-            {
-                names.push(name);
-            }
-            object.values().for_each(|v| conditions_used(v, conditions, names));
-        }
-        Value::Array(items) => items.iter().for_each(|v| conditions_used(v, conditions, names)),
-        _ => {}
-    }
-}
-
-/// A value as `Fn::Equals` compares it.
-pub(super) fn comparable_text(value: &Value) -> Option<String> {
-    text_of(value).or_else(|| match value {
-        Value::Array(_) => Some(value.to_string()),
-        _ => None,
-    })
 }

@@ -2,9 +2,12 @@
 //! `Fn::Select`, `Fn::Split`, `Fn::FindInMap` and `Fn::Cidr` (`Ref` is in `parameters`,
 //! `Fn::If` and the condition functions in `conditions`).
 
+use std::net::{Ipv4Addr, Ipv6Addr};
+
 use serde_json::{Map, Value};
 
-use super::*;
+use super::{Eval, ResolveError, Scenario, Stop, Unknown, invalid, text_of};
+use crate::stack::read::intrinsic_function;
 
 impl Scenario<'_> {
     pub(super) fn get_att(&self, arguments: &Value) -> Stop {

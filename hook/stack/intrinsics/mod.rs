@@ -18,18 +18,13 @@ mod functions;
 mod parameters;
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::{Ipv4Addr, Ipv6Addr};
 
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use crate::decision::{Context, partition_for_region};
+use crate::decision::Context;
 use crate::json::pointer_segment;
 use crate::stack::read::{intrinsic_function, name_in, readings_of};
-use conditions::conditions_used;
-use parameters::Parameter;
-
-pub(crate) use parameters::parameter_text;
 
 /// How deep conditions may refer to conditions; deeper is refused rather than recursed into.
 const MAX_CONDITION_DEPTH: usize = 64;
@@ -148,6 +143,19 @@ impl Chooser {
         }
         false
     }
+}
+
+/// What a parameter stands for in a scenario.
+#[derive(Clone, Debug)]
+enum Parameter {
+    Fixed(Value),
+    /// No value given; in [`Mode::EveryBranch`] it is known to differ from `excluded`, and
+    /// takes its `default` where it is used unless that is excluded.
+    Free {
+        default: Option<Value>,
+        excluded: Vec<String>,
+    },
+    Unknowable(String),
 }
 
 /// A resource's properties resolved for one scenario.
@@ -318,7 +326,7 @@ impl<'a> Scenario<'a> {
     }
 
     /// `value` with every scalar that YAML readers read differently (`y`, `1e3`; see
-    /// `cfn::READINGS_KEY`) replaced by one of its readings: each reading is a scenario, so that
+    /// `read::READINGS_KEY`) replaced by one of its readings: each reading is a scenario, so that
     /// none of them can hide a violation.
     fn choose_readings(&mut self, value: &Value) -> Value {
         if let Some((written, readings)) = readings_of(value) {
@@ -490,6 +498,23 @@ impl<'a> Scenario<'a> {
     }
 }
 
+/// The condition names of every `Fn::If` in `value`, in document order.
+fn conditions_used(value: &Value, conditions: &Map<String, Value>, names: &mut Vec<String>) {
+    match value {
+        Value::Object(object) => {
+            if let Some(Value::Array(arguments)) = object.get("Fn::If")
+                && let Some(name) = arguments.first().and_then(|n| name_in(n, conditions.keys()))
+                && !names.contains(&name)
+            {
+                names.push(name);
+            }
+            object.values().for_each(|v| conditions_used(v, conditions, names));
+        }
+        Value::Array(items) => items.iter().for_each(|v| conditions_used(v, conditions, names)),
+        _ => {}
+    }
+}
+
 /// A scalar as CloudFormation writes it into a string.
 fn text_of(value: &Value) -> Option<String> {
     match value {
@@ -497,6 +522,32 @@ fn text_of(value: &Value) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
+    }
+}
+
+/// A value as `Fn::Equals` compares it.
+fn comparable_text(value: &Value) -> Option<String> {
+    text_of(value).or_else(|| match value {
+        Value::Array(_) => Some(value.to_string()),
+        _ => None,
+    })
+}
+
+/// A parameter value as text, as CloudFormation takes it (a list is written comma-separated):
+/// a `Default`, or a value from a parameters file.
+pub(crate) fn parameter_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Array(items) => items.iter().map(text_of).collect::<Option<Vec<_>>>().map(|items| items.join(",")),
+        other => text_of(other),
+    }
+}
+
+/// A parameter value as `Ref` gives it: a string, or for list types a list of trimmed strings.
+fn parameter_value(text: &str, is_list: bool) -> Value {
+    if is_list {
+        Value::Array(text.split(',').map(|s| Value::String(s.trim().to_owned())).collect())
+    } else {
+        Value::String(text.to_owned())
     }
 }
 

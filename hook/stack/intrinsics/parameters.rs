@@ -4,21 +4,11 @@
 
 use serde_json::Value;
 
-use super::conditions::comparable_text;
-use super::*;
-
-/// What a parameter stands for in a scenario.
-#[derive(Clone, Debug)]
-pub(super) enum Parameter {
-    Fixed(Value),
-    /// No value given; in [`Mode::EveryBranch`] it is known to differ from `excluded`, and
-    /// takes its `default` where it is used unless that is excluded.
-    Free {
-        default: Option<Value>,
-        excluded: Vec<String>,
-    },
-    Unknowable(String),
-}
+use super::{
+    Eval, Mode, Parameter, ResolveError, Scenario, Stop, Unknown, comparable_text, parameter_text, parameter_value,
+    text_of,
+};
+use crate::decision::partition_for_region;
 
 impl Scenario<'_> {
     /// `Ref name` (and `${name}` in `Fn::Sub`).
@@ -170,23 +160,5 @@ impl Scenario<'_> {
             self.parameters.insert(name.to_owned(), Parameter::Free { excluded, default });
             false
         }
-    }
-}
-
-/// A parameter value as text, as CloudFormation takes it (a list is written comma-separated):
-/// a `Default`, or a value from a parameters file.
-pub(crate) fn parameter_text(value: &Value) -> Option<String> {
-    match value {
-        Value::Array(items) => items.iter().map(text_of).collect::<Option<Vec<_>>>().map(|items| items.join(",")),
-        other => text_of(other),
-    }
-}
-
-/// A parameter value as `Ref` gives it: a string, or for list types a list of trimmed strings.
-pub(super) fn parameter_value(text: &str, is_list: bool) -> Value {
-    if is_list {
-        Value::Array(text.split(',').map(|s| Value::String(s.trim().to_owned())).collect())
-    } else {
-        Value::String(text.to_owned())
     }
 }

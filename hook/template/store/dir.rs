@@ -5,7 +5,7 @@
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use super::{
+use super::source::{
     BoxFuture, Fetch, Fetched, MAX_TEMPLATE_BYTES, StoreError, TemplateSource, check_file_name, content_version,
 };
 

@@ -12,7 +12,7 @@ use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
 
-use super::{
+use super::source::{
     BoxFuture, Fetch, Fetched, MAX_TEMPLATE_BYTES, StoreError, TemplateSource, check_file_name, content_version,
 };
 
