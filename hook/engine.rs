@@ -62,6 +62,14 @@ pub struct EngineConfig {
     pub variables: Map<String, Value>,
 }
 
+/// A template source that does not answer.
+#[derive(Debug, thiserror::Error)]
+#[error("the templates in {location} cannot be read: {error}")]
+pub struct UnreadableSource {
+    pub location: String,
+    pub error: StoreError,
+}
+
 /// Why a resource could not be judged; it becomes the verdict's [`Fault`].
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum EngineError {
@@ -143,6 +151,13 @@ impl Engine {
     /// Where templates come from, for messages.
     pub fn location(&self) -> String {
         self.templates.location()
+    }
+
+    /// Checks that the template source answers, so that a command run by a person can say
+    /// once that it cannot be read (a configuration error) instead of failing every resource
+    /// with the same cause. The hook does not ask: every decision fails closed on its own.
+    pub async fn check_source(&self) -> Result<(), UnreadableSource> {
+        self.templates.reachable().await.map_err(|error| UnreadableSource { location: self.location(), error })
     }
 
     /// Judges one resource. Never fails and never panics: every fault, a panic included, is a

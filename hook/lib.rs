@@ -69,6 +69,6 @@ pub use decision::{
     Action, CacheUse, Context, Decision, Fault, Position, Reason, Target, Verdict, Violation, is_account_id,
     partition_for_region,
 };
-pub use engine::{Engine, EngineConfig, MAX_PROPERTIES_BYTES};
+pub use engine::{Engine, EngineConfig, MAX_PROPERTIES_BYTES, UnreadableSource};
 pub use lambda::response::HookResponse;
 pub use template::{DirSource, TemplateSource};

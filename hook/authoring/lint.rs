@@ -101,8 +101,10 @@ pub(crate) fn lint_template(
 const METADATA_KEYS: [&str; 6] = ["owner", "reviewed", "restricts", "rationale", "denyDelete", "guardRules"];
 
 fn check_metadata(file: &str, document: &Value) -> Vec<Finding> {
-    let Some(Value::Object(metadata)) = document.get("x-rcfge") else { return Vec::new() };
-    metadata
+    let Some(Value::Object(metadata)) = document.get("x-rcfge") else {
+        return vec![finding(file, "/", "the template has no x-rcfge block saying who reviewed it and when".into())];
+    };
+    let mut found: Vec<Finding> = metadata
         .keys()
         .filter(|key| !METADATA_KEYS.contains(&key.as_str()))
         .map(|key| {
@@ -113,7 +115,43 @@ fn check_metadata(file: &str, document: &Value) -> Vec<Finding> {
                 format!("`{key}` is not an x-rcfge key ({known})"),
             )
         })
-        .collect()
+        .collect();
+    // A scaffold (`templates new`) holds `(team)` and `(date)` until someone reviews it; it
+    // must not be published as if reviewed.
+    let text = |key: &str| metadata.get(key).and_then(Value::as_str).unwrap_or("");
+    let owner = text("owner");
+    if owner.trim().is_empty() || owner.starts_with('(') {
+        found.push(finding(
+            file,
+            "/x-rcfge/owner",
+            format!("the owner is `{owner}`, not a team: name the team that reviewed this template"),
+        ));
+    }
+    let reviewed = text("reviewed");
+    if !is_iso_date(reviewed) {
+        found.push(finding(
+            file,
+            "/x-rcfge/reviewed",
+            format!("the review date is `{reviewed}`, not a date (YYYY-MM-DD): review the template, then date it"),
+        ));
+    }
+    found
+}
+
+/// `YYYY-MM-DD` with a plausible month and day.
+fn is_iso_date(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    let number = |part: &str, digits: usize| {
+        (part.len() == digits && part.bytes().all(|b| b.is_ascii_digit())).then(|| part.parse::<u32>().ok()).flatten()
+    };
+    match parts.as_slice() {
+        [year, month, day] => {
+            number(year, 4).is_some()
+                && number(month, 2).is_some_and(|m| (1..=12).contains(&m))
+                && number(day, 2).is_some_and(|d| (1..=31).contains(&d))
+        }
+        _ => false,
+    }
 }
 
 fn finding(file: &str, pointer: &str, message: String) -> Finding {
@@ -161,7 +199,22 @@ fn check_node(node: &Value, pointer: &str, in_branch: bool, out: &mut Vec<(Strin
         _ => false,
     };
     let describes_object = typed_object || (!in_branch && object.contains_key("properties"));
-    if describes_object && object.get("additionalProperties") != Some(&Value::Bool(false)) {
+    let closed = object.get("additionalProperties") == Some(&Value::Bool(false));
+    // A closed object that requires a property it does not list refuses every value: each
+    // resource would be told to add a property it may not have (a typo in `required`).
+    if closed && !object.contains_key("patternProperties") {
+        let listed = object.get("properties").and_then(Value::as_object);
+        let required = object.get("required").and_then(Value::as_array).into_iter().flatten();
+        for name in required.filter_map(Value::as_str) {
+            if !listed.is_some_and(|properties| properties.contains_key(name)) {
+                out.push((
+                    format!("{pointer}/required"),
+                    format!("`{name}` is required but not in properties: no value can pass this closed object"),
+                ));
+            }
+        }
+    }
+    if describes_object && !closed {
         out.push((
             if pointer.is_empty() { "/".to_owned() } else { pointer.to_owned() },
             "this object allows properties it does not list: add \"additionalProperties\": false".to_owned(),
@@ -388,7 +441,7 @@ fn list(types: &BTreeSet<String>) -> String {
 mod tests {
     #[test]
     fn misspelt_metadata_is_a_finding() {
-        let template = serde_json::json!({"typeName": "AWS::X::Y", "x-rcfge": {"owner": "a", "guardrules": true}});
+        let template = serde_json::json!({"typeName": "AWS::X::Y", "x-rcfge": {"owner": "a", "reviewed": "2026-01-01", "guardrules": true}});
         let found = super::check_metadata("aws-x-y.json", &template);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].pointer, "/x-rcfge/guardrules");
@@ -414,7 +467,42 @@ mod tests {
     }
 
     fn closed(properties: Value) -> Value {
-        json!({"typeName": "AWS::X::Y", "type": "object", "additionalProperties": false, "properties": properties})
+        json!({
+            "typeName": "AWS::X::Y", "type": "object", "additionalProperties": false, "properties": properties,
+            "x-rcfge": {"owner": "security-engineering", "reviewed": "2026-11-22"}
+        })
+    }
+
+    #[test]
+    fn a_required_property_that_a_closed_object_does_not_list_is_a_finding() {
+        let mut template = closed(json!({"Name": {"type": "string"}}));
+        template["required"] = json!(["Name", "Nmae"]);
+        let found = lint(template);
+        assert_eq!(
+            found,
+            [(
+                "/required".to_owned(),
+                "`Nmae` is required but not in properties: no value can pass this closed object".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn an_unreviewed_scaffold_is_a_finding() {
+        for (metadata, pointers) in [
+            (json!({"owner": "(team)", "reviewed": "(date)"}), vec!["/x-rcfge/owner", "/x-rcfge/reviewed"]),
+            (json!({"owner": "payments", "reviewed": "2026-13-01"}), vec!["/x-rcfge/reviewed"]),
+            (json!({"reviewed": "2026-11-22"}), vec!["/x-rcfge/owner"]),
+            (json!({"owner": "payments", "reviewed": "2026-02-28"}), vec![]),
+        ] {
+            let mut template = closed(json!({"Name": {"type": "string"}}));
+            template["x-rcfge"] = metadata.clone();
+            let found: Vec<String> = lint(template).into_iter().map(|(pointer, _)| pointer).collect();
+            assert_eq!(found, pointers, "{metadata}");
+        }
+        let mut bare = closed(json!({"Name": {"type": "string"}}));
+        bare.as_object_mut().unwrap().remove("x-rcfge");
+        assert_eq!(lint(bare).len(), 1);
     }
 
     #[test]

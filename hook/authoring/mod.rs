@@ -32,6 +32,11 @@ pub enum AuthoringError {
     Unreadable { path: PathBuf, reason: String },
     #[error("no provider schema for {type_name} in {source_description}")]
     NoProviderSchema { type_name: String, source_description: String },
+    #[error(
+        "no pinned provider schema for {type_name} ({path}): pin it first with \
+         `rcfge schemas import --from PATH --types {type_name}`"
+    )]
+    NotPinned { type_name: String, path: String },
     #[error("{path} exists; pass --force to overwrite it")]
     Exists { path: String },
     #[error("the provider schema has no typeName")]

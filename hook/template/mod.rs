@@ -41,6 +41,10 @@ pub(crate) enum LoadError {
     Variables { file: String, source: VariablesError },
     #[error("the template for {type_name} is broken: {source}")]
     Template { type_name: String, source: TemplateError },
+    /// The file is found case-insensitively and the template declares the type in another
+    /// case: the resource misspells its type; the template is fine.
+    #[error("`{type_name}` is not a resource type: type names are case-sensitive; did you mean `{declared}`?")]
+    TypeNameCase { type_name: String, declared: String },
     #[error("the template for {type_name} cannot be rendered: {source}")]
     Render { type_name: String, source: RenderError },
     #[error("the template for {type_name} is not a valid schema: {source}")]
@@ -56,6 +60,17 @@ impl LoadError {
             LoadError::Render { source: RenderError::NoValue { names }, .. } => names,
             _ => &[],
         }
+    }
+}
+
+/// A template that cannot be used for `type_name`; when it only declares the type in another
+/// case, it is the resource's type name that is wrong, and the error says so.
+fn template_error(type_name: &str, source: TemplateError) -> LoadError {
+    match source {
+        TemplateError::WrongType { found, .. } if found.eq_ignore_ascii_case(type_name) => {
+            LoadError::TypeNameCase { type_name: type_name.to_owned(), declared: found }
+        }
+        source => LoadError::Template { type_name: type_name.to_owned(), source },
     }
 }
 
@@ -89,6 +104,13 @@ impl Templates {
         self.source.location()
     }
 
+    /// Whether the source answers at all: one request for `_variables.json`, which may be
+    /// absent. A source that cannot answer it (no credentials, no bucket, denied) cannot
+    /// answer for any template either.
+    pub async fn reachable(&self) -> Result<(), StoreError> {
+        self.source.fetch(VARIABLES_FILE, None).await.map(|_| ())
+    }
+
     /// The type's template (`value` is `None` when the source has none), and how the cache
     /// served it.
     pub async fn template(&self, type_name: &str) -> Result<Cached<Template>, LoadError> {
@@ -102,12 +124,10 @@ impl Templates {
             .await
             .map_err(|e| match e {
                 FetchError::Store(source) => LoadError::Store { type_name: type_name.to_owned(), source },
-                FetchError::Parse(source) => LoadError::Template { type_name: type_name.to_owned(), source },
+                FetchError::Parse(source) => template_error(type_name, source),
             })?;
         if let Some(template) = &cached.value {
-            template
-                .check_type(type_name)
-                .map_err(|source| LoadError::Template { type_name: type_name.to_owned(), source })?;
+            template.check_type(type_name).map_err(|source| template_error(type_name, source))?;
         }
         Ok(cached)
     }
@@ -128,7 +148,7 @@ impl Templates {
             })?;
         cached.value.ok_or_else(|| LoadError::GuardRules {
             type_name: type_name.to_owned(),
-            source: GuardError::Missing { file: file_name.clone(), location: self.source.location() },
+            source: GuardError::Missing { file: file_name.clone(), location: self.source.guard_rules_location() },
         })
     }
 

@@ -41,7 +41,7 @@ fn gaps_report_what_teams_may_ask_for() {
 }
 
 #[test]
-fn new_scaffolds_a_template_that_lint_accepts() {
+fn new_scaffolds_a_template_that_lint_accepts_once_reviewed() {
     let run = rcfge(&["templates", "new", "AWS::SNS::Topic", "--stdout"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     insta::assert_snapshot!(run.stdout);
@@ -50,6 +50,17 @@ fn new_scaffolds_a_template_that_lint_accepts() {
     let templates = dir.path().to_str().unwrap();
     let run = rcfge(&["templates", "new", "AWS::SQS::Queue", "--templates", templates]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    // Unreviewed, the scaffold is refused for its placeholder owner and date only; once a person
+    // fills them in, lint accepts it.
+    let run = rcfge(&["templates", "lint", templates]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.ends_with("1 template, 2 findings\n"), "{}", run.stdout);
+    assert!(run.stdout.contains("aws-sqs-queue.json:/x-rcfge/owner: the owner is `(team)`"), "{}", run.stdout);
+    assert!(run.stdout.contains("aws-sqs-queue.json:/x-rcfge/reviewed: the review date is `(date)`"), "{}", run.stdout);
+    let path = dir.path().join("aws-sqs-queue.json");
+    let reviewed =
+        std::fs::read_to_string(&path).unwrap().replace("(team)", "payments").replace("(date)", "2026-12-06");
+    std::fs::write(&path, reviewed).unwrap();
     let run = rcfge(&["templates", "lint", templates]);
     assert_eq!(run.code, 0, "{}", run.stdout);
     let run = rcfge(&["templates", "new", "AWS::SQS::Queue", "--templates", templates]);
@@ -58,6 +69,7 @@ fn new_scaffolds_a_template_that_lint_accepts() {
     let run = rcfge(&["templates", "new", "AWS::Nope::Thing"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("schemas/aws-nope-thing.json"), "{}", run.stderr);
+    assert!(run.stderr.contains("rcfge schemas import --from PATH --types AWS::Nope::Thing"), "{}", run.stderr);
 }
 
 #[test]

@@ -193,6 +193,9 @@ fn a_type_name_must_match_the_template_on_every_use() {
         let Verdict::InternalFailure(error) = engine.decide(&topic("aws::sns::topic")).await.verdict else {
             panic!("a case variant of the type name must not share the template");
         };
-        assert!(error.to_string().contains("template says it is for `AWS::SNS::Topic`"), "{error}");
+        // It is the resource that misspells its type, not the template that is broken.
+        let expected =
+            "`aws::sns::topic` is not a resource type: type names are case-sensitive; did you mean `AWS::SNS::Topic`?";
+        assert_eq!(error.to_string(), expected);
     });
 }

@@ -210,3 +210,28 @@ fn guard_rules_see_each_resource_under_its_own_type_name() {
     let Verdict::NonCompliant(violations) = &decision.verdict else { panic!("{:?}", decision.verdict) };
     assert!(violations.iter().any(|v| v.keyword == "guard/s3_object_lock_requires_versioning"), "{violations:#?}");
 }
+
+/// A local mirror of the bucket (`aws s3 sync`) holds the Guard rule files beside the
+/// templates, and is read as it is; a rule file missing from it is named where it was looked
+/// for, and the repository's `guard-rules/` is not consulted in its place.
+#[test]
+fn a_local_mirror_of_the_bucket_reads_its_guard_rules_beside_the_templates() {
+    let mirror = tempfile::tempdir().unwrap();
+    for file in ["aws-s3-bucket.json", "aws-sqs-queue.json", "_variables.json"] {
+        std::fs::copy(format!("templates/{file}"), mirror.path().join(file)).unwrap();
+    }
+    std::fs::copy("guard-rules/aws-s3-bucket.guard", mirror.path().join("aws-s3-bucket.guard")).unwrap();
+    let locked = json!({"ObjectLockEnabled": true, "VersioningConfiguration": {"Status": "Suspended"}});
+    let templates = mirror.path().to_str().unwrap();
+    let (code, response) = invoke_event(&event("AWS::S3::Bucket", "CREATE_PRE_PROVISION", locked), templates);
+    assert_eq!(code, 1, "{response:#}");
+    let message = response["message"].as_str().unwrap();
+    assert!(message.contains("(Guard rule s3_object_lock_requires_versioning)"), "{message}");
+
+    let queue = json!({"QueueName": "orders"});
+    let (code, response) = invoke_event(&event("AWS::SQS::Queue", "CREATE_PRE_PROVISION", queue), templates);
+    assert_eq!(code, 2, "{response:#}");
+    let message = response["message"].as_str().unwrap();
+    let expected = format!("there is no aws-sqs-queue.guard in directory {templates}");
+    assert!(message.contains(&expected), "{message}");
+}

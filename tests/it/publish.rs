@@ -158,6 +158,18 @@ fn publish_refuses_a_set_that_fails_its_checks() {
     assert!(stderr.contains("the Guard rule tests in") && stderr.contains("sqs_fifo_queue_name"), "{stderr}");
     assert!(server.names().is_empty());
 
+    // A scaffold nobody reviewed (`templates new` leaves `(team)` and `(date)`) is not published.
+    let set = copy_of_the_set();
+    let path = set.path().join("templates/aws-sqs-queue.json");
+    let scaffold = std::fs::read_to_string(&path).unwrap().replace("security-engineering", "(team)");
+    std::fs::write(&path, scaffold).unwrap();
+    let args = dirs(set.path());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, _, stderr) = publish(&server, &args);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("aws-sqs-queue.json: /x-rcfge/owner: the owner is `(team)`"), "{stderr}");
+    assert!(server.names().is_empty());
+
     let set = copy_of_the_set();
     std::fs::remove_file(set.path().join("guard-rules/aws-iam-role.guard")).unwrap();
     let args = dirs(set.path());

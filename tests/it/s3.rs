@@ -268,6 +268,39 @@ fn rcfge_hook_invoke_reads_templates_from_s3() {
     assert!(run.stderr.contains("not a valid bucket name"), "{}", run.stderr);
 }
 
+/// A bucket that cannot be read (denied, missing, failing) is a configuration error for
+/// `rcfge validate`: said once, exit 2, before any resource is judged; not a finding per resource.
+#[test]
+fn an_unreadable_bucket_is_one_usage_error_for_validate() {
+    for code in [S3ErrorCode::AccessDenied, S3ErrorCode::NoSuchBucket, S3ErrorCode::InternalError] {
+        let server = S3Server::start();
+        server.observed.set_fault(Fault::Error(code.clone()));
+        let args = ["validate", "--templates", &server.uri(), "tests/fixtures/stacks/compliant.yaml"];
+        let run = server.run_rcfge(&args, "AWS_ENDPOINT_URL");
+        let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+        assert_eq!(run.status.code(), Some(2), "{code:?}: {stdout}\n{stderr}");
+        assert_eq!(stdout, "", "{code:?}: nothing is judged");
+        let expected = format!("rcfge: the templates in {} cannot be read: ", server.uri());
+        assert!(stderr.starts_with(&expected), "{code:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{code:?}: said once: {stderr}");
+    }
+    // A bucket that answers, without `_variables.json`, is fine.
+    let server = S3Server::start();
+    server.delete("_variables.json");
+    let args = [
+        "validate",
+        "--templates",
+        &server.uri(),
+        "--account-id",
+        "111122223333",
+        "--region",
+        "eu-west-1",
+        "tests/fixtures/stacks/compliant.yaml",
+    ];
+    let run = server.run_rcfge(&args, "AWS_ENDPOINT_URL");
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+}
+
 #[test]
 fn a_failed_revalidation_fails_closed_whatever_the_failure() {
     for fault in [Fault::Error(S3ErrorCode::AccessDenied), Fault::Delay(Duration::from_secs(3)), Fault::StallBody] {

@@ -162,7 +162,9 @@ fn usage_errors_name_the_file_and_the_cause_once() {
         (&["hook", "serve-events", "no-such-events"], format!("rcfge: cannot read no-such-events: {missing}\n")),
         (
             &["templates", "new", "AWS::S3::Bucket", "--schemas", "no-such-schemas", "--stdout"],
-            format!("rcfge: cannot read no-such-schemas/aws-s3-bucket.json: {missing}\n"),
+            "rcfge: no pinned provider schema for AWS::S3::Bucket (no-such-schemas/aws-s3-bucket.json): pin it first \
+             with `rcfge schemas import --from PATH --types AWS::S3::Bucket`\n"
+                .to_owned(),
         ),
         (&["templates", "gaps", "--templates", "no-such-templates"], format!("rcfge: {missing}\n")),
         // With two things wrong, the template source is reported first, as it is opened first.

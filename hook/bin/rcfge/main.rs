@@ -59,12 +59,21 @@ async fn engine(source: TemplateSettings) -> anyhow::Result<Engine> {
     Ok(Engine::open(&source.location, &source.s3, source.config).await?)
 }
 
+/// The engine for a command that judges or renders for a person: a source that cannot be read
+/// is said once, as a usage error (exit 2), not once per resource as a finding. The `hook`
+/// commands answer as the function would, so they do not check first.
+async fn checked_engine(source: TemplateSettings) -> anyhow::Result<Engine> {
+    let engine = engine(source).await?;
+    engine.check_source().await?;
+    Ok(engine)
+}
+
 fn run(command: Run) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         match command {
             Run::Validate { source, context, parameters, files, output } => {
-                let engine = engine(source).await?;
+                let engine = checked_engine(source).await?;
                 let (context, options) = (context?, stack::StackOptions::for_files(parameters?));
                 let reports = stack::check_files(&engine, &context, &options, &files).await;
                 match output {
@@ -76,7 +85,7 @@ fn run(command: Run) -> anyhow::Result<u8> {
                 Ok(report::exit_code(&reports))
             }
             Run::Render { source, context, type_name, logical_id } => {
-                let engine = engine(source).await?;
+                let engine = checked_engine(source).await?;
                 match engine.render(&type_name, &logical_id, Action::Create, &context?).await {
                     Ok(schema) => {
                         outln!("{}", serde_json::to_string_pretty(&schema)?);

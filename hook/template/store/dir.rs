@@ -1,6 +1,11 @@
-//! Templates from a local directory (the bundled `templates/`, or a checkout of them). Guard
-//! rule files (`*.guard`) are read from the `guard-rules` directory beside it, as the
-//! repository lays them out; in S3 they sit beside the templates under the same prefix.
+//! Templates from a local directory. Two layouts are read, and which one a directory uses is
+//! decided once, when the source is opened:
+//! - a mirror of the bucket: the Guard rule files (`*.guard`) sit beside the templates, as
+//!   they do under the bucket's prefix (`aws s3 sync s3://bucket/prefix/ DIR` makes one);
+//! - the repository's layout: no `.guard` file beside the templates, so they are read from the
+//!   `guard-rules` directory next to it (`templates/` and `guard-rules/`).
+//!
+//! Rules are never read from both places, so a stale copy in one cannot shadow the other.
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -20,14 +25,23 @@ pub struct DirSource {
 pub const GUARD_RULES_DIR: &str = "guard-rules";
 
 impl DirSource {
-    /// A source over `root`, which must be an existing directory.
+    /// A source over `root`, which must be an existing directory. Its Guard rules are read
+    /// beside the templates if any `.guard` file is there, else from `../guard-rules`.
     pub fn new(root: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let root = root.into();
         if !root.is_dir() {
             return Err(StoreError::NotADirectory { path: root });
         }
-        let guard_rules = root.parent().unwrap_or(Path::new("")).join(GUARD_RULES_DIR);
+        let entries = std::fs::read_dir(&root).map_err(|source| StoreError::Read { path: root.clone(), source })?;
+        let mirror = entries.filter_map(Result::ok).any(|entry| entry.path().extension().is_some_and(|e| e == "guard"));
+        let guard_rules =
+            if mirror { root.clone() } else { root.parent().unwrap_or(Path::new("")).join(GUARD_RULES_DIR) };
         Ok(DirSource { root, guard_rules })
+    }
+
+    /// Where this source reads Guard rule files.
+    pub fn guard_rules_dir(&self) -> &Path {
+        &self.guard_rules
     }
 
     /// The directory this source reads.
@@ -60,6 +74,10 @@ impl DirSource {
 impl TemplateSource for DirSource {
     fn location(&self) -> String {
         format!("directory {}", self.root.display())
+    }
+
+    fn guard_rules_location(&self) -> String {
+        format!("directory {}", self.guard_rules.display())
     }
 
     fn fetch<'a>(

@@ -36,6 +36,12 @@ pub trait TemplateSource: Send + Sync {
     /// Where the templates are, for messages (`directory templates/`, `s3://bucket/prefix/`).
     fn location(&self) -> String;
 
+    /// Where the Guard rule files (`*.guard`) are, for messages: beside the templates unless
+    /// the source says otherwise.
+    fn guard_rules_location(&self) -> String {
+        self.location()
+    }
+
     /// Reads `file_name`. With `known_version`, a source may answer [`Fetch::NotModified`].
     fn fetch<'a>(
         &'a self,
@@ -47,6 +53,10 @@ pub trait TemplateSource: Send + Sync {
 impl<T: TemplateSource + ?Sized> TemplateSource for Box<T> {
     fn location(&self) -> String {
         (**self).location()
+    }
+
+    fn guard_rules_location(&self) -> String {
+        (**self).guard_rules_location()
     }
 
     fn fetch<'a>(
