@@ -106,9 +106,15 @@ impl Templates {
 
     /// Whether the source answers at all: one request for `_variables.json`, which may be
     /// absent. A source that cannot answer it (no credentials, no bucket, denied) cannot
-    /// answer for any template either.
+    /// answer for any template either. The file goes into the cache as any use would put it
+    /// there, so the decisions that need it do not fetch it again; a file that does not parse
+    /// is not this check's concern: the decisions that use it fail closed on it.
     pub async fn reachable(&self) -> Result<(), StoreError> {
-        self.source.fetch(VARIABLES_FILE, None).await.map(|_| ())
+        let read = self.variables.get(self.source.as_ref(), VARIABLES_FILE, |fetched| parse_variables(&fetched.body));
+        match read.await {
+            Ok(_) | Err(FetchError::Parse(_)) => Ok(()),
+            Err(FetchError::Store(error)) => Err(error),
+        }
     }
 
     /// The type's template (`value` is `None` when the source has none), and how the cache

@@ -299,6 +299,38 @@ fn an_unreadable_bucket_is_one_usage_error_for_validate() {
     ];
     let run = server.run_rcfge(&args, "AWS_ENDPOINT_URL");
     assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+
+    // The check costs no second GET: a template that uses organisation variables finds
+    // `_variables.json` where the check left it.
+    let server = S3Server::start();
+    let policy = "Resources:\n  P:\n    Type: AWS::S3::BucketPolicy\n    Properties:\n      Bucket: receipts\n      PolicyDocument: {Version: '2012-10-17', Statement: []}\n";
+    let stack = crate::support::temp_file(".yaml", policy);
+    let args = [
+        "render",
+        "AWS::S3::BucketPolicy",
+        "--templates",
+        &server.uri(),
+        "--account-id",
+        "111122223333",
+        "--region",
+        "eu-west-1",
+    ];
+    let run = server.run_rcfge(&args, "AWS_ENDPOINT_URL");
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(server.observed.gets_of("_variables.json"), 1);
+    let args = [
+        "validate",
+        "--templates",
+        &server.uri(),
+        "--account-id",
+        "111122223333",
+        "--region",
+        "eu-west-1",
+        stack.path().to_str().unwrap(),
+    ];
+    let run = server.run_rcfge(&args, "AWS_ENDPOINT_URL");
+    assert!(matches!(run.status.code(), Some(0 | 1)), "judged: {}", String::from_utf8_lossy(&run.stdout));
+    assert_eq!(server.observed.gets_of("_variables.json"), 2, "one GET per run, not two");
 }
 
 #[test]
