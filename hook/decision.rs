@@ -139,6 +139,26 @@ impl std::fmt::Display for Position {
     }
 }
 
+/// Which kind of template judged a resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TemplateKind {
+    /// A restricted template the security team wrote and reviewed.
+    Reviewed,
+    /// The generated baseline: the pinned provider schema, closed (`rcfge templates freeze`).
+    Baseline,
+}
+
+impl TemplateKind {
+    /// The kind as reports name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TemplateKind::Reviewed => "reviewed",
+            TemplateKind::Baseline => "baseline",
+        }
+    }
+}
+
 /// How a file was served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -280,6 +300,8 @@ pub struct Decision {
     pub verdict: Verdict,
     /// The template version used, when one was loaded.
     pub template_version: Option<String>,
+    /// Which template judged the resource, when one was loaded.
+    pub template_kind: Option<TemplateKind>,
     /// Why a resource passed without its properties being judged (DELETE, exemption).
     pub note: Option<String>,
     /// How the template cache served the template (`None` when it was never asked).

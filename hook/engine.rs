@@ -19,10 +19,10 @@ use std::task::Poll;
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
-use crate::decision::{Action, CacheUse, Context, Decision, Fault, Target, Verdict, Violation};
+use crate::decision::{Action, CacheUse, Context, Decision, Fault, Target, TemplateKind, Verdict, Violation};
 use crate::policy::guard::{GuardRules, InputSize};
 use crate::policy::{self, JudgeError, Policy};
-use crate::template::cache::{Freshness, Pairing};
+use crate::template::cache::{Cached, Freshness, Pairing};
 use crate::template::restricted::Template;
 use crate::template::store::{S3Settings, StoreError, TemplateLocation, TemplateSource};
 use crate::template::{LoadError, Templates};
@@ -75,6 +75,13 @@ pub struct UnreadableSource {
 pub(crate) enum EngineError {
     #[error("no template for {type_name} in {location}: the type is not approved")]
     NoTemplate { type_name: String, location: String },
+    #[error(
+        "no reviewed template for {type_name} in {location}, and the organisation settings require one for \
+         `{entry}`: the baseline does not judge this type"
+    )]
+    ReviewedTemplateRequired { type_name: String, location: String, entry: String },
+    #[error("no template for {type_name} in {location}, reviewed or baseline: the type is not approved")]
+    NoBaseline { type_name: String, location: String },
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error(transparent)]
@@ -129,6 +136,7 @@ impl Outcome {
 #[derive(Default)]
 struct Trace {
     version: Option<String>,
+    kind: Option<TemplateKind>,
     cache: Option<CacheUse>,
     compiled: bool,
 }
@@ -175,6 +183,7 @@ impl Engine {
             action: target.action,
             verdict: outcome.verdict,
             template_version: trace.version,
+            template_kind: trace.kind,
             note: outcome.note,
             cache: trace.cache,
             compiled: trace.compiled,
@@ -190,8 +199,10 @@ impl Engine {
         context: &Context,
     ) -> Result<Value, Fault> {
         let rendered = async {
-            let template =
-                self.templates.template(type_name).await?.value.ok_or_else(|| self.no_template(type_name))?;
+            let template = match self.templates.template(type_name).await?.value {
+                Some(reviewed) => reviewed,
+                None => self.baseline(type_name).await?.value.ok_or_else(|| self.no_template(type_name))?,
+            };
             Ok::<_, EngineError>(self.templates.rendered(&template, type_name, logical_id, action, context).await?)
         };
         rendered.await.map_err(Fault::from)
@@ -200,12 +211,23 @@ impl Engine {
     async fn evaluate(&self, target: &Target, trace: &mut Trace) -> Result<Outcome, EngineError> {
         let type_name = &target.type_name;
         progress(|| format!("loading the template for {type_name} (templates unreachable or too slow)"));
-        let cached = self.templates.template(type_name).await?;
+        let mut cached = self.templates.template(type_name).await?;
+        let mut kind = TemplateKind::Reviewed;
+        if cached.value.is_none() {
+            if let Some(outcome) = self.untemplated(target) {
+                trace.cache = Some(cached.status);
+                return Ok(outcome);
+            }
+            progress(|| format!("loading the baseline template for {type_name} (templates unreachable or too slow)"));
+            cached = self.baseline(type_name).await?;
+            kind = TemplateKind::Baseline;
+        }
         trace.cache = Some(cached.status);
         let Some(template) = cached.value else {
-            return self.untemplated(target);
+            return Err(self.no_template(type_name));
         };
         trace.version = Some(template.version.clone());
+        trace.kind = Some(kind);
         if target.action == Action::Delete {
             return Ok(delete_outcome(&template));
         }
@@ -280,17 +302,44 @@ impl Engine {
         }
     }
 
-    /// The verdict for a type that has no template: refused unless exempt; DELETE is allowed.
-    fn untemplated(&self, target: &Target) -> Result<Outcome, EngineError> {
+    /// The verdict for a type that has no reviewed template, when it needs no baseline:
+    /// DELETE is allowed, and so is a type on the exemption list (an explicit choice, which the
+    /// baseline does not override).
+    fn untemplated(&self, target: &Target) -> Option<Outcome> {
         if target.action == Action::Delete {
-            let note = "DELETE of a type with no template: nothing to protect".to_owned();
-            return Ok(Outcome::noted(Verdict::Compliant, note));
+            let note = "DELETE of a type with no reviewed template: nothing to protect".to_owned();
+            return Some(Outcome::noted(Verdict::Compliant, note));
         }
         if self.exempt_types.contains(&target.type_name) {
             let note = format!("{} has no template and is on the exemption list", target.type_name);
-            return Ok(Outcome::noted(Verdict::Exempt, note));
+            return Some(Outcome::noted(Verdict::Exempt, note));
         }
-        Err(self.no_template(&target.type_name))
+        None
+    }
+
+    /// The baseline template of a type without a reviewed one, as the organisation settings
+    /// allow: switched on, and the type not among those that need a reviewed template. A type
+    /// the baseline does not cover is refused with the reason.
+    async fn baseline(&self, type_name: &str) -> Result<Cached<Template>, EngineError> {
+        let settings = self.templates.settings().await?;
+        if !settings.baseline {
+            return Err(self.no_template(type_name));
+        }
+        if let Some(entry) = settings.requires_reviewed_template(type_name) {
+            return Err(EngineError::ReviewedTemplateRequired {
+                type_name: type_name.to_owned(),
+                location: self.templates.location(),
+                entry: entry.to_owned(),
+            });
+        }
+        let cached = self.templates.baseline(type_name).await?;
+        if cached.value.is_none() {
+            return Err(EngineError::NoBaseline {
+                type_name: type_name.to_owned(),
+                location: self.templates.location(),
+            });
+        }
+        Ok(cached)
     }
 
     fn no_template(&self, type_name: &str) -> EngineError {

@@ -66,8 +66,8 @@ pub mod report;
 pub mod stack;
 
 pub use decision::{
-    Action, CacheUse, Context, Decision, Fault, Position, Reason, Target, Verdict, Violation, is_account_id,
-    partition_for_region,
+    Action, CacheUse, Context, Decision, Fault, Position, Reason, Target, TemplateKind, Verdict, Violation,
+    is_account_id, partition_for_region,
 };
 pub use engine::{Engine, EngineConfig, MAX_PROPERTIES_BYTES, UnreadableSource};
 pub use lambda::response::HookResponse;

@@ -107,6 +107,50 @@ impl SchemaSource {
         Ok((schema, entry_name))
     }
 
+    /// Every type the source has a schema for, sorted.
+    pub fn types(&self) -> Result<Vec<String>, AuthoringError> {
+        let mut types = Vec::new();
+        match self {
+            SchemaSource::CfnLint { root, .. } => {
+                let providers = read_provider_json(&root.join(providers_file()))?;
+                types.extend(providers.as_object().into_iter().flat_map(|m| m.keys().cloned()));
+            }
+            SchemaSource::Folder(dir) => {
+                for path in super::freeze::provider_files(dir)? {
+                    let schema = read_provider_json(&path)?;
+                    types.extend(schema.get("typeName").and_then(Value::as_str).map(str::to_owned));
+                }
+            }
+            SchemaSource::Zip(archive) => {
+                let unreadable = |reason: String| AuthoringError::Unreadable { path: archive.to_owned(), reason };
+                let file = std::fs::File::open(archive).map_err(|e| unreadable(e.to_string()))?;
+                let mut zip = zip::ZipArchive::new(file).map_err(|e| unreadable(e.to_string()))?;
+                for i in 0..zip.len() {
+                    let mut entry = zip.by_index(i).map_err(|e| unreadable(e.to_string()))?;
+                    let name = entry.name().map_err(|e| unreadable(e.to_string()))?.into_owned();
+                    if !name.ends_with(".json") {
+                        continue;
+                    }
+                    let mut text = String::new();
+                    std::io::Read::read_to_string(&mut entry, &mut text)
+                        .map_err(|e| unreadable(format!("{name}: {e}")))?;
+                    let schema: Value = serde_json::from_str(&text).map_err(|e| unreadable(format!("{name}: {e}")))?;
+                    types.extend(schema.get("typeName").and_then(Value::as_str).map(str::to_owned));
+                }
+            }
+        }
+        types.sort();
+        types.dedup();
+        Ok(types)
+    }
+
+    /// When the source's schemas were taken, if it says (cfn-lint records it).
+    fn schema_date(&self) -> Option<String> {
+        let SchemaSource::CfnLint { root, .. } = self else { return None };
+        let version = read_provider_json(&root.join("src/cfnlint/data/schemas/version.json")).ok()?;
+        version.get("schema_date").and_then(Value::as_str).map(str::to_owned)
+    }
+
     fn missing(&self, type_name: &str) -> AuthoringError {
         AuthoringError::NoProviderSchema { type_name: type_name.to_owned(), source_description: self.describe() }
     }
@@ -122,14 +166,19 @@ pub(crate) fn template_types(templates: &Path) -> Result<Vec<String>, AuthoringE
 pub fn import_for_templates(
     from: &Path,
     types: Vec<String>,
+    all: bool,
     templates: &Path,
     schemas: &Path,
 ) -> Result<(usize, String), AuthoringError> {
-    let types = if types.is_empty() { template_types(templates)? } else { types };
+    let source = SchemaSource::detect(from)?;
+    let types = match (all, types.is_empty()) {
+        (true, _) => source.types()?,
+        (false, true) => template_types(templates)?,
+        (false, false) => types,
+    };
     if types.is_empty() {
         return Err(AuthoringError::NoTypes { dir: templates.display().to_string() });
     }
-    let source = SchemaSource::detect(from)?;
     std::fs::create_dir_all(schemas)?;
     let files = import(&source, &types, schemas)?;
     Ok((files.len(), source.describe()))
@@ -163,6 +212,14 @@ pub(crate) fn import(source: &SchemaSource, types: &[String], to: &Path) -> Resu
         .map_err(|e| AuthoringError::Unreadable { path, reason: e.to_string() })?;
     let path = to.join(NEW_PROPERTIES_FILE);
     let text = format!("{}\n", serde_json::to_string_pretty(&new_properties).unwrap_or_default());
+    std::fs::write(&path, text).map_err(|e| AuthoringError::Unreadable { path, reason: e.to_string() })?;
+    let snapshot = serde_json::json!({
+        "source": source.describe(),
+        "region": if matches!(source, SchemaSource::CfnLint { .. }) { CFN_LINT_REGION } else { "unknown" },
+        "schemaDate": source.schema_date().unwrap_or_else(|| "unknown".to_owned()),
+    });
+    let path = to.join(super::freeze::SNAPSHOT_FILE);
+    let text = format!("{}\n", serde_json::to_string_pretty(&snapshot).unwrap_or_default());
     std::fs::write(&path, text).map_err(|e| AuthoringError::Unreadable { path, reason: e.to_string() })?;
     Ok(written)
 }

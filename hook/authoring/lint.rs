@@ -371,7 +371,16 @@ fn check_rendering(
         Err(error) => return vec![finding(file, "/", format!("does not render with a sample context: {error}"))],
     };
     match Policy::compile(type_name, "lint", schema) {
-        Ok(_) => Vec::new(),
+        Ok(policy) => policy
+            .unrunnable_patterns()
+            .iter()
+            .map(|(location, pattern)| {
+                let message = format!(
+                    "the pattern {pattern:?} cannot be run by rcfge's regex engine, so every value here would be refused: rewrite it"
+                );
+                finding(file, location, message)
+            })
+            .collect(),
         Err(CompileError::Invalid { location, reason }) => {
             vec![finding(file, &location, format!("does not compile after rendering: {reason}"))]
         }
@@ -503,6 +512,14 @@ mod tests {
         let mut bare = closed(json!({"Name": {"type": "string"}}));
         bare.as_object_mut().unwrap().remove("x-rcfge");
         assert_eq!(lint(bare).len(), 1);
+    }
+
+    #[test]
+    fn a_pattern_that_cannot_run_is_a_finding() {
+        let found = lint(closed(json!({"Name": {"type": "string", "pattern": "^(unclosed$"}})));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "/properties/Name/pattern");
+        assert!(found[0].1.contains("cannot be run"), "{}", found[0].1);
     }
 
     #[test]

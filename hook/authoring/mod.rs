@@ -3,6 +3,7 @@
 //! pinned provider schema ([`scaffold`]), linting templates ([`lint`]) and the feature-gating
 //! report ([`gaps`]).
 
+pub mod freeze;
 pub mod gaps;
 pub mod import;
 pub mod lint;
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::template::SETTINGS_FILE;
 use crate::template::store::{StoreError, VARIABLES_FILE};
 
 /// Why an authoring command cannot do its work. The CLI prints it with its cause (`source`).
@@ -58,12 +60,13 @@ pub(crate) fn read_json(path: &Path) -> Result<Value, AuthoringError> {
     crate::json::from_slice(&body).map_err(|source| AuthoringError::NotJson { path: shown(), source })
 }
 
-/// The template files of a directory (`*.json` but `_variables.json`), sorted.
+/// The template files of a directory (`*.json` but the organisation files such as
+/// `_variables.json` and `_settings.json`), sorted.
 pub(crate) fn template_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<_> = std::fs::read_dir(dir)?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .filter(|p| p.file_name().is_some_and(|n| n != VARIABLES_FILE))
+        .filter(|p| p.file_name().is_some_and(|n| n != VARIABLES_FILE && n != SETTINGS_FILE))
         .collect();
     files.sort();
     Ok(files)

@@ -1,5 +1,6 @@
-//! `rcfge publish`: ships the template set (templates, Guard rules, `_variables.json`) to the
-//! bucket the hooks read, and only a set that passes its own checks.
+//! `rcfge publish`: ships the template set (templates, the generated baseline, Guard rules,
+//! `_variables.json`, `_settings.json`) to the bucket the hooks read, and only a set that passes
+//! its own checks.
 //!
 //! ```text
 //! local set ─► check (lint, Guard rules parse, every asked-for rule file present)
@@ -8,8 +9,10 @@
 //!
 //! Uploads carry the content's SHA-256 as an S3 checksum (S3 refuses a corrupted body) and as
 //! `x-amz-meta-sha256`, which the next plan compares. Guard rules and variables go up before
-//! the templates that use them, and deletions come last, so that a hook reading mid-publish
-//! fails closed rather than judging with half a set.
+//! the templates that use them, the settings after the baseline they may switch on, and
+//! deletions come last, so that a hook reading mid-publish fails closed rather than judging
+//! with half a set. Requests run [`CONCURRENT_REQUESTS`] at a time: a full baseline is ~1,900
+//! objects.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,9 +23,14 @@ use aws_sdk_s3::types::ChecksumAlgorithm;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
-use crate::authoring::lint;
+use crate::authoring::{freeze, lint};
 use crate::policy::guard::{self, GuardRules};
-use crate::template::store::{S3Location, VARIABLES_FILE};
+use crate::template::SETTINGS_FILE;
+use crate::template::settings::parse_settings;
+use crate::template::store::{BASELINE_DIR, S3Location, VARIABLES_FILE};
+
+/// How many S3 requests publishing keeps in flight.
+const CONCURRENT_REQUESTS: usize = 32;
 
 /// The metadata key holding a file's SHA-256 (hex).
 pub const HASH_METADATA: &str = "sha256";
@@ -109,10 +117,15 @@ pub enum PublishError {
     S3 { operation: &'static str, location: String, reason: String },
 }
 
-/// The set to publish: `templates/*.json` (with `_variables.json`) and `guard-rules/*.guard`.
+/// The set to publish: `templates/*.json` (with `_variables.json` and `_settings.json`),
+/// `templates/baseline/*.json` (as `baseline/<file>`) and `guard-rules/*.guard`.
 pub fn local_set(templates: &Path, guard_rules: &Path) -> Result<Vec<LocalFile>, PublishError> {
     let mut files = Vec::new();
-    for (dir, extension, required) in [(templates, "json", true), (guard_rules, "guard", false)] {
+    let baseline = templates.join(BASELINE_DIR);
+    for (dir, extension, required) in
+        [(templates, "json", true), (&baseline, "json", false), (guard_rules, "guard", false)]
+    {
+        let folder = if dir == baseline { format!("{BASELINE_DIR}/") } else { String::new() };
         let read_error = |reason: String| PublishError::Read { path: dir.display().to_string(), reason };
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
@@ -124,7 +137,7 @@ pub fn local_set(templates: &Path, guard_rules: &Path) -> Result<Vec<LocalFile>,
             if !path.is_file() || path.extension().is_none_or(|e| e != extension) {
                 continue;
             }
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = format!("{folder}{}", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default());
             let body = std::fs::read(&path)
                 .map_err(|e| PublishError::Read { path: path.display().to_string(), reason: e.to_string() })?;
             files.push(LocalFile { sha256: hex_sha256(&body), name, body });
@@ -142,6 +155,12 @@ pub fn check_set(templates: &Path, guard_rules: &Path, schemas: &Path, files: &[
         Ok(linted) => linted.findings.iter().map(|f| format!("{}: {}: {}", f.file, f.pointer, f.message)).collect(),
         Err(e) => vec![format!("cannot lint {}: {e}", templates.display())],
     };
+    problems.extend(check_baseline(schemas, files));
+    if let Some(settings) = files.iter().find(|f| f.name == SETTINGS_FILE)
+        && let Err(e) = parse_settings(&settings.body)
+    {
+        problems.push(format!("{SETTINGS_FILE}: {e}"));
+    }
     let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
     let asking: Vec<String> = files
         .iter()
@@ -212,25 +231,112 @@ pub async fn apply(
     delete: bool,
 ) -> Result<Plan, PublishError> {
     let mut applied = plan.clone();
-    // Guard rules and variables before the templates that use them.
-    let mut uploads: Vec<&LocalFile> =
+    let uploads: Vec<&LocalFile> =
         files.iter().filter(|f| matches!(plan.changes.get(&f.name), Some(Change::Add | Change::Update))).collect();
-    uploads.sort_by_key(|f| (f.name.ends_with(".json") && f.name != VARIABLES_FILE, f.name.clone()));
-    for file in uploads {
-        upload(client, location, file).await?;
+    // In waves, each finished before the next starts: Guard rules and variables before the
+    // templates that use them, the settings after the baseline they may switch on.
+    let wave = |f: &LocalFile| match f.name.as_str() {
+        VARIABLES_FILE => 0,
+        SETTINGS_FILE => 2,
+        name if name.ends_with(".guard") => 0,
+        _ => 1,
+    };
+    for current in 0..3 {
+        let batch: Vec<LocalFile> = uploads.iter().filter(|f| wave(f) == current).map(|f| (*f).clone()).collect();
+        let (client, location) = (client.clone(), location.clone());
+        run_all(batch, move |file| {
+            let (client, location) = (client.clone(), location.clone());
+            async move { upload(&client, &location, &file).await }
+        })
+        .await?;
     }
     if delete {
-        for (name, change) in applied.changes.iter_mut().filter(|(_, c)| **c == Change::Keep) {
-            let key = location.key(name);
-            client.delete_object().bucket(&location.bucket).key(&key).send().await.map_err(|e| PublishError::S3 {
-                operation: "DeleteObject",
-                location: format!("s3://{}/{key}", location.bucket),
-                reason: crate::template::store::describe_error(&e),
-            })?;
-            *change = Change::Remove;
+        let names: Vec<String> =
+            applied.changes.iter().filter(|(_, c)| **c == Change::Keep).map(|(name, _)| name.clone()).collect();
+        let (client, location) = (client.clone(), location.clone());
+        run_all(names.clone(), move |name| {
+            let (client, location) = (client.clone(), location.clone());
+            async move {
+                let key = location.key(&name);
+                client.delete_object().bucket(&location.bucket).key(&key).send().await.map_err(|e| {
+                    PublishError::S3 {
+                        operation: "DeleteObject",
+                        location: format!("s3://{}/{key}", location.bucket),
+                        reason: crate::template::store::describe_error(&e),
+                    }
+                })?;
+                Ok(())
+            }
+        })
+        .await?;
+        for name in names {
+            applied.changes.insert(name, Change::Remove);
         }
     }
     Ok(applied)
+}
+
+/// Runs `task` on every item, [`CONCURRENT_REQUESTS`] at a time; the first error stops the
+/// rest from starting and is returned once the running ones have finished.
+async fn run_all<T, F, Fut, R>(items: Vec<T>, task: F) -> Result<Vec<R>, PublishError>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = Result<R, PublishError>> + Send + 'static,
+{
+    let mut running = tokio::task::JoinSet::new();
+    let mut results = Vec::with_capacity(items.len());
+    let mut first_error = None;
+    let mut items = items.into_iter();
+    loop {
+        while first_error.is_none() && running.len() < CONCURRENT_REQUESTS {
+            let Some(item) = items.next() else { break };
+            running.spawn(task(item));
+        }
+        let Some(joined) = running.join_next().await else { break };
+        match joined {
+            Ok(Ok(result)) => results.push(result),
+            Ok(Err(error)) => {
+                first_error.get_or_insert(error);
+            }
+            Err(join) => {
+                first_error.get_or_insert(PublishError::S3 {
+                    operation: "request",
+                    location: String::new(),
+                    reason: join.to_string(),
+                });
+            }
+        }
+    }
+    match first_error {
+        Some(error) => Err(error),
+        None => Ok(results),
+    }
+}
+
+/// Every baseline file of the set must be exactly what `rcfge templates freeze` makes of its
+/// pinned schema: the baseline is generated, never edited.
+fn check_baseline(schemas: &Path, files: &[LocalFile]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for file in files {
+        let Some(name) = file.name.strip_prefix(&format!("{BASELINE_DIR}/")) else { continue };
+        let pinned = schemas.join(name);
+        let expected =
+            crate::authoring::read_json(&pinned).and_then(|provider| freeze::freeze(&provider)).and_then(|template| {
+                serde_json::to_string_pretty(&template).map_err(crate::authoring::AuthoringError::Serialize)
+            });
+        match expected {
+            Ok(text) if format!("{text}\n").as_bytes() == file.body.as_slice() => {}
+            Ok(_) => problems.push(format!(
+                "{}: differs from what `rcfge templates freeze` makes of {}: run it again, never edit a baseline",
+                file.name,
+                pinned.display()
+            )),
+            Err(e) => problems.push(format!("{}: no usable pinned schema to check it against: {e}", file.name)),
+        }
+    }
+    problems
 }
 
 async fn upload(client: &Client, location: &S3Location, file: &LocalFile) -> Result<(), PublishError> {
@@ -268,34 +374,38 @@ async fn remote_hashes(
         reason,
     };
     let mut names = Vec::new();
-    let mut pages = client
-        .list_objects_v2()
-        .bucket(&location.bucket)
-        .prefix(&location.prefix)
-        .delimiter("/")
-        .into_paginator()
-        .send();
+    let mut pages = client.list_objects_v2().bucket(&location.bucket).prefix(&location.prefix).into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| s3_error("ListObjectsV2", crate::template::store::describe_error(&e)))?;
         for object in page.contents() {
-            if let Some(name) = object.key().and_then(|key| key.strip_prefix(&location.prefix)) {
+            // The set's own places only: directly under the prefix, and its baseline folder.
+            let name = object.key().and_then(|key| key.strip_prefix(&location.prefix));
+            let ours = name.is_some_and(|n| {
+                let rest = n.strip_prefix(&format!("{BASELINE_DIR}/")).unwrap_or(n);
+                !rest.is_empty() && !rest.contains('/')
+            });
+            if let Some(name) = name.filter(|_| ours) {
                 names.push(name.to_owned());
             }
         }
     }
-    let mut hashes = BTreeMap::new();
-    for name in names {
-        let head = client
-            .head_object()
-            .bucket(&location.bucket)
-            .key(location.key(&name))
-            .send()
-            .await
-            .map_err(|e| s3_error("HeadObject", crate::template::store::describe_error(&e)))?;
-        let hash = head.metadata().and_then(|m| m.get(HASH_METADATA)).cloned();
-        hashes.insert(name, hash);
-    }
-    Ok(hashes)
+    let (head_client, head_location) = (client.clone(), location.clone());
+    let heads = run_all(names, move |name| {
+        let (client, location) = (head_client.clone(), head_location.clone());
+        async move {
+            let head =
+                client.head_object().bucket(&location.bucket).key(location.key(&name)).send().await.map_err(|e| {
+                    PublishError::S3 {
+                        operation: "HeadObject",
+                        location: location.to_string(),
+                        reason: crate::template::store::describe_error(&e),
+                    }
+                })?;
+            Ok((name, head.metadata().and_then(|m| m.get(HASH_METADATA)).cloned()))
+        }
+    })
+    .await?;
+    Ok(heads.into_iter().collect())
 }
 
 fn hex_sha256(body: &[u8]) -> String {

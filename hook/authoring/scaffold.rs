@@ -83,7 +83,7 @@ pub fn scaffold(provider: &Value, file_name: &str) -> Result<Value, AuthoringErr
 }
 
 /// Removes a read-only property given as `/properties/A/B`, following `$ref`s on the way.
-fn remove_property(schema: &mut Value, pointer: &str) {
+pub(crate) fn remove_property(schema: &mut Value, pointer: &str) {
     let Some(rest) = pointer.strip_prefix("/properties/") else { return };
     let segments: Vec<&str> = rest.split('/').collect();
     let Some((last, parents)) = segments.split_last() else { return };

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::decision::CacheUse;
+use crate::decision::{CacheUse, TemplateKind};
 use crate::decision::{Decision, Verdict};
 use crate::lambda::event::WholeTarget;
 use crate::lambda::response::{ErrorCode, HookResponse, HookStatus};
@@ -28,6 +28,8 @@ pub struct DecisionRecord {
     pub error_code: Option<ErrorCode>,
     pub violations: usize,
     pub template_version: Option<String>,
+    /// Which template judged the resource: `reviewed` or `baseline`.
+    pub template_kind: Option<TemplateKind>,
     /// How the template cache served the template: `hit`, `revalidated` (304), `miss`,
     /// `stale` (stale-if-error); `null` when no template was asked for.
     pub cache: Option<CacheUse>,
@@ -63,6 +65,7 @@ impl DecisionRecord {
             error_code: response.error_code,
             violations,
             template_version: decision.template_version.clone(),
+            template_kind: decision.template_kind,
             cache: decision.cache,
             compiled: decision.compiled,
             latency_us,
@@ -96,6 +99,7 @@ impl DecisionRecord {
             error_code: response.error_code,
             violations,
             template_version: None,
+            template_kind: None,
             cache: None,
             compiled: false,
             latency_us,
@@ -116,6 +120,7 @@ impl DecisionRecord {
             error_code: response.error_code,
             violations: 0,
             template_version: None,
+            template_kind: None,
             cache: None,
             compiled: false,
             latency_us,

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::decision::{Decision, Verdict, Violation};
+use crate::decision::{Decision, TemplateKind, Verdict, Violation};
 use crate::json::shorten;
 use crate::stack::{Judgement, ResourceReport};
 use crate::template::store::file_name_for_type;
@@ -74,16 +74,30 @@ pub enum Severity {
     Critical,
 }
 
+/// `", judged by the baseline"` after the type of a resource the generated baseline judged,
+/// so that nobody takes its answer for a reviewed template's.
+fn judged_by(kind: Option<TemplateKind>) -> &'static str {
+    match kind {
+        Some(TemplateKind::Baseline) => ", judged by the baseline",
+        Some(TemplateKind::Reviewed) | None => "",
+    }
+}
+
 impl HookResponse {
     /// The answer for a judged resource.
     pub fn from_decision(decision: &Decision, token: Option<String>) -> Self {
-        let subject = format!("{} ({})", decision.logical_id, decision.type_name);
+        let judged_by = judged_by(decision.template_kind);
+        let subject = format!("{} ({}{judged_by})", decision.logical_id, decision.type_name);
         let prefix = annotation_prefix(&decision.type_name);
         let version =
             decision.template_version.as_deref().map(|v| format!(" (template version {v})")).unwrap_or_default();
         let (hook_status, error_code, message, annotations) = match &decision.verdict {
             Verdict::Compliant => {
-                let what = decision.note.clone().unwrap_or_else(|| "compliant with the approved template".to_owned());
+                let approved = match decision.template_kind {
+                    Some(TemplateKind::Baseline) => "compliant with the baseline template (no reviewed template yet)",
+                    _ => "compliant with the approved template",
+                };
+                let what = decision.note.clone().unwrap_or_else(|| approved.to_owned());
                 let status = if decision.note.is_some() { AnnotationStatus::Skipped } else { AnnotationStatus::Passed };
                 let annotation = plain_annotation(&prefix, status, format!("{what}{version}"));
                 (HookStatus::Success, None, format!("{subject}: {what}"), vec![annotation])
@@ -168,7 +182,8 @@ impl HookResponse {
         let mut reasons = Vec::with_capacity(refused.len());
         let mut annotations = Vec::new();
         for report in &refused {
-            let resource = format!("{} ({})", report.logical_id, report.type_name);
+            let judged_by = judged_by(report.decision().and_then(|d| d.template_kind));
+            let resource = format!("{} ({}{judged_by})", report.logical_id, report.type_name);
             let prefix = format!("{}/{}", annotation_prefix(&report.type_name), report.logical_id);
             match &report.judgement {
                 Judgement::Decided(Decision { verdict: Verdict::NonCompliant(violations), .. }) => {
@@ -310,6 +325,7 @@ mod tests {
             action: Action::Create,
             verdict,
             template_version: Some("v1".into()),
+            template_kind: Some(crate::decision::TemplateKind::Reviewed),
             note: None,
             cache: None,
             compiled: false,

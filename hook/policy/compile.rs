@@ -5,6 +5,11 @@ use jsonschema::{PatternOptions, Validator};
 use serde_json::Value;
 
 use super::normalize::{Normalizer, REGEX_BACKTRACK_LIMIT};
+use super::patterns::{self, UNRUNNABLE_PATTERN, Unrunnable};
+
+/// How many patterns one schema may have set aside (rewritten or refused, see
+/// [`patterns`]) before it is refused as a whole; each costs one more compilation.
+const MAX_SET_ASIDE: usize = 64;
 
 /// A template rendered for one context and compiled: immutable, shared behind an `Arc`.
 pub struct Policy {
@@ -14,6 +19,8 @@ pub struct Policy {
     schema: Value,
     validator: Validator,
     normalizer: Normalizer,
+    /// Patterns the engine cannot run, by location: every string there is refused.
+    unrunnable: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for Policy {
@@ -36,25 +43,45 @@ impl Policy {
     /// references).
     pub fn compile(type_name: &str, version: &str, schema: Value) -> Result<Self, CompileError> {
         if let Some(found) = schema.get("$schema") {
+            // CloudFormation's provider definition meta-schema is draft-07 with annotations.
             let draft7 = found.as_str().is_some_and(|uri| {
-                uri.trim_end_matches('#').trim_end_matches('/').ends_with("json-schema.org/draft-07/schema")
+                let uri = uri.trim_end_matches('#').trim_end_matches('/');
+                uri.ends_with("json-schema.org/draft-07/schema") || uri.ends_with("/provider.definition.schema.v1.json")
             });
             if !draft7 {
                 return Err(CompileError::WrongDraft { found: found.to_string() });
             }
         }
-        let validator = jsonschema::draft7::options()
-            .with_pattern_options(PatternOptions::fancy_regex().backtrack_limit(REGEX_BACKTRACK_LIMIT))
-            // A `format` the validator does not know would never fire: refuse the template.
-            .should_ignore_unknown_formats(false)
-            .offline()
-            .build(&schema)
-            .map_err(|e| CompileError::Invalid {
-                location: location_of(e.instance_path().as_str()),
-                reason: e.to_string(),
-            })?;
+        let mut schema = schema;
+        patterns::prepare(&mut schema);
+        let mut set_aside = 0;
+        let validator = loop {
+            let (location, reason) = match build(&schema) {
+                Ok(validator) => break validator,
+                Err(e) => (location_of(e.instance_path().as_str()), e.to_string()),
+            };
+            if set_aside < MAX_SET_ASIDE && patterns::set_aside(&mut schema, &location, pattern_runs) {
+                set_aside += 1;
+                continue;
+            }
+            return Err(CompileError::Invalid { location, reason });
+        };
+        let unrunnable = if set_aside > 0 { patterns::unrunnable(&schema) } else { Vec::new() };
         let normalizer = Normalizer::new(&schema);
-        Ok(Policy { type_name: type_name.to_owned(), version: version.to_owned(), schema, validator, normalizer })
+        Ok(Policy {
+            type_name: type_name.to_owned(),
+            version: version.to_owned(),
+            schema,
+            validator,
+            normalizer,
+            unrunnable,
+        })
+    }
+
+    /// The patterns this schema has that the engine cannot run (location, pattern): the
+    /// values there are all refused. A reviewed template should have none (lint says so).
+    pub fn unrunnable_patterns(&self) -> &[(String, String)] {
+        &self.unrunnable
     }
 
     /// The rendered schema.
@@ -69,6 +96,25 @@ impl Policy {
     pub(crate) fn normalizer(&self) -> &Normalizer {
         &self.normalizer
     }
+}
+
+/// The validator for a schema: draft-07, fancy-regex with a backtrack limit, no remote
+/// references.
+fn build(schema: &Value) -> Result<Validator, jsonschema::ValidationError<'_>> {
+    jsonschema::draft7::options()
+        .with_pattern_options(PatternOptions::fancy_regex().backtrack_limit(REGEX_BACKTRACK_LIMIT))
+        // Draft-07 makes an unknown `format` an annotation: provider schemas use cfn-lint's
+        // own names (`AWS::SNS::Topic.Arn`, `int64`, `json`) that CloudFormation does not
+        // enforce. A reviewed template cannot rely on one by mistake: lint, and therefore
+        // publish, refuse any format that is not draft-07's.
+        .should_ignore_unknown_formats(true)
+        .with_keyword(UNRUNNABLE_PATTERN, Unrunnable::factory)
+        .offline()
+        .build(schema)
+}
+
+fn pattern_runs(pattern: &str) -> bool {
+    build(&serde_json::json!({ "pattern": pattern })).is_ok()
 }
 
 fn location_of(pointer: &str) -> String {
@@ -89,20 +135,50 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_pattern_names_its_location() {
-        let err = Policy::compile(
-            "A::B::C",
-            "v",
-            json!({"properties": {"Name": {"type": "string", "pattern": "^(unclosed$"}}}),
-        )
-        .unwrap_err();
-        let CompileError::Invalid { location, .. } = &err else { panic!("{err}") };
-        assert_eq!(location, "/properties/Name/pattern");
+    fn a_pattern_that_cannot_run_refuses_its_property_only() {
+        let schema = json!({
+            "properties": {
+                "Name": {"type": "string", "pattern": "^(unclosed$"},
+                "Other": {"type": "string"},
+                "Nested": {"$ref": "#/definitions/Nested"}
+            },
+            "definitions": {"Nested": {"type": "object", "properties": {"Id": {"type": "string", "pattern": "[\\p{Lu"}}}}
+        });
+        let policy = Policy::compile("A::B::C", "v", schema).unwrap();
+        assert_eq!(
+            policy.unrunnable_patterns(),
+            [
+                ("/properties/Name/pattern".to_owned(), "^(unclosed$".to_owned()),
+                ("/definitions/Nested/properties/Id/pattern".to_owned(), "[\\p{Lu".to_owned())
+            ]
+        );
+        assert!(policy.validator().is_valid(&json!({"Other": "x"})));
+        assert!(!policy.validator().is_valid(&json!({"Name": "unclosed"})));
+        assert!(!policy.validator().is_valid(&json!({"Nested": {"Id": "A"}})), "also through a $ref");
+        assert!(policy.validator().is_valid(&json!({"Nested": {}})));
+        let found = crate::policy::schema::check(&policy, &json!({"Name": "x"}));
+        assert_eq!(found.len(), 1);
+        assert!(found[0].message.contains("cannot be checked"), "{}", found[0].message);
     }
 
     #[test]
-    fn a_bad_pattern_properties_key_is_refused() {
-        assert!(Policy::compile("A::B::C", "v", json!({"patternProperties": {"^(x": {}}})).is_err());
+    fn java_end_of_input_is_read_as_java_does() {
+        let policy =
+            Policy::compile("A::B::C", "v", json!({"properties": {"G": {"pattern": "^(sg-)([a-z0-9]+)\\Z"}}})).unwrap();
+        assert!(policy.unrunnable_patterns().is_empty());
+        assert!(policy.validator().is_valid(&json!({"G": "sg-abc"})));
+        assert!(!policy.validator().is_valid(&json!({"G": "sg-abcZ"})));
+    }
+
+    #[test]
+    fn a_pattern_properties_key_that_cannot_run_closes_its_map() {
+        // Open as written: names matching the key would otherwise pass unchecked.
+        let schema = json!({"patternProperties": {"^(x": {"type": "string"}, "^y": {"type": "string"}}});
+        let policy = Policy::compile("A::B::C", "v", schema).unwrap();
+        assert_eq!(policy.unrunnable_patterns(), [("/patternProperties".to_owned(), "^(x".to_owned())]);
+        assert!(policy.validator().is_valid(&json!({"y1": "a"})));
+        assert!(!policy.validator().is_valid(&json!({"(x": "a"})));
+        assert!(!policy.validator().is_valid(&json!({"other": "a"})));
     }
 
     #[test]
@@ -119,11 +195,13 @@ mod tests {
     }
 
     #[test]
-    fn unknown_formats_are_refused() {
-        let err =
-            Policy::compile("A::B::C", "v", json!({"properties": {"K": {"format": "AWS::KMS::Key.Arn"}}})).unwrap_err();
-        assert!(err.to_string().contains("AWS::KMS::Key.Arn"), "{err}");
-        assert!(Policy::compile("A::B::C", "v", json!({"properties": {"K": {"format": "uri"}}})).is_ok());
+    fn unknown_formats_are_annotations_and_known_ones_are_checked() {
+        let policy =
+            Policy::compile("A::B::C", "v", json!({"properties": {"K": {"format": "AWS::KMS::Key.Arn"}}})).unwrap();
+        assert!(policy.validator().is_valid(&json!({"K": "anything"})));
+        let policy = Policy::compile("A::B::C", "v", json!({"properties": {"K": {"format": "ipv4"}}})).unwrap();
+        assert!(policy.validator().is_valid(&json!({"K": "10.0.0.1"})));
+        assert!(!policy.validator().is_valid(&json!({"K": "10.0.0"})));
     }
 
     #[test]

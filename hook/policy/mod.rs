@@ -10,6 +10,7 @@
 pub(crate) mod compile;
 pub(crate) mod guard;
 pub(crate) mod normalize;
+pub(crate) mod patterns;
 pub(crate) mod schema;
 
 use std::borrow::Cow;

@@ -7,6 +7,7 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value;
 
 use super::compile::Policy;
+use super::patterns::{self, UNRUNNABLE_PATTERN};
 use crate::decision::{Reason, Violation};
 use crate::json::shorten;
 
@@ -207,6 +208,9 @@ fn sentence(
         ValidationErrorKind::Contains => (format!("{label} contains no approved item"), change()),
         ValidationErrorKind::PropertyNames { error } => {
             (format!("{label} has a property name that is not approved: {error}"), change())
+        }
+        ValidationErrorKind::Custom { keyword, message } if keyword == UNRUNNABLE_PATTERN => {
+            patterns::refusal(type_name, label, message)
         }
         _ => (format!("{label}: {error}"), change()),
     }

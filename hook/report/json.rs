@@ -3,17 +3,18 @@
 //! ```text
 //! { "version": 1, "exitCode": 1,
 //!   "files": [{ "path": "stack.yaml", "error": null, "notes": [],
-//!               "resources": [{ "logicalId", "type", "verdict", "position", "reason", "note",
+//!               "resources": [{ "logicalId", "type", "verdict", "judgedBy", "position", "reason", "note",
 //!                               "violations": [{ "pointer", "keyword", "value", "message",
 //!                                                "remediation", "position", "when"? }],
 //!                               "deferred": [{ "pointer", "function", "reason", "position" }],
 //!                               "notes": [] }] }],
 //!   "summary": { "resources", "compliant", "nonCompliant", "notEvaluated", "notJudged",
-//!                "unreadableFiles" } }
+//!                "unreadableFiles", "judgedByBaseline" } }
 //! ```
 //! `verdict` is `compliant`, `non-compliant`, `exempt`, `internal-failure`, `not-judged` (left
 //! to the hook at deploy time; `reason` says why) or `invalid-template` (`reason` says why);
-//! `position` is `{ "line", "column" }` or `null`; `when` names the parameter values and
+//! `judgedBy` is `reviewed`, `baseline` (the generated baseline template) or `null` (no template
+//! was used); `position` is `{ "line", "column" }` or `null`; `when` names the parameter values and
 //! conditions a violation was found under, when it was not found under all of them.
 //!
 //! Strings are the exact data (a logical ID as the template spells it): JSON escapes every C0
@@ -41,6 +42,7 @@ pub fn render(files: &[FileReport]) -> Value {
             "notEvaluated": summary.failed,
             "notJudged": summary.not_judged,
             "unreadableFiles": summary.unreadable,
+            "judgedByBaseline": summary.by_baseline,
         }
     })
 }
@@ -58,6 +60,7 @@ fn file(report: &FileReport) -> Value {
 }
 
 fn resource(report: &ResourceReport) -> Value {
+    let judged_by = report.decision().and_then(|d| d.template_kind).map(|kind| kind.as_str());
     let (verdict, violations, reason, note) = match &report.judgement {
         Judgement::Decided(decision) => {
             let (violations, reason) = match &decision.verdict {
@@ -79,6 +82,7 @@ fn resource(report: &ResourceReport) -> Value {
         "logicalId": report.logical_id,
         "type": report.type_name,
         "verdict": verdict,
+        "judgedBy": judged_by,
         "position": report.position,
         "reason": reason,
         "note": note,

@@ -10,7 +10,7 @@ pub mod sarif;
 use std::borrow::Cow;
 use std::fmt::Write;
 
-use crate::decision::{Fault, Position, Verdict, is_builtin_variable};
+use crate::decision::{Fault, Position, TemplateKind, Verdict, is_builtin_variable};
 use crate::stack::{FileReport, Judgement, ResourceReport};
 
 /// Exit codes of `rcfge validate`.
@@ -131,6 +131,8 @@ pub struct Summary {
     /// Left to the hook at deploy time (transforms, deploy-time conditions).
     pub not_judged: usize,
     pub unreadable: usize,
+    /// Judged (compliant or not) by a generated baseline template, not a reviewed one.
+    pub by_baseline: usize,
 }
 
 impl Summary {
@@ -142,6 +144,9 @@ impl Summary {
                 continue;
             };
             for report in resources {
+                if report.decision().and_then(|d| d.template_kind) == Some(TemplateKind::Baseline) {
+                    summary.by_baseline += 1;
+                }
                 match &report.judgement {
                     Judgement::Decided(decision) => match decision.verdict {
                         Verdict::Compliant | Verdict::Exempt => summary.compliant += 1,
@@ -206,6 +211,9 @@ pub fn text_styled(files: &[FileReport], colour: bool) -> String {
     if summary.unreadable > 0 {
         let _ = write!(out, "; {} files could not be read", summary.unreadable);
     }
+    if summary.by_baseline > 0 {
+        let _ = write!(out, "; {} judged by the baseline, not a reviewed template", summary.by_baseline);
+    }
     out.push('\n');
     out
 }
@@ -234,7 +242,12 @@ fn line(out: &mut String, lead: &str, body: &str) {
 }
 
 fn write_resource(out: &mut String, path: &str, report: &ResourceReport, labels: &Labels) {
-    let subject = format!("{} ({})", report.logical_id, report.type_name);
+    let by_baseline = report.decision().and_then(|d| d.template_kind) == Some(TemplateKind::Baseline);
+    let subject = if by_baseline {
+        format!("{} ({}, baseline)", report.logical_id, report.type_name)
+    } else {
+        format!("{} ({})", report.logical_id, report.type_name)
+    };
     let label = |label: &str| format!("  {label} ");
     match &report.judgement {
         Judgement::Decided(decision) => match &decision.verdict {

@@ -22,6 +22,11 @@ use crate::template::store::{Fetch, Fetched, StoreError, TemplateSource};
 /// ~64 MiB of a 256 MB function (fuzzing with 1,024 filled it to ~500 MB).
 const MAX_POLICIES: usize = 128;
 
+/// How many source files are kept before the cache starts afresh. With the baseline, any of
+/// ~1,900 types may be asked for; a parsed template is up to a few hundred kilobytes, so this
+/// keeps the files within tens of megabytes however many types one container sees.
+const MAX_FILES: usize = 256;
+
 /// How long cached files are trusted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Freshness {
@@ -103,6 +108,11 @@ impl<T> FileCache<T> {
         let asked_at = Instant::now();
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            if slots.len() >= MAX_FILES && !slots.contains_key(file_name) {
+                // Requests holding a slot keep it alive through their `Arc`; they finish as if
+                // nothing happened, and the next request for that file fetches it again.
+                slots.clear();
+            }
             slots
                 .entry(file_name.to_owned())
                 .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(Slot { entry: None, failed: None })))
@@ -264,6 +274,20 @@ mod tests {
         let both_stale = Pairing { not_checked_before: Instant::now(), allow_stale: true };
         let stale = cache.get_paired(&source, "rules", Some(both_stale), parse).await.unwrap();
         assert_eq!(stale.status, CacheUse::Stale);
+    }
+
+    #[tokio::test]
+    async fn the_file_cache_is_bounded() {
+        let source = Counting::default();
+        let cache: FileCache<String> = FileCache::new(Freshness::default());
+        for i in 0..(MAX_FILES * 2 + 3) {
+            cache.get(&source, &format!("file-{i}"), parse).await.unwrap();
+            assert!(cache.slots.lock().unwrap().len() <= MAX_FILES);
+        }
+        // A file asked for again after the cache started afresh is fetched again.
+        let before = source.fetches.load(Ordering::SeqCst);
+        cache.get(&source, "file-0", parse).await.unwrap();
+        assert_eq!(source.fetches.load(Ordering::SeqCst), before + 1);
     }
 
     #[test]

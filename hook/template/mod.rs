@@ -11,6 +11,7 @@
 
 pub(crate) mod cache;
 pub(crate) mod restricted;
+pub(crate) mod settings;
 pub(crate) mod store;
 pub(crate) mod variables;
 
@@ -22,13 +23,15 @@ use crate::decision::{Action, Context, is_builtin_variable};
 use crate::policy::guard::{self, GuardError, GuardRules};
 use crate::policy::{CompileError, Policy};
 use cache::{Cached, FetchError, FileCache, Pairing, PolicyCache};
+use settings::{Settings, SettingsError, parse_settings};
 use variables::{VariablesError, parse_variables};
 
 pub use cache::Freshness;
 pub use restricted::{RenderError, Template, TemplateError};
+pub use settings::SETTINGS_FILE;
 pub use store::{
-    BoxFuture, DirSource, Fetch, Fetched, S3Location, S3Settings, S3Source, StoreError, TemplateLocation,
-    TemplateSource, VARIABLES_FILE, client_from_environment, file_name_for_type,
+    BASELINE_DIR, BoxFuture, DirSource, Fetch, Fetched, S3Location, S3Settings, S3Source, StoreError, TemplateLocation,
+    TemplateSource, VARIABLES_FILE, baseline_file_for_type, client_from_environment, file_name_for_type,
 };
 pub use variables::{VariableNameError, check_variable_name};
 
@@ -39,6 +42,8 @@ pub(crate) enum LoadError {
     Store { type_name: String, source: StoreError },
     #[error("cannot load the organisation variables ({file}): {source}")]
     Variables { file: String, source: VariablesError },
+    #[error("cannot load the organisation settings ({file}): {source}")]
+    Settings { file: String, source: SettingsError },
     #[error("the template for {type_name} is broken: {source}")]
     Template { type_name: String, source: TemplateError },
     /// The file is found case-insensitively and the template declares the type in another
@@ -84,6 +89,7 @@ pub(crate) struct Templates {
     restricted: FileCache<Template>,
     guard_rules: FileCache<GuardRules>,
     variables: FileCache<Map<String, Value>>,
+    settings: FileCache<Settings>,
     policies: PolicyCache,
 }
 
@@ -95,6 +101,7 @@ impl Templates {
             restricted: FileCache::new(freshness),
             guard_rules: FileCache::new(freshness),
             variables: FileCache::new(freshness),
+            settings: FileCache::new(freshness),
             policies: PolicyCache::default(),
         }
     }
@@ -117,16 +124,41 @@ impl Templates {
         }
     }
 
-    /// The type's template (`value` is `None` when the source has none), and how the cache
-    /// served it.
+    /// The type's reviewed template (`value` is `None` when the source has none), and how the
+    /// cache served it.
     pub async fn template(&self, type_name: &str) -> Result<Cached<Template>, LoadError> {
         let file_name = store::file_name_for_type(type_name)
             .map_err(|source| LoadError::Store { type_name: type_name.to_owned(), source })?;
+        self.template_from(type_name, &file_name).await
+    }
+
+    /// The type's generated baseline template (`value` is `None` when the source has none).
+    pub async fn baseline(&self, type_name: &str) -> Result<Cached<Template>, LoadError> {
+        let file_name = store::baseline_file_for_type(type_name)
+            .map_err(|source| LoadError::Store { type_name: type_name.to_owned(), source })?;
+        self.template_from(type_name, &file_name).await
+    }
+
+    /// The organisation settings from `_settings.json` (the defaults when the file is absent).
+    pub async fn settings(&self) -> Result<Arc<Settings>, LoadError> {
+        let cached = self
+            .settings
+            .get(self.source.as_ref(), SETTINGS_FILE, |fetched| parse_settings(&fetched.body))
+            .await
+            .map_err(|e| LoadError::Settings {
+                file: SETTINGS_FILE.to_owned(),
+                source: match e {
+                    FetchError::Store(source) => SettingsError::Store(source),
+                    FetchError::Parse(source) => source,
+                },
+            })?;
+        Ok(cached.value.unwrap_or_default())
+    }
+
+    async fn template_from(&self, type_name: &str, file_name: &str) -> Result<Cached<Template>, LoadError> {
         let cached = self
             .restricted
-            .get(self.source.as_ref(), &file_name, |fetched| {
-                Template::parse(type_name, &fetched.version, &fetched.body)
-            })
+            .get(self.source.as_ref(), file_name, |fetched| Template::parse(type_name, &fetched.version, &fetched.body))
             .await
             .map_err(|e| match e {
                 FetchError::Store(source) => LoadError::Store { type_name: type_name.to_owned(), source },

@@ -357,6 +357,9 @@ enum Position {
     PatternMap,
     /// Plain data (`enum`, `const`, `default`, `examples`): no keyword has meaning here.
     Data,
+    /// Prose for readers (`description`, `title`, `$comment`): never rendered, so provider
+    /// text such as "{{ }}" in a description is kept as written, not read as a placeholder.
+    Annotation,
 }
 
 /// Where a keyword's value sits.
@@ -365,6 +368,7 @@ fn position_of(keyword: &str) -> Position {
         "properties" | "definitions" | "dependencies" => Position::SchemaMap,
         "patternProperties" => Position::PatternMap,
         "enum" | "const" | "default" | "examples" => Position::Data,
+        "description" | "title" | "$comment" => Position::Annotation,
         _ => Position::Schema,
     }
 }
@@ -417,9 +421,11 @@ fn walk<E: From<KeyCollision>>(
                 };
                 let child_position = match position {
                     Position::Schema if key == "x-rcfge" => None,
+                    Position::Schema if position_of(key) == Position::Annotation => None,
                     Position::Schema => Some(position_of(key)),
                     Position::SchemaMap | Position::PatternMap => Some(Position::Schema),
                     Position::Data => Some(Position::Data),
+                    Position::Annotation => None,
                 };
                 let new_child = match child_position {
                     Some(p) => walk(child, p, path, visit)?,
@@ -504,13 +510,13 @@ mod tests {
     #[test]
     fn renders_string_leaves_and_keys() {
         let t = template(json!({
-            "properties": {"Topic": {"type": "string", "description": "in {{accountId}}/{{region}}"}},
+            "properties": {"Topic": {"type": "string", "const": "in {{accountId}}/{{region}}"}},
             "definitions": {"{{region}}Thing": {"type": "string"}}
         }))
         .unwrap();
         assert_eq!(t.variables().iter().collect::<Vec<_>>(), ["accountId", "region"]);
         let out = t.render(&vars(json!({"accountId": "111122223333", "region": "eu-west-1"}))).unwrap();
-        assert_eq!(out["properties"]["Topic"]["description"], "in 111122223333/eu-west-1");
+        assert_eq!(out["properties"]["Topic"]["const"], "in 111122223333/eu-west-1");
         assert!(out["definitions"]["eu-west-1Thing"].is_object());
     }
 
@@ -528,10 +534,10 @@ mod tests {
 
     #[test]
     fn a_value_cannot_change_the_structure() {
-        let t = template(json!({"description": "{{accountId}}"})).unwrap();
+        let t = template(json!({"const": "{{accountId}}"})).unwrap();
         let out = t.render(&vars(json!({"accountId": "\", \"additionalProperties\": true, \"x\": \""}))).unwrap();
         assert_eq!(out.as_object().unwrap().len(), 1);
-        assert!(out["description"].as_str().unwrap().contains("additionalProperties"));
+        assert!(out["const"].as_str().unwrap().contains("additionalProperties"));
     }
 
     #[test]
@@ -547,41 +553,42 @@ mod tests {
 
     #[test]
     fn whole_json_placeholder_becomes_the_value() {
-        let t = template(json!({"properties": {"Key": {"enum": "{{json approvedKeys}}", "description": "one of {{json approvedKeys}}"}}}))
-            .unwrap();
+        let t = template(
+            json!({"properties": {"Key": {"enum": "{{json approvedKeys}}", "const": "one of {{json approvedKeys}}"}}}),
+        )
+        .unwrap();
         let out = t.render(&vars(json!({"approvedKeys": ["k1", "k2"]}))).unwrap();
         assert_eq!(out["properties"]["Key"]["enum"], json!(["k1", "k2"]));
-        assert_eq!(out["properties"]["Key"]["description"], r#"one of ["k1","k2"]"#);
+        assert_eq!(out["properties"]["Key"]["const"], r#"one of ["k1","k2"]"#);
     }
 
     #[test]
     fn nested_variable_fields() {
-        let t = template(json!({"description": "{{org.ou}}-{{org.ids.[1]}}"})).unwrap();
+        let t = template(json!({"const": "{{org.ou}}-{{org.ids.[1]}}"})).unwrap();
         assert_eq!(t.variables().iter().collect::<Vec<_>>(), ["org"]);
         let out = t.render(&vars(json!({"org": {"ou": "ou-1", "ids": ["a", "b"]}}))).unwrap();
-        assert_eq!(out["description"], "ou-1-b");
-        let err =
-            template(json!({"description": "{{org.nope}}"})).unwrap().render(&vars(json!({"org": {}}))).unwrap_err();
+        assert_eq!(out["const"], "ou-1-b");
+        let err = template(json!({"const": "{{org.nope}}"})).unwrap().render(&vars(json!({"org": {}}))).unwrap_err();
         assert!(matches!(err, RenderError::MissingField { .. }), "{err}");
     }
 
     #[test]
     fn unknown_and_missing_variables_are_errors() {
-        let t = template(json!({"description": "{{accountId}} {{nonsense}}"})).unwrap();
+        let t = template(json!({"const": "{{accountId}} {{nonsense}}"})).unwrap();
         let err = t.render(&vars(json!({"accountId": "1"}))).unwrap_err();
         assert!(matches!(&err, RenderError::UnknownVariable { name } if name == "nonsense"), "{err}");
         let err = t.render(&vars(json!({"nonsense": "1"}))).unwrap_err();
         assert!(matches!(&err, RenderError::NoValue { names } if names == &["accountId"]), "{err}");
         let err = t.render(&vars(json!({"accountId": null, "nonsense": "x"}))).unwrap_err();
         assert!(matches!(&err, RenderError::NoValue { names } if names == &["accountId"]), "{err}");
-        let both = template(json!({"description": "{{accountId}} {{region}}"})).unwrap();
+        let both = template(json!({"const": "{{accountId}} {{region}}"})).unwrap();
         let err = both.render(&Map::new()).unwrap_err();
         assert_eq!(err.to_string(), "placeholders `accountId`, `region` have no value in this context");
     }
 
     #[test]
     fn lists_need_the_json_form() {
-        let t = template(json!({"description": "{{keys}}"})).unwrap();
+        let t = template(json!({"const": "{{keys}}"})).unwrap();
         assert!(matches!(t.render(&vars(json!({"keys": ["a"]}))), Err(RenderError::NotScalar { .. })));
     }
 
@@ -597,10 +604,10 @@ mod tests {
             "{{a b=c}}",
             "{{json}}x{{json a b}}",
         ] {
-            let err = template(json!({"description": text})).unwrap_err();
+            let err = template(json!({"const": text})).unwrap_err();
             assert!(matches!(err, TemplateError::Unsupported { .. }), "{text}: {err}");
         }
-        let err = template(json!({"description": "{{accountId"})).unwrap_err();
+        let err = template(json!({"const": "{{accountId"})).unwrap_err();
         assert!(matches!(err, TemplateError::Syntax { .. }), "{err}");
         let err = template(json!({"pattern": "^{{json ids}}$"})).unwrap_err();
         assert!(matches!(err, TemplateError::JsonInPattern { .. }), "{err}");
@@ -638,6 +645,23 @@ mod tests {
     fn keywords_take_no_placeholders() {
         let err = template(json!({"properties": {"A": {"{{keyword}}": 3}}})).unwrap_err();
         assert!(matches!(err, TemplateError::PlaceholderInKeyword { .. }), "{err}");
+    }
+
+    #[test]
+    fn annotations_are_not_rendered() {
+        // Provider schemas use `{{` in prose (ECS task definitions, Logs query definitions).
+        let t = template(json!({
+            "description": "Use {{resolve:ssm:/a}} or {{ anything }}",
+            "properties": {"description": {"type": "string", "title": "{{#if}}", "$comment": "{{x"}}
+        }))
+        .unwrap();
+        assert!(t.variables().is_empty());
+        let out = t.render(&Map::new()).unwrap();
+        assert_eq!(out["description"], "Use {{resolve:ssm:/a}} or {{ anything }}");
+        assert_eq!(out["properties"]["description"]["title"], "{{#if}}");
+        // A property named `description` is a property, not prose: its schema is rendered.
+        let t = template(json!({"properties": {"description": {"const": "{{accountId}}"}}})).unwrap();
+        assert_eq!(t.variables().iter().collect::<Vec<_>>(), ["accountId"]);
     }
 
     #[test]

@@ -88,7 +88,7 @@ fn type_without_template_fails_closed() {
     let (code, response) = fixture("untemplated-type");
     assert_eq!(code, 2);
     assert_eq!(response["errorCode"], "InternalFailure");
-    assert!(response["message"].as_str().unwrap().contains("no template for AWS::Glue::Job"));
+    assert!(response["message"].as_str().unwrap().contains("no template for Acme::Ledger::Entry"));
 }
 
 #[test]
@@ -99,7 +99,7 @@ fn exempt_type_without_template_passes_and_says_so() {
         "--event",
         "tests/fixtures/events/untemplated-type.json",
         "--exempt",
-        "AWS::Glue::Job",
+        "Acme::Ledger::Entry",
     ]);
     let response: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(run.code, 0);
@@ -162,8 +162,10 @@ fn serve_events_replays_a_folder_into_a_table() {
     assert!(row("bucket-compliant.json").contains("ReceiptsBucket (AWS::S3::Bucket)  SUCCESS"));
     assert!(row("bucket-foreign-topic.json").contains("FAILED/NonCompliant"));
     assert!(row("untemplated-type.json").contains("FAILED/InternalFailure"));
+    let baseline = row("baseline-judged.json");
+    assert!(baseline.contains("SUCCESS") && baseline.contains("judged by the baseline"), "{baseline}");
     assert!(row("malformed.json").contains("FAILED/InternalFailure"));
-    assert_eq!(run.stdout.lines().count(), 12, "a header and one row per event");
+    assert_eq!(run.stdout.lines().count(), 13, "a header and one row per event");
 
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy("tests/fixtures/events/bucket-compliant.json", dir.path().join("a.json")).unwrap();

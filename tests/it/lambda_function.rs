@@ -230,7 +230,7 @@ fn the_lambda_function_answers_through_the_runtime_api() {
         "rcfge/aws-s3-bucket/NotificationConfiguration/TopicConfigurations/0/Topic"
     );
     assert_eq!(answer(2)["errorCode"], "InternalFailure");
-    assert!(answer(2)["message"].as_str().unwrap().contains("no template for AWS::Glue::Job"));
+    assert!(answer(2)["message"].as_str().unwrap().contains("no template for Acme::Ledger::Entry"));
     assert_eq!(answer(3)["errorCode"], "InternalFailure");
     assert!(answer(3)["message"].as_str().unwrap().contains("duplicate key"));
     assert_eq!(answer(3)["clientRequestToken"], "dup-1", "the token is echoed even for a refused event");
@@ -255,7 +255,11 @@ fn the_lambda_function_answers_through_the_runtime_api() {
     assert_eq!(decisions[1]["violations"], 1);
     assert!(decisions.iter().all(|d| d["LatencyMicroseconds"].is_u64() && d["Decisions"] == 1));
     assert!(!stdout.contains("444455556666:x"), "property values are never logged: {stdout}");
-    assert_eq!(s3.observed.gets_of(".json"), 2, "one template GET per type within the TTL (bucket, function)");
+    // The bucket's template; for the third-party type, its reviewed template, the settings
+    // that switch the baseline on, and its baseline (none of them there).
+    assert_eq!(s3.observed.gets_of(".json"), 4, "one GET per file within the TTL");
+    assert_eq!(s3.observed.gets_of("_settings.json"), 1);
+    assert_eq!(s3.observed.gets_of("baseline/acme-ledger-entry.json"), 1);
     assert_eq!(s3.observed.gets_of(".guard"), 1, "the bucket's Guard rules, once, like its template");
 }
 

@@ -76,7 +76,7 @@ pub fn cases() -> Vec<Case> {
     let mut templates: Vec<_> = std::fs::read_dir(root.join("templates"))
         .unwrap()
         .map(|entry| entry.unwrap().path())
-        .filter(|path| path.file_name().unwrap() != "_variables.json")
+        .filter(|path| path.is_file() && !path.file_name().unwrap().to_string_lossy().starts_with('_'))
         .collect();
     templates.sort();
     for template in templates {

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod authoring;
+mod baseline;
 mod bypass;
 mod engine;
 mod faults;

@@ -24,8 +24,9 @@ fn publish(server: &S3Server, extra: &[&str]) -> (i32, String, String) {
 /// A copy of the set (templates, Guard rules, schemas) to change in a test.
 fn copy_of_the_set() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("templates/baseline")).unwrap();
     for sub in ["templates", "guard-rules", "schemas"] {
-        std::fs::create_dir(dir.path().join(sub)).unwrap();
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
         for entry in std::fs::read_dir(sub).unwrap() {
             let path = entry.unwrap().path();
             if path.is_file() {
@@ -48,7 +49,15 @@ fn publish_uploads_the_checked_set_and_prints_the_diff() {
     let server = S3Server::start_with(&[]);
     let guard_files =
         std::fs::read_dir("guard-rules").unwrap().filter(|e| e.as_ref().unwrap().path().is_file()).count();
-    let local = std::fs::read_dir("templates").unwrap().count() + guard_files;
+    let json_files = |dir: &str| {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json"))
+            .count()
+    };
+    // The reviewed templates and organisation files, the whole baseline, the Guard rules.
+    let local = json_files("templates") + json_files("templates/baseline") + guard_files;
+    assert!(local > 1_800, "{local}");
 
     let (code, stdout, stderr) = publish(&server, &["--dry-run"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
@@ -130,6 +139,13 @@ fn publish_refuses_a_set_that_fails_its_checks() {
             "templates/aws-sns-topic.json",
             r#"{"typeName": "AWS::SNS::Topic", "type": "object", "properties": {"TopicName": {"type": "string"}}}"#,
             "additionalProperties",
+        ),
+        ("templates/_settings.json", r#"{"baseline": "yes"}"#, "_settings.json: not valid settings"),
+        (
+            // A hand-widened baseline: the generated one, opened.
+            "templates/baseline/aws-glue-job.json",
+            r#"{"typeName": "AWS::Glue::Job", "type": "object", "x-rcfge": {"baseline": true}}"#,
+            "baseline/aws-glue-job.json: differs from what `rcfge templates freeze` makes of",
         ),
     ] {
         let set = copy_of_the_set();

@@ -41,7 +41,13 @@ fn missing_values_and_templates() {
     let run = rcfge(&["render", "AWS::S3::Bucket"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("hint: pass --account-id"), "{}", run.stderr);
-    let run = rcfge(&["render", "AWS::Glue::Job"]);
+    let run = rcfge(&["render", "Acme::Batch::Job"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("no template for AWS::Glue::Job"), "{}", run.stderr);
+    assert!(run.stderr.contains("no template for Acme::Batch::Job"), "{}", run.stderr);
+    // A type without a reviewed template renders its baseline, as the hook would judge it.
+    let run = rcfge(&["render", "AWS::Glue::Job"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let schema: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(schema["x-rcfge"]["baseline"], true);
+    assert_eq!(schema["additionalProperties"], false);
 }

@@ -437,3 +437,29 @@ fn an_answer_never_takes_longer_than_its_budget() {
     assert!(answer.response.message.contains("no verdict within 300 ms"), "{}", answer.response.message);
     assert_eq!(answer.response.client_request_token.as_deref(), Some("4b90a7e4-1111-2222-3333-6f1a2b3c4d5e"));
 }
+
+/// A type without a reviewed template is judged by `baseline/<file>` in the bucket when
+/// `_settings.json` switches the baseline on, and the decision says so; with the settings
+/// unreadable, it fails closed.
+#[test]
+fn the_baseline_is_read_from_the_bucket_and_named_in_the_decision() {
+    let baseline = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/baseline/aws-glue-job.json")).unwrap();
+    let mut files = bundled_templates();
+    files.push(("baseline/aws-glue-job.json".to_owned(), baseline));
+    let server = S3Server::start_with(&files);
+    let job = |properties: Value| Target { type_name: "AWS::Glue::Job".into(), ..queue(properties) };
+    let rt = runtime();
+    let engine = engine(&server, Freshness::default());
+    let valid = rt.block_on(engine.decide(&job(json!({"Command": {"Name": "glueetl"}, "Role": "r"}))));
+    assert!(matches!(valid.verdict, Verdict::Compliant), "{:?}", valid.verdict);
+    assert_eq!(valid.template_kind, Some(rcfge::TemplateKind::Baseline));
+    let gated = rt.block_on(engine.decide(&job(json!({"Command": {"Name": "glueetl"}, "Role": "r", "Unreleased": 1}))));
+    assert!(matches!(gated.verdict, Verdict::NonCompliant(_)), "{:?}", gated.verdict);
+    assert_eq!(server.observed.gets_of("baseline/aws-glue-job.json"), 1, "fetched once, then cached");
+
+    // The settings cannot be read: nothing is judged by the baseline.
+    server.put("_settings.json", b"{\"baseline\": \"maybe\"}");
+    let engine = self::engine(&server, Freshness::default());
+    let refused = rt.block_on(engine.decide(&job(json!({"Command": {"Name": "glueetl"}, "Role": "r"}))));
+    assert!(failure_reason(&refused.verdict).contains("organisation settings"), "{:?}", refused.verdict);
+}

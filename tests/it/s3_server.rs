@@ -309,8 +309,13 @@ impl S3Server {
     /// The object names under the prefix.
     pub fn names(&self) -> Vec<String> {
         block_on(async {
-            let listed = self.client.list_objects_v2().bucket(BUCKET).prefix(PREFIX).send().await.unwrap();
-            listed.contents().iter().filter_map(|o| o.key()?.strip_prefix(PREFIX).map(str::to_owned)).collect()
+            let mut names = Vec::new();
+            let mut pages = self.client.list_objects_v2().bucket(BUCKET).prefix(PREFIX).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.unwrap();
+                names.extend(page.contents().iter().filter_map(|o| o.key()?.strip_prefix(PREFIX).map(str::to_owned)));
+            }
+            names
         })
     }
 

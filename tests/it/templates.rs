@@ -28,7 +28,9 @@ fn templates() -> Vec<(String, String, Value)> {
     let mut found: Vec<_> = std::fs::read_dir(root().join("templates"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap() != "_variables.json")
+        // Templates only: not the organisation files (`_variables.json`, `_settings.json`) nor
+        // the generated baseline folder.
+        .filter(|p| p.is_file() && !p.file_name().unwrap().to_string_lossy().starts_with('_'))
         .map(|p| {
             let template: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
             let stem = p.file_stem().unwrap().to_string_lossy().into_owned();

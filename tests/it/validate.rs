@@ -68,7 +68,7 @@ fn violations_exit_one_and_list_every_reason() {
         "/NewFeature: NewFeature is not an approved property of AWS::S3::Bucket",
         "/NotificationConfiguration/TopicConfigurations/0/Topic: Topic \"arn:aws:sns:eu-west-1:444455556666:exfiltrate\" does not match",
         "/PublicAccessBlockConfiguration/BlockPublicPolicy: BlockPublicPolicy must be true, not false",
-        "ERROR  NightlyJob (AWS::Glue::Job): no template for AWS::Glue::Job",
+        "ERROR  NightlyJob (Acme::Batch::Job): no template for Acme::Batch::Job",
     ] {
         assert!(run.stdout.contains(expected), "missing {expected:?} in\n{}", run.stdout);
     }
@@ -210,7 +210,7 @@ fn machine_readable_formats() {
     let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(
         report["summary"],
-        serde_json::json!({"resources": 5, "compliant": 0, "nonCompliant": 4, "notEvaluated": 1, "notJudged": 0, "unreadableFiles": 0})
+        serde_json::json!({"resources": 5, "compliant": 0, "nonCompliant": 4, "notEvaluated": 1, "notJudged": 0, "unreadableFiles": 0, "judgedByBaseline": 0})
     );
     assert_eq!(
         report["files"][0]["resources"][0]["violations"][1]["position"],

@@ -75,12 +75,12 @@ fn a_stack_with_an_untemplated_type_fails_closed() {
     assert_eq!(response["errorCode"], "InternalFailure");
     let message = response["message"].as_str().unwrap();
     assert!(message.starts_with("STACK payments: 5 of 5 resources refused: UploadsBucket (AWS::S3::Bucket):"));
-    assert!(message.contains("NightlyJob (AWS::Glue::Job): not evaluated: no template for AWS::Glue::Job"));
+    assert!(message.contains("NightlyJob (Acme::Batch::Job): not evaluated: no template for Acme::Batch::Job"));
     assert!(message.chars().count() <= 1024);
     let names: Vec<&str> =
         response["annotations"].as_array().unwrap().iter().map(|a| a["annotationName"].as_str().unwrap()).collect();
     assert!(names.contains(&"rcfge/aws-s3-bucket/UploadsBucket/NewFeature"), "{names:?}");
-    assert!(names.contains(&"rcfge/aws-glue-job/NightlyJob"), "{names:?}");
+    assert!(names.contains(&"rcfge/acme-batch-job/NightlyJob"), "{names:?}");
 }
 
 #[test]

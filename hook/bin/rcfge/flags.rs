@@ -110,6 +110,9 @@ enum SchemasCommand {
         /// Types to import (default: the type of every template).
         #[arg(long, value_name = "TYPE", value_delimiter = ',', value_parser = parse_type_name)]
         types: Vec<String>,
+        /// Import every type of the source (the whole snapshot, for the baseline).
+        #[arg(long, conflicts_with = "types")]
+        all: bool,
         #[command(flatten)]
         dirs: AuthoringDirs,
     },
@@ -160,6 +163,12 @@ enum TemplatesCommand {
         /// Pinned provider schemas.
         #[arg(long, default_value = "schemas", value_name = "DIR")]
         schemas: PathBuf,
+    },
+    /// Write the baseline: one generated template per pinned provider schema, closed, into
+    /// <templates>/baseline/ (review the diff, then publish).
+    Freeze {
+        #[command(flatten)]
+        dirs: AuthoringDirs,
     },
     /// The feature-gating report: provider properties each template does not approve.
     Gaps {
@@ -311,9 +320,13 @@ pub enum Run {
         type_name: Option<String>,
         dirs: AuthoringDirs,
     },
+    TemplatesFreeze {
+        dirs: AuthoringDirs,
+    },
     SchemasImport {
         from: PathBuf,
         types: Vec<String>,
+        all: bool,
         dirs: AuthoringDirs,
     },
     Publish {
@@ -374,8 +387,9 @@ pub fn resolve(cli: Cli, env: &impl Fn(&str) -> Option<OsString>) -> anyhow::Res
         Command::Templates { command: TemplatesCommand::Gaps { type_name, dirs } } => {
             Run::TemplatesGaps { type_name, dirs }
         }
-        Command::Schemas { command: SchemasCommand::Import { from, types, dirs } } => {
-            Run::SchemasImport { from, types, dirs }
+        Command::Templates { command: TemplatesCommand::Freeze { dirs } } => Run::TemplatesFreeze { dirs },
+        Command::Schemas { command: SchemasCommand::Import { from, types, all, dirs } } => {
+            Run::SchemasImport { from, types, all, dirs }
         }
         Command::Publish { to, templates, guard_rules, schemas, dry_run, delete } => {
             Run::Publish { to, s3: s3_settings(&var), templates, guard_rules, schemas, dry_run, delete }

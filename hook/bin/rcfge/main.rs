@@ -132,9 +132,18 @@ fn run(command: Run) -> anyhow::Result<u8> {
                 out!("{}", authoring::gaps::text(&reports));
                 Ok(exit::CLEAN)
             }
-            Run::SchemasImport { from, types, dirs } => {
+            Run::TemplatesFreeze { dirs } => {
+                let baseline = dirs.templates.join(rcfge::template::BASELINE_DIR);
+                let frozen = authoring::freeze::freeze_dir(&dirs.schemas, &baseline)?;
+                outln!("froze {} baseline templates into {} ({})", frozen.written, baseline.display(), frozen.snapshot);
+                for removed in &frozen.removed {
+                    outln!("removed {removed}: the snapshot no longer has its type");
+                }
+                Ok(exit::CLEAN)
+            }
+            Run::SchemasImport { from, types, all, dirs } => {
                 let (count, source) =
-                    authoring::import::import_for_templates(&from, types, &dirs.templates, &dirs.schemas)?;
+                    authoring::import::import_for_templates(&from, types, all, &dirs.templates, &dirs.schemas)?;
                 outln!("imported {count} schemas from {source} into {}", dirs.schemas.display());
                 Ok(exit::CLEAN)
             }

@@ -13,7 +13,10 @@ use std::path::PathBuf;
 pub use dir::DirSource;
 pub use s3::{S3Location, S3Settings, S3Source, client_from_environment};
 pub(crate) use source::describe_error;
-pub use source::{BoxFuture, Fetch, Fetched, StoreError, TemplateSource, VARIABLES_FILE, file_name_for_type};
+pub use source::{
+    BASELINE_DIR, BoxFuture, Fetch, Fetched, StoreError, TemplateSource, VARIABLES_FILE, baseline_file_for_type,
+    file_name_for_type,
+};
 
 /// Where templates are: a directory, or an S3 prefix.
 #[derive(Clone, Debug, PartialEq, Eq)]

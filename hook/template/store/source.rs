@@ -113,8 +113,23 @@ pub(crate) fn content_version(body: &[u8]) -> String {
     Sha256::digest(body).iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-/// Whether a file name may be asked of a source: one plain name, no path.
+/// The folder, at the root of every source, that holds the generated baseline templates: kept
+/// apart so that a baseline can never be mistaken for a reviewed template.
+pub const BASELINE_DIR: &str = "baseline";
+
+/// The file that holds the baseline template of a type: `baseline/aws-s3-bucket.json`.
+pub fn baseline_file_for_type(type_name: &str) -> Result<String, StoreError> {
+    Ok(format!("{BASELINE_DIR}/{}", file_name_for_type(type_name)?))
+}
+
+/// Whether a file name may be asked of a source: one plain name, no path but the baseline
+/// folder.
 pub(crate) fn check_file_name(file_name: &str) -> Result<(), StoreError> {
+    let name = file_name.strip_prefix(BASELINE_DIR).and_then(|n| n.strip_prefix('/')).unwrap_or(file_name);
+    check_plain_name(name).map_err(|_| StoreError::InvalidFileName { file_name: file_name.to_owned() })
+}
+
+fn check_plain_name(file_name: &str) -> Result<(), StoreError> {
     let plain = !file_name.is_empty()
         && (file_name.ends_with(".json") || file_name.ends_with(".guard"))
         && !file_name.starts_with('.')
@@ -161,7 +176,19 @@ mod tests {
     fn file_names_are_plain() {
         assert!(check_file_name("aws-s3-bucket.json").is_ok());
         assert!(check_file_name(VARIABLES_FILE).is_ok());
-        for bad in ["../x.json", "a/b.json", ".json", "x.txt", ""] {
+        assert!(check_file_name("baseline/aws-s3-bucket.json").is_ok());
+        assert_eq!(baseline_file_for_type("AWS::S3::Bucket").unwrap(), "baseline/aws-s3-bucket.json");
+        for bad in [
+            "../x.json",
+            "a/b.json",
+            ".json",
+            "x.txt",
+            "",
+            "baseline/",
+            "baseline/../x.json",
+            "baseline/a/b.json",
+            "baseline//x.json",
+        ] {
             assert!(check_file_name(bad).is_err(), "{bad:?} accepted");
         }
     }
