@@ -83,7 +83,16 @@ pub(crate) fn lint_template(
     found.extend(check_metadata(file, &document));
     let mut structural = Vec::new();
     check_node(&document, "", false, &mut structural);
+    // Objects the security team leaves open on purpose, each named in `x-rcfge.freeForm`
+    // (a custom resource's own properties): the finding is the review, once.
+    let free_form = free_form_pointers(&document);
+    structural.retain(|(pointer, message)| !(message.starts_with(OPEN_OBJECT) && free_form.contains(pointer)));
     found.extend(structural.into_iter().map(|(pointer, message)| finding(file, &pointer, message)));
+    for pointer in &free_form {
+        if document.pointer(pointer).is_none() {
+            found.push(finding(file, "/x-rcfge/freeForm", format!("{pointer} is not a node of this template")));
+        }
+    }
     match provider {
         Some(provider) => found.extend(compare_with_provider(file, &type_name, &document, provider)),
         None => found.push(finding(
@@ -98,7 +107,17 @@ pub(crate) fn lint_template(
 
 /// The keys `x-rcfge` may hold. A misspelt flag (`guardrules`) would silently switch a
 /// protection off, so anything else is a finding.
-const METADATA_KEYS: [&str; 6] = ["owner", "reviewed", "restricts", "rationale", "denyDelete", "guardRules"];
+const METADATA_KEYS: [&str; 7] =
+    ["owner", "reviewed", "restricts", "rationale", "denyDelete", "guardRules", "freeForm"];
+
+/// The start of the finding for an object that is not closed.
+const OPEN_OBJECT: &str = "this object allows properties it does not list";
+
+/// The JSON pointers `x-rcfge.freeForm` lists.
+fn free_form_pointers(document: &Value) -> Vec<String> {
+    let listed = document.pointer("/x-rcfge/freeForm").and_then(Value::as_array);
+    listed.into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect()
+}
 
 fn check_metadata(file: &str, document: &Value) -> Vec<Finding> {
     let Some(Value::Object(metadata)) = document.get("x-rcfge") else {
@@ -217,7 +236,9 @@ fn check_node(node: &Value, pointer: &str, in_branch: bool, out: &mut Vec<(Strin
     if describes_object && !closed {
         out.push((
             if pointer.is_empty() { "/".to_owned() } else { pointer.to_owned() },
-            "this object allows properties it does not list: add \"additionalProperties\": false".to_owned(),
+            format!(
+                "{OPEN_OBJECT}: add \"additionalProperties\": false, or list it in x-rcfge.freeForm with a rationale"
+            ),
         ));
     }
     for (key, value) in object {
@@ -512,6 +533,19 @@ mod tests {
         let mut bare = closed(json!({"Name": {"type": "string"}}));
         bare.as_object_mut().unwrap().remove("x-rcfge");
         assert_eq!(lint(bare).len(), 1);
+    }
+
+    #[test]
+    fn free_form_objects_are_listed_not_silent() {
+        let mut template = closed(json!({"Config": {"type": "object"}}));
+        assert_eq!(lint(template.clone()).len(), 1, "an open object is a finding");
+        template["x-rcfge"]["freeForm"] = json!(["/properties/Config"]);
+        assert_eq!(lint(template.clone()), Vec::<(String, String)>::new());
+        template["x-rcfge"]["freeForm"] = json!(["/properties/Config", "/properties/Gone"]);
+        assert_eq!(
+            lint(template)[0],
+            ("/x-rcfge/freeForm".to_owned(), "/properties/Gone is not a node of this template".to_owned())
+        );
     }
 
     #[test]

@@ -79,6 +79,27 @@ fn template_error(type_name: &str, source: TemplateError) -> LoadError {
     }
 }
 
+/// The type every custom resource is judged as: custom resources have no provider schema of
+/// their own, so `AWS::CloudFormation::CustomResource` and every `Custom::*` share one template.
+pub const CUSTOM_RESOURCE_TYPE: &str = "AWS::CloudFormation::CustomResource";
+
+/// The type whose template judges `type_name`: itself, or [`CUSTOM_RESOURCE_TYPE`] for a custom
+/// resource (`Custom::` and a name of letters, digits, `_`, `@` and `-`, as CloudFormation
+/// allows).
+pub(crate) fn template_type(type_name: &str) -> Result<&str, LoadError> {
+    let Some(name) = type_name.strip_prefix("Custom::") else { return Ok(type_name) };
+    let valid = (1..=60).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '@' | '-'));
+    if valid {
+        Ok(CUSTOM_RESOURCE_TYPE)
+    } else {
+        Err(LoadError::Store {
+            type_name: type_name.to_owned(),
+            source: StoreError::InvalidTypeName { type_name: type_name.to_owned() },
+        })
+    }
+}
+
 /// The templates of one source, and everything made from them, cached for as long as the
 /// source allows. `Send + Sync`; built once per process.
 pub(crate) struct Templates {
@@ -127,16 +148,18 @@ impl Templates {
     /// The type's reviewed template (`value` is `None` when the source has none), and how the
     /// cache served it.
     pub async fn template(&self, type_name: &str) -> Result<Cached<Template>, LoadError> {
-        let file_name = store::file_name_for_type(type_name)
+        let template_type = template_type(type_name)?;
+        let file_name = store::file_name_for_type(template_type)
             .map_err(|source| LoadError::Store { type_name: type_name.to_owned(), source })?;
-        self.template_from(type_name, &file_name).await
+        self.template_from(template_type, &file_name).await
     }
 
     /// The type's generated baseline template (`value` is `None` when the source has none).
     pub async fn baseline(&self, type_name: &str) -> Result<Cached<Template>, LoadError> {
-        let file_name = store::baseline_file_for_type(type_name)
+        let template_type = template_type(type_name)?;
+        let file_name = store::baseline_file_for_type(template_type)
             .map_err(|source| LoadError::Store { type_name: type_name.to_owned(), source })?;
-        self.template_from(type_name, &file_name).await
+        self.template_from(template_type, &file_name).await
     }
 
     /// The organisation settings from `_settings.json` (the defaults when the file is absent).
@@ -173,7 +196,8 @@ impl Templates {
     /// The type's Guard rules, which its template says exist: a missing file is a fault.
     pub async fn guard_rules(&self, type_name: &str, pairing: Pairing) -> Result<Arc<GuardRules>, LoadError> {
         let store_error = |source| LoadError::Store { type_name: type_name.to_owned(), source };
-        let file_name = guard::file_name_for(&store::file_name_for_type(type_name).map_err(store_error)?);
+        let file_name =
+            guard::file_name_for(&store::file_name_for_type(template_type(type_name)?).map_err(store_error)?);
         let cached = self
             .guard_rules
             .get_paired(self.source.as_ref(), &file_name, Some(pairing), |fetched| {

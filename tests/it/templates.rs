@@ -115,7 +115,7 @@ fn every_unapproved_key_and_value_is_refused() {
         let paths = property_paths(&template);
         for path in fixtures(&stem, "valid-") {
             let properties: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-            for (what, mutant) in mutate(&properties, &paths) {
+            for (what, mutant) in mutate(&properties, &paths, &template) {
                 mutants += 1;
                 let decision = runtime.block_on(engine.decide(&target(&type_name, mutant)));
                 assert!(
@@ -133,8 +133,19 @@ fn every_unapproved_key_and_value_is_refused() {
 }
 
 /// One mutant per object node (an unapproved key added) and per enumerated value (replaced
-/// by one that is not approved).
-fn mutate(properties: &Value, paths: &BTreeMap<String, PathInfo>) -> Vec<(String, Value)> {
+/// by one that is not approved). An object the template deliberately leaves free-form (a
+/// `patternProperties` of `.*`: a custom resource's own properties) takes any key.
+fn mutate(properties: &Value, paths: &BTreeMap<String, PathInfo>, template: &Value) -> Vec<(String, Value)> {
+    // A path the template does not describe at all sits under such a map (a valid fixture
+    // could not hold it otherwise).
+    let free_form = |path: &str| {
+        if !path.is_empty() && !paths.contains_key(path) {
+            return true;
+        }
+        let node =
+            if path.is_empty() { Some(template) } else { paths.get(path).and_then(|i| template.pointer(&i.pointer)) };
+        node.and_then(|n| n.get("patternProperties")).and_then(Value::as_object).is_some_and(|p| p.contains_key(".*"))
+    };
     let mut out = Vec::new();
     let mut pointers = Vec::new();
     collect(properties, String::new(), String::new(), &mut pointers);
@@ -143,6 +154,9 @@ fn mutate(properties: &Value, paths: &BTreeMap<String, PathInfo>) -> Vec<(String
         let Some(node) = (if pointer.is_empty() { Some(&mut mutant) } else { mutant.pointer_mut(&pointer) }) else {
             continue;
         };
+        if is_object && free_form(&path) {
+            continue;
+        }
         if is_object {
             node.as_object_mut().unwrap().insert("RcfgeUnapprovedFeature".into(), json!(true));
             out.push((format!("an unapproved key at {}", if pointer.is_empty() { "/" } else { &pointer }), mutant));

@@ -384,3 +384,43 @@ fn stacksets_templates_validate_without_crashing() {
         assert!(!run.stdout.contains("invalid template"), "{file}:\n{}", run.stdout);
     }
 }
+
+/// Every custom resource type is judged by the one custom-resource template: its ServiceToken
+/// must be a function or topic of the deploying account and Region; a name CloudFormation
+/// would not accept is refused.
+#[test]
+fn custom_resources_share_one_template() {
+    let stack = temp_file(
+        ".yaml",
+        "Resources:
+  Cleanup:
+    Type: Custom::S3AutoDeleteObjects
+    Properties:
+      ServiceToken: arn:aws:lambda:eu-west-1:111122223333:function:auto-delete
+      BucketName: receipts
+  Generic:
+    Type: AWS::CloudFormation::CustomResource
+    Properties:
+      ServiceToken: arn:aws:sns:eu-west-1:111122223333:provisioning
+  Foreign:
+    Type: Custom::Cross-Account_Thing
+    Properties:
+      ServiceToken: arn:aws:lambda:eu-west-1:444455556666:function:collector
+  Odd:
+    Type: Custom::a/b
+    Properties:
+      ServiceToken: arn:aws:lambda:eu-west-1:111122223333:function:auto-delete
+",
+    );
+    let run = validate(&[stack.path().to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    for expected in [
+        "PASS   Cleanup (Custom::S3AutoDeleteObjects)",
+        "PASS   Generic (AWS::CloudFormation::CustomResource)",
+        "FAIL   Foreign (Custom::Cross-Account_Thing): 1 violation",
+        "/ServiceToken: ServiceToken \"arn:aws:lambda:eu-west-1:444455556666:function:collector\" does not match",
+        "ERROR  Odd (Custom::a/b): cannot load the template for Custom::a/b: `Custom::a/b` is not a CloudFormation resource type name",
+    ] {
+        assert!(run.stdout.contains(expected), "missing {expected:?} in\n{}", run.stdout);
+    }
+}
