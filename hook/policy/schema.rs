@@ -24,6 +24,7 @@ pub fn check(policy: &Policy, properties: &Value) -> Vec<Violation> {
     }
     let mut violations: Vec<Violation> =
         policy.validator().iter_errors(properties).flat_map(|error| describe(&policy.type_name, &error)).collect();
+    name_keys_of_empty_objects(&policy.type_name, properties, &mut violations);
     violations.sort_by(|a, b| (&a.pointer, &a.keyword, &a.message).cmp(&(&b.pointer, &b.keyword, &b.message)));
     violations.dedup();
     if violations.is_empty() {
@@ -31,6 +32,35 @@ pub fn check(policy: &Policy, properties: &Value) -> Vec<Violation> {
         violations.push(unexplained(&policy.type_name));
     }
     violations
+}
+
+/// The validator reports a key of an object that takes no keys at all (`{"type": "object",
+/// "additionalProperties": false}`, such as EC2's `NoDevice`) at the object, with the key's
+/// value: "NoDevice is not approved" would blame an approved property. Name the keys instead.
+fn name_keys_of_empty_objects(type_name: &str, properties: &Value, violations: &mut [Violation]) {
+    let mut named: Vec<String> = Vec::new();
+    for violation in violations.iter_mut().filter(|v| v.keyword == "falseSchema") {
+        let base = if violation.pointer == "/" { String::new() } else { violation.pointer.clone() };
+        let Some(whole @ Value::Object(object)) = properties.pointer(&base) else { continue };
+        if violation.value.as_deref() == Some(short_json(whole).as_str()) {
+            // The object itself is refused (`"NoDevice": false`): the message is right.
+            continue;
+        }
+        let Some(key) = object.iter().find_map(|(key, value)| {
+            let pointer = format!("{base}/{}", crate::json::pointer_segment(key));
+            (violation.value.as_deref() == Some(short_json(value).as_str()) && !named.contains(&pointer))
+                .then_some((key.clone(), pointer))
+        }) else {
+            continue;
+        };
+        let at = Location::new(&base);
+        let where_ = if at.is_root() { String::new() } else { format!(" in {}", at.label()) };
+        violation.message = format!("{} is not an approved property of {type_name}{where_}", key.0);
+        violation.remediation =
+            format!("Remove {}, or ask the security team to approve it in the {type_name} template", key.0);
+        violation.pointer = key.1.clone();
+        named.push(key.1);
+    }
 }
 
 /// A refusal the validator gave no detail for.
@@ -288,6 +318,20 @@ mod tests {
     fn violations(schema: Value, properties: Value) -> Vec<Violation> {
         let policy = Policy::compile("AWS::S3::Bucket", "v", schema).unwrap();
         check(&policy, &properties)
+    }
+
+    #[test]
+    fn a_key_of_an_object_that_takes_none_is_named() {
+        let policy = Policy::compile(
+            "A::B::C",
+            "v",
+            json!({"properties": {"NoDevice": {"type": "object", "additionalProperties": false}}}),
+        )
+        .unwrap();
+        let found = check(&policy, &json!({"NoDevice": {"Surprise": "x"}}));
+        let found: Vec<(&str, &str)> = found.iter().map(|v| (v.pointer.as_str(), v.message.as_str())).collect();
+        assert_eq!(found, [("/NoDevice/Surprise", "Surprise is not an approved property of A::B::C in NoDevice")]);
+        assert!(check(&policy, &json!({"NoDevice": {}})).is_empty());
     }
 
     #[test]
