@@ -56,7 +56,9 @@ impl SchemaSource {
         match self {
             SchemaSource::Folder(path) => format!("provider schema folder `{}`", path.display()),
             SchemaSource::CfnLint { version, .. } => {
-                format!("the `cfn-lint` source distribution on PyPI, version {version} (Region {CFN_LINT_REGION})")
+                format!(
+                    "the `cfn-lint` source distribution on PyPI, version {version} (Region {CFN_LINT_REGION}, and other Regions for the types it lacks)"
+                )
             }
             SchemaSource::Zip(path) => format!("the provider schema archive `{}`", path.display()),
         }
@@ -71,9 +73,18 @@ impl SchemaSource {
                 (dir.join(&file), file)
             }
             SchemaSource::CfnLint { root, .. } => {
-                let providers = read_provider_json(&root.join(providers_file()))?;
-                let hash = providers.get(type_name).and_then(Value::as_str).ok_or_else(|| self.missing(type_name))?;
-                (root.join(resources_dir()).join(format!("{hash}.json")), format!("resources/{hash}.json"))
+                let (region, hash) = cfn_lint_regions(root)?
+                    .into_iter()
+                    .find_map(|(region, providers)| {
+                        providers.get(type_name).and_then(Value::as_str).map(|hash| (region, hash.to_owned()))
+                    })
+                    .ok_or_else(|| self.missing(type_name))?;
+                let origin = if region == CFN_LINT_REGION {
+                    format!("resources/{hash}.json")
+                } else {
+                    format!("resources/{hash}.json (Region {region}: not in {CFN_LINT_REGION})")
+                };
+                (root.join(resources_dir()).join(format!("{hash}.json")), origin)
             }
         };
         if !path.is_file() {
@@ -112,8 +123,9 @@ impl SchemaSource {
         let mut types = Vec::new();
         match self {
             SchemaSource::CfnLint { root, .. } => {
-                let providers = read_provider_json(&root.join(providers_file()))?;
-                types.extend(providers.as_object().into_iter().flat_map(|m| m.keys().cloned()));
+                for (_, providers) in cfn_lint_regions(root)? {
+                    types.extend(providers.as_object().into_iter().flat_map(|m| m.keys().cloned()));
+                }
             }
             SchemaSource::Folder(dir) => {
                 for path in super::freeze::provider_files(dir)? {
@@ -284,6 +296,29 @@ fn read_provider_json(path: &Path) -> Result<Value, AuthoringError> {
         std::fs::read(path).map_err(|e| AuthoringError::Unreadable { path: path.to_owned(), reason: e.to_string() })?;
     serde_json::from_slice(&body)
         .map_err(|e| AuthoringError::Unreadable { path: path.to_owned(), reason: e.to_string() })
+}
+
+/// Every Region's map of types to schema files in a cfn-lint distribution, [`CFN_LINT_REGION`]
+/// first, then the others by name: a type is taken from us-east-1 when it is there, else from
+/// the first Region that has it. (In cfn-lint 1.58.0 a type's schema never has properties in
+/// another Region that it lacks in us-east-1; some types exist only elsewhere.) `sam` is not a
+/// Region: its `AWS::Serverless::*` types are a transform, expanded before any hook runs.
+fn cfn_lint_regions(root: &Path) -> Result<Vec<(String, Value)>, AuthoringError> {
+    let dir = root.join("src/cfnlint/data/schemas/providers");
+    let mut regions = vec![(CFN_LINT_REGION.to_owned(), read_provider_json(&root.join(providers_file()))?)];
+    let entries =
+        std::fs::read_dir(&dir).map_err(|e| AuthoringError::Unreadable { path: dir.clone(), reason: e.to_string() })?;
+    let mut others: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| p.file_stem().is_some_and(|s| s != CFN_LINT_REGION && s != "sam"))
+        .collect();
+    others.sort();
+    for path in others {
+        let region = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        regions.push((region, read_provider_json(&path)?));
+    }
+    Ok(regions)
 }
 
 fn providers_file() -> PathBuf {
