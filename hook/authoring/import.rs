@@ -188,6 +188,14 @@ pub fn import_for_templates(
         (false, true) => template_types(templates)?,
         (false, false) => types,
     };
+    if types.is_empty() && all {
+        return Err(AuthoringError::Unreadable {
+            path: from.to_owned(),
+            reason: "no provider schemas found (a folder of schema files, CloudformationSchema.zip, or an unpacked \
+                     cfn-lint distribution with src/cfnlint/data/schemas/providers/us-east-1.json)"
+                .to_owned(),
+        });
+    }
     if types.is_empty() {
         return Err(AuthoringError::NoTypes { dir: templates.display().to_string() });
     }

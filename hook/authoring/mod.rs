@@ -3,6 +3,7 @@
 //! pinned provider schema ([`scaffold`]), linting templates ([`lint`]) and the feature-gating
 //! report ([`gaps`]).
 
+pub mod changes;
 pub mod freeze;
 pub mod gaps;
 pub mod import;

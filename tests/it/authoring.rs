@@ -135,3 +135,44 @@ fn schemas_import_pins_the_types_of_the_templates() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("no provider schema for AWS::Glue::Job"), "{}", run.stderr);
 }
+
+/// Refreshing the snapshot is the gate: `gaps --since` lists what a newer snapshot adds, and
+/// the baseline takes it only when `templates freeze` is run again.
+#[test]
+fn a_newer_snapshot_widens_the_baseline_only_when_frozen_again() {
+    let old = tempfile::tempdir().unwrap();
+    let new = tempfile::tempdir().unwrap();
+    let templates = tempfile::tempdir().unwrap();
+    let file = "aws-ec2-eip.json";
+    let mut schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(format!("schemas/{file}")).unwrap()).unwrap();
+    schema["properties"]["Domain"]["enum"] = serde_json::json!(["vpc", "standard"]);
+    std::fs::write(old.path().join(file), schema.to_string()).unwrap();
+    schema["properties"]["QuantumTunnel"] = serde_json::json!({"type": "string", "enum": ["on"]});
+    schema["properties"]["Domain"]["enum"] = serde_json::json!(["vpc", "standard", "hyperspace"]);
+    std::fs::write(new.path().join(file), schema.to_string()).unwrap();
+    let dir = |p: &tempfile::TempDir| p.path().to_str().unwrap().to_owned();
+
+    let run = rcfge(&["templates", "gaps", "--since", &dir(&old), "--schemas", &dir(&new)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("AWS::EC2::EIP:\n  + property QuantumTunnel\n  + value \"hyperspace\" of Domain\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("0 new types, 1 new properties, 1 new values"), "{}", run.stdout);
+
+    // Frozen from the old snapshot, the baseline refuses the new property; frozen again, it takes it.
+    for (snapshot, refused) in [(&old, true), (&new, false)] {
+        let run = rcfge(&["templates", "freeze", "--schemas", &dir(snapshot), "--templates", &dir(&templates)]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        std::fs::write(templates.path().join("_settings.json"), r#"{"baseline": "on"}"#).unwrap();
+        let stack = crate::support::temp_file(
+            ".yaml",
+            "Resources:\n  Ip:\n    Type: AWS::EC2::EIP\n    Properties:\n      QuantumTunnel: 'on'\n",
+        );
+        let run = rcfge(&["validate", "--templates", &dir(&templates), stack.path().to_str().unwrap()]);
+        assert_eq!(run.code, if refused { 1 } else { 0 }, "{}", run.stdout);
+        assert_eq!(run.stdout.contains("QuantumTunnel is not an approved property"), refused, "{}", run.stdout);
+    }
+}

@@ -175,6 +175,11 @@ enum TemplatesCommand {
         /// Only this type.
         #[arg(long = "type", value_name = "TYPE", value_parser = parse_type_name)]
         type_name: Option<String>,
+        /// Instead: what the pinned schemas add over an older snapshot (a folder of pinned
+        /// schemas, such as schemas/ as committed before a refresh): new types, properties and
+        /// allowed values, which `templates freeze` would let into the baseline.
+        #[arg(long, value_name = "DIR", conflicts_with = "type_name")]
+        since: Option<PathBuf>,
         #[command(flatten)]
         dirs: AuthoringDirs,
     },
@@ -320,6 +325,10 @@ pub enum Run {
         type_name: Option<String>,
         dirs: AuthoringDirs,
     },
+    SchemaChanges {
+        since: PathBuf,
+        dirs: AuthoringDirs,
+    },
     TemplatesFreeze {
         dirs: AuthoringDirs,
     },
@@ -384,9 +393,10 @@ pub fn resolve(cli: Cli, env: &impl Fn(&str) -> Option<OsString>) -> anyhow::Res
             Run::TemplatesNew { type_name, dirs, stdout, force }
         }
         Command::Templates { command: TemplatesCommand::Lint { dir, schemas } } => Run::TemplatesLint { dir, schemas },
-        Command::Templates { command: TemplatesCommand::Gaps { type_name, dirs } } => {
-            Run::TemplatesGaps { type_name, dirs }
-        }
+        Command::Templates { command: TemplatesCommand::Gaps { type_name, since, dirs } } => match since {
+            Some(since) => Run::SchemaChanges { since, dirs },
+            None => Run::TemplatesGaps { type_name, dirs },
+        },
         Command::Templates { command: TemplatesCommand::Freeze { dirs } } => Run::TemplatesFreeze { dirs },
         Command::Schemas { command: SchemasCommand::Import { from, types, all, dirs } } => {
             Run::SchemasImport { from, types, all, dirs }

@@ -132,6 +132,11 @@ fn run(command: Run) -> anyhow::Result<u8> {
                 out!("{}", authoring::gaps::text(&reports));
                 Ok(exit::CLEAN)
             }
+            Run::SchemaChanges { since, dirs } => {
+                let changes = authoring::changes::since(&since, &dirs.schemas)?;
+                out!("{}", authoring::changes::text(&changes, &since));
+                Ok(exit::CLEAN)
+            }
             Run::TemplatesFreeze { dirs } => {
                 let baseline = dirs.templates.join(rcfge::template::BASELINE_DIR);
                 let frozen = authoring::freeze::freeze_dir(&dirs.schemas, &baseline)?;
