@@ -191,7 +191,9 @@ fn drop_impossible_required(object: &mut Map<String, Value>) {
     }
 }
 
-fn inline_property_references(node: &mut Value, provider: &Value, depth: usize) {
+/// Replaces every `$ref` into `#/properties/...` by a copy of its target in `provider`, so that
+/// removing read-only properties leaves no reference dangling.
+pub(crate) fn inline_property_references(node: &mut Value, provider: &Value, depth: usize) {
     if depth > 128 {
         return;
     }

@@ -64,6 +64,8 @@ pub fn scaffold(provider: &Value, file_name: &str) -> Result<Value, AuthoringErr
             schema[key] = value.clone();
         }
     }
+    // A `$ref` to a read-only property would dangle once it is removed.
+    super::freeze::inline_property_references(&mut schema, provider, 0);
     for pointer in
         provider.get("readOnlyProperties").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
     {

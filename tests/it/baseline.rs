@@ -43,6 +43,23 @@ fn every_pinned_provider_schema_loads_as_published() {
     assert!(failures.is_empty(), "{} of {} do not load:\n{}", failures.len(), files.len(), failures.join("\n"));
 }
 
+/// `rcfge templates new` writes a scaffold that loads for every type (the placeholders a team
+/// adds come later).
+#[test]
+fn every_scaffold_loads() {
+    let mut failures = Vec::new();
+    for path in provider_files(&root().join("schemas")).unwrap() {
+        let provider: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let type_name = type_name_of(&provider);
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        let scaffold = rcfge::authoring::scaffold::scaffold(&provider, &file).unwrap();
+        if let Err(e) = compile(&type_name, scaffold.to_string().as_bytes()) {
+            failures.push(format!("{type_name}: {e}"));
+        }
+    }
+    assert!(failures.is_empty(), "{} scaffolds do not load:\n{}", failures.len(), failures.join("\n"));
+}
+
 #[test]
 fn every_baseline_template_is_generated_compiles_and_gates_its_root() {
     let schemas = provider_files(&root().join("schemas")).unwrap();
