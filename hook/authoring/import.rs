@@ -268,7 +268,7 @@ fn previous_rows(dir: &Path, source: &str) -> BTreeMap<String, (String, String)>
 
 fn source_md(source: &SchemaSource, rows: &BTreeMap<String, (String, String)>) -> String {
     let mut out = String::from(
-        "# Pinned provider schemas\n\nThe official CloudFormation resource provider schemas that the templates in `templates/`\nrestrict, one file per type with the same name as its template. Written by `rcfge schemas import`;\nrefresh them with the same command, then review the diff and `rcfge templates gaps`, which marks\nthe properties the refresh added (recorded in `NEW-PROPERTIES.json`).\n\n",
+        "# Pinned provider schemas\n\nThe official CloudFormation resource provider schemas, one file per type with the same name as\nits template: what the reviewed templates in `templates/` restrict, and what `rcfge templates\nfreeze` turns into the baseline in `templates/baseline/`. Written by `rcfge schemas import`\n(`--all` for the whole snapshot); `SNAPSHOT.json` records the source and its schema date.\nRefresh them with the same command, then review the diff, `rcfge templates gaps --since` the\nprevious snapshot and `rcfge templates gaps` (which marks the properties the refresh added, recorded\nin `NEW-PROPERTIES.json`), and run `rcfge templates freeze` as its own reviewed step.\n\n",
     );
     let _ = writeln!(out, "Source: {}.\n", source.describe());
     out.push_str("| type | file | taken from |\n|---|---|---|\n");
@@ -276,7 +276,7 @@ fn source_md(source: &SchemaSource, rows: &BTreeMap<String, (String, String)>) -
         let _ = writeln!(out, "| {type_name} | {file} | {origin} |");
     }
     out.push_str(
-        "\nTo refresh from cfn-lint:\n\n```sh\npip download --no-deps --no-binary :all: cfn-lint==VERSION -d /tmp/cfn-lint\ntar -xzf /tmp/cfn-lint/cfn_lint-VERSION.tar.gz -C /tmp/cfn-lint\nrcfge schemas import --from /tmp/cfn-lint/cfn_lint-VERSION\n```\n",
+        "\nTo refresh from cfn-lint:\n\n```sh\npip download --no-deps --no-binary :all: cfn-lint==VERSION -d /tmp/cfn-lint\ntar -xzf /tmp/cfn-lint/cfn_lint-VERSION.tar.gz -C /tmp/cfn-lint\nrcfge schemas import --from /tmp/cfn-lint/cfn_lint-VERSION --all\nrcfge templates freeze\n```\n",
     );
     out
 }
