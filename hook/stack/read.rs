@@ -73,6 +73,12 @@ impl StackTemplate {
                 "{LANGUAGE_EXTENSIONS} expands Fn::ForEach into resources at deploy time; the hook judges each of them"
             ));
         }
+        if resource.type_name.ends_with("::MODULE") {
+            return Some(
+                "a module: CloudFormation expands it into plain resources at deploy time; the hook judges each of them"
+                    .to_owned(),
+            );
+        }
         if resource.type_name.starts_with("AWS::Serverless::")
             && self.transforms.iter().any(|t| t == SERVERLESS_TRANSFORM)
         {

@@ -424,3 +424,20 @@ fn custom_resources_share_one_template() {
         assert!(run.stdout.contains(expected), "missing {expected:?} in\n{}", run.stdout);
     }
 }
+
+/// A module is expanded by CloudFormation before any hook runs: its resources are judged then,
+/// so it is left out locally (SKIP), never passed.
+#[test]
+fn modules_are_left_to_deploy_time() {
+    let stack = temp_file(
+        ".yaml",
+        "Resources:\n  Network:\n    Type: Acme::Network::Vpc::MODULE\n    Properties:\n      Cidr: 10.0.0.0/16\n",
+    );
+    let run = validate(&[stack.path().to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("SKIP   Network (Acme::Network::Vpc::MODULE): not judged locally: a module"),
+        "{}",
+        run.stdout
+    );
+}
