@@ -25,7 +25,7 @@ use crate::policy::{self, JudgeError, Policy};
 use crate::template::cache::{Cached, Freshness, Pairing};
 use crate::template::restricted::Template;
 use crate::template::store::{S3Settings, StoreError, TemplateLocation, TemplateSource};
-use crate::template::{LoadError, Templates};
+use crate::template::{CUSTOM_RESOURCE_TYPE, LoadError, Templates};
 
 /// The largest properties judged, as compact JSON. CloudFormation accepts templates of at
 /// most 1 MB, so a resource is smaller, unless intrinsic functions (a parameter of 4 KB
@@ -321,6 +321,11 @@ impl Engine {
     /// allow: switched on, and the type not among those that need a reviewed template. A type
     /// the baseline does not cover is refused with the reason.
     async fn baseline(&self, type_name: &str) -> Result<Cached<Template>, EngineError> {
+        // A custom resource runs code wherever its ServiceToken points: only the reviewed
+        // custom-resource template judges it, never the provider's open schema.
+        if crate::template::template_type(type_name)? == CUSTOM_RESOURCE_TYPE {
+            return Err(self.no_template(type_name));
+        }
         let settings = self.templates.settings().await?;
         if !settings.baseline {
             return Err(self.no_template(type_name));

@@ -73,6 +73,17 @@ pub(crate) fn lint_template(
     organisation: &Map<String, Value>,
 ) -> Vec<Finding> {
     let mut found = Vec::new();
+    if file.starts_with("custom-") {
+        // `Custom::Foo` is judged by the one custom-resource template; a file of its own would
+        // look like a policy and never be read.
+        return vec![finding(
+            file,
+            "/",
+            "every Custom:: type is judged by aws-cloudformation-customresource.json: this file is never read; \
+             restrict custom resources there"
+                .into(),
+        )];
+    }
     let document = match crate::json::from_slice(body) {
         Ok(document) => document,
         Err(e) => return vec![finding(file, "/", format!("not valid JSON: {e}"))],
@@ -533,6 +544,13 @@ mod tests {
         let mut bare = closed(json!({"Name": {"type": "string"}}));
         bare.as_object_mut().unwrap().remove("x-rcfge");
         assert_eq!(lint(bare).len(), 1);
+    }
+
+    #[test]
+    fn a_template_for_one_custom_type_is_a_finding() {
+        let found = lint_template("custom-foo.json", b"{}", None, &Map::new());
+        assert_eq!(found.len(), 1);
+        assert!(found[0].message.contains("never read"), "{}", found[0].message);
     }
 
     #[test]

@@ -66,6 +66,14 @@ impl Policy {
             }
             return Err(CompileError::Invalid { location, reason });
         };
+        if set_aside > 0
+            && let Some(location) = patterns::set_aside_where_it_could_loosen(&schema)
+        {
+            let reason = "a pattern the regex engine cannot run sits under `not`, `if` or `oneOf`, where refusing \
+                          every value there could let a value through"
+                .to_owned();
+            return Err(CompileError::Invalid { location: location_of(&location), reason });
+        }
         let unrunnable = if set_aside > 0 { patterns::unrunnable(&schema) } else { Vec::new() };
         let normalizer = Normalizer::new(&schema);
         Ok(Policy {
@@ -101,16 +109,58 @@ impl Policy {
 /// The validator for a schema: draft-07, fancy-regex with a backtrack limit, no remote
 /// references.
 fn build(schema: &Value) -> Result<Validator, jsonschema::ValidationError<'_>> {
-    jsonschema::draft7::options()
+    let mut options = jsonschema::draft7::options()
         .with_pattern_options(PatternOptions::fancy_regex().backtrack_limit(REGEX_BACKTRACK_LIMIT))
-        // Draft-07 makes an unknown `format` an annotation: provider schemas use cfn-lint's
-        // own names (`AWS::SNS::Topic.Arn`, `int64`, `json`) that CloudFormation does not
-        // enforce. A reviewed template cannot rely on one by mistake: lint, and therefore
-        // publish, refuse any format that is not draft-07's.
-        .should_ignore_unknown_formats(true)
+        // A `format` the validator does not know would never fire: refuse the schema.
+        .should_ignore_unknown_formats(false)
         .with_keyword(UNRUNNABLE_PATTERN, Unrunnable::factory)
-        .offline()
-        .build(schema)
+        .offline();
+    // Except cfn-lint's own format names, which provider schemas use and CloudFormation does
+    // not enforce: annotations, as draft-07 makes every format it does not define. Lint, and
+    // so publish, refuse them in a reviewed template all the same.
+    let mut formats = std::collections::BTreeSet::new();
+    collect_formats(schema, &mut formats, 0);
+    for name in formats.into_iter().filter(|f| is_cfn_lint_format(f)) {
+        options = options.with_format(name, |_: &str| true);
+    }
+    options.build(schema)
+}
+
+/// cfn-lint's format vocabulary: `AWS::EC2::VPC.Id`-style names, and the few it defines
+/// besides draft-07's; and a regular expression written where a format belongs (one provider
+/// schema's mistake), which no validator could take for a format name.
+fn is_cfn_lint_format(name: &str) -> bool {
+    const NAMED: [&str; 8] =
+        ["int64", "double", "json", "ipv4-network", "ipv6-network", "timestamp", "string", "password"];
+    if NAMED.contains(&name) || (name.starts_with("(^") && name.ends_with(')')) {
+        return true;
+    }
+    let Some((resource, attribute)) = name.split_once('.') else { return false };
+    let segments: Vec<&str> = resource.split("::").collect();
+    segments.len() == 3
+        && segments.iter().all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric()))
+        && !attribute.is_empty()
+        && attribute.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+}
+
+fn collect_formats(node: &Value, out: &mut std::collections::BTreeSet<String>, depth: usize) {
+    if depth > 256 {
+        return;
+    }
+    match node {
+        Value::Object(map) => {
+            if let Some(Value::String(format)) = map.get("format") {
+                out.insert(format.clone());
+            }
+            for (key, child) in map {
+                if !matches!(key.as_str(), "enum" | "const" | "default" | "examples" | "x-rcfge") {
+                    collect_formats(child, out, depth + 1);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_formats(item, out, depth + 1)),
+        _ => {}
+    }
 }
 
 fn pattern_runs(pattern: &str) -> bool {
@@ -162,6 +212,29 @@ mod tests {
     }
 
     #[test]
+    fn a_pattern_that_cannot_run_where_refusing_could_loosen_refuses_the_schema() {
+        for schema in [
+            json!({"properties": {"Name": {"not": {"pattern": "^(admin"}}}}),
+            json!({"properties": {"Name": {"if": {"pattern": "^(x"}, "then": {"maxLength": 3}}}}),
+            json!({"properties": {"Name": {"oneOf": [{"pattern": "^alias/(x"}, {"pattern": "^alias/"}]}}}),
+            json!({"properties": {"Name": {"not": {"$ref": "#/definitions/D"}}}, "definitions": {"D": {"pattern": "^(x"}}}),
+            json!({"properties": {"enum": {"not": {"pattern": "^(x"}}}}),
+        ] {
+            let err = Policy::compile("A::B::C", "v", schema.clone()).unwrap_err();
+            assert!(err.to_string().contains("could let a value through"), "{schema}: {err}");
+        }
+        // Under `anyOf` or `then`, refusing is only ever stricter.
+        let policy = Policy::compile(
+            "A::B::C",
+            "v",
+            json!({"properties": {"Name": {"anyOf": [{"pattern": "^(x"}, {"maxLength": 2}]}}}),
+        )
+        .unwrap();
+        assert!(policy.validator().is_valid(&json!({"Name": "ab"})));
+        assert!(!policy.validator().is_valid(&json!({"Name": "abc"})));
+    }
+
+    #[test]
     fn java_end_of_input_is_read_as_java_does() {
         let policy =
             Policy::compile("A::B::C", "v", json!({"properties": {"G": {"pattern": "^(sg-)([a-z0-9]+)\\Z"}}})).unwrap();
@@ -195,10 +268,18 @@ mod tests {
     }
 
     #[test]
-    fn unknown_formats_are_annotations_and_known_ones_are_checked() {
-        let policy =
-            Policy::compile("A::B::C", "v", json!({"properties": {"K": {"format": "AWS::KMS::Key.Arn"}}})).unwrap();
-        assert!(policy.validator().is_valid(&json!({"K": "anything"})));
+    fn cfn_lint_formats_are_annotations_other_unknown_ones_refuse_the_schema() {
+        let policy = Policy::compile(
+            "A::B::C",
+            "v",
+            json!({"properties": {"K": {"format": "AWS::KMS::Key.Arn"}, "N": {"format": "int64"}}}),
+        )
+        .unwrap();
+        assert!(policy.validator().is_valid(&json!({"K": "anything", "N": "x"})));
+        for typo in ["ipv4 ", "uri-refrence", "AWS::KMS.Arn"] {
+            let err = Policy::compile("A::B::C", "v", json!({"properties": {"K": {"format": typo}}})).unwrap_err();
+            assert!(err.to_string().contains(typo), "{typo}: {err}");
+        }
         let policy = Policy::compile("A::B::C", "v", json!({"properties": {"K": {"format": "ipv4"}}})).unwrap();
         assert!(policy.validator().is_valid(&json!({"K": "10.0.0.1"})));
         assert!(!policy.validator().is_valid(&json!({"K": "10.0.0"})));

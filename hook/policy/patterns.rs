@@ -124,6 +124,85 @@ fn set_aside_under(node: &mut Value, runs: impl Fn(&str) -> bool + Copy, depth: 
     changed
 }
 
+/// Where a pattern was set aside under `not`, `if` or `oneOf` (directly or through a `$ref`):
+/// there, refusing every string can let a value through (`not` inverts it, `if` takes the
+/// other branch, `oneOf` may then find exactly one match). The schema is refused as a whole
+/// then. `None` when every set-aside pattern only ever makes the schema stricter.
+pub(crate) fn set_aside_where_it_could_loosen(schema: &Value) -> Option<String> {
+    let mut seen = Vec::new();
+    loosening(schema, schema, false, &mut String::new(), &mut seen, 0)
+}
+
+fn loosening(
+    root: &Value,
+    node: &Value,
+    inverted: bool,
+    at: &mut String,
+    seen: &mut Vec<(String, bool)>,
+    depth: usize,
+) -> Option<String> {
+    if depth > 256 {
+        // Deeper than the walk can judge: assume the worst.
+        return Some(at.clone());
+    }
+    let Value::Object(map) = node else { return None };
+    let set_aside = map.contains_key(UNRUNNABLE_PATTERN) || map.contains_key(UNRUNNABLE_PATTERN_PROPERTIES);
+    if set_aside && inverted {
+        return Some(at.clone());
+    }
+    if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
+        let key = (reference.to_owned(), inverted);
+        if !seen.contains(&key) {
+            seen.push(key);
+            if let Some(target) = reference.strip_prefix('#').and_then(|p| root.pointer(p)) {
+                let mut there = reference.trim_start_matches('#').to_owned();
+                if let Some(found) = loosening(root, target, inverted, &mut there, seen, depth + 1) {
+                    return Some(found);
+                }
+            }
+        }
+    }
+    // Every subschema by keyword; names in `properties` and the like are never keywords, and
+    // `definitions` counts only where a `$ref` uses it (above).
+    let mut subschemas: Vec<(String, &Value, bool)> = Vec::new();
+    for (keyword, value) in map {
+        let segment = crate::json::pointer_segment(keyword);
+        match (keyword.as_str(), value) {
+            ("properties" | "patternProperties" | "dependencies", Value::Object(named)) => {
+                for (name, sub) in named {
+                    subschemas.push((format!("/{segment}/{}", crate::json::pointer_segment(name)), sub, inverted));
+                }
+            }
+            ("allOf" | "anyOf" | "items", Value::Array(list)) => {
+                for (i, sub) in list.iter().enumerate() {
+                    subschemas.push((format!("/{segment}/{i}"), sub, inverted));
+                }
+            }
+            ("oneOf", Value::Array(list)) => {
+                for (i, sub) in list.iter().enumerate() {
+                    subschemas.push((format!("/{segment}/{i}"), sub, true));
+                }
+            }
+            ("not" | "if", sub) => subschemas.push((format!("/{segment}"), sub, true)),
+            (
+                "then" | "else" | "items" | "additionalItems" | "additionalProperties" | "contains" | "propertyNames",
+                sub,
+            ) => subschemas.push((format!("/{segment}"), sub, inverted)),
+            _ => {}
+        }
+    }
+    for (segment, sub, below) in subschemas {
+        let len = at.len();
+        at.push_str(&segment);
+        let found = loosening(root, sub, below, at, seen, depth + 1);
+        at.truncate(len);
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}
+
 /// The same pattern in the form ECMA-262 reads as Java does, when a known rewrite applies:
 /// `\A` and `\Z` (start and end of input) become `^` and `$`; a leading `(?s)` (dot matches
 /// line breaks) becomes `[\s\S]` for every `.`; a `-` after a class escape in a class is a

@@ -38,7 +38,7 @@ pub fn check(policy: &Policy, properties: &Value) -> Vec<Violation> {
 /// "additionalProperties": false}`, such as EC2's `NoDevice`) at the object, with the key's
 /// value: "NoDevice is not approved" would blame an approved property. Name the keys instead.
 fn name_keys_of_empty_objects(type_name: &str, properties: &Value, violations: &mut [Violation]) {
-    let mut named: Vec<String> = Vec::new();
+    let mut named: std::collections::HashSet<String> = std::collections::HashSet::new();
     for violation in violations.iter_mut().filter(|v| v.keyword == "falseSchema") {
         let base = if violation.pointer == "/" { String::new() } else { violation.pointer.clone() };
         let Some(whole @ Value::Object(object)) = properties.pointer(&base) else { continue };
@@ -59,7 +59,7 @@ fn name_keys_of_empty_objects(type_name: &str, properties: &Value, violations: &
         violation.remediation =
             format!("Remove {}, or ask the security team to approve it in the {type_name} template", key.0);
         violation.pointer = key.1.clone();
-        named.push(key.1);
+        named.insert(key.1);
     }
 }
 

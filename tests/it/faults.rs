@@ -154,6 +154,12 @@ fn faults() -> Vec<Fault> {
             cause: "no template for AWS::Glue::Job in directory tests/fixtures/baseline-faults/reviewed-required, reviewed or baseline",
         },
         Fault {
+            name: "custom resource without the reviewed template: never the baseline",
+            event: create("Custom::Evil").into(),
+            templates: "tests/fixtures/baseline-faults/reviewed-required".into(),
+            cause: "no template for Custom::Evil in directory tests/fixtures/baseline-faults/reviewed-required: the type is not approved",
+        },
+        Fault {
             name: "baseline template broken",
             event: create("AWS::Glue::Job").into(),
             templates: "tests/fixtures/baseline-faults/broken-baseline".into(),

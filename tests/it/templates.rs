@@ -133,8 +133,8 @@ fn every_unapproved_key_and_value_is_refused() {
 }
 
 /// One mutant per object node (an unapproved key added) and per enumerated value (replaced
-/// by one that is not approved). An object the template deliberately leaves free-form (a
-/// `patternProperties` of `.*`: a custom resource's own properties) takes any key.
+/// by one that is not approved). An object the template deliberately leaves free-form (its
+/// `patternProperties` take any name: a custom resource's own properties) takes any key.
 fn mutate(properties: &Value, paths: &BTreeMap<String, PathInfo>, template: &Value) -> Vec<(String, Value)> {
     // A path the template does not describe at all sits under such a map (a valid fixture
     // could not hold it otherwise).
@@ -144,7 +144,11 @@ fn mutate(properties: &Value, paths: &BTreeMap<String, PathInfo>, template: &Val
         }
         let node =
             if path.is_empty() { Some(template) } else { paths.get(path).and_then(|i| template.pointer(&i.pointer)) };
-        node.and_then(|n| n.get("patternProperties")).and_then(Value::as_object).is_some_and(|p| p.contains_key(".*"))
+        node.and_then(|n| n.get("patternProperties")).and_then(Value::as_object).is_some_and(|keys| {
+            keys.keys().any(|k| {
+                fancy_regex::Regex::new(k).is_ok_and(|r| r.is_match("RcfgeUnapprovedFeature").unwrap_or(false))
+            })
+        })
     };
     let mut out = Vec::new();
     let mut pointers = Vec::new();
