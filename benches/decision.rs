@@ -561,7 +561,8 @@ fn bundled_types() -> Vec<(String, String)> {
     let mut types: Vec<(String, String)> = std::fs::read_dir(root().join("templates"))
         .expect("templates/")
         .map(|entry| entry.expect("entry").path())
-        .filter(|path| path.file_name().is_some_and(|name| name != "_variables.json"))
+        // The reviewed templates: not the organisation files nor the baseline folder.
+        .filter(|path| path.is_file() && path.file_name().is_some_and(|name| !name.to_string_lossy().starts_with('_')))
         .map(|path| {
             let stem = path.file_stem().expect("stem").to_string_lossy().into_owned();
             let type_name =

@@ -441,7 +441,43 @@ async fn check_resource(
     }
     report.deferred = std::mem::take(&mut merged.deferred);
     report.judgement = merged.judgement();
+    refuse_unknown_service_token(&mut report);
     report
+}
+
+/// A custom resource's `ServiceToken` decides which code receives the stack's properties and
+/// answers for the resource. Taken from a parameter (or anything else known only at deploy
+/// time), it could name another account's function, and whether CloudFormation asks a hook
+/// about a custom resource at deploy time is not documented: refuse it here. An export
+/// (`Fn::ImportValue`) is always the deploying account's and Region's, so it stays deferred.
+fn refuse_unknown_service_token(report: &mut ResourceReport) {
+    let custom = report.type_name.starts_with("Custom::") || report.type_name == crate::template::CUSTOM_RESOURCE_TYPE;
+    let Some(index) =
+        report.deferred.iter().position(|d| custom && d.pointer == "/ServiceToken" && d.function != "Fn::ImportValue")
+    else {
+        return;
+    };
+    let Judgement::Decided(decision) = &mut report.judgement else { return };
+    let deferred = report.deferred.remove(index);
+    let mut violation = Violation::new(
+        "/ServiceToken".to_owned(),
+        "serviceToken".to_owned(),
+        None,
+        format!(
+            "ServiceToken comes from {} and is known only at deploy time, so it could name another account's function; \
+             a custom resource's ServiceToken must be known where it is judged",
+            deferred.function
+        ),
+        "Give the function's or topic's ARN, !GetAtt of a function or topic in this template, or !ImportValue of \
+         this account's export"
+            .to_owned(),
+    );
+    violation.position = deferred.position;
+    match &mut decision.verdict {
+        Verdict::Compliant => decision.verdict = Verdict::NonCompliant(vec![violation]),
+        Verdict::NonCompliant(violations) => violations.push(violation),
+        Verdict::Exempt | Verdict::InternalFailure(_) => {}
+    }
 }
 
 /// The outcomes of a resource's scenarios, merged into one.

@@ -441,3 +441,34 @@ fn modules_are_left_to_deploy_time() {
         run.stdout
     );
 }
+
+/// A custom resource's ServiceToken known only at deploy time (a parameter) could name another
+/// account's function: refused where it is judged. An export is the account's own.
+#[test]
+fn a_custom_resource_service_token_from_a_parameter_is_refused() {
+    let stack = temp_file(
+        ".yaml",
+        "Parameters:
+  Token:
+    Type: String
+Resources:
+  FromParameter:
+    Type: Custom::Thing
+    Properties:
+      ServiceToken: !Ref Token
+  FromExport:
+    Type: Custom::Thing
+    Properties:
+      ServiceToken: !ImportValue shared-provider-arn
+",
+    );
+    let run = validate(&[stack.path().to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("FAIL   FromParameter (Custom::Thing): 1 violation"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("/ServiceToken: ServiceToken comes from Ref and is known only at deploy time"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("PASS   FromExport (Custom::Thing)"), "{}", run.stdout);
+}
