@@ -35,12 +35,25 @@ fn main() {
     // its caches as bounded) asked for one resource of every baseline type in turn, as a
     // long-lived container that sees every type might be. The templates come from a directory
     // here, so that the S3 server below does not count.
+    // Settings that let the baseline judge every type (the repository's own require a reviewed
+    // template for some), over a copy of the baseline.
+    let every_type = tempfile::tempdir().unwrap();
+    std::fs::create_dir(every_type.path().join("baseline")).unwrap();
+    for path in &baseline {
+        std::fs::copy(path, every_type.path().join("baseline").join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(every_type.path().join("_settings.json"), r#"{"baseline": "on"}"#).unwrap();
     let before = peak_rss_mib();
-    let engine = Engine::new(DirSource::new(root.join("templates")).unwrap(), EngineConfig::default());
+    let engine = Engine::new(DirSource::new(every_type.path().to_owned()).unwrap(), EngineConfig::default());
     let at = Instant::now();
     for path in &baseline {
         let document: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-        let decision = runtime.block_on(engine.decide(&target(document["typeName"].as_str().unwrap())));
+        let type_name = document["typeName"].as_str().unwrap();
+        if type_name == "AWS::CloudFormation::CustomResource" {
+            // Never judged by a baseline: only the reviewed custom-resource template judges it.
+            continue;
+        }
+        let decision = runtime.block_on(engine.decide(&target(type_name)));
         assert_eq!(decision.template_kind, Some(rcfge::TemplateKind::Baseline), "{}", decision.type_name);
     }
     println!(
