@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use super::scaffold::remove_property;
+use super::scaffold::{inline_property_references, remove_property};
 use super::{AuthoringError, DRAFT7_FORMATS, is_known_keyword, read_json};
 use crate::template::store::file_name_for_type;
 
@@ -188,35 +188,6 @@ fn drop_impossible_required(object: &mut Map<String, Value>) {
         if required.is_empty() {
             object.remove("required");
         }
-    }
-}
-
-/// Replaces every `$ref` into `#/properties/...` by a copy of its target in `provider`, so that
-/// removing read-only properties leaves no reference dangling.
-pub(crate) fn inline_property_references(node: &mut Value, provider: &Value, depth: usize) {
-    if depth > 128 {
-        return;
-    }
-    match node {
-        Value::Object(map) => {
-            let target = map
-                .get("$ref")
-                .and_then(Value::as_str)
-                .filter(|r| r.starts_with("#/properties/"))
-                .and_then(|r| provider.pointer(&r[1..]))
-                .and_then(Value::as_object);
-            if let Some(target) = target.cloned() {
-                map.remove("$ref");
-                for (key, value) in target {
-                    map.entry(key).or_insert(value);
-                }
-            }
-            map.values_mut().for_each(|child| inline_property_references(child, provider, depth + 1));
-        }
-        Value::Array(items) => {
-            items.iter_mut().for_each(|child| inline_property_references(child, provider, depth + 1))
-        }
-        _ => {}
     }
 }
 

@@ -65,7 +65,7 @@ pub fn scaffold(provider: &Value, file_name: &str) -> Result<Value, AuthoringErr
         }
     }
     // A `$ref` to a read-only property would dangle once it is removed.
-    super::freeze::inline_property_references(&mut schema, provider, 0);
+    inline_property_references(&mut schema, provider, 0);
     for pointer in
         provider.get("readOnlyProperties").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
     {
@@ -82,6 +82,35 @@ pub fn scaffold(provider: &Value, file_name: &str) -> Result<Value, AuthoringErr
         }
     }
     Ok(schema)
+}
+
+/// Replaces every `$ref` into `#/properties/...` by a copy of its target in `provider`, so that
+/// removing read-only properties leaves no reference dangling.
+pub(crate) fn inline_property_references(node: &mut Value, provider: &Value, depth: usize) {
+    if depth > 128 {
+        return;
+    }
+    match node {
+        Value::Object(map) => {
+            let target = map
+                .get("$ref")
+                .and_then(Value::as_str)
+                .filter(|r| r.starts_with("#/properties/"))
+                .and_then(|r| provider.pointer(&r[1..]))
+                .and_then(Value::as_object);
+            if let Some(target) = target.cloned() {
+                map.remove("$ref");
+                for (key, value) in target {
+                    map.entry(key).or_insert(value);
+                }
+            }
+            map.values_mut().for_each(|child| inline_property_references(child, provider, depth + 1));
+        }
+        Value::Array(items) => {
+            items.iter_mut().for_each(|child| inline_property_references(child, provider, depth + 1))
+        }
+        _ => {}
+    }
 }
 
 /// Removes a read-only property given as `/properties/A/B`, following `$ref`s on the way.
