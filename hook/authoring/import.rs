@@ -28,7 +28,12 @@ pub(crate) enum SchemaSource {
     /// `CloudformationSchema.zip`.
     Folder(PathBuf),
     /// An unpacked cfn-lint sdist: `root` holds `PKG-INFO` and `src/cfnlint/...`.
-    CfnLint { root: PathBuf, version: String },
+    CfnLint {
+        root: PathBuf,
+        version: String,
+        /// Every Region's type map, read once: a whole-snapshot import asks for ~1,900 types.
+        regions: std::sync::OnceLock<Vec<(String, Value)>>,
+    },
     /// `CloudformationSchema.zip`: files named like templates, at any depth.
     Zip(PathBuf),
 }
@@ -46,7 +51,7 @@ impl SchemaSource {
             let pkg_info = std::fs::read_to_string(from.join("PKG-INFO")).unwrap_or_default();
             let version =
                 pkg_info.lines().find_map(|l| l.strip_prefix("Version: ")).unwrap_or("unknown").trim().to_owned();
-            return Ok(SchemaSource::CfnLint { root: from.to_owned(), version });
+            return Ok(SchemaSource::CfnLint { root: from.to_owned(), version, regions: std::sync::OnceLock::new() });
         }
         Ok(SchemaSource::Folder(from.to_owned()))
     }
@@ -72,11 +77,11 @@ impl SchemaSource {
                 let file = file_name_for_type(type_name)?;
                 (dir.join(&file), file)
             }
-            SchemaSource::CfnLint { root, .. } => {
-                let (region, hash) = cfn_lint_regions(root)?
-                    .into_iter()
+            SchemaSource::CfnLint { root, regions, .. } => {
+                let (region, hash) = cached_regions(root, regions)?
+                    .iter()
                     .find_map(|(region, providers)| {
-                        providers.get(type_name).and_then(Value::as_str).map(|hash| (region, hash.to_owned()))
+                        providers.get(type_name).and_then(Value::as_str).map(|hash| (region.clone(), hash.to_owned()))
                     })
                     .ok_or_else(|| self.missing(type_name))?;
                 let origin = if region == CFN_LINT_REGION {
@@ -122,8 +127,8 @@ impl SchemaSource {
     pub fn types(&self) -> Result<Vec<String>, AuthoringError> {
         let mut types = Vec::new();
         match self {
-            SchemaSource::CfnLint { root, .. } => {
-                for (_, providers) in cfn_lint_regions(root)? {
+            SchemaSource::CfnLint { root, regions, .. } => {
+                for (_, providers) in cached_regions(root, regions)? {
                     types.extend(providers.as_object().into_iter().flat_map(|m| m.keys().cloned()));
                 }
             }
@@ -304,6 +309,18 @@ fn read_provider_json(path: &Path) -> Result<Value, AuthoringError> {
         std::fs::read(path).map_err(|e| AuthoringError::Unreadable { path: path.to_owned(), reason: e.to_string() })?;
     serde_json::from_slice(&body)
         .map_err(|e| AuthoringError::Unreadable { path: path.to_owned(), reason: e.to_string() })
+}
+
+/// [`cfn_lint_regions`], read on first use.
+fn cached_regions<'a>(
+    root: &Path,
+    cache: &'a std::sync::OnceLock<Vec<(String, Value)>>,
+) -> Result<&'a [(String, Value)], AuthoringError> {
+    if let Some(regions) = cache.get() {
+        return Ok(regions);
+    }
+    let regions = cfn_lint_regions(root)?;
+    Ok(cache.get_or_init(|| regions))
 }
 
 /// Every Region's map of types to schema files in a cfn-lint distribution, [`CFN_LINT_REGION`]
