@@ -209,6 +209,50 @@ pub struct Violation {
     /// at deploy time can be weighed.
     #[serde(skip)]
     pub alternatives: Vec<Vec<Reason>>,
+    /// What the organisation's rollout makes of it: refused (the default), reported only
+    /// (audit mode) or waived.
+    #[serde(skip_serializing_if = "Disposition::is_enforced")]
+    pub disposition: Disposition,
+}
+
+/// What the organisation's rollout settings (`_settings.json` `enforcement`) and waivers
+/// (`_waivers.json`) make of a violation. Set only by `Engine::settle`; a violation the rollout
+/// was never applied to stays enforced, so forgetting it refuses more, never less.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Disposition {
+    /// It refuses the resource.
+    #[default]
+    Enforced,
+    /// Audit mode: it would refuse the resource, and is only reported.
+    Audited,
+    /// A waiver of the security team lets it pass until the waiver expires.
+    Waived(WaiverUse),
+}
+
+impl Disposition {
+    pub fn is_enforced(&self) -> bool {
+        matches!(self, Disposition::Enforced)
+    }
+
+    /// The word reports put in front of the violation: `AUDIT` or `WAIVED`; none when enforced.
+    pub fn label(&self) -> Option<&'static str> {
+        match self {
+            Disposition::Enforced => None,
+            Disposition::Audited => Some("AUDIT"),
+            Disposition::Waived(_) => Some("WAIVED"),
+        }
+    }
+}
+
+/// The waiver that let a violation pass.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaiverUse {
+    pub waiver: String,
+    /// The last day (UTC) it applies, `YYYY-MM-DD`.
+    pub expires: String,
+    pub approver: String,
 }
 
 /// Why one alternative of an `anyOf`/`oneOf` failed.
@@ -237,6 +281,7 @@ impl Violation {
             position: None,
             when: None,
             alternatives: Vec::new(),
+            disposition: Disposition::Enforced,
         }
     }
 
@@ -258,8 +303,12 @@ impl Violation {
 pub enum Verdict {
     /// Every approved rule holds.
     Compliant,
-    /// Evaluated and refused, with every reason.
+    /// Evaluated and refused, with every reason: at least one violation is enforced.
     NonCompliant(Vec<Violation>),
+    /// Evaluated and found violations, none of them enforced: each is audited or waived
+    /// (see [`Disposition`]). CloudFormation may go ahead; every report says what would have
+    /// refused it.
+    Tolerated(Vec<Violation>),
     /// No template, and the type is on the configured exemption list.
     Exempt,
     /// Could not be evaluated; refused all the same.
@@ -269,14 +318,23 @@ pub enum Verdict {
 impl Verdict {
     /// Whether CloudFormation may go ahead.
     pub fn allows(&self) -> bool {
-        matches!(self, Verdict::Compliant | Verdict::Exempt)
+        matches!(self, Verdict::Compliant | Verdict::Exempt | Verdict::Tolerated(_))
     }
 
-    /// The violations, when refused for them.
+    /// The violations found, enforced or not.
     pub fn violations(&self) -> &[Violation] {
         match self {
-            Verdict::NonCompliant(violations) => violations,
+            Verdict::NonCompliant(violations) | Verdict::Tolerated(violations) => violations,
             _ => &[],
+        }
+    }
+
+    /// Whether the resource would be refused if every violation were enforced: a tolerated
+    /// verdict with an audited violation (a waived one is allowed on purpose).
+    pub fn would_refuse(&self) -> bool {
+        match self {
+            Verdict::Tolerated(violations) => violations.iter().any(|v| v.disposition == Disposition::Audited),
+            _ => false,
         }
     }
 
@@ -285,6 +343,7 @@ impl Verdict {
         match self {
             Verdict::Compliant => "compliant",
             Verdict::NonCompliant(_) => "non-compliant",
+            Verdict::Tolerated(_) => "tolerated",
             Verdict::Exempt => "exempt",
             Verdict::InternalFailure(_) => "internal-failure",
         }

@@ -22,6 +22,7 @@ use tokio::sync::Semaphore;
 use crate::decision::{Action, CacheUse, Context, Decision, Fault, Target, TemplateKind, Verdict, Violation};
 use crate::policy::guard::{GuardRules, InputSize};
 use crate::policy::{self, JudgeError, Policy};
+use crate::rollout::{Date, Rollout, Subject};
 use crate::template::cache::{Cached, Freshness, Pairing};
 use crate::template::restricted::Template;
 use crate::template::store::{S3Settings, StoreError, TemplateLocation, TemplateSource};
@@ -60,6 +61,8 @@ pub struct EngineConfig {
     pub freshness: Freshness,
     /// Organisation variables that override `_variables.json` (`rcfge --var`).
     pub variables: Map<String, Value>,
+    /// The day waivers are judged on; `None` for today in UTC (tests fix it).
+    pub today: Option<Date>,
 }
 
 /// A template source that does not answer.
@@ -95,6 +98,11 @@ pub(crate) enum EngineError {
     PropertiesNotAnObject { found: &'static str },
     #[error("the evaluation panicked: {message}")]
     Panic { message: String },
+    #[error(
+        "refused for {violations} violations, and the organisation's audit settings and waivers that could allow \
+         them cannot be used: {source}"
+    )]
+    Rollout { violations: usize, source: LoadError },
 }
 
 impl From<EngineError> for Fault {
@@ -112,6 +120,7 @@ impl From<EngineError> for Fault {
 pub struct Engine {
     templates: Templates,
     exempt_types: BTreeSet<String>,
+    today: Option<Date>,
     /// Slots for large judgements, see [`LARGE_JUDGEMENTS`].
     large_judgements: Arc<Semaphore>,
 }
@@ -146,6 +155,7 @@ impl Engine {
         Engine {
             templates: Templates::new(Box::new(source), config.freshness, config.variables),
             exempt_types: config.exempt_types,
+            today: config.today,
             large_judgements: Arc::new(Semaphore::new(LARGE_JUDGEMENTS)),
         }
     }
@@ -187,6 +197,51 @@ impl Engine {
             note: outcome.note,
             cache: trace.cache,
             compiled: trace.compiled,
+        }
+    }
+
+    /// Applies the organisation's rollout to a judged resource: its waivers (`_waivers.json`)
+    /// and what it only audits (`_settings.json` `enforcement`); see [`crate::rollout`]. Called
+    /// once every violation of the resource is known (a stack template's resource is judged
+    /// once per scenario, then merged). Only a `NonCompliant` verdict changes: to `Tolerated`
+    /// when no violation is left enforced, or to `InternalFailure` when the files cannot be
+    /// read. A decision this is never applied to keeps every violation enforced.
+    pub async fn settle(&self, decision: &mut Decision, context: &Context) {
+        let Verdict::NonCompliant(violations) = &decision.verdict else { return };
+        let count = violations.len();
+        progress(|| "loading the organisation settings and waivers (templates unreachable or too slow)".to_owned());
+        let loaded = async {
+            let settings = self.templates.settings().await?;
+            let waivers = self.templates.waivers().await?;
+            let names_variables = waivers.waivers.iter().any(|w| w.account_variables().next().is_some());
+            let variables = if names_variables {
+                self.templates.organisation_variables_with_overrides().await?
+            } else {
+                Map::new()
+            };
+            Ok::<_, LoadError>((settings, waivers, variables))
+        };
+        match CatchUnwind::new(loaded).await {
+            Ok(Ok((settings, waivers, variables))) => {
+                let subject = Subject {
+                    type_name: &decision.type_name,
+                    logical_id: &decision.logical_id,
+                    template_kind: decision.template_kind,
+                    context,
+                };
+                let rollout = Rollout {
+                    enforcement: &settings.enforcement,
+                    waivers: &waivers,
+                    variables: &variables,
+                    today: self.today.unwrap_or_else(Date::today),
+                };
+                rollout.settle(&mut decision.verdict, &subject);
+            }
+            Ok(Err(source)) => {
+                let error = EngineError::Rollout { violations: count, source };
+                decision.verdict = Verdict::InternalFailure(error.into());
+            }
+            Err(message) => decision.verdict = Verdict::InternalFailure(EngineError::Panic { message }.into()),
         }
     }
 

@@ -56,6 +56,7 @@ mod decision;
 mod engine;
 pub mod json;
 pub mod policy;
+pub mod rollout;
 pub mod template;
 
 // The front ends and what they share.
@@ -66,8 +67,8 @@ pub mod report;
 pub mod stack;
 
 pub use decision::{
-    Action, CacheUse, Context, Decision, Fault, Position, Reason, Target, TemplateKind, Verdict, Violation,
-    is_account_id, partition_for_region,
+    Action, CacheUse, Context, Decision, Disposition, Fault, Position, Reason, Target, TemplateKind, Verdict,
+    Violation, WaiverUse, is_account_id, partition_for_region,
 };
 pub use engine::{Engine, EngineConfig, MAX_PROPERTIES_BYTES, UnreadableSource};
 pub use lambda::response::HookResponse;

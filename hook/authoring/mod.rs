@@ -1,7 +1,7 @@
 //! Tools for the security engineers who write templates: pinning provider schemas
 //! ([`import`]), the property shape of a schema ([`shape`]), scaffolding a template from a
-//! pinned provider schema ([`scaffold`]), linting templates ([`lint`]) and the feature-gating
-//! report ([`gaps`]).
+//! pinned provider schema ([`scaffold`]), linting templates ([`lint`]) and waivers
+//! ([`waivers`]), the feature-gating report ([`gaps`]) and publishing ([`publish`]).
 
 pub mod changes;
 pub mod freeze;
@@ -11,11 +11,13 @@ pub mod lint;
 pub mod publish;
 pub mod scaffold;
 pub mod shape;
+pub mod waivers;
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::rollout::WAIVERS_FILE;
 use crate::template::SETTINGS_FILE;
 use crate::template::store::{StoreError, VARIABLES_FILE};
 
@@ -61,13 +63,13 @@ pub(crate) fn read_json(path: &Path) -> Result<Value, AuthoringError> {
     crate::json::from_slice(&body).map_err(|source| AuthoringError::NotJson { path: shown(), source })
 }
 
-/// The template files of a directory (`*.json` but the organisation files such as
-/// `_variables.json` and `_settings.json`), sorted.
+/// The template files of a directory (`*.json` but the organisation files `_variables.json`,
+/// `_settings.json` and `_waivers.json`), sorted.
 pub(crate) fn template_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<_> = std::fs::read_dir(dir)?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .filter(|p| p.file_name().is_some_and(|n| n != VARIABLES_FILE && n != SETTINGS_FILE))
+        .filter(|p| p.file_name().is_some_and(|n| n != VARIABLES_FILE && n != SETTINGS_FILE && n != WAIVERS_FILE))
         .collect();
     files.sort();
     Ok(files)

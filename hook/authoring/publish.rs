@@ -1,6 +1,6 @@
 //! `rcfge publish`: ships the template set (templates, the generated baseline, Guard rules,
-//! `_variables.json`, `_settings.json`) to the bucket the hooks read, and only a set that passes
-//! its own checks.
+//! `_variables.json`, `_settings.json`, `_waivers.json`) to the bucket the hooks read, and only
+//! a set that passes its own checks.
 //!
 //! ```text
 //! local set ─► check (lint, Guard rules parse, every asked-for rule file present)
@@ -9,7 +9,7 @@
 //!
 //! Uploads carry the content's SHA-256 as an S3 checksum (S3 refuses a corrupted body) and as
 //! `x-amz-meta-sha256`, which the next plan compares. Guard rules and variables go up before
-//! the templates that use them, the settings after the baseline they may switch on, and
+//! the templates that use them, the settings and waivers after the templates, and
 //! deletions come last, so that a hook reading mid-publish fails closed rather than judging
 //! with half a set. Requests run [`CONCURRENT_REQUESTS`] at a time: a full baseline is ~1,900
 //! objects.
@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 
 use crate::authoring::{freeze, lint};
 use crate::policy::guard::{self, GuardRules};
+use crate::rollout::{WAIVERS_FILE, Waivers};
 use crate::template::SETTINGS_FILE;
 use crate::template::settings::parse_settings;
 use crate::template::store::{BASELINE_DIR, S3Location, VARIABLES_FILE};
@@ -117,7 +118,8 @@ pub enum PublishError {
     S3 { operation: &'static str, location: String, reason: String },
 }
 
-/// The set to publish: `templates/*.json` (with `_variables.json` and `_settings.json`),
+/// The set to publish: `templates/*.json` (with `_variables.json`, `_settings.json` and
+/// `_waivers.json`),
 /// `templates/baseline/*.json` (as `baseline/<file>`) and `guard-rules/*.guard`.
 pub fn local_set(templates: &Path, guard_rules: &Path) -> Result<Vec<LocalFile>, PublishError> {
     let mut files = Vec::new();
@@ -160,6 +162,12 @@ pub fn check_set(templates: &Path, guard_rules: &Path, schemas: &Path, files: &[
         && let Err(e) = parse_settings(&settings.body)
     {
         problems.push(format!("{SETTINGS_FILE}: {e}"));
+    }
+    // A waivers file that does not load would fail every decision with a violation.
+    if let Some(waivers) = files.iter().find(|f| f.name == WAIVERS_FILE)
+        && let Err(e) = Waivers::parse(&waivers.body)
+    {
+        problems.push(format!("{WAIVERS_FILE}: {e}"));
     }
     let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
     let asking: Vec<String> = files
@@ -234,10 +242,10 @@ pub async fn apply(
     let uploads: Vec<&LocalFile> =
         files.iter().filter(|f| matches!(plan.changes.get(&f.name), Some(Change::Add | Change::Update))).collect();
     // In waves, each finished before the next starts: Guard rules and variables before the
-    // templates that use them, the settings after the baseline they may switch on.
+    // templates and waivers that use them, the settings after the baseline they may switch on.
     let wave = |f: &LocalFile| match f.name.as_str() {
         VARIABLES_FILE => 0,
-        SETTINGS_FILE => 2,
+        SETTINGS_FILE | WAIVERS_FILE => 2,
         name if name.ends_with(".guard") => 0,
         _ => 1,
     };

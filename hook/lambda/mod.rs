@@ -121,7 +121,8 @@ async fn judge(
         Ok(Request::ChangeSet(whole)) => return judge_whole(engine, Whole::ChangeSet, &whole, token, started).await,
         Err(error) => return refusal(RequestError::Event(error), token, started),
     };
-    let decision = engine.decide(&target).await;
+    let mut decision = engine.decide(&target).await;
+    engine.settle(&mut decision, &target.context).await;
     let response = HookResponse::from_decision(&decision, token);
     let context = &target.context;
     let stack = context.stack_name.clone().or_else(|| context.stack_id.clone());
@@ -208,17 +209,11 @@ async fn judge_whole(
         Ok(reports) => HookResponse::from_resources(&subject, reports, token),
         Err(error) => HookResponse::internal_failure(error, token),
     };
-    let violations = reports
-        .as_ref()
-        .map_or(0, |reports| reports.iter().filter_map(|r| r.decision()).map(|d| d.verdict.violations().len()).sum());
-    let record = DecisionRecord::of_whole_target(
-        kind.label(),
-        target,
-        &response,
-        violations,
-        reports.err().map(|e| e.to_string()),
-        micros(started),
-    );
+    let (judged, reason) = match &reports {
+        Ok(reports) => (reports.as_slice(), None),
+        Err(error) => (&[][..], Some(error.to_string())),
+    };
+    let record = DecisionRecord::of_whole_target(kind.label(), target, &response, judged, reason, micros(started));
     Answer { response, record }
 }
 

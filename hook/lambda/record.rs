@@ -5,10 +5,12 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::decision::{CacheUse, TemplateKind};
-use crate::decision::{Decision, Verdict};
+use crate::decision::{CacheUse, Disposition, TemplateKind};
+use crate::decision::{Decision, Verdict, Violation};
+use crate::json::shorten;
 use crate::lambda::event::WholeTarget;
 use crate::lambda::response::{ErrorCode, HookResponse, HookStatus};
+use crate::stack::ResourceReport;
 
 /// The CloudWatch namespace of the metrics.
 pub const NAMESPACE: &str = "rcfge";
@@ -38,6 +40,54 @@ pub struct DecisionRecord {
     pub latency_us: u64,
     /// Why the resource could not be evaluated (internal failures only).
     pub reason: Option<String>,
+    /// Allowed only because audit mode reported violations instead of refusing: the resource
+    /// would be refused if its type were enforced.
+    pub would_refuse: bool,
+    /// Every violation, at most [`MAX_RECORDED_FINDINGS`]: where, which rule, and what the
+    /// rollout made of it. Never the offending value.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<RecordedFinding>,
+}
+
+/// Findings per record: enough for any real resource, bounded against hostile ones.
+pub const MAX_RECORDED_FINDINGS: usize = 100;
+/// A finding's property pointer is cut to this many characters.
+const MAX_RECORDED_POINTER_CHARS: usize = 256;
+
+/// One violation in a decision record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RecordedFinding {
+    /// The resource, in the record of a STACK or CHANGE_SET target.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub type_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub logical_id: Option<String>,
+    /// JSON pointer into the properties.
+    pub property: String,
+    /// The JSON Schema keyword or `guard/RULE` that refused the value.
+    pub rule: String,
+    /// `refused`, `audit` or `waived`.
+    pub outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub waiver: Option<String>,
+}
+
+impl RecordedFinding {
+    fn of(violation: &Violation, resource: Option<(&str, &str)>) -> Self {
+        let (outcome, waiver) = match &violation.disposition {
+            Disposition::Enforced => ("refused", None),
+            Disposition::Audited => ("audit", None),
+            Disposition::Waived(w) => ("waived", Some(w.waiver.clone())),
+        };
+        RecordedFinding {
+            type_name: resource.map(|(type_name, _)| type_name.to_owned()),
+            logical_id: resource.map(|(_, logical_id)| logical_id.to_owned()),
+            property: shorten(&violation.pointer, MAX_RECORDED_POINTER_CHARS),
+            rule: shorten(&violation.keyword, MAX_RECORDED_POINTER_CHARS),
+            outcome: outcome.to_owned(),
+            waiver,
+        }
+    }
 }
 
 impl DecisionRecord {
@@ -50,10 +100,17 @@ impl DecisionRecord {
         latency_us: u64,
     ) -> Self {
         let (violations, reason) = match &decision.verdict {
-            Verdict::NonCompliant(v) => (v.len(), None),
+            Verdict::NonCompliant(v) | Verdict::Tolerated(v) => (v.len(), None),
             Verdict::InternalFailure(error) => (0, Some(error.to_string())),
             Verdict::Compliant | Verdict::Exempt => (0, None),
         };
+        let findings = decision
+            .verdict
+            .violations()
+            .iter()
+            .take(MAX_RECORDED_FINDINGS)
+            .map(|v| RecordedFinding::of(v, None))
+            .collect();
         DecisionRecord {
             type_name: Some(decision.type_name.clone()),
             logical_id: Some(decision.logical_id.clone()),
@@ -70,18 +127,29 @@ impl DecisionRecord {
             compiled: decision.compiled,
             latency_us,
             reason,
+            would_refuse: decision.verdict.would_refuse(),
+            findings,
         }
     }
 
-    /// The record of a STACK or CHANGE_SET target (`type_name` is the target kind).
+    /// The record of a STACK or CHANGE_SET target (`type_name` is the target kind); its
+    /// findings name their resources.
     pub fn of_whole_target(
         kind: &'static str,
         target: &WholeTarget,
         response: &HookResponse,
-        violations: usize,
+        reports: &[ResourceReport],
         reason: Option<String>,
         latency_us: u64,
     ) -> Self {
+        let decisions = || reports.iter().filter_map(ResourceReport::decision);
+        let violations = decisions().map(|d| d.verdict.violations().len()).sum();
+        let findings = decisions()
+            .flat_map(|d| d.verdict.violations().iter().map(move |v| (d, v)))
+            .take(MAX_RECORDED_FINDINGS)
+            .map(|(d, v)| RecordedFinding::of(v, Some((&d.type_name, &d.logical_id))))
+            .collect();
+        let would_refuse = response.error_code.is_none() && decisions().any(|d| d.verdict.would_refuse());
         let verdict = match response.error_code {
             None => "compliant",
             Some(ErrorCode::NonCompliant) => "non-compliant",
@@ -104,6 +172,8 @@ impl DecisionRecord {
             compiled: false,
             latency_us,
             reason,
+            would_refuse,
+            findings,
         }
     }
 
@@ -125,6 +195,8 @@ impl DecisionRecord {
             compiled: false,
             latency_us,
             reason: Some(reason),
+            would_refuse: false,
+            findings: Vec::new(),
         }
     }
 

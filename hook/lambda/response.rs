@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::decision::{Decision, TemplateKind, Verdict, Violation};
+use crate::decision::{Decision, Disposition, TemplateKind, Verdict, Violation};
 use crate::json::shorten;
 use crate::stack::{Judgement, ResourceReport};
 use crate::template::store::file_name_for_type;
@@ -108,14 +108,21 @@ impl HookResponse {
                 (HookStatus::Success, None, format!("{subject}: allowed without a template: {what}"), vec![annotation])
             }
             Verdict::NonCompliant(violations) => {
-                let count = match violations.len() {
-                    1 => "1 violation".to_owned(),
-                    n => format!("{n} violations"),
-                };
-                let reasons: Vec<&str> = violations.iter().map(|v| v.message.as_str()).collect();
-                let message = format!("{subject}: {count}: {}", reasons.join("; "));
+                let enforced: Vec<&Violation> = violations.iter().filter(|v| v.disposition.is_enforced()).collect();
+                let reasons: Vec<&str> = enforced.iter().map(|v| v.message.as_str()).collect();
+                let message = format!(
+                    "{subject}: {}: {}{}",
+                    count(enforced.len(), "violation"),
+                    reasons.join("; "),
+                    also_allowed(violations)
+                );
                 let annotations = violation_annotations(&prefix, violations);
                 (HookStatus::Failed, Some(ErrorCode::NonCompliant), message, annotations)
+            }
+            Verdict::Tolerated(violations) => {
+                let message = format!("{subject}: allowed: {}", tolerated_reasons(violations));
+                let annotations = violation_annotations(&prefix, violations);
+                (HookStatus::Success, None, message, annotations)
             }
             Verdict::InternalFailure(error) => {
                 let message = format!("{subject}: not evaluated, so refused: {error}");
@@ -154,7 +161,16 @@ impl HookResponse {
             if left > 0 {
                 message.push_str(&format!("; {left} left to the resource-level check"));
             }
+            let (tolerated, tolerated_annotations) = tolerated_resources(reports);
+            if !tolerated.is_empty() {
+                message.push_str(&format!(
+                    "; {} allowed only by audit mode or waivers: {}",
+                    count(tolerated.len(), "resource"),
+                    tolerated.join(" | ")
+                ));
+            }
             let mut annotations = vec![plain_annotation("rcfge", AnnotationStatus::Passed, message.clone())];
+            annotations.extend(tolerated_annotations);
             for report in in_part {
                 let prefix = format!("{}/{}", annotation_prefix(&report.type_name), report.logical_id);
                 let values: Vec<String> =
@@ -189,8 +205,9 @@ impl HookResponse {
                 Judgement::Decided(Decision { verdict: Verdict::NonCompliant(violations), .. }) => {
                     // One line per resource, so every refused resource fits in the message;
                     // the annotations carry every violation.
-                    let first = violations.first().map(|v| v.message.as_str()).unwrap_or_default();
-                    reasons.push(match violations.len() {
+                    let enforced: Vec<&Violation> = violations.iter().filter(|v| v.disposition.is_enforced()).collect();
+                    let first = enforced.first().map(|v| v.message.as_str()).unwrap_or_default();
+                    reasons.push(match enforced.len() {
                         1 => format!("{resource}: {first}"),
                         n => format!("{resource}: {n} violations (first: {first})"),
                     });
@@ -209,6 +226,7 @@ impl HookResponse {
                 Judgement::Decided(_) | Judgement::NotJudged(_) => {}
             }
         }
+        annotations.extend(tolerated_resources(reports).1);
         let error_code = if evaluated_all { ErrorCode::NonCompliant } else { ErrorCode::InternalFailure };
         let message =
             format!("{subject}: {} of {} resources refused: {}", refused.len(), reports.len(), reasons.join(" | "));
@@ -232,6 +250,72 @@ impl HookResponse {
             annotations: vec![failure_annotation("rcfge", error)],
         }
     }
+}
+
+/// The resources of a whole target that only audit mode or waivers let pass: one line each for
+/// the message, and an annotation per violation.
+fn tolerated_resources(reports: &[ResourceReport]) -> (Vec<String>, Vec<Annotation>) {
+    let mut lines = Vec::new();
+    let mut annotations = Vec::new();
+    for report in reports {
+        if let Judgement::Decided(Decision { verdict: Verdict::Tolerated(violations), template_kind, .. }) =
+            &report.judgement
+        {
+            let judged_by = judged_by(*template_kind);
+            lines.push(format!(
+                "{} ({}{judged_by}): {}",
+                report.logical_id,
+                report.type_name,
+                tolerated_reasons(violations)
+            ));
+            let prefix = format!("{}/{}", annotation_prefix(&report.type_name), report.logical_id);
+            annotations.extend(violations.iter().map(|v| violation_annotation(&prefix, v)));
+        }
+    }
+    (lines, annotations)
+}
+
+/// `1 violation`, `2 violations`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
+/// What the rollout let pass beside the enforced violations of a refused resource:
+/// ` (also 1 audited, 2 waived)`, or nothing.
+fn also_allowed(violations: &[Violation]) -> String {
+    let audited = violations.iter().filter(|v| v.disposition == Disposition::Audited).count();
+    let waived = violations.iter().filter(|v| matches!(v.disposition, Disposition::Waived(_))).count();
+    match (audited, waived) {
+        (0, 0) => String::new(),
+        (a, 0) => format!(" (also {a} audited)"),
+        (0, w) => format!(" (also {w} waived)"),
+        (a, w) => format!(" (also {a} audited, {w} waived)"),
+    }
+}
+
+/// Why a tolerated resource passed: what audit mode would refuse, then what is waived.
+fn tolerated_reasons(violations: &[Violation]) -> String {
+    let audited: Vec<&str> =
+        violations.iter().filter(|v| v.disposition == Disposition::Audited).map(|v| v.message.as_str()).collect();
+    let waived: Vec<String> = violations
+        .iter()
+        .filter_map(|v| match &v.disposition {
+            Disposition::Waived(w) => Some(format!("{} (waiver {} until {})", v.message, w.waiver, w.expires)),
+            _ => None,
+        })
+        .collect();
+    let mut parts = Vec::new();
+    if !audited.is_empty() {
+        parts.push(format!(
+            "audit mode: {} would refuse it when enforced: {}",
+            count(audited.len(), "violation"),
+            audited.join("; ")
+        ));
+    }
+    if !waived.is_empty() {
+        parts.push(format!("{} waived: {}", count(waived.len(), "violation"), waived.join("; ")));
+    }
+    parts.join("; ")
 }
 
 /// `rcfge/aws-s3-bucket`: groups a type's annotations.
@@ -260,15 +344,32 @@ fn violation_annotations(prefix: &str, violations: &[Violation]) -> Vec<Annotati
     annotations
 }
 
+/// A violation's annotation. An audited one is `FAILED` (the check did fail) and says it did not
+/// refuse; a waived one is `SKIPPED` and names its waiver: the annotation statuses are only
+/// PASSED, FAILED and SKIPPED.
 fn violation_annotation(prefix: &str, violation: &Violation) -> Annotation {
     let location = violation.pointer.trim_start_matches('/');
     let name = if location.is_empty() { prefix.to_owned() } else { format!("{prefix}/{location}") };
+    let finding = format!("{}: {}", violation.pointer, violation.message);
+    let (status, status_message, severity_level) = match &violation.disposition {
+        Disposition::Enforced => (AnnotationStatus::Failed, finding, Some(Severity::High)),
+        Disposition::Audited => (
+            AnnotationStatus::Failed,
+            format!("AUDIT: would refuse the resource when enforced: {finding}"),
+            Some(Severity::High),
+        ),
+        Disposition::Waived(w) => (
+            AnnotationStatus::Skipped,
+            format!("WAIVED by {} (approved by {}, until {}): {finding}", w.waiver, w.approver, w.expires),
+            None,
+        ),
+    };
     Annotation {
         annotation_name: shorten(&name, MAX_ANNOTATION_NAME_CHARS),
-        status: AnnotationStatus::Failed,
-        status_message: shorten(&format!("{}: {}", violation.pointer, violation.message), MAX_ANNOTATION_TEXT_CHARS),
+        status,
+        status_message: shorten(&status_message, MAX_ANNOTATION_TEXT_CHARS),
         remediation_message: Some(shorten(&violation.remediation, MAX_ANNOTATION_TEXT_CHARS)),
-        severity_level: Some(Severity::High),
+        severity_level,
     }
 }
 
@@ -342,6 +443,7 @@ mod tests {
             position: None,
             when: None,
             alternatives: Vec::new(),
+            disposition: Disposition::Enforced,
         }
     }
 

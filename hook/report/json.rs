@@ -5,17 +5,21 @@
 //!   "files": [{ "path": "stack.yaml", "error": null, "notes": [],
 //!               "resources": [{ "logicalId", "type", "verdict", "judgedBy", "position", "reason", "note",
 //!                               "violations": [{ "pointer", "keyword", "value", "message",
-//!                                                "remediation", "position", "when"? }],
+//!                                                "remediation", "position", "when"?,
+//!                                                "disposition"? }],
 //!                               "deferred": [{ "pointer", "function", "reason", "position" }],
 //!                               "notes": [] }] }],
 //!   "summary": { "resources", "compliant", "nonCompliant", "notEvaluated", "notJudged",
-//!                "unreadableFiles", "judgedByBaseline" } }
+//!                "unreadableFiles", "judgedByBaseline", "allowedByRollout", "wouldRefuse", "waived" } }
 //! ```
-//! `verdict` is `compliant`, `non-compliant`, `exempt`, `internal-failure`, `not-judged` (left
+//! `verdict` is `compliant`, `non-compliant`, `tolerated` (every violation audited or waived:
+//! allowed), `exempt`, `internal-failure`, `not-judged` (left
 //! to the hook at deploy time; `reason` says why) or `invalid-template` (`reason` says why);
 //! `judgedBy` is `reviewed`, `baseline` (the generated baseline template) or `null` (no template
 //! was used); `position` is `{ "line", "column" }` or `null`; `when` names the parameter values and
-//! conditions a violation was found under, when it was not found under all of them.
+//! conditions a violation was found under, when it was not found under all of them;
+//! `disposition` is absent for an enforced violation, else `{ "outcome": "audited" }` or
+//! `{ "outcome": "waived", "waiver", "expires", "approver" }`.
 //!
 //! Strings are the exact data (a logical ID as the template spells it): JSON escapes every C0
 //! control character (`\u001b`), so the document cannot be broken by them, and a program that
@@ -43,6 +47,9 @@ pub fn render(files: &[FileReport]) -> Value {
             "notJudged": summary.not_judged,
             "unreadableFiles": summary.unreadable,
             "judgedByBaseline": summary.by_baseline,
+            "allowedByRollout": summary.tolerated,
+            "wouldRefuse": summary.would_refuse,
+            "waived": summary.waived,
         }
     })
 }
@@ -64,7 +71,9 @@ fn resource(report: &ResourceReport) -> Value {
     let (verdict, violations, reason, note) = match &report.judgement {
         Judgement::Decided(decision) => {
             let (violations, reason) = match &decision.verdict {
-                Verdict::NonCompliant(violations) => (violations.iter().map(|v| json!(v)).collect(), None),
+                Verdict::NonCompliant(violations) | Verdict::Tolerated(violations) => {
+                    (violations.iter().map(|v| json!(v)).collect(), None)
+                }
                 Verdict::InternalFailure(error) => (Vec::new(), Some(error.to_string())),
                 Verdict::Compliant | Verdict::Exempt => (Vec::new(), None),
             };

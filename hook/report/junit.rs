@@ -46,12 +46,26 @@ pub fn render(files: &[FileReport]) -> String {
             let _ = match &report.judgement {
                 Judgement::Decided(decision) => match &decision.verdict {
                     Verdict::Compliant | Verdict::Exempt => writeln!(out, "{open}/>"),
+                    Verdict::Tolerated(violations) => {
+                        // Allowed: a passing test that says what audit mode or a waiver let by.
+                        let body: Vec<String> = violations
+                            .iter()
+                            .map(|v| {
+                                let label = v.disposition.label().unwrap_or("FAIL");
+                                terminal_safe(&format!("{label}: {}: {}", v.pointer, v.message)).into_owned()
+                            })
+                            .collect();
+                        writeln!(out, "{open}><system-out>{}</system-out></testcase>", escape(&body.join("\n"), false))
+                    }
                     Verdict::NonCompliant(violations) => {
                         // One violation per line: each made terminal-safe on its own, so
                         // that the only line breaks in the body are these.
                         let body: Vec<String> = violations
                             .iter()
-                            .map(|v| terminal_safe(&format!("{}: {}", v.pointer, v.message)).into_owned())
+                            .map(|v| {
+                                let lead = v.disposition.label().map(|l| format!("{l}: ")).unwrap_or_default();
+                                terminal_safe(&format!("{lead}{}: {}", v.pointer, v.message)).into_owned()
+                            })
                             .collect();
                         writeln!(
                             out,

@@ -10,12 +10,12 @@ pub mod sarif;
 use std::borrow::Cow;
 use std::fmt::Write;
 
-use crate::decision::{Fault, Position, TemplateKind, Verdict, is_builtin_variable};
+use crate::decision::{Disposition, Fault, Position, TemplateKind, Verdict, Violation, is_builtin_variable};
 use crate::stack::{FileReport, Judgement, ResourceReport};
 
 /// Exit codes of `rcfge validate`.
 pub mod exit {
-    /// Every resource is compliant (or exempt).
+    /// Every resource is allowed: compliant, exempt, or allowed by audit mode or waivers.
     pub const CLEAN: u8 = 0;
     /// A resource is non-compliant, or could not be evaluated (no template, broken template).
     pub const FINDINGS: u8 = 1;
@@ -133,6 +133,12 @@ pub struct Summary {
     pub unreadable: usize,
     /// Judged (compliant or not) by a generated baseline template, not a reviewed one.
     pub by_baseline: usize,
+    /// Allowed although violations were found: each one audited or waived.
+    pub tolerated: usize,
+    /// Of those, allowed only because audit mode reports instead of refusing.
+    pub would_refuse: usize,
+    /// Resources with a waived violation (allowed or not).
+    pub waived: usize,
 }
 
 impl Summary {
@@ -147,10 +153,20 @@ impl Summary {
                 if report.decision().and_then(|d| d.template_kind) == Some(TemplateKind::Baseline) {
                     summary.by_baseline += 1;
                 }
+                let verdict = report.decision().map(|d| &d.verdict);
+                if verdict
+                    .is_some_and(|v| v.violations().iter().any(|v| matches!(v.disposition, Disposition::Waived(_))))
+                {
+                    summary.waived += 1;
+                }
                 match &report.judgement {
-                    Judgement::Decided(decision) => match decision.verdict {
+                    Judgement::Decided(decision) => match &decision.verdict {
                         Verdict::Compliant | Verdict::Exempt => summary.compliant += 1,
                         Verdict::NonCompliant(_) => summary.refused += 1,
+                        Verdict::Tolerated(_) => {
+                            summary.tolerated += 1;
+                            summary.would_refuse += usize::from(decision.verdict.would_refuse());
+                        }
                         Verdict::InternalFailure(_) => summary.failed += 1,
                     },
                     Judgement::NotJudged(_) => summary.not_judged += 1,
@@ -162,7 +178,7 @@ impl Summary {
     }
 
     pub fn resources(&self) -> usize {
-        self.compliant + self.refused + self.failed + self.not_judged
+        self.compliant + self.refused + self.tolerated + self.failed + self.not_judged
     }
 }
 
@@ -182,6 +198,8 @@ pub fn text_styled(files: &[FileReport], colour: bool) -> String {
         error: label("ERROR ", "1;31"),
         skip: label("SKIP  ", "33"),
         note: label("NOTE  ", "36"),
+        audit: label("AUDIT ", "33"),
+        waived: label("WAIVED", "36"),
     };
     let mut out = String::new();
     for file in files {
@@ -205,6 +223,13 @@ pub fn text_styled(files: &[FileReport], colour: bool) -> String {
         summary.refused,
         summary.failed
     );
+    if summary.tolerated > 0 {
+        let _ = write!(
+            out,
+            ", {} allowed by audit mode or waivers ({} would be refused when enforced)",
+            summary.tolerated, summary.would_refuse
+        );
+    }
     if summary.not_judged > 0 {
         let _ = write!(out, ", {} left to deploy time", summary.not_judged);
     }
@@ -225,6 +250,8 @@ struct Labels {
     error: String,
     skip: String,
     note: String,
+    audit: String,
+    waived: String,
 }
 
 /// Continuation lines line up under the resource name.
@@ -263,11 +290,16 @@ fn write_resource(out: &mut String, path: &str, report: &ResourceReport, labels:
                     format!("{} violations", violations.len())
                 };
                 line(out, &label(&labels.fail), &format!("{subject}: {count}"));
-                for v in violations {
-                    let when = v.when.as_deref().map(|w| format!(" (when {w})")).unwrap_or_default();
-                    let at = located(path, v.position.or(report.position));
-                    line(out, INDENT, &format!("{at}: {}: {}{when}", v.pointer, v.message));
-                }
+                write_violations(out, path, report, violations);
+            }
+            Verdict::Tolerated(violations) => {
+                let (lead, what) = if decision.verdict.would_refuse() {
+                    (&labels.audit, "allowed in audit mode; enforcing would refuse it")
+                } else {
+                    (&labels.waived, "allowed by waivers")
+                };
+                line(out, &label(lead), &format!("{subject}: {what}"));
+                write_violations(out, path, report, violations);
             }
             Verdict::InternalFailure(failure) => {
                 line(out, &label(&labels.error), &format!("{subject}: {failure}"));
@@ -290,6 +322,20 @@ fn write_resource(out: &mut String, path: &str, report: &ResourceReport, labels:
     }
     for note in &report.notes {
         line(out, INDENT, &format!("note: {note}"));
+    }
+}
+
+/// One line per violation, each marked `AUDIT` or `WAIVED` when the rollout let it pass.
+fn write_violations(out: &mut String, path: &str, report: &ResourceReport, violations: &[Violation]) {
+    for v in violations {
+        let when = v.when.as_deref().map(|w| format!(" (when {w})")).unwrap_or_default();
+        let at = located(path, v.position.or(report.position));
+        let lead = match &v.disposition {
+            Disposition::Enforced => String::new(),
+            Disposition::Audited => "AUDIT: ".to_owned(),
+            Disposition::Waived(w) => format!("WAIVED by {} until {}: ", w.waiver, w.expires),
+        };
+        line(out, INDENT, &format!("{lead}{at}: {}: {}{when}", v.pointer, v.message));
     }
 }
 

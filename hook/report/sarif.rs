@@ -1,15 +1,14 @@
 //! `rcfge validate --format sarif`: SARIF 2.1.0, so that code scanning (GitHub and others)
-//! shows findings inline. One result per violation (`error`), per resource that could not be
-//! evaluated (`error`), and per value left to deploy time (`note`); one rule per JSON Schema
-//! keyword, with help text.
+//! shows findings inline. One result per violation (`error`; `warning` in audit mode; with an
+//! external suppression when waived), per resource that could not be evaluated (`error`), and
+//! per value left to deploy time (`note`); one rule per JSON Schema keyword, with help text.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
 use super::{FileReport, terminal_safe};
-use crate::decision::Position;
-use crate::decision::Verdict;
+use crate::decision::{Disposition, Position, Verdict};
 use crate::stack::Judgement;
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -45,7 +44,7 @@ pub fn render(files: &[FileReport]) -> Value {
             let subject = format!("{} ({})", report.logical_id, report.type_name);
             match &report.judgement {
                 Judgement::Decided(decision) => match &decision.verdict {
-                    Verdict::NonCompliant(violations) => {
+                    Verdict::NonCompliant(violations) | Verdict::Tolerated(violations) => {
                         for v in violations {
                             let id = format!("rcfge/{}", v.keyword);
                             let help = format!(
@@ -54,8 +53,20 @@ pub fn render(files: &[FileReport]) -> Value {
                             );
                             rule(&mut rules, &id, &help);
                             let when = v.when.as_deref().map(|w| format!(" (when {w})")).unwrap_or_default();
-                            let text = format!("{subject} {}: {}{when} {}", v.pointer, v.message, v.remediation);
-                            results.push(result(&id, "error", &text, &file.path, v.position.or(report.position)));
+                            let lead = v.disposition.label().map(|l| format!("{l}: ")).unwrap_or_default();
+                            let text = format!("{lead}{subject} {}: {}{when} {}", v.pointer, v.message, v.remediation);
+                            // Audit mode reports without refusing: a warning. A waiver is an
+                            // external suppression, with its justification.
+                            let level = if v.disposition == Disposition::Audited { "warning" } else { "error" };
+                            let mut found = result(&id, level, &text, &file.path, v.position.or(report.position));
+                            if let Disposition::Waived(w) = &v.disposition {
+                                found["suppressions"] = json!([{
+                                    "kind": "external",
+                                    "status": "accepted",
+                                    "justification": format!("waiver {} approved by {}, until {}", w.waiver, w.approver, w.expires)
+                                }]);
+                            }
+                            results.push(found);
                         }
                     }
                     Verdict::InternalFailure(error) => {

@@ -237,6 +237,7 @@ pub(crate) async fn check_change_set(
                 type_name: change.type_name.clone(),
                 properties: change.properties.clone(),
                 condition: None,
+                suppressions: Vec::new(),
             })
             .collect();
         let options = StackOptions { parameters: BTreeMap::new(), mode: Mode::CertainOnly, action, positions: false };
@@ -366,6 +367,13 @@ async fn check_resource(
         deferred: Vec::new(),
         notes: Vec::new(),
     };
+    if !resource.suppressions.is_empty() {
+        report.notes.push(format!(
+            "its Metadata suppresses checks for {}: rcfge ignores suppressions written in a template, here and in the \
+             hook; only a waiver of the security team lets a violation pass",
+            resource.suppressions.join(", ")
+        ));
+    }
     if let Some(reason) = stack.not_judged(resource) {
         report.judgement = Judgement::NotJudged(reason);
         return report;
@@ -442,6 +450,9 @@ async fn check_resource(
     report.deferred = std::mem::take(&mut merged.deferred);
     report.judgement = merged.judgement();
     refuse_unknown_service_token(&mut report);
+    if let Judgement::Decided(decision) = &mut report.judgement {
+        engine.settle(decision, facts.context).await;
+    }
     report
 }
 
@@ -476,7 +487,8 @@ fn refuse_unknown_service_token(report: &mut ResourceReport) {
     match &mut decision.verdict {
         Verdict::Compliant => decision.verdict = Verdict::NonCompliant(vec![violation]),
         Verdict::NonCompliant(violations) => violations.push(violation),
-        Verdict::Exempt | Verdict::InternalFailure(_) => {}
+        // The rollout is applied after this check.
+        Verdict::Tolerated(_) | Verdict::Exempt | Verdict::InternalFailure(_) => {}
     }
 }
 

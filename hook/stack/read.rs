@@ -56,6 +56,20 @@ pub struct Resource {
     pub properties: Value,
     /// The resource-level `Condition`.
     pub condition: Option<String>,
+    /// The tools its `Metadata` holds suppressions for (`cfn-lint`, `guard`, ...): rcfge reads
+    /// none of them, and says so.
+    pub suppressions: Vec<String>,
+}
+
+/// The `Metadata` keys under which other tools read suppressions written in the template
+/// (cfn-lint's `ignore_checks`, Guard's `SuppressedRules`, checkov's `skip`, cfn_nag's and
+/// cdk-nag's `rules_to_suppress`), and rcfge's own name: a developer who writes one expects it
+/// to be honoured, and rcfge only honours the security team's waivers.
+pub const SUPPRESSION_KEYS: [&str; 6] = ["cfn-lint", "guard", "checkov", "cfn_nag", "cdk_nag", "rcfge"];
+
+fn suppressions_in(metadata: Option<&Value>) -> Vec<String> {
+    let Some(Value::Object(metadata)) = metadata else { return Vec::new() };
+    SUPPRESSION_KEYS.iter().filter(|key| metadata.contains_key(**key)).map(|key| (*key).to_owned()).collect()
 }
 
 /// The transform that expands `AWS::Serverless::*` resources.
@@ -156,6 +170,7 @@ fn resources_of(document: &Value) -> Result<Vec<Resource>, ReadError> {
                 type_name: "Fn::ForEach".to_owned(),
                 properties: Value::Object(Map::new()),
                 condition: None,
+                suppressions: Vec::new(),
             });
             continue;
         }
@@ -174,7 +189,13 @@ fn resources_of(document: &Value) -> Result<Vec<Resource>, ReadError> {
             None | Some(Value::Null) => Value::Object(Map::new()),
             Some(properties) => properties.clone(),
         };
-        out.push(Resource { logical_id: logical_id.clone(), type_name: type_name.to_owned(), properties, condition });
+        out.push(Resource {
+            logical_id: logical_id.clone(),
+            type_name: type_name.to_owned(),
+            properties,
+            condition,
+            suppressions: suppressions_in(resource.get("Metadata")),
+        });
     }
     Ok(out)
 }
@@ -315,7 +336,8 @@ mod tests {
                 logical_id: "Q".into(),
                 type_name: "AWS::SQS::Queue".into(),
                 properties: json!({}),
-                condition: None
+                condition: None,
+                suppressions: Vec::new(),
             }]
         );
     }

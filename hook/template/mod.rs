@@ -22,6 +22,7 @@ use serde_json::{Map, Value};
 use crate::decision::{Action, Context, is_builtin_variable};
 use crate::policy::guard::{self, GuardError, GuardRules};
 use crate::policy::{CompileError, Policy};
+use crate::rollout::{WAIVERS_FILE, WaiverError, Waivers};
 use cache::{Cached, FetchError, FileCache, Pairing, PolicyCache};
 use settings::{Settings, SettingsError, parse_settings};
 use variables::{VariablesError, parse_variables};
@@ -44,6 +45,10 @@ pub(crate) enum LoadError {
     Variables { file: String, source: VariablesError },
     #[error("cannot load the organisation settings ({file}): {source}")]
     Settings { file: String, source: SettingsError },
+    #[error("cannot load the waivers ({WAIVERS_FILE}): {0}")]
+    WaiversStore(StoreError),
+    #[error("cannot load the waivers ({WAIVERS_FILE}): {0}")]
+    Waivers(WaiverError),
     #[error("the template for {type_name} is broken: {source}")]
     Template { type_name: String, source: TemplateError },
     /// The file is found case-insensitively and the template declares the type in another
@@ -111,6 +116,7 @@ pub(crate) struct Templates {
     guard_rules: FileCache<GuardRules>,
     variables: FileCache<Map<String, Value>>,
     settings: FileCache<Settings>,
+    waivers: FileCache<Waivers>,
     policies: PolicyCache,
 }
 
@@ -123,6 +129,7 @@ impl Templates {
             guard_rules: FileCache::new(freshness),
             variables: FileCache::new(freshness),
             settings: FileCache::new(freshness),
+            waivers: FileCache::new(freshness),
             policies: PolicyCache::default(),
         }
     }
@@ -174,6 +181,19 @@ impl Templates {
                     FetchError::Store(source) => SettingsError::Store(source),
                     FetchError::Parse(source) => source,
                 },
+            })?;
+        Ok(cached.value.unwrap_or_default())
+    }
+
+    /// The organisation's waivers from `_waivers.json` (none when the file is absent).
+    pub async fn waivers(&self) -> Result<Arc<Waivers>, LoadError> {
+        let cached = self
+            .waivers
+            .get(self.source.as_ref(), WAIVERS_FILE, |fetched| Waivers::parse(&fetched.body))
+            .await
+            .map_err(|e| match e {
+                FetchError::Store(source) => LoadError::WaiversStore(source),
+                FetchError::Parse(source) => LoadError::Waivers(source),
             })?;
         Ok(cached.value.unwrap_or_default())
     }
@@ -248,6 +268,14 @@ impl Templates {
     ) -> Result<Value, LoadError> {
         let vars = self.variables_for(template, type_name, logical_id, action, context).await?;
         template.render(&vars).map_err(|source| LoadError::Render { type_name: type_name.to_owned(), source })
+    }
+
+    /// The organisation variables from `_variables.json` (none when the file is absent), with
+    /// the overrides given to the engine.
+    pub async fn organisation_variables_with_overrides(&self) -> Result<Map<String, Value>, LoadError> {
+        let mut variables = (*self.organisation_variables().await?).clone();
+        variables.extend(self.overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Ok(variables)
     }
 
     /// The organisation variables from `_variables.json` (none when the file is absent).

@@ -1,11 +1,13 @@
 //! Organisation settings: `_settings.json` beside the templates, written by the security team
-//! and never by a stack. Today it says whether the generated baseline judges the types that
-//! have no reviewed template, and which types must have a reviewed template regardless.
+//! and never by a stack. It says whether the generated baseline judges the types that have no
+//! reviewed template, which types must have a reviewed template regardless, and what is only
+//! audited while the control is rolled out (see [`Enforcement`]).
 //!
 //! ```json
 //! {
 //!   "baseline": "on",
-//!   "reviewedTemplateRequired": ["AWS::IAM::*", "AWS::KMS::*"]
+//!   "reviewedTemplateRequired": ["AWS::IAM::*", "AWS::KMS::*"],
+//!   "enforcement": { "default": "enforce", "baseline": "audit" }
 //! }
 //! ```
 //!
@@ -14,6 +16,8 @@
 
 use serde::Deserialize;
 
+use crate::rollout::enforcement::is_type_pattern;
+use crate::rollout::{Enforcement, EnforcementError};
 use crate::template::store::StoreError;
 
 /// The file, at the root of every source, that holds the organisation settings.
@@ -27,6 +31,8 @@ pub struct Settings {
     /// Type names (`AWS::IAM::Role`) or whole services (`AWS::IAM::*`) that only a reviewed
     /// template may judge.
     pub reviewed_template_required: Vec<String>,
+    /// What is enforced and what only audited; everything is enforced without it.
+    pub enforcement: Enforcement,
 }
 
 /// Why `_settings.json` cannot be used.
@@ -40,6 +46,8 @@ pub(crate) enum SettingsError {
         "`{entry}` in reviewedTemplateRequired is neither a type name (AWS::IAM::Role) nor a service (AWS::IAM::*)"
     )]
     BadTypePattern { entry: String },
+    #[error(transparent)]
+    Enforcement(#[from] EnforcementError),
 }
 
 #[derive(Deserialize)]
@@ -48,6 +56,8 @@ struct SettingsFile {
     baseline: Switch,
     #[serde(default)]
     reviewed_template_required: Vec<String>,
+    #[serde(default)]
+    enforcement: Enforcement,
 }
 
 #[derive(Deserialize)]
@@ -62,17 +72,15 @@ pub(crate) fn parse_settings(body: &[u8]) -> Result<Settings, SettingsError> {
     let value = crate::json::from_slice(body).map_err(SettingsError::Invalid)?;
     let file: SettingsFile = serde_json::from_value(value).map_err(SettingsError::Invalid)?;
     for entry in &file.reviewed_template_required {
-        let name = entry.strip_suffix("::*").map_or(entry.as_str(), |service| service);
-        let segments: Vec<&str> = name.split("::").collect();
-        let plain = segments.iter().all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric()));
-        let arity = if entry.ends_with("::*") { 2 } else { 3 };
-        if !plain || segments.len() != arity {
+        if !is_type_pattern(entry, true) {
             return Err(SettingsError::BadTypePattern { entry: entry.clone() });
         }
     }
+    file.enforcement.check()?;
     Ok(Settings {
         baseline: matches!(file.baseline, Switch::On),
         reviewed_template_required: file.reviewed_template_required,
+        enforcement: file.enforcement,
     })
 }
 
@@ -120,6 +128,8 @@ mod tests {
             r#"{"baseline": "on", "reviewedTemplateRequired": ["AWS::*"]}"#,
             r#"{"baseline": "on", "reviewedTemplateRequired": ["AWS::IAM::Ro*"]}"#,
             r#"{"baseline": "on", "reviewedTemplateRequired": "AWS::IAM::*"}"#,
+            r#"{"baseline": "on", "enforcement": {"default": "warn"}}"#,
+            r#"{"baseline": "on", "enforcement": {"types": {"AWS::S3": "audit"}}}"#,
             r#"{"baseline": "on", "baseline": "off"}"#,
             "[]",
         ] {

@@ -256,9 +256,11 @@ fn the_lambda_function_answers_through_the_runtime_api() {
     assert!(decisions.iter().all(|d| d["LatencyMicroseconds"].is_u64() && d["Decisions"] == 1));
     assert!(!stdout.contains("444455556666:x"), "property values are never logged: {stdout}");
     // The bucket's template; for the third-party type, its reviewed template, the settings
-    // that switch the baseline on, and its baseline (none of them there).
-    assert_eq!(s3.observed.gets_of(".json"), 4, "one GET per file within the TTL");
+    // that switch the baseline on, and its baseline (none of them there); for the refused
+    // bucket, the waivers that could let it pass (none there; the settings are cached).
+    assert_eq!(s3.observed.gets_of(".json"), 5, "one GET per file within the TTL");
     assert_eq!(s3.observed.gets_of("_settings.json"), 1);
+    assert_eq!(s3.observed.gets_of("_waivers.json"), 1);
     assert_eq!(s3.observed.gets_of("baseline/acme-ledger-entry.json"), 1);
     assert_eq!(s3.observed.gets_of(".guard"), 1, "the bucket's Guard rules, once, like its template");
 }

@@ -4,6 +4,7 @@
 // A failed expectation in a test is a panic; the package's lints deny them outside tests.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod audit;
 mod authoring;
 mod baseline;
 mod bypass;

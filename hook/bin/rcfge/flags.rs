@@ -70,6 +70,11 @@ enum Command {
         #[command(subcommand)]
         command: TemplatesCommand,
     },
+    /// Check the security team's waivers.
+    Waivers {
+        #[command(subcommand)]
+        command: WaiversCommand,
+    },
     /// Pin official provider schemas.
     Schemas {
         #[command(subcommand)]
@@ -96,6 +101,20 @@ enum Command {
         /// Delete objects under the prefix that are not in the set.
         #[arg(long)]
         delete: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum WaiversCommand {
+    /// Check <templates>/_waivers.json: malformed, expired, never-matching and over-broad
+    /// waivers (exit 1 on any finding).
+    Lint {
+        /// Template directory.
+        #[arg(long, default_value = "templates", value_name = "DIR")]
+        templates: PathBuf,
+        /// The Guard rules directory (for waivers of a Guard rule).
+        #[arg(long, default_value = "guard-rules", value_name = "DIR")]
+        guard_rules: PathBuf,
     },
 }
 
@@ -332,6 +351,10 @@ pub enum Run {
     TemplatesFreeze {
         dirs: AuthoringDirs,
     },
+    WaiversLint {
+        templates: PathBuf,
+        guard_rules: PathBuf,
+    },
     SchemasImport {
         from: PathBuf,
         types: Vec<String>,
@@ -398,6 +421,9 @@ pub fn resolve(cli: Cli, env: &impl Fn(&str) -> Option<OsString>) -> anyhow::Res
             None => Run::TemplatesGaps { type_name, dirs },
         },
         Command::Templates { command: TemplatesCommand::Freeze { dirs } } => Run::TemplatesFreeze { dirs },
+        Command::Waivers { command: WaiversCommand::Lint { templates, guard_rules } } => {
+            Run::WaiversLint { templates, guard_rules }
+        }
         Command::Schemas { command: SchemasCommand::Import { from, types, all, dirs } } => {
             Run::SchemasImport { from, types, all, dirs }
         }

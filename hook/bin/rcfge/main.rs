@@ -146,6 +146,12 @@ fn run(command: Run) -> anyhow::Result<u8> {
                 }
                 Ok(exit::CLEAN)
             }
+            Run::WaiversLint { templates, guard_rules } => {
+                let today = rcfge::rollout::Date::today();
+                let findings = authoring::waivers::lint(&templates, &guard_rules, today)?;
+                out!("{}", authoring::waivers::text(&findings));
+                Ok(if findings.is_empty() { exit::CLEAN } else { exit::FINDINGS })
+            }
             Run::SchemasImport { from, types, all, dirs } => {
                 let (count, source) =
                     authoring::import::import_for_templates(&from, types, all, &dirs.templates, &dirs.schemas)?;
