@@ -213,6 +213,11 @@ pub struct Violation {
     /// (audit mode) or waived.
     #[serde(skip_serializing_if = "Disposition::is_enforced")]
     pub disposition: Disposition,
+    /// Why neither audit mode nor a waiver may let it pass, when that is so (a template's
+    /// `denyDelete`, a custom resource's unknown `ServiceToken`, a key the Guard rules could
+    /// not be shown).
+    #[serde(skip)]
+    pub always_enforced: Option<&'static str>,
 }
 
 /// What the organisation's rollout settings (`_settings.json` `enforcement`) and waivers
@@ -282,6 +287,7 @@ impl Violation {
             when: None,
             alternatives: Vec::new(),
             disposition: Disposition::Enforced,
+            always_enforced: None,
         }
     }
 

@@ -22,7 +22,7 @@ use tokio::sync::Semaphore;
 use crate::decision::{Action, CacheUse, Context, Decision, Fault, Target, TemplateKind, Verdict, Violation};
 use crate::policy::guard::{GuardRules, InputSize};
 use crate::policy::{self, JudgeError, Policy};
-use crate::rollout::{Date, Rollout, Subject};
+use crate::rollout::{self, Date, Rollout, Subject};
 use crate::template::cache::{Cached, Freshness, Pairing};
 use crate::template::restricted::Template;
 use crate::template::store::{S3Settings, StoreError, TemplateLocation, TemplateSource};
@@ -51,6 +51,9 @@ pub const INLINE_MAX_BYTES: usize = 16 * 1024;
 /// instead of piling up threads and memory; small ones are not held up.
 pub const LARGE_JUDGEMENTS: usize = 1;
 
+/// Violations settled between two chances for the caller's time budget to end the work.
+const SETTLE_BATCH: usize = 256;
+
 /// Settings that hold for every decision.
 #[derive(Clone, Debug, Default)]
 pub struct EngineConfig {
@@ -63,6 +66,19 @@ pub struct EngineConfig {
     pub variables: Map<String, Value>,
     /// The day waivers are judged on; `None` for today in UTC (tests fix it).
     pub today: Option<Date>,
+}
+
+/// A number of violations, as words: `1 violation`, `2 violations`.
+#[derive(Debug)]
+pub(crate) struct Count(usize);
+
+impl std::fmt::Display for Count {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            1 => f.write_str("1 violation"),
+            n => write!(f, "{n} violations"),
+        }
+    }
 }
 
 /// A template source that does not answer.
@@ -99,10 +115,10 @@ pub(crate) enum EngineError {
     #[error("the evaluation panicked: {message}")]
     Panic { message: String },
     #[error(
-        "refused for {violations} violations, and the organisation's audit settings and waivers that could allow \
-         them cannot be used: {source}"
+        "refused for {violations}, and the organisation's audit settings and waivers that could allow them cannot \
+         be used: {source}"
     )]
-    Rollout { violations: usize, source: LoadError },
+    Rollout { violations: Count, source: LoadError },
 }
 
 impl From<EngineError> for Fault {
@@ -223,22 +239,27 @@ impl Engine {
         };
         match CatchUnwind::new(loaded).await {
             Ok(Ok((settings, waivers, variables))) => {
-                let subject = Subject {
-                    type_name: &decision.type_name,
-                    logical_id: &decision.logical_id,
-                    template_kind: decision.template_kind,
-                    context,
-                };
+                let Decision { type_name, logical_id, template_kind, verdict, .. } = decision;
+                let judged_as = crate::template::template_type(type_name).unwrap_or(type_name);
+                let subject = Subject { type_name, judged_as, logical_id, template_kind: *template_kind, context };
                 let rollout = Rollout {
                     enforcement: &settings.enforcement,
                     waivers: &waivers,
                     variables: &variables,
                     today: self.today.unwrap_or_else(Date::today),
                 };
-                rollout.settle(&mut decision.verdict, &subject);
+                if let Verdict::NonCompliant(violations) = verdict {
+                    // A resource may have a hundred thousand violations: give the caller's
+                    // time budget a chance to end the work between batches.
+                    for batch in violations.chunks_mut(SETTLE_BATCH) {
+                        batch.iter_mut().for_each(|violation| rollout.settle_violation(violation, &subject));
+                        tokio::task::yield_now().await;
+                    }
+                }
+                rollout::conclude(verdict);
             }
             Ok(Err(source)) => {
-                let error = EngineError::Rollout { violations: count, source };
+                let error = EngineError::Rollout { violations: Count(count), source };
                 decision.verdict = Verdict::InternalFailure(error.into());
             }
             Err(message) => decision.verdict = Verdict::InternalFailure(EngineError::Panic { message }.into()),
@@ -457,13 +478,15 @@ fn delete_outcome(template: &Template) -> Outcome {
         return Outcome::noted(Verdict::Compliant, "DELETE: there are no properties to validate".to_owned());
     }
     let type_name = &template.type_name;
-    let violation = Violation::new(
+    let mut violation = Violation::new(
         "/".to_owned(),
         "x-rcfge.denyDelete".to_owned(),
         None,
         format!("deleting a {type_name} is denied by its template"),
         format!("Keep the resource, or ask the security team to allow deleting {type_name}"),
     );
+    // A deletion cannot be undone: only the template (its `denyDelete`) decides.
+    violation.always_enforced = Some("a template's denyDelete is changed in the template, never by the rollout");
     Outcome::of(Verdict::NonCompliant(vec![violation]))
 }
 

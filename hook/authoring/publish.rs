@@ -27,7 +27,7 @@ use crate::authoring::{freeze, lint};
 use crate::policy::guard::{self, GuardRules};
 use crate::rollout::{WAIVERS_FILE, Waivers};
 use crate::template::SETTINGS_FILE;
-use crate::template::settings::parse_settings;
+use crate::template::settings::{Settings, parse_settings};
 use crate::template::store::{BASELINE_DIR, S3Location, VARIABLES_FILE};
 
 /// How many S3 requests publishing keeps in flight.
@@ -158,10 +158,11 @@ pub fn check_set(templates: &Path, guard_rules: &Path, schemas: &Path, files: &[
         Err(e) => vec![format!("cannot lint {}: {e}", templates.display())],
     };
     problems.extend(check_baseline(schemas, files));
-    if let Some(settings) = files.iter().find(|f| f.name == SETTINGS_FILE)
-        && let Err(e) = parse_settings(&settings.body)
-    {
-        problems.push(format!("{SETTINGS_FILE}: {e}"));
+    if let Some(settings) = files.iter().find(|f| f.name == SETTINGS_FILE) {
+        match parse_settings(&settings.body) {
+            Ok(settings) => problems.extend(unknown_types(&settings, templates, schemas)),
+            Err(e) => problems.push(format!("{SETTINGS_FILE}: {e}")),
+        }
     }
     // A waivers file that does not load would fail every decision with a violation.
     if let Some(waivers) = files.iter().find(|f| f.name == WAIVERS_FILE)
@@ -192,6 +193,44 @@ pub fn check_set(templates: &Path, guard_rules: &Path, schemas: &Path, files: &[
         }
     }
     problems.extend(guard_tests(guard_rules));
+    problems
+}
+
+/// The type names and services the settings name that no pinned schema or template has: a
+/// misspelt name (`AWS::IAM::role`) would never match, and leave its type to the default.
+fn unknown_types(settings: &Settings, templates: &Path, schemas: &Path) -> Vec<String> {
+    // The type a schema or template file declares, as it spells it.
+    let declared = |path: &Path| -> Option<String> {
+        let document = crate::json::from_slice(&std::fs::read(path).ok()?).ok()?;
+        document.get("typeName")?.as_str().map(str::to_owned)
+    };
+    let known = |type_name: &str| {
+        type_name.starts_with("Custom::")
+            || crate::template::file_name_for_type(type_name).is_ok_and(|file| {
+                [schemas.join(&file), templates.join(&file)].iter().any(|p| declared(p).as_deref() == Some(type_name))
+            })
+    };
+    let pinned = crate::authoring::freeze::provider_files(schemas).unwrap_or_default();
+    let names =
+        settings.reviewed_template_required.iter().map(String::as_str).chain(settings.enforcement.named_types());
+    let mut problems = Vec::new();
+    for name in names {
+        let found = match name.strip_suffix('*') {
+            // `AWS::IAM::*` → a pinned `aws-iam-*.json` whose type starts `AWS::IAM::`.
+            Some(service) => {
+                let prefix = service.to_ascii_lowercase().replace("::", "-");
+                pinned
+                    .iter()
+                    .find(|path| path.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&prefix)))
+                    .and_then(|path| declared(path))
+                    .is_some_and(|type_name| type_name.starts_with(service))
+            }
+            None => known(name),
+        };
+        if !found {
+            problems.push(format!("{SETTINGS_FILE}: `{name}` names no pinned type (type names are case-sensitive)"));
+        }
+    }
     problems
 }
 

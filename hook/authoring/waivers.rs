@@ -142,10 +142,12 @@ fn over_broad(waiver: &Waiver) -> Vec<String> {
             waiver.type_name
         ));
     }
-    let any_stack = waiver.stack_name.as_deref().is_none_or(|s| s.chars().all(|c| c == '*'));
-    if waiver.accounts.is_none() && any_stack && waiver.logical_id.is_none() {
-        reasons
-            .push("applies in every account and every stack: narrow it with accounts, stackName or logicalId".into());
+    if waiver.accounts.is_none() {
+        // Whoever deploys chooses the stack name and the logical IDs: only accounts bound it.
+        reasons.push(
+            "names no accounts: whoever deploys chooses stack names and logical IDs, so it applies in every account"
+                .into(),
+        );
     }
     reasons
 }

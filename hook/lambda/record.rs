@@ -150,7 +150,10 @@ impl DecisionRecord {
             .map(|(d, v)| RecordedFinding::of(v, Some((&d.type_name, &d.logical_id))))
             .collect();
         let would_refuse = response.error_code.is_none() && decisions().any(|d| d.verdict.would_refuse());
+        let tolerated =
+            reports.iter().filter_map(ResourceReport::decision).any(|d| matches!(d.verdict, Verdict::Tolerated(_)));
         let verdict = match response.error_code {
+            None if tolerated => "tolerated",
             None => "compliant",
             Some(ErrorCode::NonCompliant) => "non-compliant",
             Some(ErrorCode::InternalFailure) => "internal-failure",

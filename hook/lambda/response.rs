@@ -151,7 +151,17 @@ impl HookResponse {
             // which values the resource-level check is left to judge.
             let in_part: Vec<&ResourceReport> =
                 reports.iter().filter(|r| r.decision().is_some() && !r.deferred.is_empty()).collect();
-            let mut message = format!("{subject}: {judged} resources compliant with the approved templates");
+            let (tolerated, tolerated_annotations) = tolerated_resources(reports);
+            let mut message = match tolerated.len() {
+                0 => format!("{subject}: {judged} resources compliant with the approved templates"),
+                n => format!(
+                    "{subject}: {judged} resources allowed: {} compliant with the approved templates, {} only by audit \
+                     mode or waivers: {}",
+                    judged - n,
+                    n,
+                    tolerated.join(" | ")
+                ),
+            };
             if !in_part.is_empty() {
                 message.push_str(&format!(
                     " ({} of them judged in part: values known only at deploy time are left to the resource-level check)",
@@ -160,14 +170,6 @@ impl HookResponse {
             }
             if left > 0 {
                 message.push_str(&format!("; {left} left to the resource-level check"));
-            }
-            let (tolerated, tolerated_annotations) = tolerated_resources(reports);
-            if !tolerated.is_empty() {
-                message.push_str(&format!(
-                    "; {} allowed only by audit mode or waivers: {}",
-                    count(tolerated.len(), "resource"),
-                    tolerated.join(" | ")
-                ));
             }
             let mut annotations = vec![plain_annotation("rcfge", AnnotationStatus::Passed, message.clone())];
             annotations.extend(tolerated_annotations);
@@ -444,6 +446,7 @@ mod tests {
             when: None,
             alternatives: Vec::new(),
             disposition: Disposition::Enforced,
+            always_enforced: None,
         }
     }
 

@@ -51,11 +51,21 @@ pub fn judge(
     let mut violations = schema::check(policy, &properties);
     if let Some(rules) = rules {
         let (input, size) = guard_input(logical_id, &properties, &violations);
+        if matches!(input, Cow::Owned(_)) {
+            // The rules never saw these keys: letting one pass (audit mode, a waiver) would let
+            // through whatever the rules would have said about it.
+            for violation in violations.iter_mut().filter(|v| v.keyword == "additionalProperties") {
+                violation.always_enforced = Some(GUARD_DID_NOT_SEE);
+            }
+        }
         let found = rules.check_measured(type_name, logical_id, &input, size);
         violations.extend(found.map_err(|source| JudgeError::Guard { type_name: type_name.to_owned(), source })?);
     }
     Ok(violations)
 }
+
+/// Why an unapproved key left out of the Guard rules' input stays enforced.
+pub const GUARD_DID_NOT_SEE: &str = "the properties are too large for the Guard rules to be shown this unapproved key, so it refuses whatever the rollout says";
 
 /// What the Guard rules are given: the properties, whole whenever Guard accepts them. Only
 /// when they are over Guard's input limits and the schema has already refused properties

@@ -10,9 +10,11 @@
 //!                               "deferred": [{ "pointer", "function", "reason", "position" }],
 //!                               "notes": [] }] }],
 //!   "summary": { "resources", "compliant", "nonCompliant", "notEvaluated", "notJudged",
-//!                "unreadableFiles", "judgedByBaseline", "allowedByRollout", "wouldRefuse", "waived" } }
+//!                "unreadableFiles", "judgedByBaseline", "allowedByRollout", "wouldRefuse", "waived",
+//!                "skippedFiles" } }
 //! ```
-//! `verdict` is `compliant`, `non-compliant`, `tolerated` (every violation audited or waived:
+//! A file found in a directory without a `Resources` section has `"skipped": true` and no
+//! resources. `verdict` is `compliant`, `non-compliant`, `tolerated` (every violation audited or waived:
 //! allowed), `exempt`, `internal-failure`, `not-judged` (left
 //! to the hook at deploy time; `reason` says why) or `invalid-template` (`reason` says why);
 //! `judgedBy` is `reviewed`, `baseline` (the generated baseline template) or `null` (no template
@@ -50,12 +52,16 @@ pub fn render(files: &[FileReport]) -> Value {
             "allowedByRollout": summary.tolerated,
             "wouldRefuse": summary.would_refuse,
             "waived": summary.waived,
+            "skippedFiles": summary.skipped_files,
         }
     })
 }
 
 fn file(report: &FileReport) -> Value {
     match &report.outcome {
+        Ok(_) if report.skipped => {
+            json!({"path": report.path, "error": null, "skipped": true, "notes": [], "resources": []})
+        }
         Ok(resources) => json!({
             "path": report.path,
             "error": null,

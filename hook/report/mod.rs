@@ -1,8 +1,11 @@
 //! What the CLI prints: for `rcfge validate`, per file, per resource, every reason, and the
-//! exit code (text here; the machine formats have a file each); for `rcfge render`, why a
-//! template cannot be rendered; for `rcfge hook`, the table of replayed events (`events`).
+//! exit code (text here; the machine formats have a file each), or the overview of what
+//! enforcing would refuse (`impact`, also for `rcfge decisions summarize`); for `rcfge render`,
+//! why a template cannot be rendered; for `rcfge hook`, the table of replayed events
+//! (`events`).
 
 pub mod events;
+pub mod impact;
 pub mod json;
 pub mod junit;
 pub mod sarif;
@@ -139,12 +142,15 @@ pub struct Summary {
     pub would_refuse: usize,
     /// Resources with a waived violation (allowed or not).
     pub waived: usize,
+    /// Files found in a directory that are not stack templates.
+    pub skipped_files: usize,
 }
 
 impl Summary {
     pub fn of(files: &[FileReport]) -> Self {
         let mut summary = Summary::default();
         for file in files {
+            summary.skipped_files += usize::from(file.skipped);
             let Ok(resources) = &file.outcome else {
                 summary.unreadable += 1;
                 continue;
@@ -202,7 +208,7 @@ pub fn text_styled(files: &[FileReport], colour: bool) -> String {
         waived: label("WAIVED", "36"),
     };
     let mut out = String::new();
-    for file in files {
+    for file in files.iter().filter(|f| !f.skipped) {
         line(&mut out, "", &file.path);
         for note in &file.notes {
             line(&mut out, &format!("  {} ", labels.note), note);
@@ -235,6 +241,9 @@ pub fn text_styled(files: &[FileReport], colour: bool) -> String {
     }
     if summary.unreadable > 0 {
         let _ = write!(out, "; {} files could not be read", summary.unreadable);
+    }
+    if summary.skipped_files > 0 {
+        let _ = write!(out, "; {} files skipped (no Resources section)", summary.skipped_files);
     }
     if summary.by_baseline > 0 {
         let _ = write!(out, "; {} judged by the baseline, not a reviewed template", summary.by_baseline);
@@ -284,12 +293,18 @@ fn write_resource(out: &mut String, path: &str, report: &ResourceReport, labels:
                 line(out, &label(&labels.exempt), &format!("{subject}: {note}"));
             }
             Verdict::NonCompliant(violations) => {
-                let count = if violations.len() == 1 {
-                    "1 violation".to_owned()
-                } else {
-                    format!("{} violations", violations.len())
+                // Counted as the hook counts them: the enforced ones, then what else was found.
+                let enforced = violations.iter().filter(|v| v.disposition.is_enforced()).count();
+                let count = if enforced == 1 { "1 violation".to_owned() } else { format!("{enforced} violations") };
+                let audited = violations.iter().filter(|v| v.disposition == Disposition::Audited).count();
+                let waived = violations.len() - enforced - audited;
+                let also = match (audited, waived) {
+                    (0, 0) => String::new(),
+                    (a, 0) => format!(" (also {a} audited)"),
+                    (0, w) => format!(" (also {w} waived)"),
+                    (a, w) => format!(" (also {a} audited, {w} waived)"),
                 };
-                line(out, &label(&labels.fail), &format!("{subject}: {count}"));
+                line(out, &label(&labels.fail), &format!("{subject}: {count}{also}"));
                 write_violations(out, path, report, violations);
             }
             Verdict::Tolerated(violations) => {

@@ -30,79 +30,124 @@ pub enum Mode {
     Audit,
 }
 
-/// The organisation's enforcement settings, as `_settings.json` states them.
+/// `enforcement` as written in `_settings.json`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Enforcement {
+pub struct EnforcementFile {
     #[serde(default)]
+    default: Mode,
+    #[serde(default)]
+    baseline: Option<Mode>,
+    #[serde(default)]
+    types: BTreeMap<String, Mode>,
+    #[serde(default)]
+    rules: BTreeMap<String, BTreeMap<String, Mode>>,
+}
+
+/// The organisation's enforcement settings, checked, with every rule parsed once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Enforcement {
     pub default: Mode,
     /// For resources the generated baseline judges (no reviewed template).
-    #[serde(default)]
     pub baseline: Option<Mode>,
-    /// By type (`AWS::S3::Bucket`) or service (`AWS::Lambda::*`).
-    #[serde(default)]
+    /// By type (`AWS::S3::Bucket`, `Custom::Thing`) or service (`AWS::Lambda::*`).
     pub types: BTreeMap<String, Mode>,
-    /// By type, then by rule (see [`RuleSelector`]).
-    #[serde(default)]
-    pub rules: BTreeMap<String, BTreeMap<String, Mode>>,
+    /// By type, the rules (see [`RuleSelector`]) and their modes.
+    pub rules: BTreeMap<String, Vec<(RuleSelector, Mode)>>,
 }
 
 /// An entry of the enforcement settings that cannot be used.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EnforcementError {
-    #[error("`{entry}` in enforcement.{field} is neither a type name (AWS::S3::Bucket) nor a service (AWS::S3::*)")]
+    #[error(
+        "`{entry}` in enforcement.{field} is neither a type name (AWS::S3::Bucket, Custom::Thing) nor a service \
+         (AWS::S3::*)"
+    )]
     BadType { field: &'static str, entry: String },
     #[error("`{rule}` in enforcement.rules.{type_name}: {reason}")]
     BadRule { type_name: String, rule: String, reason: String },
 }
 
 impl Enforcement {
-    /// Checks every type name and rule selector, so that a typo is refused instead of never
-    /// matching.
-    pub fn check(&self) -> Result<(), EnforcementError> {
-        for entry in self.types.keys() {
+    /// Checks the shape of every type name and rule: a malformed entry is refused instead of
+    /// never matching. (Whether a well-formed name is a type anybody deploys is for
+    /// `rcfge publish` to check against the pinned schemas.)
+    pub fn from_file(file: EnforcementFile) -> Result<Enforcement, EnforcementError> {
+        for entry in file.types.keys() {
             if !is_type_pattern(entry, true) {
                 return Err(EnforcementError::BadType { field: "types", entry: entry.clone() });
             }
         }
-        for (type_name, rules) in &self.rules {
-            if !is_type_pattern(type_name, false) {
-                return Err(EnforcementError::BadType { field: "rules", entry: type_name.clone() });
+        let mut rules = BTreeMap::new();
+        for (type_name, entries) in file.rules {
+            if !is_type_pattern(&type_name, false) {
+                return Err(EnforcementError::BadType { field: "rules", entry: type_name });
             }
-            for rule in rules.keys() {
-                RuleSelector::parse(rule).map_err(|reason| EnforcementError::BadRule {
+            let mut parsed = Vec::with_capacity(entries.len());
+            for (rule, mode) in entries {
+                let selector = RuleSelector::parse(&rule).map_err(|reason| EnforcementError::BadRule {
                     type_name: type_name.clone(),
                     rule: rule.clone(),
                     reason,
                 })?;
+                parsed.push((selector, mode));
             }
+            rules.insert(type_name, parsed);
         }
-        Ok(())
+        Ok(Enforcement { default: file.default, baseline: file.baseline, types: file.types, rules })
     }
 
-    /// The mode of one violation of a resource of `type_name`, judged by `kind`.
-    pub fn mode_for(&self, type_name: &str, kind: Option<TemplateKind>, violation: &Violation) -> Mode {
-        let by_rule = self.rules.get(type_name).and_then(|rules| {
-            rules
-                .iter()
-                .filter_map(|(rule, mode)| RuleSelector::parse(rule).ok().map(|selector| (selector, *mode)))
-                .filter(|(selector, _)| selector.matches(violation))
-                .max_by_key(|(selector, _)| selector.specificity())
-                .map(|(_, mode)| mode)
-        });
-        let by_type = || self.types.get(type_name).copied();
+    /// The type names and services the settings name, for checking that they exist.
+    pub fn named_types(&self) -> impl Iterator<Item = &str> {
+        self.types.keys().chain(self.rules.keys()).map(String::as_str)
+    }
+
+    /// The mode of one violation of a resource of `type_name`, judged by `kind` with the
+    /// template of `judged_as` (the type itself, or `AWS::CloudFormation::CustomResource` for a
+    /// custom resource). Entries for the resource's own type come first, then for the type that
+    /// judges it. Of equally specific rules, `enforce` wins.
+    pub fn mode_for(
+        &self,
+        type_name: &str,
+        judged_as: &str,
+        kind: Option<TemplateKind>,
+        violation: &Violation,
+    ) -> Mode {
+        let names = [type_name, judged_as];
+        let by_rule = || {
+            names.iter().find_map(|name| {
+                self.rules
+                    .get(*name)?
+                    .iter()
+                    .filter(|(selector, _)| selector.matches(violation))
+                    .max_by_key(|(selector, mode)| (selector.specificity(), *mode == Mode::Enforce))
+            })
+        };
+        let by_type = || names.iter().find_map(|name| self.types.get(*name).copied());
         let by_service = || {
-            let service = type_name.rsplit_once("::").map(|(service, _)| format!("{service}::*"))?;
-            self.types.get(&service).copied()
+            names.iter().find_map(|name| {
+                let service = name.rsplit_once("::").map(|(service, _)| format!("{service}::*"))?;
+                self.types.get(&service).copied()
+            })
         };
         let by_baseline = || self.baseline.filter(|_| kind == Some(TemplateKind::Baseline));
-        by_rule.or_else(by_type).or_else(by_service).or_else(by_baseline).unwrap_or(self.default)
+        by_rule()
+            .map(|(_, mode)| *mode)
+            .or_else(by_type)
+            .or_else(by_service)
+            .or_else(by_baseline)
+            .unwrap_or(self.default)
     }
 }
 
-/// Whether `entry` is a type name (`AWS::S3::Bucket`) or, when `service` allows it, a whole
-/// service (`AWS::S3::*`): `::`-separated segments of letters and digits.
+/// Whether `entry` is a type name (`AWS::S3::Bucket`, `Custom::Thing`) or, when `service`
+/// allows it, a whole service (`AWS::S3::*`): `::`-separated segments of letters and digits
+/// (and for a custom resource's name, `_`, `@` and `-`, as CloudFormation allows).
 pub fn is_type_pattern(entry: &str, service: bool) -> bool {
+    if let Some(name) = entry.strip_prefix("Custom::") {
+        return (1..=60).contains(&name.len())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '@' | '-'));
+    }
     let (name, arity) = match entry.strip_suffix("::*") {
         Some(prefix) if service => (prefix, 2),
         Some(_) => return false,
@@ -150,7 +195,11 @@ impl RuleSelector {
                     // about which rule it is: only `/` (the whole resource) covers it.
                     return segments.is_empty();
                 }
-                let found: Vec<&str> = violation.pointer.split('/').skip(1).filter(|s| !s.is_empty()).collect();
+                // Segments as written, empty ones too: `/A//B` is not `/A/B`.
+                let found: Vec<&str> = match violation.pointer.as_str() {
+                    "" | "/" => Vec::new(),
+                    pointer => pointer.split('/').skip(1).collect(),
+                };
                 segments.len() <= found.len()
                     && segments.iter().zip(&found).all(|(want, got)| want == "*" || want == got)
             }
@@ -190,18 +239,38 @@ mod tests {
         Violation::new(pointer.into(), keyword.into(), None, String::new(), String::new())
     }
 
+    fn parse(value: serde_json::Value) -> Result<Enforcement, EnforcementError> {
+        Enforcement::from_file(serde_json::from_value(value).unwrap())
+    }
+
+    #[test]
+    fn a_custom_resource_takes_the_modes_of_the_template_that_judges_it_and_ties_enforce() {
+        let enforcement = parse(json!({
+            "default": "audit",
+            "types": {"AWS::CloudFormation::CustomResource": "enforce", "Custom::Legacy": "audit"},
+            "rules": {"AWS::S3::Bucket": {"/Tags/*": "audit", "/*/0": "enforce"}}
+        }))
+        .unwrap();
+        let any = violation("/ServiceToken", "pattern");
+        let custom = "AWS::CloudFormation::CustomResource";
+        assert_eq!(enforcement.mode_for("Custom::Anything", custom, None, &any), Mode::Enforce);
+        assert_eq!(enforcement.mode_for("Custom::Legacy", custom, None, &any), Mode::Audit);
+        let tag = violation("/Tags/0/Key", "pattern");
+        assert_eq!(enforcement.mode_for("AWS::S3::Bucket", "AWS::S3::Bucket", None, &tag), Mode::Enforce);
+        assert!(!RuleSelector::parse("/A/B").unwrap().matches(&violation("/A//B/C", "pattern")));
+    }
+
     #[test]
     fn the_most_specific_entry_decides() {
-        let enforcement: Enforcement = serde_json::from_value(json!({
+        let enforcement = parse(json!({
             "default": "enforce",
             "baseline": "audit",
             "types": {"AWS::Lambda::*": "audit", "AWS::Lambda::Permission": "enforce"},
             "rules": {"AWS::S3::Bucket": {"/Logging": "audit", "/Logging/DestinationBucketName": "enforce", "guard/ssl": "audit"}}
         }))
         .unwrap();
-        enforcement.check().unwrap();
         let reviewed = Some(TemplateKind::Reviewed);
-        let mode = |t: &str, kind, v: &Violation| enforcement.mode_for(t, kind, v);
+        let mode = |t: &str, kind, v: &Violation| enforcement.mode_for(t, t, kind, v);
         let any = violation("/X", "additionalProperties");
         assert_eq!(mode("AWS::Lambda::Function", reviewed, &any), Mode::Audit);
         assert_eq!(mode("AWS::Lambda::Permission", reviewed, &any), Mode::Enforce);
@@ -234,11 +303,10 @@ mod tests {
             json!({"rules": {"AWS::S3::*": {"/A": "audit"}}}),
             json!({"rules": {"AWS::S3::Bucket": {"A": "audit"}}}),
         ] {
-            let enforcement: Enforcement = serde_json::from_value(bad.clone()).unwrap();
-            assert!(enforcement.check().is_err(), "{bad}");
+            assert!(parse(bad.clone()).is_err(), "{bad}");
         }
         for bad in [json!({"default": "warn"}), json!({"mode": "audit"})] {
-            assert!(serde_json::from_value::<Enforcement>(bad.clone()).is_err(), "{bad}");
+            assert!(serde_json::from_value::<EnforcementFile>(bad.clone()).is_err(), "{bad}");
         }
     }
 }

@@ -16,12 +16,15 @@ pub mod waivers;
 use serde_json::{Map, Value};
 
 use crate::decision::{Context, Disposition, TemplateKind, Verdict, Violation};
-pub use enforcement::{Enforcement, EnforcementError, Mode, RuleSelector};
+pub use enforcement::{Enforcement, EnforcementError, EnforcementFile, Mode, RuleSelector};
 pub use waivers::{Date, WAIVERS_FILE, Waiver, WaiverError, Waivers};
 
 /// What a violation is judged against: the resource it was found in, and where it is deployed.
 pub struct Subject<'a> {
     pub type_name: &'a str,
+    /// The type whose template judged it: the type itself, or
+    /// `AWS::CloudFormation::CustomResource` for a custom resource.
+    pub judged_as: &'a str,
     pub logical_id: &'a str,
     pub template_kind: Option<TemplateKind>,
     pub context: &'a Context,
@@ -41,32 +44,47 @@ impl Rollout<'_> {
     /// Applies waivers, then the enforcement mode, to every violation of a `NonCompliant`
     /// verdict; turns it into `Tolerated` when none is left enforced.
     pub fn settle(&self, verdict: &mut Verdict, subject: &Subject<'_>) {
-        let Verdict::NonCompliant(violations) = verdict else { return };
-        for violation in violations.iter_mut() {
-            self.settle_violation(violation, subject);
+        if let Verdict::NonCompliant(violations) = verdict {
+            violations.iter_mut().for_each(|violation| self.settle_violation(violation, subject));
         }
-        if violations.iter().all(|v| !v.disposition.is_enforced()) {
-            *verdict = Verdict::Tolerated(std::mem::take(violations));
-        }
+        conclude(verdict);
     }
 
-    fn settle_violation(&self, violation: &mut Violation, subject: &Subject<'_>) {
-        match self.waivers.find(subject, violation, self.variables, self.today) {
-            waivers::Found::Applies(waiver) => {
-                violation.disposition = Disposition::Waived(waiver.usage());
-                return;
+    /// Applies waivers, then the enforcement mode, to one violation. One that is always
+    /// enforced stays so, and says why when the rollout would have let it pass.
+    pub fn settle_violation(&self, violation: &mut Violation, subject: &Subject<'_>) {
+        let disposition = match self.waivers.find(subject, violation, self.variables, self.today) {
+            waivers::Found::Applies(waiver) => Disposition::Waived(waiver.usage()),
+            found => {
+                if let waivers::Found::Expired(waiver) = found {
+                    // Say why a waiver the team relies on no longer helps, in the message every
+                    // output shows.
+                    violation.message =
+                        format!("{} (waiver {} expired on {})", violation.message, waiver.id, waiver.expires);
+                }
+                match self.enforcement.mode_for(subject.type_name, subject.judged_as, subject.template_kind, violation)
+                {
+                    Mode::Audit => Disposition::Audited,
+                    Mode::Enforce => Disposition::Enforced,
+                }
             }
-            waivers::Found::Expired(waiver) => {
-                // Say why a waiver the team relies on no longer helps, in the message every
-                // output shows.
-                violation.message =
-                    format!("{} (waiver {} expired on {})", violation.message, waiver.id, waiver.expires);
+        };
+        match violation.always_enforced {
+            Some(why) if !disposition.is_enforced() => {
+                violation.message = format!("{} (audit mode and waivers do not apply: {why})", violation.message);
             }
-            waivers::Found::None => {}
+            Some(_) => {}
+            None => violation.disposition = disposition,
         }
-        if self.enforcement.mode_for(subject.type_name, subject.template_kind, violation) == Mode::Audit {
-            violation.disposition = Disposition::Audited;
-        }
+    }
+}
+
+/// Turns a `NonCompliant` verdict whose violations are none of them enforced into `Tolerated`.
+pub fn conclude(verdict: &mut Verdict) {
+    if let Verdict::NonCompliant(violations) = verdict
+        && violations.iter().all(|v| !v.disposition.is_enforced())
+    {
+        *verdict = Verdict::Tolerated(std::mem::take(violations));
     }
 }
 
@@ -97,6 +115,7 @@ mod tests {
         let context = context();
         let subject = Subject {
             type_name: "AWS::S3::Bucket",
+            judged_as: "AWS::S3::Bucket",
             logical_id: "Raw",
             template_kind: Some(TemplateKind::Reviewed),
             context: &context,
@@ -123,7 +142,7 @@ mod tests {
         assert!(matches!(&violations[0].disposition, Disposition::Waived(w) if w.waiver == "W-1"));
         assert!(violations[1].disposition.is_enforced());
 
-        let audit: Enforcement = serde_json::from_value(json!({"default": "audit"})).unwrap();
+        let audit = Enforcement::from_file(serde_json::from_value(json!({"default": "audit"})).unwrap()).unwrap();
         Rollout { enforcement: &audit, waivers: &waivers, variables: &none, today: today() }
             .settle(&mut verdict, &subject);
         assert!(matches!(verdict, Verdict::Tolerated(_)), "{verdict:?}");
@@ -131,11 +150,39 @@ mod tests {
     }
 
     #[test]
+    fn an_always_enforced_violation_stays_so_and_says_why() {
+        let context = context();
+        let subject = Subject {
+            type_name: "AWS::S3::Bucket",
+            judged_as: "AWS::S3::Bucket",
+            logical_id: "Raw",
+            template_kind: None,
+            context: &context,
+        };
+        let audit = Enforcement::from_file(serde_json::from_value(json!({"default": "audit"})).unwrap()).unwrap();
+        let mut locked = violation("/", "x-rcfge.denyDelete");
+        locked.always_enforced = Some("only the template decides");
+        let mut verdict = Verdict::NonCompliant(vec![locked, violation("/A", "additionalProperties")]);
+        let (none, variables) = (Waivers::default(), Map::new());
+        Rollout { enforcement: &audit, waivers: &none, variables: &variables, today: today() }
+            .settle(&mut verdict, &subject);
+        let Verdict::NonCompliant(violations) = &verdict else { panic!("{verdict:?}") };
+        assert!(violations[0].disposition.is_enforced());
+        assert!(violations[0].message.ends_with("(audit mode and waivers do not apply: only the template decides)"));
+        assert_eq!(violations[1].disposition, Disposition::Audited);
+    }
+
+    #[test]
     fn faults_and_compliant_verdicts_are_left_alone() {
         let context = context();
-        let subject =
-            Subject { type_name: "AWS::S3::Bucket", logical_id: "Raw", template_kind: None, context: &context };
-        let audit: Enforcement = serde_json::from_value(json!({"default": "audit"})).unwrap();
+        let subject = Subject {
+            type_name: "AWS::S3::Bucket",
+            judged_as: "AWS::S3::Bucket",
+            logical_id: "Raw",
+            template_kind: None,
+            context: &context,
+        };
+        let audit = Enforcement::from_file(serde_json::from_value(json!({"default": "audit"})).unwrap()).unwrap();
         let fault = crate::decision::Fault { message: "no template".into(), missing_variables: Vec::new() };
         let mut verdict = Verdict::InternalFailure(fault);
         let (none, variables) = (Waivers::default(), Map::new());
@@ -147,8 +194,13 @@ mod tests {
     #[test]
     fn an_expired_waiver_says_so_and_refuses() {
         let context = context();
-        let subject =
-            Subject { type_name: "AWS::S3::Bucket", logical_id: "Raw", template_kind: None, context: &context };
+        let subject = Subject {
+            type_name: "AWS::S3::Bucket",
+            judged_as: "AWS::S3::Bucket",
+            logical_id: "Raw",
+            template_kind: None,
+            context: &context,
+        };
         let waivers = Waivers::parse(
             json!({"maxLifetimeDays": 30, "waivers": [{
                 "id": "W-2", "type": "AWS::S3::Bucket", "rule": "/NewFeature", "stackName": "legacy-*",

@@ -27,8 +27,10 @@
 //! [`RuleSelector`]). `accounts` holds account IDs and `{{name}}` of organisation variables
 //! (`_variables.json`) whose value is an account ID or a list of them. A scope that names a fact
 //! the decision does not know (no stack name given to `rcfge validate`, say) does not match.
+//! Only `accounts` is a boundary a developer cannot cross: whoever deploys chooses the stack
+//! name and the logical IDs, so `rcfge waivers lint` reports a waiver without accounts.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::Deserialize;
@@ -40,6 +42,9 @@ use crate::rollout::enforcement::{RuleSelector, is_type_pattern};
 
 /// The file, at the root of every source, that holds the waivers.
 pub const WAIVERS_FILE: &str = "_waivers.json";
+
+/// CloudFormation's longest stack name, and so the longest `stackName` pattern.
+const MAX_STACK_NAME_CHARS: usize = 128;
 
 /// The longest lifetime an organisation may allow, in days.
 pub const MAX_LIFETIME_DAYS: i64 = 3_650;
@@ -147,6 +152,8 @@ pub struct Waiver {
 pub struct Waivers {
     pub max_lifetime_days: i64,
     pub waivers: Vec<Waiver>,
+    /// The waivers of each type, so that a violation is compared with its type's only.
+    by_type: BTreeMap<String, Vec<usize>>,
 }
 
 /// What the waivers say about one violation.
@@ -176,7 +183,11 @@ impl Waivers {
             }
             waivers.push(waiver);
         }
-        Ok(Waivers { max_lifetime_days: file.max_lifetime_days, waivers })
+        let mut by_type: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (index, waiver) in waivers.iter().enumerate() {
+            by_type.entry(waiver.type_name.clone()).or_default().push(index);
+        }
+        Ok(Waivers { max_lifetime_days: file.max_lifetime_days, waivers, by_type })
     }
 
     /// The waiver that lets `violation` pass today, or the expired one that would have.
@@ -188,7 +199,8 @@ impl Waivers {
         today: Date,
     ) -> Found<'_> {
         let mut expired = None;
-        for waiver in &self.waivers {
+        let of_type = self.by_type.get(subject.type_name).map(Vec::as_slice).unwrap_or_default();
+        for waiver in of_type.iter().filter_map(|&index| self.waivers.get(index)) {
             if !waiver.covers(subject, violation, variables) || today < waiver.created {
                 continue;
             }
@@ -208,8 +220,7 @@ impl WaiverEntry {
             return Err(format!("id `{}` must be 1 to 64 letters, digits, `-`, `_` or `.`", self.id));
         }
         let id = &self.id;
-        let custom = self.type_name.strip_prefix("Custom::").is_some_and(|n| !n.is_empty() && plain(n));
-        if !custom && !is_type_pattern(&self.type_name, false) {
+        if !is_type_pattern(&self.type_name, false) {
             return Err(format!("{id}: type `{}` is not a resource type name", self.type_name));
         }
         let rule = RuleSelector::parse(&self.rule).map_err(|reason| format!("{id}: rule `{}`: {reason}", self.rule))?;
@@ -222,9 +233,13 @@ impl WaiverEntry {
             return Err(format!("{id}: accounts is empty; leave it out to waive in every account"));
         }
         if let Some(stack) = &self.stack_name
-            && (stack.is_empty() || !stack.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '*'))
+            && (stack.is_empty()
+                || stack.len() > MAX_STACK_NAME_CHARS
+                || !stack.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '*'))
         {
-            return Err(format!("{id}: stackName `{stack}` is not a stack name (letters, digits, `-`, `*`)"));
+            return Err(format!(
+                "{id}: stackName `{stack}` is not a stack name (at most {MAX_STACK_NAME_CHARS} letters, digits, `-`, `*`)"
+            ));
         }
         if let Some(logical) = &self.logical_id
             && (logical.is_empty() || !logical.chars().all(|c| c.is_ascii_alphanumeric()))
@@ -314,7 +329,8 @@ fn variable_name(entry: &str) -> Option<&str> {
 
 /// Whether `text` matches `pattern`, where `*` stands for any run of characters (stack names
 /// hold no other special characters). Backtracks only to the last `*`, so it takes at most
-/// pattern × name steps, and both are short (a stack name has at most 128 characters).
+/// pattern × name steps: a pattern has at most 128 characters, and so has a stack name that
+/// CloudFormation gives.
 fn wildcard_matches(pattern: &str, text: &str) -> bool {
     let (p, t) = (pattern.as_bytes(), text.as_bytes());
     let (mut i, mut j) = (0, 0);
@@ -431,8 +447,13 @@ mod tests {
                 stack_name: stack.map(Into::into),
                 ..Context::default()
             };
-            let subject =
-                Subject { type_name: "AWS::S3::Bucket", logical_id: "B", template_kind: None, context: &context };
+            let subject = Subject {
+                type_name: "AWS::S3::Bucket",
+                judged_as: "AWS::S3::Bucket",
+                logical_id: "B",
+                template_kind: None,
+                context: &context,
+            };
             waiver.covers(&subject, &violation, &variables)
         };
         assert!(covers(Some("444455556666"), Some("legacy-x")));

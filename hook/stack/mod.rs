@@ -15,6 +15,7 @@
 //! still judged: `NewFeature: !If [...]` is refused for its name.
 
 mod error;
+mod files;
 pub(crate) mod intrinsics;
 pub(crate) mod position;
 pub(crate) mod read;
@@ -30,6 +31,7 @@ use crate::stack::intrinsics::{Chooser, Existence, Facts, Placed, Scenario};
 use crate::stack::read::is_within;
 
 pub use error::ReadError;
+pub use files::{MAX_WALK_DEPTH, StackFile, TEMPLATE_EXTENSIONS, WalkError, stack_files};
 pub use intrinsics::{Mode, ResolveError};
 pub use read::{Resource, StackTemplate, parse};
 
@@ -154,33 +156,45 @@ pub struct FileReport {
     pub outcome: Result<Vec<ResourceReport>, String>,
     /// What holds for the whole file (a macro may rewrite it before deploy).
     pub notes: Vec<String>,
+    /// Found in a directory and not a stack template (no `Resources` section): left out of
+    /// the report but for a count.
+    pub skipped: bool,
 }
 
 impl FileReport {
     /// A file that could not be read.
     pub fn unreadable(path: String, reason: String) -> Self {
-        FileReport { path, outcome: Err(reason), notes: Vec::new() }
+        FileReport { path, outcome: Err(reason), notes: Vec::new(), skipped: false }
     }
 }
 
 /// Reads and judges each stack template file in turn; a file that cannot be read or parsed is
-/// reported as such and the others are still judged.
+/// reported as such and the others are still judged. A file found in a directory that has no
+/// `Resources` section is skipped.
 pub async fn check_files(
     engine: &Engine,
     context: &Context,
     options: &StackOptions,
-    paths: &[std::path::PathBuf],
+    files: &[StackFile],
 ) -> Vec<FileReport> {
-    let mut reports = Vec::with_capacity(paths.len());
-    for path in paths {
-        let shown = path.display().to_string();
-        let checked = match std::fs::read_to_string(path) {
-            Ok(text) => check_text(engine, &text, context, options).await.map_err(|e| e.to_string()),
-            Err(error) => Err(error.to_string()),
+    let mut reports = Vec::with_capacity(files.len());
+    for file in files {
+        let shown = file.path.display().to_string();
+        let checked = match std::fs::read_to_string(&file.path) {
+            Ok(text) => check_text(engine, &text, context, options).await,
+            Err(error) => {
+                reports.push(FileReport::unreadable(shown, error.to_string()));
+                continue;
+            }
         };
         reports.push(match checked {
-            Ok(checked) => FileReport { path: shown, outcome: Ok(checked.resources), notes: checked.notes },
-            Err(reason) => FileReport::unreadable(shown, reason),
+            Ok(checked) => {
+                FileReport { path: shown, outcome: Ok(checked.resources), notes: checked.notes, skipped: false }
+            }
+            Err(ReadError::NoResources) if file.walked => {
+                FileReport { path: shown, outcome: Ok(Vec::new()), notes: Vec::new(), skipped: true }
+            }
+            Err(reason) => FileReport::unreadable(shown, reason.to_string()),
         });
     }
     reports
@@ -484,6 +498,8 @@ fn refuse_unknown_service_token(report: &mut ResourceReport) {
             .to_owned(),
     );
     violation.position = deferred.position;
+    violation.always_enforced =
+        Some("a ServiceToken known only at deploy time could run another account's code with the stack's properties");
     match &mut decision.verdict {
         Verdict::Compliant => decision.verdict = Verdict::NonCompliant(vec![violation]),
         Verdict::NonCompliant(violations) => violations.push(violation),

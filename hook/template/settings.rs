@@ -16,6 +16,7 @@
 
 use serde::Deserialize;
 
+use crate::rollout::enforcement::EnforcementFile;
 use crate::rollout::enforcement::is_type_pattern;
 use crate::rollout::{Enforcement, EnforcementError};
 use crate::template::store::StoreError;
@@ -57,7 +58,7 @@ struct SettingsFile {
     #[serde(default)]
     reviewed_template_required: Vec<String>,
     #[serde(default)]
-    enforcement: Enforcement,
+    enforcement: EnforcementFile,
 }
 
 #[derive(Deserialize)]
@@ -76,11 +77,11 @@ pub(crate) fn parse_settings(body: &[u8]) -> Result<Settings, SettingsError> {
             return Err(SettingsError::BadTypePattern { entry: entry.clone() });
         }
     }
-    file.enforcement.check()?;
+    let enforcement = Enforcement::from_file(file.enforcement)?;
     Ok(Settings {
         baseline: matches!(file.baseline, Switch::On),
         reviewed_template_required: file.reviewed_template_required,
-        enforcement: file.enforcement,
+        enforcement,
     })
 }
 

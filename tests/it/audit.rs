@@ -237,7 +237,7 @@ fn waivers_or_settings_that_cannot_be_read_fail_closed_only_where_they_are_neede
     assert_eq!((code, response["errorCode"].as_str()), (2, Some("InternalFailure")), "{response:#}");
     let message = response["message"].as_str().unwrap();
     assert!(
-        message.contains("refused for 1 violations, and the organisation's audit settings and waivers that could allow them cannot be used: cannot load the waivers (_waivers.json)"),
+        message.contains("refused for 1 violation, and the organisation's audit settings and waivers that could allow them cannot be used: cannot load the waivers (_waivers.json)"),
         "{message}"
     );
     // A compliant resource needs no waiver.
@@ -377,7 +377,7 @@ fn waivers_lint_flags_expired_never_matching_over_broad_and_malformed_waivers() 
         "_waivers.json: W-NO-TEMPLATE: never matches: no template judges Acme::Ledger::Entry (neither acme-ledger-entry.json nor baseline/): its resources fail closed, and a waiver never turns that into a success".to_owned(),
         "_waivers.json: W-NO-RULE: never matches: AWS::S3::Bucket has no Guard rule named no_such_rule".to_owned(),
         "_waivers.json: W-EVERYWHERE: over-broad: rule `/` waives every rule of AWS::S3::Bucket: name the property or Guard rule it is for".to_owned(),
-        "_waivers.json: W-EVERYWHERE: over-broad: applies in every account and every stack: narrow it with accounts, stackName or logicalId".to_owned(),
+        "_waivers.json: W-EVERYWHERE: over-broad: names no accounts: whoever deploys chooses stack names and logical IDs, so it applies in every account".to_owned(),
         "_waivers.json: W-VARIABLE: never matches: accounts names {{noSuchList}}, which _variables.json does not define as an account ID or a list of them".to_owned(),
         "6 findings".to_owned(),
     ];
@@ -456,4 +456,72 @@ fn hook_answers_under_the_fixture_rollout() {
     // A temporary directory's path appears only in the fault's message.
     let text = serde_json::to_string_pretty(&answers).unwrap().replace(path(&dir), "(templates)");
     insta::assert_snapshot!(text);
+}
+
+/// What neither audit mode nor a waiver relaxes: a template's `denyDelete`, a custom resource's
+/// ServiceToken known only at deploy time, and an unapproved key the Guard rules could not be
+/// shown (the properties being too large for them).
+#[test]
+fn some_refusals_are_never_relaxed() {
+    let everything = |id: &str, type_name: &str, rule: &str| {
+        let mut w = waiver(id, rule);
+        w["type"] = json!(type_name);
+        w["stackName"] = json!("*");
+        w
+    };
+    let dir = templates(
+        json!({"baseline": "on", "enforcement": {"default": "audit"}}),
+        Some(waivers(vec![everything("W-ALL", "AWS::S3::Bucket", "/")])),
+    );
+    // denyDelete: a template that protects its type.
+    let mut bucket_template: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("aws-s3-bucket.json")).unwrap()).unwrap();
+    bucket_template["x-rcfge"]["denyDelete"] = json!(true);
+    std::fs::write(dir.path().join("aws-s3-bucket.json"), bucket_template.to_string()).unwrap();
+    let (code, response) = invoke_event(&event("AWS::S3::Bucket", "DELETE_PRE_PROVISION", Value::Null), path(&dir));
+    assert_eq!(code, 1, "{response:#}");
+    assert!(
+        response["message"].as_str().unwrap().contains(
+            "denied by its template (audit mode and waivers do not apply: a template's denyDelete is changed in the template"
+        ),
+        "{response:#}"
+    );
+
+    // Guard rules that could not be shown an unapproved key: the padding is refused, and with
+    // it whatever the rules would have found under it.
+    let lock = bucket(json!({"ObjectLockEnabled": true}));
+    let (code, response) = invoke_event(&lock, path(&dir));
+    assert_eq!(code, 0, "the Guard finding alone is audited: {response:#}");
+    let padded = bucket(json!({"ObjectLockEnabled": true, "Pad": "x".repeat(300_000)}));
+    let (code, response) = invoke_event(&padded, path(&dir));
+    assert_eq!(code, 1, "{response:#}");
+    assert!(
+        response["message"].as_str().unwrap().contains("too large for the Guard rules to be shown this unapproved key"),
+        "{response:#}"
+    );
+
+    // A custom resource whose ServiceToken is known only at deploy time.
+    let stack = temp_file(
+        ".yaml",
+        "Parameters:\n  Token:\n    Type: String\nResources:\n  Thing:\n    Type: Custom::Thing\n    Properties:\n      ServiceToken: !Ref Token\n",
+    );
+    let args = ["validate", "--templates", path(&dir), "--account-id", ACCOUNT, "--region", "eu-west-1"];
+    let run = rcfge(&[&args[..], &[stack.path().to_str().unwrap()]].concat());
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("(audit mode and waivers do not apply: a ServiceToken known only at deploy time"));
+}
+
+/// A custom resource (`Custom::*`) takes the modes of the template that judges it,
+/// `AWS::CloudFormation::CustomResource`, unless its own type is named.
+#[test]
+fn a_custom_resource_is_enforced_as_its_template_is() {
+    let dir = templates(
+        json!({"baseline": "on", "enforcement": {"default": "audit", "types": {"AWS::CloudFormation::CustomResource": "enforce"}}}),
+        None,
+    );
+    let foreign = json!({"ServiceToken": "arn:aws:lambda:eu-west-1:444455556666:function:exfil"});
+    for type_name in ["Custom::Anything", "AWS::CloudFormation::CustomResource"] {
+        let (code, response) = invoke_event(&event(type_name, "CREATE_PRE_PROVISION", foreign.clone()), path(&dir));
+        assert_eq!(code, 1, "{type_name}: {response:#}");
+    }
 }

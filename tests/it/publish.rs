@@ -142,6 +142,21 @@ fn publish_refuses_a_set_that_fails_its_checks() {
         ),
         ("templates/_settings.json", r#"{"baseline": "yes"}"#, "_settings.json: not valid settings"),
         (
+            "templates/_settings.json",
+            r#"{"baseline": "on", "enforcement": {"types": {"AWS::IAM::role": "enforce", "AWS::Iam::*": "audit"}}}"#,
+            "_settings.json: `AWS::Iam::*` names no pinned type (type names are case-sensitive)",
+        ),
+        (
+            "templates/_settings.json",
+            r#"{"baseline": "on", "enforcement": {"rules": {"AWS::IAM::role": {"/X": "audit"}}}}"#,
+            "_settings.json: `AWS::IAM::role` names no pinned type",
+        ),
+        (
+            "templates/_waivers.json",
+            r#"{"maxLifetimeDays": 90, "waivers": [{"id": "W-1"}]}"#,
+            "_waivers.json: not valid waivers: missing field `type`",
+        ),
+        (
             // A hand-widened baseline: the generated one, opened.
             "templates/baseline/aws-glue-job.json",
             r#"{"typeName": "AWS::Glue::Job", "type": "object", "x-rcfge": {"baseline": true}}"#,

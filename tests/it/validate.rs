@@ -210,7 +210,7 @@ fn machine_readable_formats() {
     let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(
         report["summary"],
-        serde_json::json!({"resources": 5, "compliant": 0, "nonCompliant": 4, "notEvaluated": 1, "notJudged": 0, "unreadableFiles": 0, "judgedByBaseline": 0, "allowedByRollout": 0, "wouldRefuse": 0, "waived": 0})
+        serde_json::json!({"resources": 5, "compliant": 0, "nonCompliant": 4, "notEvaluated": 1, "notJudged": 0, "unreadableFiles": 0, "judgedByBaseline": 0, "allowedByRollout": 0, "wouldRefuse": 0, "waived": 0, "skippedFiles": 0})
     );
     assert_eq!(
         report["files"][0]["resources"][0]["violations"][1]["position"],

@@ -32,12 +32,18 @@ enum Command {
         source: SourceArgs,
         #[command(flatten)]
         context: ContextArgs,
-        /// Stack templates to validate.
-        #[arg(required = true, value_name = "TEMPLATE")]
+        /// Stack templates to validate, and directories to find them in (*.json, *.yaml, *.yml,
+        /// *.template; hidden entries and node_modules left out; files without a Resources
+        /// section skipped).
+        #[arg(required = true, value_name = "TEMPLATE|DIR")]
         files: Vec<PathBuf>,
-        /// Report format.
+        /// Report format (html only with --summary).
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Print the overview of what enforcing today would refuse (by type, rule and file)
+        /// instead of every finding.
+        #[arg(long)]
+        summary: bool,
         /// A template parameter's value (repeatable). Without one, a parameter with
         /// AllowedValues is checked for each of them, else its Default is used.
         #[arg(long = "parameter", value_name = "NAME=VALUE", value_parser = parse_parameter)]
@@ -70,6 +76,11 @@ enum Command {
         #[command(subcommand)]
         command: TemplatesCommand,
     },
+    /// Summarise the hook's decision records (its log lines, as CloudWatch Logs exports them).
+    Decisions {
+        #[command(subcommand)]
+        command: DecisionsCommand,
+    },
     /// Check the security team's waivers.
     Waivers {
         #[command(subcommand)]
@@ -80,8 +91,9 @@ enum Command {
         #[command(subcommand)]
         command: SchemasCommand,
     },
-    /// Upload the template set (templates, Guard rules, _variables.json) to the hooks' bucket,
-    /// after checking it; prints the diff against the bucket.
+    /// Upload the template set (templates, baseline, Guard rules, _variables.json,
+    /// _settings.json, _waivers.json) to the hooks' bucket, after checking it; prints the diff
+    /// against the bucket.
     Publish {
         /// Where the hooks read their templates: s3://bucket/prefix/.
         #[arg(long, value_name = "S3_URI")]
@@ -102,6 +114,29 @@ enum Command {
         #[arg(long)]
         delete: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum DecisionsCommand {
+    /// What the hook refused and would refuse once enforced, by account, type and rule, and
+    /// the waivers used.
+    Summarize {
+        /// Exported log files: JSON lines (optionally after a timestamp) or the output of
+        /// `aws logs filter-log-events`.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: SummaryFormat,
+    },
+}
+
+/// The formats of an overview.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SummaryFormat {
+    Text,
+    Json,
+    Html,
 }
 
 #[derive(Subcommand)]
@@ -144,6 +179,7 @@ pub enum Format {
     Json,
     Sarif,
     Junit,
+    Html,
 }
 
 /// How `rcfge validate` prints its report.
@@ -156,6 +192,8 @@ pub enum Output {
     Json,
     Sarif,
     Junit,
+    /// The overview of what enforcing would refuse.
+    Summary(SummaryFormat),
 }
 
 #[derive(Subcommand)]
@@ -355,6 +393,10 @@ pub enum Run {
         templates: PathBuf,
         guard_rules: PathBuf,
     },
+    DecisionsSummarize {
+        files: Vec<PathBuf>,
+        format: SummaryFormat,
+    },
     SchemasImport {
         from: PathBuf,
         types: Vec<String>,
@@ -379,7 +421,7 @@ pub fn resolve(cli: Cli, env: &impl Fn(&str) -> Option<OsString>) -> anyhow::Res
     // A variable that is not Unicode is treated as unset, as `std::env::var` treats it.
     let var = |name: &str| env(name).and_then(|value| value.into_string().ok());
     Ok(match cli.command {
-        Command::Validate { source, context, files, format, parameters, parameters_file } => {
+        Command::Validate { source, context, files, format, summary, parameters, parameters_file } => {
             let source = source.resolve(context.variables(), &var)?;
             let given = match &parameters_file {
                 Some(path) => rcfge::stack::read_parameters_file(path).map_err(anyhow::Error::from),
@@ -390,11 +432,18 @@ pub fn resolve(cli: Cli, env: &impl Fn(&str) -> Option<OsString>) -> anyhow::Res
                 given
             });
             // Colour only for a person: a terminal, and no NO_COLOR (https://no-color.org).
-            let output = match format {
-                Format::Text => Output::Text { colour: std::io::stdout().is_terminal() && env("NO_COLOR").is_none() },
-                Format::Json => Output::Json,
-                Format::Sarif => Output::Sarif,
-                Format::Junit => Output::Junit,
+            let output = match (format, summary) {
+                (Format::Text, false) => {
+                    Output::Text { colour: std::io::stdout().is_terminal() && env("NO_COLOR").is_none() }
+                }
+                (Format::Json, false) => Output::Json,
+                (Format::Sarif, false) => Output::Sarif,
+                (Format::Junit, false) => Output::Junit,
+                (Format::Html, false) => bail!("--format html is the overview's: add --summary"),
+                (Format::Text, true) => Output::Summary(SummaryFormat::Text),
+                (Format::Json, true) => Output::Summary(SummaryFormat::Json),
+                (Format::Html, true) => Output::Summary(SummaryFormat::Html),
+                (Format::Sarif | Format::Junit, true) => bail!("--summary prints text, json or html"),
             };
             Run::Validate { source, context: context.context(), parameters, files, output }
         }
@@ -421,6 +470,9 @@ pub fn resolve(cli: Cli, env: &impl Fn(&str) -> Option<OsString>) -> anyhow::Res
             None => Run::TemplatesGaps { type_name, dirs },
         },
         Command::Templates { command: TemplatesCommand::Freeze { dirs } } => Run::TemplatesFreeze { dirs },
+        Command::Decisions { command: DecisionsCommand::Summarize { files, format } } => {
+            Run::DecisionsSummarize { files, format }
+        }
         Command::Waivers { command: WaiversCommand::Lint { templates, guard_rules } } => {
             Run::WaiversLint { templates, guard_rules }
         }

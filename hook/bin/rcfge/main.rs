@@ -11,11 +11,11 @@ use anyhow::Context as _;
 use clap::Parser;
 use rcfge::authoring::{self, publish};
 use rcfge::lambda;
-use rcfge::report::{self, events, exit};
+use rcfge::report::{self, events, exit, impact};
 use rcfge::template::{S3Location, client_from_environment};
 use rcfge::{Action, Engine, stack};
 
-use flags::{Cli, Output, Run, TemplateSettings};
+use flags::{Cli, Output, Run, SummaryFormat, TemplateSettings};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -55,6 +55,15 @@ fn main() -> ExitCode {
     }
 }
 
+fn print_impact(impact: &impact::Impact, format: SummaryFormat) -> anyhow::Result<()> {
+    match format {
+        SummaryFormat::Text => out!("{}", impact::text(impact)),
+        SummaryFormat::Json => outln!("{}", serde_json::to_string_pretty(&impact::json(impact))?),
+        SummaryFormat::Html => out!("{}", impact::html(impact)),
+    }
+    Ok(())
+}
+
 async fn engine(source: TemplateSettings) -> anyhow::Result<Engine> {
     Ok(Engine::open(&source.location, &source.s3, source.config).await?)
 }
@@ -75,12 +84,14 @@ fn run(command: Run) -> anyhow::Result<u8> {
             Run::Validate { source, context, parameters, files, output } => {
                 let engine = checked_engine(source).await?;
                 let (context, options) = (context?, stack::StackOptions::for_files(parameters?));
+                let files = stack::stack_files(&files)?;
                 let reports = stack::check_files(&engine, &context, &options, &files).await;
                 match output {
                     Output::Text { colour } => out!("{}", report::text_styled(&reports, colour)),
                     Output::Json => outln!("{}", serde_json::to_string_pretty(&report::json::render(&reports))?),
                     Output::Sarif => outln!("{}", serde_json::to_string_pretty(&report::sarif::render(&reports))?),
                     Output::Junit => out!("{}", report::junit::render(&reports)),
+                    Output::Summary(format) => print_impact(&impact::of_files(&reports), format)?,
                 }
                 Ok(report::exit_code(&reports))
             }
@@ -144,6 +155,16 @@ fn run(command: Run) -> anyhow::Result<u8> {
                 for removed in &frozen.removed {
                     outln!("removed {removed}: the snapshot no longer has its type");
                 }
+                Ok(exit::CLEAN)
+            }
+            Run::DecisionsSummarize { files, format } => {
+                let mut records = Vec::new();
+                for path in &files {
+                    let text =
+                        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+                    records.extend(impact::records_in(&path.display().to_string(), &text)?);
+                }
+                print_impact(&impact::of_records(&records), format)?;
                 Ok(exit::CLEAN)
             }
             Run::WaiversLint { templates, guard_rules } => {
