@@ -309,13 +309,13 @@ pub fn text(impact: &Impact) -> String {
         if groups.is_empty() {
             continue;
         }
-        let _ = writeln!(out, "\n{title}:  refused  once-enforced  not-evaluated  waived");
+        let _ = writeln!(out, "\n{title}:\n  refused  once enforced  not evaluated  waived");
         for group in groups.iter().take(TEXT_GROUPS) {
             let c = &group.counts;
             let key = super::terminal_safe(&group.key);
             let _ = writeln!(
                 out,
-                "  {:>7} {:>14} {:>14} {:>7}  {key}",
+                "  {:>7}  {:>13}  {:>13}  {:>6}  {key}",
                 c.refused, c.would_refuse, c.not_evaluated, c.waived
             );
         }
@@ -348,7 +348,7 @@ pub fn html(impact: &Impact) -> String {
          .cards{display:flex;gap:1em;flex-wrap:wrap}.card{border:1px solid #d0d7de;border-radius:6px;padding:.8em 1.2em;min-width:9em}\n\
          .card b{display:block;font-size:1.8em}\n\
          table{border-collapse:collapse;margin-top:.5em}td,th{border-bottom:1px solid #d0d7de;padding:.25em .8em;text-align:right}\n\
-         td:last-child,th:last-child{text-align:left;font-family:ui-monospace,monospace}\n\
+         td:last-child,th:last-child{text-align:left;font-family:ui-monospace,monospace;overflow-wrap:anywhere}\n\
          .refused{fill:#cf222e;color:#cf222e}.would{fill:#d4a72c;color:#9a6700}.failed{fill:#6e7781;color:#57606a}.waived{fill:#0969da;color:#0969da}\n\
          </style></head><body>\n",
     );

@@ -12,6 +12,7 @@ mod engine;
 mod faults;
 mod guard;
 mod hook_invoke;
+mod impact;
 mod lambda_function;
 mod load;
 mod payload_server;
