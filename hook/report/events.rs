@@ -1,5 +1,5 @@
 //! What `rcfge hook invoke` and `rcfge hook serve-events` print besides the hook's own JSON:
-//! the table of replayed events, and the exit code of an answer.
+//! the table of replayed events, their decision records, and the exit code of an answer.
 
 use crate::lambda::Replayed;
 use crate::lambda::response::{ErrorCode, HookResponse, HookStatus};
@@ -12,6 +12,14 @@ pub fn exit_code(response: &HookResponse) -> u8 {
         (HookStatus::Failed, Some(ErrorCode::NonCompliant)) => 1,
         (HookStatus::Failed, _) => 2,
     }
+}
+
+/// The decision records of the answers, one JSON line each, exactly as the function logs them
+/// (with the time of the replay).
+pub fn records(replayed: &[Replayed]) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let millis = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
+    replayed.iter().map(|r| format!("{}\n", r.answer.record.emf(millis))).collect()
 }
 
 /// The worst exit code of the answers (0 when there are none).

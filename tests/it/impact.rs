@@ -206,3 +206,21 @@ fn decisions_summarize_counts_what_audit_mode_and_waivers_let_through() {
     );
     assert!(impact["byRule"].as_array().unwrap().iter().any(|g| g == &json!({"key": "AWS::SQS::Queue /NewFeature", "refused": 0, "wouldRefuse": 1, "waived": 0, "notEvaluated": 0})));
 }
+
+/// `hook serve-events --records` writes the records the function would log: what
+/// `decisions summarize` reads.
+#[test]
+fn replayed_events_give_records_to_summarize() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("records.jsonl");
+    let run = rcfge(&["hook", "serve-events", "tests/fixtures/events", "--records", records.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "the fixture events include faults: {}{}", run.stdout, run.stderr);
+    let events = std::fs::read_dir("tests/fixtures/events").unwrap().count();
+    let text = std::fs::read_to_string(&records).unwrap();
+    assert_eq!(text.lines().count(), events);
+    let run = rcfge(&["decisions", "summarize", "--format", "json", records.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let impact: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(impact["resources"], events);
+    assert!(impact["byType"].as_array().unwrap().iter().any(|g| g["key"] == "AWS::S3::Bucket"));
+}

@@ -278,6 +278,10 @@ enum HookCommand {
         /// Region for events without a stack ARN (Cloud Control).
         #[arg(long, env = "RCFGE_DEFAULT_REGION", value_name = "REGION")]
         default_region: Option<String>,
+        /// Also write the decision record of every answer to FILE, one JSON line each, as the
+        /// function logs them (for `rcfge decisions summarize`).
+        #[arg(long, value_name = "FILE")]
+        records: Option<PathBuf>,
     },
 }
 
@@ -367,6 +371,7 @@ pub enum Run {
         source: TemplateSettings,
         dir: PathBuf,
         defaults: EventDefaults,
+        records: Option<PathBuf>,
     },
     TemplatesNew {
         type_name: String,
@@ -454,11 +459,12 @@ pub fn resolve(cli: Cli, env: &impl Fn(&str) -> Option<OsString>) -> anyhow::Res
         Command::Hook { command: HookCommand::Invoke { event, source, default_region: region } } => {
             Run::HookInvoke { source: source.resolve(Map::new(), &var)?, event, defaults: event_defaults(region, &var) }
         }
-        Command::Hook { command: HookCommand::ServeEvents { dir, source, default_region: region } } => {
+        Command::Hook { command: HookCommand::ServeEvents { dir, source, default_region: region, records } } => {
             Run::HookServeEvents {
                 source: source.resolve(Map::new(), &var)?,
                 dir,
                 defaults: event_defaults(region, &var),
+                records,
             }
         }
         Command::Templates { command: TemplatesCommand::New { type_name, dirs, stdout, force } } => {

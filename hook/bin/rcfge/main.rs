@@ -116,9 +116,13 @@ fn run(command: Run) -> anyhow::Result<u8> {
                 outln!("{}", serde_json::to_string_pretty(&answer.response)?);
                 Ok(events::exit_code(&answer.response))
             }
-            Run::HookServeEvents { source, dir, defaults } => {
+            Run::HookServeEvents { source, dir, defaults, records } => {
                 let engine = engine(source).await?;
                 let replayed = lambda::replay_dir(&engine, &dir, &defaults).await?;
+                if let Some(path) = records {
+                    std::fs::write(&path, events::records(&replayed))
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                }
                 out!("{}", events::table(&replayed));
                 Ok(events::worst_exit_code(&replayed))
             }
