@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::engine::{Engine, EngineConfig};
+use crate::lambda::Metrics;
 use crate::lambda::event::EventDefaults;
 use crate::template::cache::Freshness;
 use crate::template::store::{S3Settings, StoreError, TemplateLocation, file_name_for_type};
@@ -28,6 +29,8 @@ pub struct HookConfig {
     pub s3: S3Settings,
     /// `RCFGE_LOG`: the log filter (`tracing` syntax), default `info`.
     pub log_filter: String,
+    /// `RCFGE_METRICS`: `by-verdict` (default), `by-type` or `off`.
+    pub metrics: Metrics,
 }
 
 /// A setting that cannot be used.
@@ -60,6 +63,7 @@ impl HookConfig {
             default_region: default_region(&get)?,
             s3: s3_settings(&get)?,
             log_filter: log_filter(&get)?,
+            metrics: metrics(&get)?,
         })
     }
 
@@ -139,6 +143,14 @@ fn log_filter(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigErr
     Ok(filter)
 }
 
+fn metrics(get: &impl Fn(&str) -> Option<String>) -> Result<Metrics, ConfigError> {
+    match get("RCFGE_METRICS").filter(|v| !v.is_empty()) {
+        None => Ok(Metrics::default()),
+        Some(value) => Metrics::parse(&value)
+            .ok_or_else(|| invalid("RCFGE_METRICS", &value, "expected by-verdict, by-type or off")),
+    }
+}
+
 fn invalid(name: &'static str, value: &str, reason: &str) -> ConfigError {
     ConfigError::Invalid { name, value: value.to_owned(), reason: reason.to_owned() }
 }
@@ -178,8 +190,10 @@ mod tests {
             ("RCFGE_DEFAULT_REGION", "us-gov-west-1"),
             ("AWS_REGION", "eu-west-1"),
             ("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9000"),
+            ("RCFGE_METRICS", "off"),
         ])
         .unwrap();
+        assert_eq!(c.metrics, Metrics::Off);
         assert_eq!(c.templates, TemplateLocation::Dir("templates".into()));
         assert_eq!(c.freshness.ttl, Some(Duration::from_secs(5)));
         assert_eq!(c.freshness.stale_if_error, Duration::from_secs(300));
@@ -194,8 +208,9 @@ mod tests {
 
     #[test]
     fn bad_settings_are_refused_with_the_variable_name() {
-        let cases: [&[(&str, &str)]; 8] = [
+        let cases: [&[(&str, &str)]; 9] = [
             &[("RCFGE_TEMPLATES", "t"), ("RCFGE_LOG", "rcfge=loud")],
+            &[("RCFGE_TEMPLATES", "t"), ("RCFGE_METRICS", "by-account")],
             &[],
             &[("RCFGE_TEMPLATES", "s3://Bad_Bucket/")],
             &[("RCFGE_TEMPLATES", "t"), ("RCFGE_CACHE_TTL_SECONDS", "-1")],

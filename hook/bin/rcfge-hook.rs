@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use lambda_runtime::{LambdaEvent, service_fn};
 use rcfge::config::HookConfig;
 use rcfge::lambda;
-use rcfge::lambda::EventDefaults;
+use rcfge::lambda::{EventDefaults, Metrics};
 use rcfge::{Engine, HookResponse};
 use serde_json::value::RawValue;
 use tracing_subscriber::EnvFilter;
@@ -29,7 +29,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let filter = filter.unwrap_or_else(|| EnvFilter::new("info"));
     tracing_subscriber::fmt().json().with_env_filter(filter).with_ansi(false).with_current_span(false).init();
 
-    let (engine, defaults) = match start().await {
+    let (engine, defaults, metrics) = match start().await {
         Ok(ready) => ready,
         Err(error) => {
             // Not starting is failing closed: CloudFormation gets no SUCCESS from this function.
@@ -44,18 +44,18 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let engine = engine.clone();
         let defaults = defaults.clone();
         let budget = time_budget(event.context.deadline);
-        async move { handle(&engine, &defaults, event.payload, budget).await }
+        async move { handle(&engine, &defaults, metrics, event.payload, budget).await }
     }))
     .await
 }
 
 /// Reads and checks the configuration and builds the engine, once per container.
-async fn start() -> anyhow::Result<(Engine, EventDefaults)> {
+async fn start() -> anyhow::Result<(Engine, EventDefaults, Metrics)> {
     let config = HookConfig::from_env(|name| std::env::var(name).ok())?;
     let engine = config.engine().await?;
     let ttl_seconds = config.freshness.ttl.map(|t| t.as_secs());
     tracing::info!(templates = %engine.location(), ttl_seconds, "rcfge-hook ready");
-    Ok((engine, config.event_defaults()))
+    Ok((engine, config.event_defaults(), config.metrics))
 }
 
 /// Time left before Lambda's deadline (in ms since the epoch), less a margin to send the
@@ -70,11 +70,12 @@ fn time_budget(deadline_ms: u64) -> Duration {
 async fn handle(
     engine: &Engine,
     defaults: &EventDefaults,
+    metrics: Metrics,
     event: Box<RawValue>,
     budget: Duration,
 ) -> Result<HookResponse, lambda_runtime::Error> {
     let answer = lambda::answer_bytes(engine, event.get().as_bytes(), defaults, budget).await;
-    let line = answer.record.emf(u64::try_from(now().as_millis()).unwrap_or(u64::MAX));
+    let line = answer.record.emf(u64::try_from(now().as_millis()).unwrap_or(u64::MAX), metrics);
     // A log line that cannot be written must not turn the answer into a Lambda error.
     let _ = writeln!(std::io::stdout().lock(), "{line}");
     Ok(answer.response)

@@ -27,7 +27,7 @@ use event::{EventError, Request, WholeTarget};
 use payload::PayloadError;
 
 pub use event::{EventDefaults, MAX_EVENT_BYTES};
-pub use record::{DecisionRecord, RecordedFinding};
+pub use record::{DecisionRecord, Metrics, RecordedFinding};
 pub use response::{Annotation, AnnotationStatus, ErrorCode, HookResponse, HookStatus, Severity};
 
 /// The longest an answer may take. CloudFormation waits 30 s for the function, and the

@@ -15,6 +15,32 @@ use crate::stack::ResourceReport;
 /// The CloudWatch namespace of the metrics.
 pub const NAMESPACE: &str = "rcfge";
 
+/// Which CloudWatch metrics a decision line carries (`RCFGE_METRICS`). Each distinct set of
+/// dimension values is a custom metric billed by the hour it receives data, in every account
+/// and Region: by type, that is a hundred or more per account (see `docs/scale.md`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Metrics {
+    /// `Decisions` and `LatencyMicroseconds` by `Verdict`: five metrics' worth per account.
+    #[default]
+    ByVerdict,
+    /// Also by `Verdict` and `TypeName`.
+    ByType,
+    /// None: the line is a log record only (Logs Insights and metric filters still read it).
+    Off,
+}
+
+impl Metrics {
+    /// `by-verdict`, `by-type` or `off`.
+    pub fn parse(text: &str) -> Option<Metrics> {
+        match text {
+            "by-verdict" => Some(Metrics::ByVerdict),
+            "by-type" => Some(Metrics::ByType),
+            "off" => Some(Metrics::Off),
+            _ => None,
+        }
+    }
+}
+
 /// One decision, for the log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DecisionRecord {
@@ -203,13 +229,19 @@ impl DecisionRecord {
         }
     }
 
-    /// The log line for this decision: the record's fields, plus CloudWatch Embedded Metric
-    /// Format metadata that turns it into a `Decisions` count and `LatencyMicroseconds`, by
-    /// `Verdict` and by `Verdict` and `TypeName`. One line serves as log and metric.
-    pub fn emf(&self, timestamp_ms: u64) -> Value {
+    /// The log line for this decision: the record's fields, plus, unless `metrics` is off,
+    /// CloudWatch Embedded Metric Format metadata that turns it into a `Decisions` count and
+    /// `LatencyMicroseconds`, by `Verdict` (and by `Verdict` and `TypeName`). One line serves as
+    /// log and metric.
+    pub fn emf(&self, timestamp_ms: u64, metrics: Metrics) -> Value {
         let mut line = match serde_json::to_value(self) {
             Ok(Value::Object(fields)) => fields,
             _ => Map::new(),
+        };
+        let dimensions = match metrics {
+            Metrics::Off => return Value::Object(line),
+            Metrics::ByVerdict => json!([["Verdict"]]),
+            Metrics::ByType => json!([["Verdict"], ["Verdict", "TypeName"]]),
         };
         line.insert(
             "_aws".to_owned(),
@@ -217,7 +249,7 @@ impl DecisionRecord {
                 "Timestamp": timestamp_ms,
                 "CloudWatchMetrics": [{
                     "Namespace": NAMESPACE,
-                    "Dimensions": [["Verdict"], ["Verdict", "TypeName"]],
+                    "Dimensions": dimensions,
                     "Metrics": [
                         {"Name": "Decisions", "Unit": "Count"},
                         {"Name": "LatencyMicroseconds", "Unit": "Microseconds"}
@@ -226,7 +258,9 @@ impl DecisionRecord {
             }),
         );
         line.insert("Verdict".to_owned(), json!(self.verdict));
-        line.insert("TypeName".to_owned(), json!(self.type_name.as_deref().unwrap_or("unknown")));
+        if metrics == Metrics::ByType {
+            line.insert("TypeName".to_owned(), json!(self.type_name.as_deref().unwrap_or("unknown")));
+        }
         line.insert("Decisions".to_owned(), json!(1));
         line.insert("LatencyMicroseconds".to_owned(), json!(self.latency_us));
         Value::Object(line)
@@ -242,7 +276,12 @@ mod tests {
         let response =
             HookResponse::internal_failure(&crate::lambda::RequestError::Panic { message: "x".into() }, None);
         let record = DecisionRecord::of_refusal(&response, "x".into(), 42);
-        let emf = record.emf(1_700_000_000_000);
+        assert!(record.emf(1, Metrics::Off).get("_aws").is_none());
+        assert_eq!(
+            record.emf(1, Metrics::ByVerdict)["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Verdict"]])
+        );
+        let emf = record.emf(1_700_000_000_000, Metrics::ByType);
         let directive = &emf["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Namespace"], NAMESPACE);
         for dimensions in directive["Dimensions"].as_array().unwrap() {

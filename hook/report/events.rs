@@ -14,12 +14,12 @@ pub fn exit_code(response: &HookResponse) -> u8 {
     }
 }
 
-/// The decision records of the answers, one JSON line each, exactly as the function logs them
-/// (with the time of the replay).
+/// The decision records of the answers, one JSON line each, as the function logs them by
+/// default (with the time of the replay).
 pub fn records(replayed: &[Replayed]) -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let millis = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
-    replayed.iter().map(|r| format!("{}\n", r.answer.record.emf(millis))).collect()
+    replayed.iter().map(|r| format!("{}\n", r.answer.record.emf(millis, crate::lambda::Metrics::default()))).collect()
 }
 
 /// The worst exit code of the answers (0 when there are none).

@@ -4,9 +4,14 @@
 //! off, waived and not evaluated, grouped by type, by rule and by file or account, most
 //! frequent first; as text, JSON or a self-contained HTML page.
 //!
-//! A rule is named as `_settings.json` `enforcement.rules` and a waiver's `rule` name it: the
-//! violation's property pointer with list indexes as `*` (`/Tags/*/Key`), or `guard/NAME`, so
-//! that a line of the overview can be copied into either.
+//! A rule is named in the syntax of `_settings.json` `enforcement.rules` and of a waiver's
+//! `rule`: the violation's property pointer with list indexes as `*` (`/Tags/*/Key`; an object
+//! key made only of digits shows as `*` too), or `guard/NAME`. Such a rule covers every
+//! violation at or under its pointer: `/` is the whole resource.
+//!
+//! From decision records, each resource counts once, with the last answer read about it (files
+//! in the order given, lines in order): a STACK record and the RESOURCE records of the same
+//! deploy, or a later deploy, do not count it again.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -52,16 +57,33 @@ pub struct Group {
     pub counts: Counts,
 }
 
+/// What an overview is made from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    #[default]
+    StackTemplates,
+    DecisionRecords,
+}
+
+/// A file left out of an overview, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LeftOut {
+    pub path: String,
+    pub reason: String,
+}
+
 /// The whole overview.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Impact {
-    /// `stack templates` or `decision records`.
-    pub source: String,
-    /// Resources judged (stack templates) or decisions read (decision records).
+    /// The shape of this document; it changes only with a new number.
+    pub version: u32,
+    pub source: Source,
+    /// Resources judged (from decision records: distinct resources, each with its last answer).
     pub resources: usize,
     pub compliant: usize,
-    /// Resources (or decisions), not violations.
+    /// Resources, not violations.
     pub totals: Counts,
     /// Left to the hook at deploy time (transforms, deploy-time conditions).
     pub not_judged: usize,
@@ -71,10 +93,32 @@ pub struct Impact {
     pub by_rule: Vec<Group>,
     /// Resources by file (stack templates) or by account (decision records).
     pub by_place: Vec<Group>,
-    /// `file` or `account`.
-    pub place: String,
     /// Violations let through, by waiver.
     pub by_waiver: Vec<Group>,
+    /// Stack templates: files found in a directory that are not stack templates.
+    pub skipped_files: Vec<LeftOut>,
+    /// Stack templates: files that could not be read or parsed (refused by `validate`).
+    pub unreadable_files: Vec<LeftOut>,
+    /// Decision records: how many were read.
+    pub decisions: usize,
+    /// Decision records: requests refused before any resource was known (a malformed event, a
+    /// STACK payload that could not be fetched): refused in any mode.
+    pub requests_not_evaluated: usize,
+    /// Decision records: lines that name `hook_status` but are not a whole record (cut by the
+    /// log, edited): their decisions are unknown.
+    pub unreadable_lines: usize,
+    /// Decision records: violations a record counts but does not list (a record lists at most
+    /// 100), missing from `byRule`.
+    pub findings_not_listed: usize,
+}
+
+impl Impact {
+    /// Whether anything is, or would be once enforced, refused: what the commands' exit code
+    /// says.
+    pub fn refuses(&self) -> bool {
+        self.totals.refused + self.totals.not_evaluated + self.requests_not_evaluated > 0
+            || !self.unreadable_files.is_empty()
+    }
 }
 
 /// What became of one resource, for the resource-level counts.
@@ -131,9 +175,9 @@ impl Tally {
         }
     }
 
-    fn finish(mut self, source: &str, place: &str) -> Impact {
-        self.impact.source = source.to_owned();
-        self.impact.place = place.to_owned();
+    fn finish(mut self, source: Source) -> Impact {
+        self.impact.version = 1;
+        self.impact.source = source;
         self.impact.by_type = ranked(self.by_type);
         self.impact.by_rule = ranked(self.by_rule);
         self.impact.by_place = ranked(self.by_place);
@@ -157,10 +201,13 @@ fn rule_name(pointer: &str, keyword: &str) -> String {
     if keyword.starts_with("guard/") {
         return keyword.to_owned();
     }
+    if pointer.is_empty() || pointer == "/" {
+        return "/".to_owned();
+    }
+    // Segments as written, empty ones too, as rule selectors compare them.
     let segments: Vec<&str> = pointer
         .split('/')
         .skip(1)
-        .filter(|s| !s.is_empty())
         .map(|s| if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) { "*" } else { s })
         .collect();
     format!("/{}", segments.join("/"))
@@ -187,10 +234,17 @@ fn violation_outcome(violation: &Violation) -> (&'static str, Option<&str>) {
 /// The overview of `rcfge validate` over stack template files.
 pub fn of_files(files: &[FileReport]) -> Impact {
     let mut tally = Tally::default();
-    for file in files.iter().filter(|f| !f.skipped) {
-        let Ok(resources) = &file.outcome else {
-            tally.resource("(unreadable file)", &file.path, Outcome::NotEvaluated);
+    for file in files {
+        if let Some(reason) = &file.skipped {
+            tally.impact.skipped_files.push(LeftOut { path: file.path.clone(), reason: reason.clone() });
             continue;
+        }
+        let resources = match &file.outcome {
+            Ok(resources) => resources,
+            Err(reason) => {
+                tally.impact.unreadable_files.push(LeftOut { path: file.path.clone(), reason: reason.clone() });
+                continue;
+            }
         };
         for report in resources {
             let outcome = match &report.judgement {
@@ -205,66 +259,147 @@ pub fn of_files(files: &[FileReport]) -> Impact {
             }
         }
     }
-    tally.finish("stack templates", "file")
+    tally.finish(Source::StackTemplates)
 }
 
 /// One decision record as the overview reads it: the fields of `DecisionRecord` it needs.
 #[derive(Debug, serde::Deserialize)]
 struct RecordLine {
     type_name: Option<String>,
+    logical_id: Option<String>,
+    stack: Option<String>,
     account: Option<String>,
     verdict: String,
+    hook_status: String,
+    #[serde(default)]
+    violations: usize,
     #[serde(default)]
     would_refuse: bool,
     #[serde(default)]
     findings: Vec<RecordedFinding>,
 }
 
+impl RecordLine {
+    fn is_record(&self) -> bool {
+        matches!(self.hook_status.as_str(), "SUCCESS" | "FAILED")
+            && matches!(
+                self.verdict.as_str(),
+                "compliant" | "non-compliant" | "tolerated" | "exempt" | "internal-failure"
+            )
+    }
+}
+
 /// Why decision records cannot be summarised.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordsError {
-    #[error("{path}: no rcfge decision records (JSON lines with `verdict` and `hook_status`)")]
-    NoRecords { path: String },
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path} is JSON but not the output of `aws logs filter-log-events` (an object with `events`)")]
+    NotEvents { path: String },
+    #[error("no rcfge decision records (JSON lines with `verdict` and `hook_status`) in {paths}")]
+    NoRecords { paths: String },
 }
 
-/// The decision records in an export of the hook's log: JSON lines (CloudWatch Logs Insights
-/// or `aws logs tail` output, or an S3 export, whose lines start with a timestamp), or the JSON
-/// that `aws logs filter-log-events` prints (`{"events": [{"message": ...}]}`). Lines that are
-/// not decision records (the runtime's own) are passed over.
-pub fn records_in(path: &str, text: &str) -> Result<Vec<Value>, RecordsError> {
-    let mut records = Vec::new();
-    let mut messages: Vec<String> = Vec::new();
-    if let Ok(Value::Object(document)) = serde_json::from_str::<Value>(text)
-        && let Some(Value::Array(events)) = document.get("events")
-    {
-        messages.extend(events.iter().filter_map(|e| e.get("message")?.as_str().map(str::to_owned)));
-    } else {
-        messages.extend(text.lines().map(str::to_owned));
-    }
-    for message in &messages {
-        let Some(start) = message.find('{') else { continue };
-        let Ok(value) = serde_json::from_str::<Value>(&message[start..]) else { continue };
-        if value.get("verdict").is_some_and(Value::is_string) && value.get("hook_status").is_some() {
-            records.push(value);
+/// A resource as decision records name it: account, stack, type, logical ID.
+type ResourceKey = (String, String, String, String);
+
+/// The last answer about one resource.
+struct Answer {
+    outcome: Outcome,
+    findings: Vec<RecordedFinding>,
+}
+
+/// Reads the hook's decision records, file by file and line by line, keeping only the last
+/// answer about each resource, so that memory grows with the resources, not the log.
+#[derive(Default)]
+pub struct RecordsReader {
+    decisions: usize,
+    requests_not_evaluated: usize,
+    unreadable_lines: usize,
+    findings_not_listed: usize,
+    latest: BTreeMap<ResourceKey, Answer>,
+    paths: Vec<String>,
+}
+
+impl RecordsReader {
+    /// Reads one exported log: JSON lines, each optionally after a timestamp (`aws logs tail`,
+    /// an S3 export once unzipped), or the JSON that `aws logs filter-log-events --output
+    /// json` prints (`{"events": [{"message": ...}]}`). Lines that do not name `hook_status`
+    /// (the runtime's own) are passed over.
+    pub fn read(&mut self, path: &str, mut input: impl std::io::BufRead) -> Result<(), RecordsError> {
+        let read_error = |source| RecordsError::Read { path: path.to_owned(), source };
+        self.paths.push(path.to_owned());
+        let mut first = String::new();
+        input.read_line(&mut first).map_err(read_error)?;
+        let starts_document = first.trim() == "{" || first.trim_start().starts_with("{\"events\"");
+        if starts_document {
+            // The pretty-printed output of filter-log-events: one document.
+            let mut rest = first;
+            input.read_to_string(&mut rest).map_err(read_error)?;
+            let document: Value =
+                serde_json::from_str(&rest).map_err(|_| RecordsError::NotEvents { path: path.to_owned() })?;
+            let Some(Value::Array(events)) = document.get("events") else {
+                return Err(RecordsError::NotEvents { path: path.to_owned() });
+            };
+            for message in events.iter().filter_map(|e| e.get("message")?.as_str()) {
+                self.line(message);
+            }
+            return Ok(());
+        }
+        self.line(&first);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if input.read_line(&mut line).map_err(read_error)? == 0 {
+                return Ok(());
+            }
+            self.line(&line);
         }
     }
-    if records.is_empty() {
-        return Err(RecordsError::NoRecords { path: path.to_owned() });
-    }
-    Ok(records)
-}
 
-/// The overview of the hook's decision records: each record is one decision (a resource, or a
-/// STACK or CHANGE_SET target whose findings name their resources), counted by account.
-pub fn of_records(records: &[Value]) -> Impact {
-    let mut tally = Tally::default();
-    for value in records {
-        let Ok(record) = serde_json::from_value::<RecordLine>(value.clone()) else {
-            tally.resource("(unreadable record)", "(unknown)", Outcome::NotEvaluated);
-            continue;
+    fn line(&mut self, line: &str) {
+        if !line.contains("\"hook_status\"") {
+            return;
+        }
+        let record = line.find('{').and_then(|start| serde_json::from_str::<RecordLine>(line[start..].trim()).ok());
+        match record {
+            Some(record) if record.is_record() => self.record(record),
+            _ => self.unreadable_lines += 1,
+        }
+    }
+
+    fn record(&mut self, record: RecordLine) {
+        self.decisions += 1;
+        let account = record.account.clone().unwrap_or_else(|| "(unknown)".to_owned());
+        let stack = record.stack.clone().unwrap_or_default();
+        let Some(type_name) = record.type_name.clone() else {
+            self.requests_not_evaluated += 1;
+            return;
         };
-        let type_name = record.type_name.as_deref().unwrap_or("(unknown)");
-        let account = record.account.as_deref().unwrap_or("(unknown)");
+        if matches!(type_name.as_str(), "STACK" | "CHANGE_SET") {
+            // A whole target: its findings name their resources; a fault names none.
+            if record.verdict == "internal-failure" {
+                self.requests_not_evaluated += 1;
+            }
+            let mut resources: BTreeMap<(String, String), Vec<RecordedFinding>> = BTreeMap::new();
+            for finding in record.findings {
+                let key =
+                    (finding.type_name.clone().unwrap_or_default(), finding.logical_id.clone().unwrap_or_default());
+                resources.entry(key).or_default().push(finding);
+            }
+            for ((type_name, logical_id), findings) in resources {
+                let outcome = if findings.iter().any(|f| f.outcome == "refused") {
+                    Outcome::Refused
+                } else if findings.iter().any(|f| f.outcome == "audit") {
+                    Outcome::WouldRefuse
+                } else {
+                    Outcome::Waived
+                };
+                self.latest
+                    .insert((account.clone(), stack.clone(), type_name, logical_id), Answer { outcome, findings });
+            }
+            return;
+        }
         let outcome = match record.verdict.as_str() {
             "compliant" | "exempt" => Outcome::Compliant,
             "non-compliant" => Outcome::Refused,
@@ -272,25 +407,120 @@ pub fn of_records(records: &[Value]) -> Impact {
             "tolerated" => Outcome::Waived,
             _ => Outcome::NotEvaluated,
         };
-        tally.resource(type_name, account, outcome);
-        for finding in &record.findings {
-            let type_name = finding.type_name.as_deref().unwrap_or(type_name);
-            let waiver = finding.waiver.as_deref();
-            tally.finding(type_name, &finding.property, &finding.rule, &finding.outcome, waiver);
-        }
+        self.findings_not_listed += record.violations.saturating_sub(record.findings.len());
+        let logical_id = record.logical_id.clone().unwrap_or_default();
+        self.latest.insert((account, stack, type_name, logical_id), Answer { outcome, findings: record.findings });
     }
-    tally.finish("decision records", "account")
+
+    /// The overview of every record read; an error when none was found.
+    pub fn finish(self) -> Result<Impact, RecordsError> {
+        if self.decisions == 0 {
+            return Err(RecordsError::NoRecords { paths: self.paths.join(", ") });
+        }
+        let mut tally = Tally::default();
+        for ((account, _, type_name, _), answer) in &self.latest {
+            tally.resource(type_name, account, answer.outcome);
+            for finding in &answer.findings {
+                let waiver = finding.waiver.as_deref();
+                tally.finding(type_name, &finding.property, &finding.rule, &finding.outcome, waiver);
+            }
+        }
+        tally.impact.decisions = self.decisions;
+        tally.impact.requests_not_evaluated = self.requests_not_evaluated;
+        tally.impact.unreadable_lines = self.unreadable_lines;
+        tally.impact.findings_not_listed = self.findings_not_listed;
+        Ok(tally.finish(Source::DecisionRecords))
+    }
 }
 
 /// Groups shown per section of the text overview; JSON and HTML list them all.
 pub const TEXT_GROUPS: usize = 20;
 
+/// What the overview is about, in words: `16 resources (stack templates)`.
+fn about(impact: &Impact) -> String {
+    let resources = plural(impact.resources, "resource");
+    match impact.source {
+        Source::StackTemplates => format!("{resources} in stack templates"),
+        Source::DecisionRecords => {
+            format!("{resources}, each by the last of {} decision records about it", impact.decisions)
+        }
+    }
+}
+
+/// `1 resource`, `2 resources`.
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
+/// The sections of the overview: a title and its groups.
+fn sections(impact: &Impact) -> [(&'static str, &[Group]); 4] {
+    let place = match impact.source {
+        Source::StackTemplates => "By file (resources)",
+        Source::DecisionRecords => "By account (resources)",
+    };
+    [
+        ("By type (resources)", &impact.by_type),
+        ("By rule (violations)", &impact.by_rule),
+        (place, &impact.by_place),
+        ("By waiver (violations waived)", &impact.by_waiver),
+    ]
+}
+
+/// What the reader should know besides the counts: files left out, records that could not be
+/// read, findings not listed.
+fn caveats(impact: &Impact) -> Vec<String> {
+    let mut caveats = Vec::new();
+    if !impact.unreadable_files.is_empty() {
+        caveats.push(format!(
+            "{} could not be read or parsed (rcfge validate refuses them): {}",
+            plural(impact.unreadable_files.len(), "file"),
+            list(&impact.unreadable_files)
+        ));
+    }
+    if !impact.skipped_files.is_empty() {
+        caveats.push(format!(
+            "{} found in the directories are not stack templates and were skipped: {}",
+            plural(impact.skipped_files.len(), "file"),
+            list(&impact.skipped_files)
+        ));
+    }
+    if impact.requests_not_evaluated > 0 {
+        caveats.push(format!(
+            "{} refused before any resource was known (a malformed event, a payload that could not be fetched): \
+             refused in any mode",
+            plural(impact.requests_not_evaluated, "request")
+        ));
+    }
+    if impact.unreadable_lines > 0 {
+        caveats.push(format!(
+            "{} name hook_status but are not whole decision records (cut or edited): their decisions are not counted",
+            plural(impact.unreadable_lines, "line")
+        ));
+    }
+    if impact.findings_not_listed > 0 {
+        caveats.push(format!(
+            "{} are counted by their records but not listed (a record lists at most 100): they are missing from \
+             the rules",
+            plural(impact.findings_not_listed, "violation")
+        ));
+    }
+    caveats
+}
+
+/// The first few files of a list, with their reasons.
+fn list(files: &[LeftOut]) -> String {
+    let mut shown: Vec<String> = files.iter().take(TEXT_GROUPS).map(|f| format!("{} ({})", f.path, f.reason)).collect();
+    if files.len() > TEXT_GROUPS {
+        shown.push(format!("and {} more", files.len() - TEXT_GROUPS));
+    }
+    shown.join(", ")
+}
+
 /// The overview as text.
 pub fn text(impact: &Impact) -> String {
     let t = &impact.totals;
     let mut out = String::new();
-    let noun = if impact.source == "decision records" { "decisions" } else { "resources" };
-    let _ = writeln!(out, "What enforcing today would refuse, from {} {noun} ({}):", impact.resources, impact.source);
+    let _ = writeln!(out, "What enforcing today would refuse, from {}:", about(impact));
     let _ = writeln!(out, "  refused now            {:>7}", t.refused);
     let _ = writeln!(out, "  refused once enforced  {:>7}  (audit mode today)", t.would_refuse);
     let _ = writeln!(out, "  not evaluated          {:>7}  (refused in any mode)", t.not_evaluated);
@@ -299,13 +529,10 @@ pub fn text(impact: &Impact) -> String {
     if impact.not_judged > 0 {
         let _ = writeln!(out, "  left to deploy time    {:>7}", impact.not_judged);
     }
-    let sections: [(&str, &[Group]); 4] = [
-        ("by type (resources)", &impact.by_type),
-        ("by rule (violations)", &impact.by_rule),
-        (if impact.place == "account" { "by account (decisions)" } else { "by file (resources)" }, &impact.by_place),
-        ("by waiver (violations waived)", &impact.by_waiver),
-    ];
-    for (title, groups) in sections {
+    for caveat in caveats(impact) {
+        let _ = writeln!(out, "  note: {}", super::terminal_safe(&caveat));
+    }
+    for (title, groups) in sections(impact) {
         if groups.is_empty() {
             continue;
         }
@@ -322,6 +549,12 @@ pub fn text(impact: &Impact) -> String {
         if groups.len() > TEXT_GROUPS {
             let _ = writeln!(out, "  ... {} more (--format json or html lists them all)", groups.len() - TEXT_GROUPS);
         }
+    }
+    if !impact.by_rule.is_empty() {
+        out.push_str(
+            "\nA rule covers every violation at or under its pointer (`/` is the whole resource); check what else it \
+             covers before naming it in enforcement.rules or a waiver.\n",
+        );
     }
     out
 }
@@ -349,16 +582,14 @@ pub fn html(impact: &Impact) -> String {
          .card b{display:block;font-size:1.8em}\n\
          table{border-collapse:collapse;margin-top:.5em}td,th{border-bottom:1px solid #d0d7de;padding:.25em .8em;text-align:right}\n\
          td:last-child,th:last-child{text-align:left;font-family:ui-monospace,monospace;overflow-wrap:anywhere}\n\
+         .note{color:#9a6700}\n\
          .refused{fill:#cf222e;color:#cf222e}.would{fill:#d4a72c;color:#9a6700}.failed{fill:#6e7781;color:#57606a}.waived{fill:#0969da;color:#0969da}\n\
          </style></head><body>\n",
     );
-    let _ = writeln!(
-        out,
-        "<h1>What enforcing today would refuse</h1>\n<p>From {} {} ({}).</p>",
-        impact.resources,
-        if impact.source == "decision records" { "decisions" } else { "resources" },
-        escape(&impact.source)
-    );
+    let _ = writeln!(out, "<h1>What enforcing today would refuse</h1>\n<p>From {}.</p>", escape(&about(impact)));
+    for caveat in caveats(impact) {
+        let _ = writeln!(out, "<p class=\"note\">{}</p>", escape(&caveat));
+    }
     out.push_str("<div class=\"cards\">\n");
     for (class, label, value) in [
         ("refused", "refused now", t.refused),
@@ -371,13 +602,7 @@ pub fn html(impact: &Impact) -> String {
     }
     out.push_str("</div>\n");
     chart(&mut out, &impact.by_type);
-    let place = if impact.place == "account" { "By account (decisions)" } else { "By file (resources)" };
-    for (title, groups) in [
-        ("By type (resources)", &impact.by_type),
-        ("By rule (violations)", &impact.by_rule),
-        (place, &impact.by_place),
-        ("By waiver (violations waived)", &impact.by_waiver),
-    ] {
+    for (title, groups) in sections(impact) {
         let _ = writeln!(out, "<h2>{title}</h2>");
         if groups.is_empty() {
             out.push_str("<p>None.</p>\n");
@@ -417,7 +642,7 @@ fn chart(out: &mut String, groups: &[Group]) {
     let height = row * shown.len() as f64 + 30.0;
     let _ = writeln!(
         out,
-        "<svg role=\"img\" aria-label=\"resources per type\" width=\"{}\" height=\"{height}\" xmlns=\"http://www.w3.org/2000/svg\">",
+        "<svg role=\"img\" aria-label=\"resources by type: refused now, once enforced, not evaluated, waived\" width=\"{}\" height=\"{height}\" xmlns=\"http://www.w3.org/2000/svg\">",
         label_width + bar_width + 60.0
     );
     for (i, group) in shown.iter().enumerate() {
@@ -468,10 +693,12 @@ fn chart(out: &mut String, groups: &[Group]) {
     out.push_str("</svg>\n");
 }
 
-/// `text` for HTML text and attribute values.
+/// `text` for HTML text and attribute values: the five markup characters as entities, and,
+/// as in the text report, every character that could reorder or break what is shown (bidi
+/// controls, line separators, control characters) as its visible escape.
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    for c in super::terminal_safe(text).chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -495,19 +722,46 @@ mod tests {
         assert_eq!(rule_name("/A", "guard/x"), "guard/x");
     }
 
+    fn summarize(texts: &[&str]) -> Result<Impact, RecordsError> {
+        let mut reader = RecordsReader::default();
+        for text in texts {
+            reader.read("x", text.as_bytes())?;
+        }
+        reader.finish()
+    }
+
     #[test]
     fn records_are_found_in_every_export_shape() {
-        let line = r#"{"type_name":"AWS::S3::Bucket","account":"111122223333","verdict":"tolerated","hook_status":"SUCCESS","would_refuse":true,"findings":[{"property":"/Tags/0/Key","rule":"pattern","outcome":"audit"}]}"#;
+        let line = r#"{"type_name":"AWS::S3::Bucket","logical_id":"B","stack":"s","account":"111122223333","verdict":"tolerated","hook_status":"SUCCESS","violations":1,"would_refuse":true,"findings":[{"property":"/Tags/0/Key","rule":"pattern","outcome":"audit"}]}"#;
         let lines = format!("START RequestId: x\n2026-12-07T05:00:00.000Z {line}\nnot json {{\n");
-        let wrapped = serde_json::json!({"events": [{"message": line}, {"message": "END"}]}).to_string();
+        let wrapped =
+            serde_json::to_string_pretty(&serde_json::json!({"events": [{"message": line}, {"message": "END"}]}))
+                .unwrap();
         for text in [lines, wrapped] {
-            let records = records_in("x", &text).unwrap();
-            let impact = of_records(&records);
+            let impact = summarize(&[&text]).unwrap();
             assert_eq!(impact.totals.would_refuse, 1);
             assert_eq!(impact.by_rule[0].key, "AWS::S3::Bucket /Tags/*/Key");
             assert_eq!(impact.by_place[0].key, "111122223333");
+            assert_eq!(impact.unreadable_lines, 0);
         }
-        assert!(records_in("x", "{}\nhello").is_err());
+        assert!(matches!(summarize(&["{}\nhello"]), Err(RecordsError::NoRecords { .. })));
+        assert!(matches!(summarize(&["{\n  \"a\": 1\n}"]), Err(RecordsError::NotEvents { .. })));
+    }
+
+    #[test]
+    fn each_resource_counts_once_with_its_last_answer() {
+        let stack = r#"{"type_name":"STACK","logical_id":"s","stack":"s","account":"1","verdict":"compliant","hook_status":"SUCCESS","findings":[{"type_name":"AWS::S3::Bucket","logical_id":"B","property":"/X","rule":"additionalProperties","outcome":"audit"}]}"#;
+        let audited = r#"{"type_name":"AWS::S3::Bucket","logical_id":"B","stack":"s","account":"1","verdict":"tolerated","hook_status":"SUCCESS","violations":1,"would_refuse":true,"findings":[{"property":"/X","rule":"additionalProperties","outcome":"audit"}]}"#;
+        let fixed = r#"{"type_name":"AWS::S3::Bucket","logical_id":"B","stack":"s","account":"1","verdict":"compliant","hook_status":"SUCCESS"}"#;
+        let cut = &audited[..audited.len() - 20];
+        let stray = r#"{"verdict":"maybe","hook_status":1}"#;
+        let impact = summarize(&[&[stack, audited, cut, stray].join("\n")]).unwrap();
+        assert_eq!((impact.decisions, impact.resources, impact.totals.would_refuse), (2, 1, 1));
+        assert_eq!(impact.by_rule[0].counts.would_refuse, 1);
+        assert_eq!(impact.unreadable_lines, 2);
+        let impact = summarize(&[&[stack, audited].join("\n"), fixed]).unwrap();
+        assert_eq!((impact.resources, impact.compliant, impact.totals.would_refuse), (1, 1, 0));
+        assert!(!impact.refuses());
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //!                "unreadableFiles", "judgedByBaseline", "allowedByRollout", "wouldRefuse", "waived",
 //!                "skippedFiles" } }
 //! ```
-//! A file found in a directory without a `Resources` section has `"skipped": true` and no
+//! A file found in a directory that is not a stack template has `"skipped"` (why) and no
 //! resources. `verdict` is `compliant`, `non-compliant`, `tolerated` (every violation audited or waived:
 //! allowed), `exempt`, `internal-failure`, `not-judged` (left
 //! to the hook at deploy time; `reason` says why) or `invalid-template` (`reason` says why);
@@ -59,8 +59,8 @@ pub fn render(files: &[FileReport]) -> Value {
 
 fn file(report: &FileReport) -> Value {
     match &report.outcome {
-        Ok(_) if report.skipped => {
-            json!({"path": report.path, "error": null, "skipped": true, "notes": [], "resources": []})
+        Ok(_) if report.skipped.is_some() => {
+            json!({"path": report.path, "error": null, "skipped": report.skipped, "notes": [], "resources": []})
         }
         Ok(resources) => json!({
             "path": report.path,

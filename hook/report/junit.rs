@@ -13,7 +13,7 @@ use crate::stack::{Judgement, ResourceReport};
 /// The JUnit XML document.
 pub fn render(files: &[FileReport]) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"rcfge\">\n");
-    for file in files.iter().filter(|f| !f.skipped) {
+    for file in files.iter().filter(|f| f.skipped.is_none()) {
         let path = attr(&file.path);
         let resources = match &file.outcome {
             Ok(resources) => resources,

@@ -109,7 +109,7 @@ pub(crate) fn visible_escape(c: char, out: &mut String) {
 /// quoted in a message) can neither start a line of its own, nor fake or erase one with
 /// escape sequences, nor reorder what is shown. Everything else is kept as it is; a
 /// backslash is not doubled, since no sequence of visible characters can move the cursor.
-pub(crate) fn terminal_safe(text: &str) -> Cow<'_, str> {
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
     if !text.chars().any(is_unsafe_char) {
         return Cow::Borrowed(text);
     }
@@ -150,7 +150,7 @@ impl Summary {
     pub fn of(files: &[FileReport]) -> Self {
         let mut summary = Summary::default();
         for file in files {
-            summary.skipped_files += usize::from(file.skipped);
+            summary.skipped_files += usize::from(file.skipped.is_some());
             let Ok(resources) = &file.outcome else {
                 summary.unreadable += 1;
                 continue;
@@ -208,7 +208,7 @@ pub fn text_styled(files: &[FileReport], colour: bool) -> String {
         waived: label("WAIVED", "36"),
     };
     let mut out = String::new();
-    for file in files.iter().filter(|f| !f.skipped) {
+    for file in files.iter().filter(|f| f.skipped.is_none()) {
         line(&mut out, "", &file.path);
         for note in &file.notes {
             line(&mut out, &format!("  {} ", labels.note), note);
@@ -243,7 +243,7 @@ pub fn text_styled(files: &[FileReport], colour: bool) -> String {
         let _ = write!(out, "; {} files could not be read", summary.unreadable);
     }
     if summary.skipped_files > 0 {
-        let _ = write!(out, "; {} files skipped (no Resources section)", summary.skipped_files);
+        let _ = write!(out, "; {} files skipped (not stack templates)", summary.skipped_files);
     }
     if summary.by_baseline > 0 {
         let _ = write!(out, "; {} judged by the baseline, not a reviewed template", summary.by_baseline);

@@ -24,6 +24,11 @@ const SKIPPED_DIRECTORIES: [&str; 1] = ["node_modules"];
 /// is not followed at all: links to directories are skipped).
 pub const MAX_WALK_DEPTH: usize = 32;
 
+/// Files found by a walk that are larger than this are skipped: CloudFormation accepts
+/// templates of at most 1 MB, and a large data file in the tree would otherwise be parsed
+/// whole before it turned out not to be a template.
+pub const MAX_WALKED_FILE_BYTES: u64 = 2 * 1024 * 1024;
+
 /// A path that cannot be walked.
 #[derive(Debug, thiserror::Error)]
 pub enum WalkError {
@@ -31,22 +36,34 @@ pub enum WalkError {
     Read { path: String, source: std::io::Error },
     #[error("{path} nests directories more than {MAX_WALK_DEPTH} deep")]
     TooDeep { path: String },
+    #[error("no stack templates (*.json, *.yaml, *.yml, *.template) in {path}")]
+    Empty { path: String },
 }
 
 /// The files to validate: every path that is not a directory, as given (a missing file is
 /// reported by the validation, with the others), and for each directory every file under it
-/// with a [`TEMPLATE_EXTENSIONS`] extension, leaving out hidden entries, `node_modules` and
-/// symbolic links to directories.
+/// with a [`TEMPLATE_EXTENSIONS`] extension in any case (`.YAML` too), symbolic links to files
+/// included, leaving out hidden entries, `node_modules` and symbolic links to directories. A
+/// directory without any such file is an error: a typo in a path must not validate nothing.
 pub fn stack_files(paths: &[PathBuf]) -> Result<Vec<StackFile>, WalkError> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
+            let before = files.len();
             walk(path, 0, &mut files)?;
+            if files.len() == before {
+                return Err(WalkError::Empty { path: path.display().to_string() });
+            }
         } else {
             files.push(StackFile { path: path.clone(), walked: false });
         }
     }
     Ok(files)
+}
+
+/// Whether a walk picks up `path`: a template extension, in any case.
+fn is_template_name(path: &Path) -> bool {
+    path.extension().is_some_and(|e| TEMPLATE_EXTENSIONS.iter().any(|t| e.eq_ignore_ascii_case(t)))
 }
 
 fn walk(dir: &Path, depth: usize, files: &mut Vec<StackFile>) -> Result<(), WalkError> {
@@ -68,7 +85,10 @@ fn walk(dir: &Path, depth: usize, files: &mut Vec<StackFile>) -> Result<(), Walk
         }
         if kind.is_dir() {
             walk(&path, depth + 1, files)?;
-        } else if kind.is_file() && path.extension().is_some_and(|e| TEMPLATE_EXTENSIONS.iter().any(|t| e == *t)) {
+        } else if kind.is_file() && is_template_name(&path) {
+            files.push(StackFile { path, walked: true });
+        } else if kind.is_symlink() && is_template_name(&path) && std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+            // A link to a file is read like the file; a link to a directory is not followed.
             files.push(StackFile { path, walked: true });
         }
     }
@@ -82,16 +102,31 @@ mod tests {
     #[test]
     fn walks_in_name_order_and_leaves_out_what_is_never_a_template() {
         let dir = tempfile::tempdir().unwrap();
-        for file in ["b/stack.yaml", "a.json", "b/a.template", "node_modules/x/p.json", ".git/c.json", "notes.txt"] {
+        for file in
+            ["b/stack.yaml", "a.json", "b/a.template", "C.YAML", "node_modules/x/p.json", ".git/c.json", "notes.txt"]
+        {
             let path = dir.path().join(file);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, "{}").unwrap();
         }
+        std::os::unix::fs::symlink(dir.path().join("a.json"), dir.path().join("d-link.json")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("b"), dir.path().join("e-dir-link")).unwrap();
         let named = dir.path().join("notes.txt");
         let files = stack_files(&[dir.path().to_path_buf(), named.clone()]).unwrap();
         let found: Vec<(String, bool)> =
             files.iter().map(|f| (f.path.strip_prefix(dir.path()).unwrap().display().to_string(), f.walked)).collect();
-        let expected = [("a.json", true), ("b/a.template", true), ("b/stack.yaml", true), ("notes.txt", false)];
+        let expected = [
+            ("C.YAML", true),
+            ("a.json", true),
+            ("b/a.template", true),
+            ("b/stack.yaml", true),
+            ("d-link.json", true),
+            ("notes.txt", false),
+        ];
         assert_eq!(found, expected.map(|(p, w)| (p.to_owned(), w)));
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        std::fs::write(empty.join("notes.txt"), "x").unwrap();
+        assert!(matches!(stack_files(&[empty]), Err(WalkError::Empty { .. })));
     }
 }

@@ -156,21 +156,29 @@ pub struct FileReport {
     pub outcome: Result<Vec<ResourceReport>, String>,
     /// What holds for the whole file (a macro may rewrite it before deploy).
     pub notes: Vec<String>,
-    /// Found in a directory and not a stack template (no `Resources` section): left out of
-    /// the report but for a count.
-    pub skipped: bool,
+    /// Why a file found in a directory was left out (not a stack template): it has no
+    /// resources and is counted apart.
+    pub skipped: Option<String>,
 }
 
 impl FileReport {
     /// A file that could not be read.
     pub fn unreadable(path: String, reason: String) -> Self {
-        FileReport { path, outcome: Err(reason), notes: Vec::new(), skipped: false }
+        FileReport { path, outcome: Err(reason), notes: Vec::new(), skipped: None }
+    }
+
+    /// A file found in a directory that is not a stack template.
+    fn skipped(path: String, reason: String) -> Self {
+        FileReport { path, outcome: Ok(Vec::new()), notes: Vec::new(), skipped: Some(reason) }
     }
 }
 
 /// Reads and judges each stack template file in turn; a file that cannot be read or parsed is
-/// reported as such and the others are still judged. A file found in a directory that has no
-/// `Resources` section is skipped.
+/// reported as such and the others are still judged. The output of `aws cloudformation
+/// get-template` (`{"TemplateBody": ...}`) is judged as its template. A file found in a
+/// directory is skipped when it cannot be a stack template: larger than any template
+/// CloudFormation accepts, without a `Resources` section, or neither parsed nor mentioning
+/// `Resources` or `AWSTemplateFormatVersion`.
 pub async fn check_files(
     engine: &Engine,
     context: &Context,
@@ -180,24 +188,57 @@ pub async fn check_files(
     let mut reports = Vec::with_capacity(files.len());
     for file in files {
         let shown = file.path.display().to_string();
-        let checked = match std::fs::read_to_string(&file.path) {
-            Ok(text) => check_text(engine, &text, context, options).await,
+        if file.walked
+            && let Ok(metadata) = std::fs::metadata(&file.path)
+            && metadata.len() > files::MAX_WALKED_FILE_BYTES
+        {
+            let reason = format!("{} bytes, larger than any template CloudFormation accepts", metadata.len());
+            reports.push(FileReport::skipped(shown, reason));
+            continue;
+        }
+        let text = match std::fs::read_to_string(&file.path) {
+            Ok(text) => text,
             Err(error) => {
                 reports.push(FileReport::unreadable(shown, error.to_string()));
                 continue;
             }
         };
+        let mut notes = Vec::new();
+        let mut checked = check_text(engine, &text, context, options).await;
+        if matches!(checked, Err(ReadError::NoResources))
+            && let Some(body) = template_body(&text)
+        {
+            notes.push(
+                "the file is `aws cloudformation get-template` output: its TemplateBody is judged, and positions are \
+                 within it"
+                    .to_owned(),
+            );
+            checked = check_text(engine, &body, context, options).await;
+        }
         reports.push(match checked {
-            Ok(checked) => {
-                FileReport { path: shown, outcome: Ok(checked.resources), notes: checked.notes, skipped: false }
+            Ok(mut checked) => {
+                notes.append(&mut checked.notes);
+                FileReport { path: shown, outcome: Ok(checked.resources), notes, skipped: None }
             }
-            Err(ReadError::NoResources) if file.walked => {
-                FileReport { path: shown, outcome: Ok(Vec::new()), notes: Vec::new(), skipped: true }
+            Err(ReadError::NoResources) if file.walked => FileReport::skipped(shown, "no Resources section".to_owned()),
+            Err(_) if file.walked && !text.contains("Resources") && !text.contains("AWSTemplateFormatVersion") => {
+                FileReport::skipped(shown, "not a CloudFormation template".to_owned())
             }
             Err(reason) => FileReport::unreadable(shown, reason.to_string()),
         });
     }
     reports
+}
+
+/// The template of `aws cloudformation get-template` output: `TemplateBody` as text (a YAML or
+/// JSON template) or as the JSON template itself.
+fn template_body(text: &str) -> Option<String> {
+    let document: Value = serde_json::from_str(text).ok()?;
+    match document.get("TemplateBody")? {
+        Value::String(body) => Some(body.clone()),
+        body @ Value::Object(_) => serde_json::to_string_pretty(body).ok(),
+        _ => None,
+    }
 }
 
 /// Reads a stack template (JSON or YAML) and judges every resource in it.

@@ -21,8 +21,7 @@ fn validate_summary_over_a_directory_groups_by_type_rule_and_file() {
 
     let run = summary(&["--format", "json", "tests/fixtures/stacks"]);
     let impact: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(impact["source"], "stack templates");
-    assert_eq!(impact["place"], "file");
+    assert_eq!(impact["source"], "stack-templates");
     assert_eq!(
         impact["byType"][0],
         json!({"key": "AWS::S3::Bucket", "refused": 3, "wouldRefuse": 0, "waived": 0, "notEvaluated": 0})
@@ -46,10 +45,35 @@ fn a_directory_walk_skips_what_is_not_a_stack_template() {
     std::fs::write(dir.path().join("package.json"), r#"{"name": "app"}"#).unwrap();
     std::fs::create_dir_all(dir.path().join("node_modules/x")).unwrap();
     std::fs::write(dir.path().join("node_modules/x/t.yaml"), "Resources: {B: {Type: AWS::S3::Bucket}}").unwrap();
+    // YAML no CloudFormation reader takes (a Kubernetes manifest with a tag): not a template.
+    std::fs::write(dir.path().join("deploy.yml"), "kind: Deployment\nspec: !!python/name:x {}\n").unwrap();
+    // Upper-case extensions and links to files are walked too.
+    std::fs::copy("tests/fixtures/stacks/compliant.yaml", dir.path().join("other.YAML")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("app.yaml"), dir.path().join("linked.yaml")).unwrap();
+    // `aws cloudformation get-template` output is judged as its TemplateBody.
+    let body = std::fs::read_to_string("tests/fixtures/stacks/violations.yaml").unwrap();
+    let exported = json!({"TemplateBody": body, "StagesAvailable": ["Original", "Processed"]});
+    std::fs::write(dir.path().join("exported.json"), exported.to_string()).unwrap();
     let run = rcfge(&[&["validate"][..], &CONTEXT, &[dir.path().to_str().unwrap()]].concat());
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(run.stdout.ends_with("; 2 files skipped (no Resources section)\n"), "{}", run.stdout);
+    assert_eq!(run.code, 1, "the exported template holds violations: {}{}", run.stdout, run.stderr);
+    assert!(run.stdout.ends_with("; 3 files skipped (not stack templates)\n"), "{}", run.stdout);
+    assert!(run.stdout.contains("NOTE   the file is `aws cloudformation get-template` output"), "{}", run.stdout);
+    assert!(run.stdout.contains("other.YAML") && run.stdout.contains("linked.yaml"), "{}", run.stdout);
     assert!(!run.stdout.contains("manifest.json") && !run.stdout.contains("node_modules"), "{}", run.stdout);
+    // The overview lists what it left out.
+    let run = rcfge(&[&["validate"][..], &CONTEXT, &["--summary", dir.path().to_str().unwrap()]].concat());
+    assert!(
+        run.stdout.contains("note: 3 files found in the directories are not stack templates and were skipped:"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("deploy.yml (not a CloudFormation template)"), "{}", run.stdout);
+    // A directory without any template is an error, not a clean run.
+    let empty = tempfile::tempdir().unwrap();
+    std::fs::write(empty.path().join("notes.txt"), "x").unwrap();
+    let run = rcfge(&[&["validate"][..], &CONTEXT, &[empty.path().to_str().unwrap()]].concat());
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("no stack templates (*.json, *.yaml, *.yml, *.template) in"), "{}", run.stderr);
     // Named on the command line, a file without Resources is an error as before.
     let named = dir.path().join("package.json");
     let run = rcfge(&[&["validate"][..], &CONTEXT, &[named.to_str().unwrap()]].concat());
@@ -62,7 +86,9 @@ fn the_html_overview_is_one_escaped_page_with_a_chart() {
     assert_eq!(run.code, 1);
     let page = &run.stdout;
     assert!(page.starts_with("<!doctype html>") && page.ends_with("</html>\n"));
-    assert!(page.contains("<svg role=\"img\" aria-label=\"resources per type\""));
+    assert!(page.contains(
+        "<svg role=\"img\" aria-label=\"resources by type: refused now, once enforced, not evaluated, waived\""
+    ));
     assert_eq!(page.matches("<rect class=\"refused\"").count(), 5 + 1, "five types' bars and the legend");
     // Self-contained: nothing is fetched.
     for outside in ["<script", "src=", "href=", "url(", "@import"] {
@@ -120,7 +146,10 @@ fn exported_records(templates: &std::path::Path) -> String {
             &EventDefaults::default(),
             lambda::TIME_BUDGET,
         ));
-        log.push_str(&format!("2026-12-07T05:00:01.000Z {}\n", answer.record.emf(1_796_000_000_000)));
+        log.push_str(&format!(
+            "2026-12-07T05:00:01.000Z {}\n",
+            answer.record.emf(1_796_000_000_000, lambda::Metrics::default())
+        ));
     }
     log
 }
@@ -131,11 +160,13 @@ fn decisions_summarize_reads_the_hooks_records() {
     let log = dir.path().join("export.log");
     std::fs::write(&log, exported_records(std::path::Path::new("templates"))).unwrap();
     let run = rcfge(&["decisions", "summarize", "--format", "json", log.to_str().unwrap()]);
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.code, 1, "refusals: {}{}", run.stdout, run.stderr);
     let impact: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(impact["source"], "decision records");
-    assert_eq!(impact["resources"], 5);
-    assert_eq!(impact["compliant"], 1);
+    assert_eq!(impact["source"], "decision-records");
+    // Five decisions about four resources: the same bucket was answered twice, and its last
+    // answer (refused) counts.
+    assert_eq!((impact["decisions"].as_u64(), impact["resources"].as_u64()), (Some(5), Some(4)));
+    assert_eq!(impact["compliant"], 0);
     assert_eq!(impact["totals"], json!({"refused": 3, "wouldRefuse": 0, "waived": 0, "notEvaluated": 1}));
     assert_eq!(
         impact["byType"][0],
@@ -146,11 +177,12 @@ fn decisions_summarize_reads_the_hooks_records() {
         json!({"key": "AWS::S3::Bucket /NewFeature", "refused": 2, "wouldRefuse": 0, "waived": 0, "notEvaluated": 0})
     );
     assert!(impact["byRule"].as_array().unwrap().iter().any(|g| g["key"] == "AWS::S3::Bucket /Tags/*/Extra"));
-    assert_eq!(impact["place"], "account");
     assert_eq!(impact["byPlace"][0]["key"], "111122223333");
     let text = rcfge(&["decisions", "summarize", log.to_str().unwrap()]);
     assert!(
-        text.stdout.starts_with("What enforcing today would refuse, from 5 decisions (decision records):"),
+        text.stdout.starts_with(
+            "What enforcing today would refuse, from 4 resources, each by the last of 5 decision records about it:"
+        ),
         "{}",
         text.stdout
     );
@@ -219,8 +251,10 @@ fn replayed_events_give_records_to_summarize() {
     let text = std::fs::read_to_string(&records).unwrap();
     assert_eq!(text.lines().count(), events);
     let run = rcfge(&["decisions", "summarize", "--format", "json", records.to_str().unwrap()]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.code, 1, "the events include refusals: {}", run.stderr);
     let impact: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(impact["resources"], events);
-    assert!(impact["byType"].as_array().unwrap().iter().any(|g| g["key"] == "AWS::S3::Bucket"));
+    assert_eq!(impact["decisions"], events);
+    assert!(impact["requestsNotEvaluated"].as_u64().unwrap() >= 3, "malformed and unknown events: {impact:#}");
+    // The fixture events answer the same bucket several times: it counts once.
+    assert!(impact["resources"].as_u64().unwrap() < events as u64, "{impact:#}");
 }

@@ -49,7 +49,8 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("rcfge: {error:#}");
+            // Paths and names in an error come from the command line and the file system.
+            eprintln!("rcfge: {}", report::terminal_safe(&format!("{error:#}")));
             ExitCode::from(exit::USAGE)
         }
     }
@@ -162,14 +163,14 @@ fn run(command: Run) -> anyhow::Result<u8> {
                 Ok(exit::CLEAN)
             }
             Run::DecisionsSummarize { files, format } => {
-                let mut records = Vec::new();
+                let mut reader = impact::RecordsReader::default();
                 for path in &files {
-                    let text =
-                        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-                    records.extend(impact::records_in(&path.display().to_string(), &text)?);
+                    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+                    reader.read(&path.display().to_string(), std::io::BufReader::new(file))?;
                 }
-                print_impact(&impact::of_records(&records), format)?;
-                Ok(exit::CLEAN)
+                let overview = reader.finish()?;
+                print_impact(&overview, format)?;
+                Ok(if overview.refuses() { exit::FINDINGS } else { exit::CLEAN })
             }
             Run::WaiversLint { templates, guard_rules } => {
                 let today = rcfge::rollout::Date::today();
