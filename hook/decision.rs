@@ -102,6 +102,29 @@ impl Context {
     }
 }
 
+/// A name that cannot be an organisation variable.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum VariableNameError {
+    #[error("`{name}` is not a valid variable name (letters, digits and _)")]
+    NotPlain { name: String },
+    #[error("`{name}` is a built-in name and cannot be an organisation variable")]
+    Builtin { name: String },
+}
+
+/// An organisation variable name: letters, digits and `_`, not starting with a digit, not a
+/// built-in variable and not `json`.
+pub fn check_variable_name(name: &str) -> Result<(), VariableNameError> {
+    let plain = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !plain {
+        return Err(VariableNameError::NotPlain { name: name.to_owned() });
+    }
+    if is_builtin_variable(name) || name == "json" {
+        return Err(VariableNameError::Builtin { name: name.to_owned() });
+    }
+    Ok(())
+}
+
 /// Whether `text` is an AWS account ID: exactly 12 digits.
 pub fn is_account_id(text: &str) -> bool {
     text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())

@@ -15,20 +15,9 @@ pub mod waivers;
 
 use serde_json::{Map, Value};
 
-use crate::decision::{Context, Disposition, TemplateKind, Verdict, Violation};
+use crate::decision::{Disposition, Verdict, Violation};
 pub use enforcement::{Enforcement, EnforcementError, EnforcementFile, Mode, RuleSelector};
-pub use waivers::{Date, WAIVERS_FILE, Waiver, WaiverError, Waivers};
-
-/// What a violation is judged against: the resource it was found in, and where it is deployed.
-pub struct Subject<'a> {
-    pub type_name: &'a str,
-    /// The type whose template judged it: the type itself, or
-    /// `AWS::CloudFormation::CustomResource` for a custom resource.
-    pub judged_as: &'a str,
-    pub logical_id: &'a str,
-    pub template_kind: Option<TemplateKind>,
-    pub context: &'a Context,
-}
+pub use waivers::{Date, Subject, WAIVERS_FILE, Waiver, WaiverError, Waivers};
 
 /// The organisation's rollout choices, as loaded for one decision.
 pub struct Rollout<'a> {
@@ -93,6 +82,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::decision::{Context, TemplateKind};
 
     fn violation(pointer: &str, keyword: &str) -> Violation {
         Violation::new(pointer.into(), keyword.into(), None, format!("{pointer} is wrong"), "Fix it".into())

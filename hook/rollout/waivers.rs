@@ -36,9 +36,19 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::decision::{Violation, WaiverUse, is_account_id};
-use crate::rollout::Subject;
+use crate::decision::{Context, TemplateKind, Violation, WaiverUse, is_account_id};
 use crate::rollout::enforcement::{RuleSelector, is_type_pattern};
+
+/// What a violation is judged against: the resource it was found in, and where it is deployed.
+pub struct Subject<'a> {
+    pub type_name: &'a str,
+    /// The type whose template judged it: the type itself, or
+    /// `AWS::CloudFormation::CustomResource` for a custom resource.
+    pub judged_as: &'a str,
+    pub logical_id: &'a str,
+    pub template_kind: Option<TemplateKind>,
+    pub context: &'a Context,
+}
 
 /// The file, at the root of every source, that holds the waivers.
 pub const WAIVERS_FILE: &str = "_waivers.json";
@@ -324,7 +334,7 @@ impl Waiver {
 /// `name` of `{{name}}`.
 fn variable_name(entry: &str) -> Option<&str> {
     let name = entry.strip_prefix("{{")?.strip_suffix("}}")?.trim();
-    crate::template::check_variable_name(name).ok().map(|()| name)
+    crate::decision::check_variable_name(name).ok().map(|()| name)
 }
 
 /// Whether `text` matches `pattern`, where `*` stands for any run of characters (stack names

@@ -27,6 +27,7 @@ use cache::{Cached, FetchError, FileCache, Pairing, PolicyCache};
 use settings::{Settings, SettingsError, parse_settings};
 use variables::{VariablesError, parse_variables};
 
+pub use crate::decision::{VariableNameError, check_variable_name};
 pub use cache::Freshness;
 pub use restricted::{RenderError, Template, TemplateError};
 pub use settings::SETTINGS_FILE;
@@ -34,7 +35,6 @@ pub use store::{
     BASELINE_DIR, BoxFuture, DirSource, Fetch, Fetched, S3Location, S3Settings, S3Source, StoreError, TemplateLocation,
     TemplateSource, VARIABLES_FILE, baseline_file_for_type, client_from_environment, file_name_for_type,
 };
-pub use variables::{VariableNameError, check_variable_name};
 
 /// Why a type's template, its organisation variables or its Guard rules cannot be used.
 #[derive(Debug, thiserror::Error)]
