@@ -11,10 +11,12 @@
 //!                                                                                     ▼
 //!                        engine: template/ (store ─► cache ─► render ─► compile) ─► Policy
 //!                                policy/   (normalize ─► schema ─► guard) ─► Decision
+//!                                rollout/  (waivers, audit mode) ─► Decision settled
 //!                                                                                     │
 //!  lambda/  response (wire format) + record (log, metrics)  ◄────────────────────────┤
-//!  report/  text, json, sarif, junit (rcfge validate)        ◄────────────────────────┘
-//!  authoring/  templates new / lint / gaps, schemas import, publish (for template authors)
+//!  report/  text, json, sarif, junit, impact (rcfge validate) ◄───────────────────────┘
+//!  authoring/  templates new / lint / gaps / freeze, schemas import, waivers lint, publish
+//!              (for the security team)
 //! ```
 //!
 //! Every doubt fails closed: a missing template, a broken one, a placeholder without a value,
@@ -23,11 +25,12 @@
 //!
 //! # Reading one decision
 //!
-//! A RESOURCE hook event is decided in eight files: `bin/rcfge-hook.rs` (hands the event bytes
+//! A RESOURCE hook event is decided in nine files: `bin/rcfge-hook.rs` (hands the event bytes
 //! over) → `lambda/mod.rs` (the request path, within its time budget) → `lambda/event.rs` (event
-//! to [`Target`]) → `engine.rs` ([`Engine::decide`]) → `template/mod.rs` (the type's template,
-//! rendered and compiled) → `policy/mod.rs` (judging the properties) → `decision.rs` (what was
-//! concluded) → `lambda/response.rs` (the answer). The log line about it is `lambda/record.rs`.
+//! to [`Target`]) → `engine.rs` ([`Engine::decide`], then [`Engine::settle`]) → `template/mod.rs`
+//! (the type's template, rendered and compiled) → `policy/mod.rs` (judging the properties) →
+//! `rollout/mod.rs` (waivers and audit mode) → `decision.rs` (what was concluded) →
+//! `lambda/response.rs` (the answer). The log line about it is `lambda/record.rs`.
 //!
 //! `rcfge validate` on a JSON file, in ten: `bin/rcfge/main.rs` and `flags.rs` (the arguments)
 //! → `stack/mod.rs` (every resource of every file) → `stack/read.rs` (the file) →
@@ -39,7 +42,7 @@
 //!
 //! | type | what it is |
 //! |---|---|
-//! | [`Verdict`] | the conclusion about one resource: compliant, non-compliant with every [`Violation`], exempt, or internal failure with its [`Fault`] |
+//! | [`Verdict`] | the conclusion about one resource: compliant, non-compliant with every [`Violation`], tolerated (every violation audited or waived: allowed, see [`Disposition`]), exempt, or internal failure with its [`Fault`] |
 //! | [`Decision`] | a verdict with what it is about (type, logical id, action, template version): what [`Engine::decide`] returns |
 //! | [`Fault`] | why one resource could not be judged; it always refuses |
 //! | [`stack::Judgement`] | what became of one resource of a stack template: decided, not judged from the file (a transform makes it), or invalid intrinsic functions |

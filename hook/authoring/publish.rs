@@ -11,7 +11,7 @@
 //! `x-amz-meta-sha256`, which the next plan compares. Guard rules and variables go up before
 //! the templates that use them, the settings and waivers after the templates, and
 //! deletions come last, so that a hook reading mid-publish fails closed rather than judging
-//! with half a set. Requests run [`CONCURRENT_REQUESTS`] at a time: a full baseline is ~1,900
+//! with half a set. Requests run `CONCURRENT_REQUESTS` (32) at a time: a full baseline is ~1,900
 //! objects.
 
 use std::collections::BTreeMap;

@@ -69,7 +69,7 @@ pub struct DecisionRecord {
     /// Allowed only because audit mode reported violations instead of refusing: the resource
     /// would be refused if its type were enforced.
     pub would_refuse: bool,
-    /// Every violation, at most [`MAX_RECORDED_FINDINGS`]: where, which rule, and what the
+    /// Every violation, at most `MAX_RECORDED_FINDINGS` (100): where, which rule, and what the
     /// rollout made of it. Never the offending value.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<RecordedFinding>,

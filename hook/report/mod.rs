@@ -104,8 +104,8 @@ pub(crate) fn visible_escape(c: char, out: &mut String) {
     }
 }
 
-/// `text` fit for a terminal: every character that [`is_unsafe_char`] shown as its
-/// [`visible_escape`], so that text from a template (a logical ID, a property key, a value
+/// `text` fit for a terminal: every character that `is_unsafe_char` shown as its
+/// `visible_escape`, so that text from a template (a logical ID, a property key, a value
 /// quoted in a message) can neither start a line of its own, nor fake or erase one with
 /// escape sequences, nor reorder what is shown. Everything else is kept as it is; a
 /// backslash is not doubled, since no sequence of visible characters can move the cursor.
