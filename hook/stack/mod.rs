@@ -173,7 +173,10 @@ impl FileReport {
     }
 }
 
-/// Reads and judges each stack template file in turn; a file that cannot be read or parsed is
+/// The path that names standard input (`rcfge validate -`).
+pub const STDIN_PATH: &str = "-";
+
+/// Reads and judges each stack template file in turn (`-` is standard input); a file that cannot be read or parsed is
 /// reported as such and the others are still judged. The output of `aws cloudformation
 /// get-template` (`{"TemplateBody": ...}`) is judged as its template. A file found in a
 /// directory is skipped when it cannot be a stack template: larger than any template
@@ -196,7 +199,12 @@ pub async fn check_files(
             reports.push(FileReport::skipped(shown, reason));
             continue;
         }
-        let text = match std::fs::read_to_string(&file.path) {
+        let read = if file.path.as_os_str() == STDIN_PATH {
+            std::io::read_to_string(std::io::stdin().lock())
+        } else {
+            std::fs::read_to_string(&file.path)
+        };
+        let text = match read {
             Ok(text) => text,
             Err(error) => {
                 reports.push(FileReport::unreadable(shown, error.to_string()));

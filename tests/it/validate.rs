@@ -472,3 +472,23 @@ Resources:
     );
     assert!(run.stdout.contains("PASS   FromExport (Custom::Thing)"), "{}", run.stdout);
 }
+
+/// `-` reads the template from standard input, as `cat stack.yaml | rcfge validate -` expects.
+#[test]
+fn a_template_on_standard_input() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rcfge"))
+        .args(["validate", "--account-id", "111122223333", "--region", "eu-west-1", "-"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let text = std::fs::read_to_string("tests/fixtures/stacks/violations.yaml").unwrap();
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.starts_with("-\n  FAIL   UploadsBucket (AWS::S3::Bucket): 5 violations\n"), "{stdout}");
+    assert!(stdout.contains("-:7:7: /NewFeature: NewFeature is not an approved property"), "{stdout}");
+}

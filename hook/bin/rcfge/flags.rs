@@ -32,9 +32,9 @@ enum Command {
         source: SourceArgs,
         #[command(flatten)]
         context: ContextArgs,
-        /// Stack templates to validate, and directories to find them in (*.json, *.yaml, *.yml,
-        /// *.template; hidden entries and node_modules left out; files without a Resources
-        /// section skipped).
+        /// Stack templates to validate (`-` for standard input), and directories to find them in
+        /// (*.json, *.yaml, *.yml, *.template; hidden entries and node_modules left out; files
+        /// that are not templates skipped).
         #[arg(required = true, value_name = "TEMPLATE|DIR")]
         files: Vec<PathBuf>,
         /// Report format (html only with --summary).
