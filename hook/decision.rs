@@ -130,6 +130,25 @@ pub fn is_account_id(text: &str) -> bool {
     text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// The AWS partitions, as ARNs name them.
+pub const PARTITIONS: &[&str] =
+    &["aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"];
+
+/// Whether `text` is written as a Region code is: lowercase words joined by `-`, the first two
+/// to four letters, the last a number (`eu-west-1`, `us-gov-west-1`, `eusc-de-east-1`). Whether the
+/// Region exists is not known here: new ones open every year.
+pub fn is_region(text: &str) -> bool {
+    let words: Vec<&str> = text.split('-').collect();
+    let [first, middle @ .., last] = words.as_slice() else { return false };
+    (2..=4).contains(&first.len())
+        && first.bytes().all(|b| b.is_ascii_lowercase())
+        && !middle.is_empty()
+        && middle.iter().all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+        && !last.is_empty()
+        && last.len() <= 2
+        && last.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// The AWS partition a Region belongs to (`cn-north-1` → `aws-cn`).
 pub fn partition_for_region(region: &str) -> &'static str {
     if region.starts_with("cn-") {
@@ -144,6 +163,8 @@ pub fn partition_for_region(region: &str) -> &'static str {
         "aws-iso-e"
     } else if region.starts_with("us-isof-") {
         "aws-iso-f"
+    } else if region.starts_with("eusc-") {
+        "aws-eusc"
     } else {
         "aws"
     }
@@ -400,6 +421,20 @@ pub struct Decision {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn region_codes_are_checked_for_their_form() {
+        for region in ["us-east-1", "eu-west-1", "us-gov-west-1", "us-isob-east-1", "eusc-de-east-1", "ap-southeast-5"]
+        {
+            assert!(is_region(region), "{region}");
+        }
+        for text in ["euwest1", "eu-west", "EU-WEST-1", "eu--1", "-west-1", "eu-west-1-", "e-west-1", "eu-west-123", ""]
+        {
+            assert!(!is_region(text), "{text}");
+        }
+        assert_eq!(partition_for_region("eusc-de-east-1"), "aws-eusc");
+        assert!(PARTITIONS.iter().all(|p| p.starts_with("aws")));
+    }
     use super::*;
 
     #[test]

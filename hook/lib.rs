@@ -70,8 +70,8 @@ pub mod report;
 pub mod stack;
 
 pub use decision::{
-    Action, CacheUse, Context, Decision, Disposition, Fault, Position, Reason, Target, TemplateKind, Verdict,
-    Violation, WaiverUse, is_account_id, partition_for_region,
+    Action, CacheUse, Context, Decision, Disposition, Fault, PARTITIONS, Position, Reason, Target, TemplateKind,
+    Verdict, Violation, WaiverUse, is_account_id, is_region, partition_for_region,
 };
 pub use engine::{Engine, EngineConfig, MAX_PROPERTIES_BYTES, UnreadableSource};
 pub use lambda::response::HookResponse;

@@ -19,7 +19,7 @@ mod files;
 pub(crate) mod intrinsics;
 pub(crate) mod position;
 pub(crate) mod read;
-mod yaml;
+pub(crate) mod yaml;
 
 use std::collections::BTreeMap;
 

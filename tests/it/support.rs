@@ -15,12 +15,36 @@ pub struct Run {
 
 /// Runs `rcfge` from the repository root, so fixture paths are relative and stable.
 pub fn rcfge(args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_rcfge"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("RCFGE_DEFAULT_REGION")
-        .output()
-        .expect("rcfge runs");
+    run(rcfge_command(args))
+}
+
+/// The environment variables the command line reads for its settings.
+pub const SETTINGS_VARIABLES: &[&str] = &[
+    "RCFGE_DEFAULT_REGION",
+    "RCFGE_TEMPLATES",
+    "RCFGE_ACCOUNT_ID",
+    "RCFGE_REGION",
+    "RCFGE_PARTITION",
+    "RCFGE_STACK_NAME",
+    "RCFGE_VARS",
+    "RCFGE_CONFIG",
+];
+
+/// `rcfge` from the repository root, with none of the settings of the machine running the tests:
+/// no settings variables, and no project file found above the checkout.
+pub fn rcfge_command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rcfge"));
+    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    for name in SETTINGS_VARIABLES {
+        command.env_remove(name);
+    }
+    command.env("RCFGE_CONFIG", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/project/empty.rcfge.yaml"));
+    command
+}
+
+/// Runs a prepared command.
+pub fn run(mut command: Command) -> Run {
+    let output = command.output().expect("rcfge runs");
     Run {
         code: output.status.code().expect("rcfge exits normally"),
         stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),

@@ -1,6 +1,6 @@
 //! `rcfge validate` over the fixture stacks with the bundled templates.
 
-use crate::support::{rcfge, temp_file};
+use crate::support::{rcfge, rcfge_command, run, temp_file};
 
 const CONTEXT: [&str; 4] = ["--account-id", "111122223333", "--region", "eu-west-1"];
 
@@ -188,7 +188,7 @@ fn usage_errors_name_the_file_and_the_cause_once() {
 fn bad_flags_are_usage_errors() {
     let run = rcfge(&["validate", "--account-id", "12", "tests/fixtures/stacks/compliant.yaml"]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("--account-id must be 12 digits"), "{}", run.stderr);
+    assert!(run.stderr.contains("--account-id must be an account ID of 12 digits, not `12`"), "{}", run.stderr);
     let run = rcfge(&["validate", "--var", "accountId=1", "tests/fixtures/stacks/compliant.yaml"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("built-in"), "{}", run.stderr);
@@ -491,4 +491,115 @@ fn a_template_on_standard_input() {
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(stdout.starts_with("-\n  FAIL   UploadsBucket (AWS::S3::Bucket): 5 violations\n"), "{stdout}");
     assert!(stdout.contains("-:7:7: /NewFeature: NewFeature is not an approved property"), "{stdout}");
+}
+
+/// A repository with a project file at its root, a stack template in `stacks/` and a nested folder
+/// to run from.
+fn configured_repository(project_file: &str) -> tempfile::TempDir {
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(repo.path().join("stacks")).unwrap();
+    std::fs::create_dir_all(repo.path().join("src/deep")).unwrap();
+    std::fs::copy("tests/fixtures/stacks/violations.yaml", repo.path().join("stacks/violations.yaml")).unwrap();
+    let templates = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
+    std::fs::write(repo.path().join(".rcfge.yaml"), project_file.replace("TEMPLATES", templates)).unwrap();
+    repo
+}
+
+/// `rcfge ARGS` from `dir`, finding its project file as a developer's shell would.
+fn rcfge_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> crate::support::Run {
+    let mut command = rcfge_command(args);
+    command.current_dir(dir).env_remove("RCFGE_CONFIG");
+    command.envs(env.iter().copied());
+    run(command)
+}
+
+const PROJECT_FILE: &str = "templates: TEMPLATES\naccount-id: 111122223333\nregion: eu-west-1\npaths: [stacks]\n";
+
+#[test]
+fn a_bare_validate_in_a_configured_repository_reads_the_project_file_from_any_folder() {
+    let repo = configured_repository(PROJECT_FILE);
+    let bare = rcfge_in(&repo.path().join("src/deep"), &["validate"], &[]);
+    assert_eq!(bare.code, 1, "{bare:?}");
+    // Paths are reported relative to the working directory, as they were found.
+    assert!(bare.stdout.starts_with("../../stacks/violations.yaml\n  FAIL   UploadsBucket"), "{}", bare.stdout);
+    // The same judgement as with every setting given as a flag.
+    let flags = crate::support::rcfge(&[
+        "validate",
+        "--account-id",
+        "111122223333",
+        "--region",
+        "eu-west-1",
+        "tests/fixtures/stacks/violations.yaml",
+    ]);
+    let templates = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
+    assert_eq!(
+        bare.stdout.replace("../../stacks/", "").replace(templates, "templates"),
+        flags.stdout.replace("tests/fixtures/stacks/", ""),
+    );
+}
+
+#[test]
+fn a_flag_wins_over_its_environment_variable_which_wins_over_the_project_file() {
+    let repo = configured_repository(PROJECT_FILE);
+    // The environment overrides the file, and a bad value is named by where it came from.
+    let run = rcfge_in(repo.path(), &["validate"], &[("RCFGE_REGION", "euwest1")]);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (2, "rcfge: RCFGE_REGION must be a Region code such as eu-west-1, not `euwest1`\n")
+    );
+    // The flag overrides the environment.
+    let run = rcfge_in(repo.path(), &["validate", "--region", "eu-west-1"], &[("RCFGE_REGION", "euwest1")]);
+    assert_eq!(run.code, 1, "{run:?}");
+    // A project file's own bad value names the file and the key.
+    let repo = configured_repository("templates: TEMPLATES\naccount-id: 1234\n");
+    let run = rcfge_in(repo.path(), &["validate", "stacks"], &[]);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (2, "rcfge: `account-id` in .rcfge.yaml must be an account ID of 12 digits, not `1234`\n")
+    );
+    // --no-config reads no file: the context is missing again.
+    let templates = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
+    let run = rcfge_in(repo.path(), &["--no-config", "validate", "--templates", templates, "stacks"], &[]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stdout.contains("placeholders `accountId`, `region` have no value"), "{}", run.stdout);
+    // Variables: the file's, then RCFGE_VARS, then --var.
+    let run = rcfge_in(repo.path(), &["validate", "stacks"], &[("RCFGE_VARS", "[1]")]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("RCFGE_VARS must be a JSON object"), "{}", run.stderr);
+}
+
+#[test]
+fn a_project_file_that_cannot_be_used_stops_the_run_and_says_why() {
+    for (text, expected) in [
+        ("acount-id: '111122223333'\n", "unknown field `acount-id`"),
+        ("exempt: [AWS::IAM::Role]\n", "unknown field `exempt`"),
+        ("region: [eu-west-1]\n", "invalid type"),
+        ("region: eu-west-1\nregion: us-east-1\n", "duplicate key `region`"),
+        ("vars: {accountId: x}\n", "built-in name"),
+        ("templates: /nowhere/at/all\npaths: [stacks]\n", "template directory /nowhere/at/all does not exist"),
+    ] {
+        let repo = configured_repository(text);
+        let run = rcfge_in(repo.path(), &["validate", "stacks"], &[]);
+        assert_eq!(run.code, 2, "{text}: {run:?}");
+        assert!(run.stderr.contains(expected), "{text}: {}", run.stderr);
+    }
+    // Without paths to check, a bare validate says where to list them.
+    let repo = configured_repository("region: eu-west-1\n");
+    let run = rcfge_in(repo.path(), &["validate"], &[]);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (2, "rcfge: name templates or directories to validate, or list them under `paths:` in .rcfge.yaml\n")
+    );
+}
+
+#[test]
+fn region_and_partition_flags_are_checked() {
+    for (flag, value, expected) in [
+        ("--region", "euwest1", "--region must be a Region code such as eu-west-1, not `euwest1`"),
+        ("--partition", "awz", "--partition must be one of aws, aws-cn,"),
+    ] {
+        let run = rcfge(&["validate", flag, value, "tests/fixtures/stacks/violations.yaml"]);
+        assert_eq!(run.code, 2, "{run:?}");
+        assert!(run.stderr.contains(expected), "{}", run.stderr);
+    }
 }

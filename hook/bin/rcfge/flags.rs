@@ -1,20 +1,23 @@
 //! The command line's flags, and their resolution into the library's settings in one place:
-//! nothing past [`resolve`] sees a clap type or reads an environment variable of rcfge's (the
-//! AWS SDK reads its own configuration when `publish` or an S3 source builds a client).
+//! nothing past [`resolve`] sees a clap type, reads an environment variable of rcfge's (the
+//! AWS SDK reads its own configuration when `publish` or an S3 source builds a client) or the
+//! project file. For the template source and the context, a flag wins over its environment
+//! variable, which wins over the project file (`.rcfge.yaml`).
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
+use rcfge::config::project::{self, LoadedConfig};
 use rcfge::config::{ConfigError, s3_settings};
 use rcfge::lambda::EventDefaults;
 use rcfge::template::check_variable_name;
 use rcfge::template::{S3Settings, TemplateLocation, file_name_for_type};
 use rcfge::{Context, EngineConfig};
-use rcfge::{is_account_id, partition_for_region};
+use rcfge::{PARTITIONS, is_account_id, is_region, partition_for_region};
 use serde_json::{Map, Value};
 
 #[derive(Parser)]
@@ -22,6 +25,13 @@ use serde_json::{Map, Value};
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The project file to read instead of the nearest .rcfge.yaml at or above the working
+    /// directory (or RCFGE_CONFIG).
+    #[arg(long, global = true, value_name = "FILE", conflicts_with = "no_config")]
+    config: Option<PathBuf>,
+    /// Read no project file.
+    #[arg(long, global = true)]
+    no_config: bool,
 }
 
 #[derive(Subcommand)]
@@ -31,11 +41,13 @@ enum Command {
         #[command(flatten)]
         source: SourceArgs,
         #[command(flatten)]
+        exempt: ExemptArgs,
+        #[command(flatten)]
         context: ContextArgs,
         /// Stack templates to validate (`-` for standard input), and directories to find them in
         /// (*.json, *.yaml, *.yml, *.template; hidden entries and node_modules left out; files
-        /// that are not templates skipped).
-        #[arg(required = true, value_name = "TEMPLATE|DIR")]
+        /// that are not templates skipped). Default: the project file's `paths`.
+        #[arg(value_name = "TEMPLATE|DIR")]
         files: Vec<PathBuf>,
         /// Report format (html only with --summary).
         #[arg(long, value_enum, default_value = "text")]
@@ -263,6 +275,8 @@ enum HookCommand {
         event: PathBuf,
         #[command(flatten)]
         source: SourceArgs,
+        #[command(flatten)]
+        exempt: ExemptArgs,
         /// Region for events without a stack ARN (Cloud Control).
         #[arg(long, env = "RCFGE_DEFAULT_REGION", value_name = "REGION")]
         default_region: Option<String>,
@@ -275,6 +289,8 @@ enum HookCommand {
         dir: PathBuf,
         #[command(flatten)]
         source: SourceArgs,
+        #[command(flatten)]
+        exempt: ExemptArgs,
         /// Region for events without a stack ARN (Cloud Control).
         #[arg(long, env = "RCFGE_DEFAULT_REGION", value_name = "REGION")]
         default_region: Option<String>,
@@ -288,30 +304,37 @@ enum HookCommand {
 #[derive(Args)]
 struct SourceArgs {
     /// Where the templates are: a directory, or s3://bucket/prefix/ (standard AWS SDK
-    /// configuration; RCFGE_S3_FORCE_PATH_STYLE for S3-compatible servers).
-    #[arg(long, default_value = "templates", value_name = "DIR|S3_URI")]
-    templates: String,
-    /// A resource type that may be used without a template (repeatable).
+    /// configuration; RCFGE_S3_FORCE_PATH_STYLE for S3-compatible servers). Else RCFGE_TEMPLATES,
+    /// else the project file's `templates`, else ./templates.
+    #[arg(long, value_name = "DIR|S3_URI")]
+    templates: Option<String>,
+}
+
+#[derive(Args)]
+struct ExemptArgs {
+    /// A resource type that may be used without a template (repeatable; a flag only, never read
+    /// from the environment or the project file).
     #[arg(long = "exempt", value_name = "TYPE", value_parser = parse_type_name)]
     exempt: Vec<String>,
 }
 
 #[derive(Args)]
 struct ContextArgs {
-    /// Account ID for `{{accountId}}`.
+    /// Account ID for `{{accountId}}` (else RCFGE_ACCOUNT_ID, else the project file's).
     #[arg(long, value_name = "ID")]
     account_id: Option<String>,
-    /// Region for `{{region}}`.
+    /// Region for `{{region}}` (else RCFGE_REGION, else the project file's).
     #[arg(long, value_name = "REGION")]
     region: Option<String>,
-    /// Partition for `{{partition}}` (default: from --region, else aws).
+    /// Partition for `{{partition}}` (else RCFGE_PARTITION, else the project file's, else from
+    /// the Region, else aws).
     #[arg(long, value_name = "PARTITION")]
     partition: Option<String>,
-    /// Stack name for `{{stackName}}`.
+    /// Stack name for `{{stackName}}` (else RCFGE_STACK_NAME, else the project file's).
     #[arg(long, value_name = "NAME")]
     stack_name: Option<String>,
-    /// An organisation variable, overriding _variables.json; VALUE is JSON if it parses as
-    /// JSON, else a string (repeatable).
+    /// An organisation variable, overriding _variables.json, RCFGE_VARS (a JSON object) and the
+    /// project file's `vars`; VALUE is JSON if it parses as JSON, else a string (repeatable).
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     vars: Vec<(String, Value)>,
 }
@@ -425,9 +448,27 @@ pub enum Run {
 pub fn resolve(cli: Cli, env: &impl Fn(&str) -> Option<OsString>) -> anyhow::Result<Run> {
     // A variable that is not Unicode is treated as unset, as `std::env::var` treats it.
     let var = |name: &str| env(name).and_then(|value| value.into_string().ok());
+    // Read only by the commands that use it, so a broken project file stops nothing else.
+    let (config, no_config) = (cli.config, cli.no_config);
+    let layers = || Layers::load(config.clone(), no_config, &var);
     Ok(match cli.command {
-        Command::Validate { source, context, files, format, summary, parameters, parameters_file } => {
-            let source = source.resolve(context.variables(), &var)?;
+        Command::Validate { source, exempt, context, files, format, summary, parameters, parameters_file } => {
+            let layers = layers()?;
+            let source = source.resolve(exempt, context.variables(&layers)?, &layers)?;
+            let files = match (files.is_empty(), &layers.file) {
+                (false, _) => files,
+                (true, Some(file)) if !file.config.paths.is_empty() => file.config.paths.clone(),
+                (true, Some(file)) => {
+                    bail!(
+                        "name templates or directories to validate, or list them under `paths:` in {}",
+                        file.path.display()
+                    )
+                }
+                (true, None) => bail!(
+                    "name templates or directories to validate, or list them under `paths:` in a {} file",
+                    project::FILE_NAME
+                ),
+            };
             let given = match &parameters_file {
                 Some(path) => rcfge::stack::read_parameters_file(path).map_err(anyhow::Error::from),
                 None => Ok(BTreeMap::new()),
@@ -450,23 +491,25 @@ pub fn resolve(cli: Cli, env: &impl Fn(&str) -> Option<OsString>) -> anyhow::Res
                 (Format::Html, true) => Output::Summary(SummaryFormat::Html),
                 (Format::Sarif | Format::Junit, true) => bail!("--summary prints text, json or html"),
             };
-            Run::Validate { source, context: context.context(), parameters, files, output }
+            Run::Validate { source, context: context.context(&layers), parameters, files, output }
         }
         Command::Render { type_name, source, context, logical_id } => {
-            let source = source.resolve(context.variables(), &var)?;
-            Run::Render { source, context: context.context(), type_name, logical_id }
+            let layers = layers()?;
+            let source = source.resolve(ExemptArgs { exempt: Vec::new() }, context.variables(&layers)?, &layers)?;
+            Run::Render { source, context: context.context(&layers), type_name, logical_id }
         }
-        Command::Hook { command: HookCommand::Invoke { event, source, default_region: region } } => {
-            Run::HookInvoke { source: source.resolve(Map::new(), &var)?, event, defaults: event_defaults(region, &var) }
+        Command::Hook { command: HookCommand::Invoke { event, source, exempt, default_region: region } } => {
+            let source = source.resolve(exempt, Map::new(), &layers()?)?;
+            Run::HookInvoke { source, event, defaults: event_defaults(region, &var) }
         }
-        Command::Hook { command: HookCommand::ServeEvents { dir, source, default_region: region, records } } => {
-            Run::HookServeEvents {
-                source: source.resolve(Map::new(), &var)?,
-                dir,
-                defaults: event_defaults(region, &var),
-                records,
-            }
-        }
+        Command::Hook {
+            command: HookCommand::ServeEvents { dir, source, exempt, default_region: region, records },
+        } => Run::HookServeEvents {
+            source: source.resolve(exempt, Map::new(), &layers()?)?,
+            dir,
+            defaults: event_defaults(region, &var),
+            records,
+        },
         Command::Templates { command: TemplatesCommand::New { type_name, dirs, stdout, force } } => {
             Run::TemplatesNew { type_name, dirs, stdout, force }
         }
@@ -491,39 +534,125 @@ pub fn resolve(cli: Cli, env: &impl Fn(&str) -> Option<OsString>) -> anyhow::Res
     })
 }
 
+/// Where the template source and the context come from besides the flags: the environment and
+/// the project file.
+struct Layers<'a> {
+    file: Option<LoadedConfig>,
+    var: &'a dyn Fn(&str) -> Option<String>,
+}
+
+/// A setting's value and where it was given, for the message if it is wrong.
+struct Setting {
+    value: String,
+    origin: String,
+}
+
+impl<'a> Layers<'a> {
+    /// `--config`, else `RCFGE_CONFIG`, else the nearest `.rcfge.yaml` at or above the working
+    /// directory; none with `--no-config`.
+    fn load(config: Option<PathBuf>, no_config: bool, var: &'a dyn Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let path = match (config, var("RCFGE_CONFIG").filter(|v| !v.is_empty())) {
+            _ if no_config => None,
+            (Some(path), _) => Some(path),
+            (None, Some(path)) => Some(PathBuf::from(path)),
+            (None, None) => std::env::current_dir().ok().and_then(|dir| project::find(&dir)),
+        };
+        let file = path.as_deref().map(project::load).transpose()?;
+        Ok(Layers { file, var })
+    }
+
+    /// The flag, else the environment variable, else the project file's key.
+    fn pick(
+        &self,
+        flag: Option<String>,
+        flag_name: &str,
+        env_name: &str,
+        key: &str,
+        from_file: impl FnOnce(&project::ProjectConfig) -> Option<String>,
+    ) -> Option<Setting> {
+        if let Some(value) = flag {
+            return Some(Setting { value, origin: flag_name.to_owned() });
+        }
+        if let Some(value) = (self.var)(env_name).filter(|v| !v.is_empty()) {
+            return Some(Setting { value, origin: env_name.to_owned() });
+        }
+        let file = self.file.as_ref()?;
+        let value = from_file(&file.config)?;
+        Some(Setting { value, origin: format!("`{key}` in {}", file.path.display()) })
+    }
+}
+
 impl SourceArgs {
     fn resolve(
         self,
+        exempt: ExemptArgs,
         variables: Map<String, Value>,
-        var: &impl Fn(&str) -> Option<String>,
+        layers: &Layers,
     ) -> anyhow::Result<TemplateSettings> {
-        let location = TemplateLocation::parse(&self.templates)?;
+        let templates = layers
+            .pick(self.templates, "--templates", "RCFGE_TEMPLATES", "templates", |c| c.templates.clone())
+            .map_or_else(|| "templates".to_owned(), |setting| setting.value);
+        let location = TemplateLocation::parse(&templates)?;
         let config =
-            EngineConfig { exempt_types: self.exempt.into_iter().collect(), variables, ..EngineConfig::default() };
-        Ok(TemplateSettings { location, s3: s3_settings(var)?, config })
+            EngineConfig { exempt_types: exempt.exempt.into_iter().collect(), variables, ..EngineConfig::default() };
+        Ok(TemplateSettings { location, s3: s3_settings(&layers.var)?, config })
     }
 }
 
 impl ContextArgs {
-    fn context(&self) -> anyhow::Result<Context> {
-        if let Some(id) = self.account_id.as_deref().filter(|id| !is_account_id(id)) {
-            bail!("--account-id must be 12 digits, not `{id}`");
+    fn context(&self, layers: &Layers) -> anyhow::Result<Context> {
+        let account_id = layers.pick(self.account_id.clone(), "--account-id", "RCFGE_ACCOUNT_ID", "account-id", |c| {
+            c.account_id.as_ref().map(ToString::to_string)
+        });
+        if let Some(Setting { value, origin }) = account_id.as_ref().filter(|s| !is_account_id(&s.value)) {
+            bail!("{origin} must be an account ID of 12 digits, not `{value}`");
         }
-        let partition = self
-            .partition
-            .clone()
-            .unwrap_or_else(|| self.region.as_deref().map_or("aws", partition_for_region).to_owned());
+        let region = layers.pick(self.region.clone(), "--region", "RCFGE_REGION", "region", |c| c.region.clone());
+        if let Some(Setting { value, origin }) = region.as_ref().filter(|s| !is_region(&s.value)) {
+            bail!("{origin} must be a Region code such as eu-west-1, not `{value}`");
+        }
+        let partition =
+            layers.pick(self.partition.clone(), "--partition", "RCFGE_PARTITION", "partition", |c| c.partition.clone());
+        if let Some(Setting { value, origin }) = partition.as_ref().filter(|s| !PARTITIONS.contains(&s.value.as_str()))
+        {
+            bail!("{origin} must be one of {}, not `{value}`", PARTITIONS.join(", "));
+        }
+        let region = region.map(|s| s.value);
+        let partition = partition
+            .map(|s| s.value)
+            .unwrap_or_else(|| region.as_deref().map_or("aws", partition_for_region).to_owned());
+        let stack_name = layers
+            .pick(self.stack_name.clone(), "--stack-name", "RCFGE_STACK_NAME", "stack-name", |c| c.stack_name.clone());
         Ok(Context {
-            account_id: self.account_id.clone(),
-            region: self.region.clone(),
+            account_id: account_id.map(|s| s.value),
+            region,
             partition: Some(partition),
-            stack_name: self.stack_name.clone(),
+            stack_name: stack_name.map(|s| s.value),
             ..Context::default()
         })
     }
 
-    fn variables(&self) -> Map<String, Value> {
-        self.vars.iter().cloned().collect()
+    /// The project file's `vars`, then `RCFGE_VARS`, then `--var`, each overriding the one before
+    /// name by name.
+    fn variables(&self, layers: &Layers) -> anyhow::Result<Map<String, Value>> {
+        let mut variables = Map::new();
+        if let Some(file) = &layers.file {
+            for (name, value) in &file.config.vars {
+                check_variable_name(name).with_context(|| format!("`vars` in {}", file.path.display()))?;
+                variables.insert(name.clone(), value.clone());
+            }
+        }
+        if let Some(text) = (layers.var)("RCFGE_VARS").filter(|v| !v.is_empty()) {
+            let Ok(Value::Object(given)) = serde_json::from_str::<Value>(&text) else {
+                bail!("RCFGE_VARS must be a JSON object of organisation variables, such as {{\"orgId\": \"o-abc\"}}");
+            };
+            for (name, value) in given {
+                check_variable_name(&name).context("RCFGE_VARS")?;
+                variables.insert(name, value);
+            }
+        }
+        variables.extend(self.vars.iter().cloned());
+        Ok(variables)
     }
 }
 

@@ -1,6 +1,10 @@
 //! The environment variables rcfge reads: all of the Lambda function's, checked once at
 //! start-up, and the S3 settings the CLI shares with it. A bad setting stops the function from
 //! starting (CloudFormation then fails the hook, closed) rather than being guessed at.
+//!
+//! [`project`] reads the command line's project file, `.rcfge.yaml`.
+
+pub mod project;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
