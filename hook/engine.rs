@@ -89,18 +89,32 @@ pub struct UnreadableSource {
     pub error: StoreError,
 }
 
+/// The type a resource most likely meant, when it names one without a template: shown as
+/// `; did you mean `TYPE`?`, or as nothing.
+#[derive(Debug, Default)]
+pub(crate) struct Suggestion(Option<String>);
+
+impl std::fmt::Display for Suggestion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(type_name) => write!(f, "; did you mean `{type_name}`?"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Why a resource could not be judged; it becomes the verdict's [`Fault`].
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum EngineError {
-    #[error("no template for {type_name} in {location}: the type is not approved")]
-    NoTemplate { type_name: String, location: String },
+    #[error("no template for {type_name} in {location}: the type is not approved{suggestion}")]
+    NoTemplate { type_name: String, location: String, suggestion: Suggestion },
     #[error(
         "no reviewed template for {type_name} in {location}, and the organisation settings require one for \
          `{entry}`: the baseline does not judge this type"
     )]
     ReviewedTemplateRequired { type_name: String, location: String, entry: String },
-    #[error("no template for {type_name} in {location}, reviewed or baseline: the type is not approved")]
-    NoBaseline { type_name: String, location: String },
+    #[error("no template for {type_name} in {location}, reviewed or baseline: the type is not approved{suggestion}")]
+    NoBaseline { type_name: String, location: String, suggestion: Suggestion },
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error(transparent)]
@@ -281,10 +295,20 @@ impl Engine {
             };
             Ok::<_, EngineError>(self.templates.rendered(&template, type_name, logical_id, action, context).await?)
         };
-        rendered.await.map_err(Fault::from)
+        match rendered.await {
+            Ok(schema) => Ok(schema),
+            Err(error) => Err(Fault::from(self.with_suggestion(error).await)),
+        }
     }
 
     async fn evaluate(&self, target: &Target, trace: &mut Trace) -> Result<Outcome, EngineError> {
+        match self.evaluate_with_template(target, trace).await {
+            Err(error) => Err(self.with_suggestion(error).await),
+            outcome => outcome,
+        }
+    }
+
+    async fn evaluate_with_template(&self, target: &Target, trace: &mut Trace) -> Result<Outcome, EngineError> {
         let type_name = &target.type_name;
         progress(|| format!("loading the template for {type_name} (templates unreachable or too slow)"));
         let mut cached = self.templates.template(type_name).await?;
@@ -418,13 +442,28 @@ impl Engine {
             return Err(EngineError::NoBaseline {
                 type_name: type_name.to_owned(),
                 location: self.templates.location(),
+                suggestion: Suggestion::default(),
             });
         }
         Ok(cached)
     }
 
     fn no_template(&self, type_name: &str) -> EngineError {
-        EngineError::NoTemplate { type_name: type_name.to_owned(), location: self.templates.location() }
+        EngineError::NoTemplate {
+            type_name: type_name.to_owned(),
+            location: self.templates.location(),
+            suggestion: Suggestion::default(),
+        }
+    }
+
+    /// `error`, with the type the resource most likely meant when the type has no template.
+    async fn with_suggestion(&self, mut error: EngineError) -> EngineError {
+        if let EngineError::NoTemplate { type_name, suggestion, .. }
+        | EngineError::NoBaseline { type_name, suggestion, .. } = &mut error
+        {
+            suggestion.0 = self.templates.closest_type(type_name).await;
+        }
+        error
     }
 }
 

@@ -169,6 +169,23 @@ impl Templates {
         self.template_from(template_type, &file_name).await
     }
 
+    /// The type a misspelt `type_name` most likely means (`AWS::SQS::Queeu`): of the source's
+    /// template files, the nearest whose name is at most two edits away, read for the type it
+    /// declares. None when the source does not list its files or nothing is that close.
+    pub async fn closest_type(&self, type_name: &str) -> Option<String> {
+        let wanted = store::file_name_for_type(type_name).ok()?;
+        let names = self.source.template_file_names().await;
+        let (_, file_name) = names
+            .iter()
+            .map(|name| (strsim::damerau_levenshtein(&wanted, name.strip_prefix("baseline/").unwrap_or(name)), name))
+            .filter(|&(distance, _)| (1..=2).contains(&distance) && distance * 4 < wanted.len())
+            .min()?;
+        let Ok(Fetch::Found(fetched)) = self.source.fetch(file_name, None).await else { return None };
+        let template: Value = serde_json::from_slice(&fetched.body).ok()?;
+        let declared = template.get("typeName")?.as_str()?;
+        (declared != type_name).then(|| declared.to_owned())
+    }
+
     /// The organisation settings from `_settings.json` (the defaults when the file is absent).
     pub async fn settings(&self) -> Result<Arc<Settings>, LoadError> {
         let cached = self

@@ -603,3 +603,20 @@ fn region_and_partition_flags_are_checked() {
         assert!(run.stderr.contains(expected), "{}", run.stderr);
     }
 }
+
+#[test]
+fn a_misspelt_type_is_answered_with_the_closest_type_that_has_a_template() {
+    let stack = temp_file(
+        ".yaml",
+        "Resources:\n  A:\n    Type: AWS::SQS::Queeu\n  B:\n    Type: AWS::EC2::Rotue\n  C:\n    Type: Acme::Ledger::Entyr\n",
+    );
+    let run = validate(&[stack.path().to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{run:?}");
+    // A reviewed template's type, a baseline template's type, and nothing near: no guess.
+    assert!(run.stdout.contains("the type is not approved; did you mean `AWS::SQS::Queue`?"), "{}", run.stdout);
+    assert!(run.stdout.contains("the type is not approved; did you mean `AWS::EC2::Route`?"), "{}", run.stdout);
+    assert!(run.stdout.contains("(Acme::Ledger::Entyr): no template for Acme::Ledger::Entyr in directory templates, reviewed or baseline: the type is not approved\n"), "{}", run.stdout);
+    let run = rcfge(&["render", "AWS::SQS::Queu"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("did you mean `AWS::SQS::Queue`?"), "{}", run.stderr);
+}

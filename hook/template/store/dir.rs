@@ -87,6 +87,20 @@ impl TemplateSource for DirSource {
     ) -> BoxFuture<'a, Result<Fetch, StoreError>> {
         Box::pin(async move { self.read(file_name, known_version) })
     }
+
+    fn template_file_names(&self) -> BoxFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            let mut names = Vec::new();
+            for (dir, prefix) in [(self.root.clone(), ""), (self.root.join(super::BASELINE_DIR), "baseline/")] {
+                let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+                names.extend(entries.filter_map(Result::ok).filter_map(|entry| {
+                    let name = entry.file_name().into_string().ok()?;
+                    (name.ends_with(".json") && !name.starts_with('_')).then(|| format!("{prefix}{name}"))
+                }));
+            }
+            names
+        })
+    }
 }
 
 #[cfg(test)]

@@ -48,6 +48,13 @@ pub trait TemplateSource: Send + Sync {
         file_name: &'a str,
         known_version: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Fetch, StoreError>>;
+
+    /// The file names of the templates it holds, reviewed and baseline (`aws-sqs-queue.json`,
+    /// `baseline/aws-sqs-queue.json`), to suggest a type when a resource names one that has no
+    /// template. Only for messages: a source that cannot list cheaply (S3) returns none.
+    fn template_file_names(&self) -> BoxFuture<'_, Vec<String>> {
+        Box::pin(async { Vec::new() })
+    }
 }
 
 impl<T: TemplateSource + ?Sized> TemplateSource for Box<T> {
@@ -65,6 +72,10 @@ impl<T: TemplateSource + ?Sized> TemplateSource for Box<T> {
         known_version: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Fetch, StoreError>> {
         (**self).fetch(file_name, known_version)
+    }
+
+    fn template_file_names(&self) -> BoxFuture<'_, Vec<String>> {
+        (**self).template_file_names()
     }
 }
 
