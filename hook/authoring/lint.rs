@@ -7,12 +7,12 @@
 //! not parse, render or compile with a sample context.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
 use super::shape::{ancestors, is_under, property_paths, types_within};
-use super::{DRAFT7_FORMATS, is_known_keyword, template_files};
+use super::{AuthoringError, DRAFT7_FORMATS, is_known_keyword, template_files};
 use crate::decision::{Action, Context, is_builtin_variable};
 use crate::json::pointer_segment;
 use crate::policy::{CompileError, Policy};
@@ -36,28 +36,60 @@ pub struct Linted {
 }
 
 /// Lints every template (`*.json` but `_variables.json`) in `templates` against the pinned
-/// provider schemas of the same name in `schemas`.
+/// provider schemas of the same name in `schemas`. Findings name the file alone.
 pub fn lint_dir(templates: &Path, schemas: &Path) -> std::io::Result<Linted> {
-    let organisation = match std::fs::read(templates.join(VARIABLES_FILE)) {
+    let mut linted = Linted { findings: Vec::new(), templates: 0 };
+    for path in template_files(templates)? {
+        lint_file(&path, file_name(&path), schemas, &mut linted)?;
+    }
+    Ok(linted)
+}
+
+/// Lints templates named one by one or by their directory (what `rcfge templates lint PATH...`
+/// is given). Findings name each file as it was reached (`templates/aws-sqs-queue.json`); a
+/// template's placeholders are checked against the `_variables.json` beside it.
+pub fn lint_paths(paths: &[PathBuf], schemas: &Path) -> Result<Linted, AuthoringError> {
+    let mut linted = Linted { findings: Vec::new(), templates: 0 };
+    for path in paths {
+        let read_error = |source| AuthoringError::Read { path: path.display().to_string(), source };
+        let files = if std::fs::metadata(path).map_err(read_error)?.is_dir() {
+            template_files(path).map_err(read_error)?
+        } else {
+            vec![path.clone()]
+        };
+        for file in files {
+            let label = file.display().to_string();
+            lint_file(&file, label.clone(), schemas, &mut linted)
+                .map_err(|source| AuthoringError::Read { path: label, source })?;
+        }
+    }
+    Ok(linted)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Lints the template at `path` into `linted`, naming it `label` in findings.
+fn lint_file(path: &Path, label: String, schemas: &Path, linted: &mut Linted) -> std::io::Result<()> {
+    let beside = path.parent().unwrap_or(Path::new("")).join(VARIABLES_FILE);
+    let organisation = match std::fs::read(beside) {
         Ok(body) => parse_variables(&body).unwrap_or_default(),
         Err(_) => Map::new(),
     };
-    let mut findings = Vec::new();
-    let files = template_files(templates)?;
-    for path in &files {
-        let file = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let body = std::fs::read(path)?;
-        let provider = std::fs::read(schemas.join(&file)).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok());
-        findings.extend(lint_template(&file, &body, provider.as_ref(), &organisation));
-    }
-    Ok(Linted { findings, templates: files.len() })
+    let body = std::fs::read(path)?;
+    let provider =
+        std::fs::read(schemas.join(file_name(path))).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+    linted.findings.extend(lint_template(&label, &body, provider.as_ref(), &organisation));
+    linted.templates += 1;
+    Ok(())
 }
 
 /// What `rcfge templates lint` prints: one line per finding, then the counts.
-pub fn text(dir: &Path, linted: &Linted) -> String {
+pub fn text(linted: &Linted) -> String {
     let mut out = String::new();
     for f in &linted.findings {
-        out.push_str(&format!("{}/{}:{}: {}\n", dir.display(), f.file, f.pointer, f.message));
+        out.push_str(&format!("{}:{}: {}\n", f.file, f.pointer, f.message));
     }
     let plural = |n: usize, word: &str| if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") };
     let (templates, findings) = (plural(linted.templates, "template"), plural(linted.findings.len(), "finding"));

@@ -1,13 +1,15 @@
 //! Tools for the security engineers who write templates: pinning provider schemas
 //! ([`import`]), the property shape of a schema ([`shape`]), scaffolding a template from a
 //! pinned provider schema ([`scaffold`]), linting templates ([`lint`]) and waivers
-//! ([`waivers`]), the feature-gating report ([`gaps`]) and publishing ([`publish`]).
+//! ([`waivers`]), listing what is approved ([`list`]), the feature-gating report ([`gaps`]) and
+//! publishing ([`publish`]).
 
 pub mod changes;
 pub mod freeze;
 pub mod gaps;
 pub mod import;
 pub mod lint;
+pub mod list;
 pub mod publish;
 pub mod scaffold;
 pub mod shape;

@@ -176,3 +176,34 @@ fn a_newer_snapshot_widens_the_baseline_only_when_frozen_again() {
         assert_eq!(run.stdout.contains("QuantumTunnel is not an approved property"), refused, "{}", run.stdout);
     }
 }
+
+#[test]
+fn lint_takes_template_files_and_the_templates_flag_as_the_other_authoring_commands_do() {
+    let run = rcfge(&["templates", "lint", "templates/aws-sqs-queue.json", "templates/aws-sns-topic.json"]);
+    assert_eq!((run.code, run.stdout.as_str()), (0, "2 templates, 0 findings\n"), "{}", run.stderr);
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("aws-sqs-queue.json");
+    std::fs::write(&broken, r#"{"typeName": "AWS::SQS::Queue", "type": "object", "properties": {"Nope": {}}}"#)
+        .unwrap();
+    // Findings name the file as it was given.
+    let run = rcfge(&["templates", "lint", broken.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.starts_with(&format!("{}:", broken.display())), "{}", run.stdout);
+    let run = rcfge(&["templates", "lint", "--templates", dir.path().to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let run = rcfge(&["templates", "lint", "no-such-template.json"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("cannot read no-such-template.json"), "{}", run.stderr);
+}
+
+#[test]
+fn list_shows_every_approved_type_with_its_review() {
+    let run = rcfge(&["templates", "list"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    insta::assert_snapshot!(run.stdout);
+    let run = rcfge(&["templates", "list", "--format", "json"]);
+    let listed: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let reviewed = listed["reviewed"].as_array().unwrap();
+    assert!(reviewed.iter().any(|t| t["typeName"] == "AWS::S3::Bucket" && t["guardRules"] == true), "{listed}");
+    assert_eq!(listed["baselineOn"], true);
+}

@@ -194,6 +194,13 @@ pub enum Format {
     Html,
 }
 
+/// The formats of `rcfge templates list`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ListFormat {
+    Text,
+    Json,
+}
+
 /// How `rcfge validate` prints its report.
 #[derive(Clone, Copy)]
 pub enum Output {
@@ -224,14 +231,23 @@ enum TemplatesCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Check every template of a directory (exit 1 on any finding).
+    /// Check templates (exit 1 on any finding): the given files and directories, else every
+    /// template of the templates directory.
     Lint {
-        /// The templates to check.
-        #[arg(value_name = "DIR", default_value = "templates")]
-        dir: PathBuf,
-        /// Pinned provider schemas.
-        #[arg(long, default_value = "schemas", value_name = "DIR")]
-        schemas: PathBuf,
+        /// Template files or directories of templates (default: the templates directory).
+        #[arg(value_name = "TEMPLATE|DIR")]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        dirs: AuthoringDirs,
+    },
+    /// The approved types: each reviewed template's owner, review date, Guard rules and delete
+    /// protection, and whether the baseline judges the other types.
+    List {
+        #[arg(long, default_value = "templates", value_name = "DIR")]
+        templates: PathBuf,
+        /// text, or json for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: ListFormat,
     },
     /// Write the baseline: one generated template per pinned provider schema, closed, into
     /// <templates>/baseline/ (review the diff, then publish).
@@ -403,8 +419,12 @@ pub enum Run {
         force: bool,
     },
     TemplatesLint {
-        dir: PathBuf,
+        paths: Vec<PathBuf>,
         schemas: PathBuf,
+    },
+    TemplatesList {
+        templates: PathBuf,
+        format: ListFormat,
     },
     TemplatesGaps {
         type_name: Option<String>,
@@ -513,12 +533,18 @@ pub fn resolve(cli: Cli, env: &impl Fn(&str) -> Option<OsString>) -> anyhow::Res
         Command::Templates { command: TemplatesCommand::New { type_name, dirs, stdout, force } } => {
             Run::TemplatesNew { type_name, dirs, stdout, force }
         }
-        Command::Templates { command: TemplatesCommand::Lint { dir, schemas } } => Run::TemplatesLint { dir, schemas },
+        Command::Templates { command: TemplatesCommand::Lint { paths, dirs } } => {
+            let paths = if paths.is_empty() { vec![dirs.templates] } else { paths };
+            Run::TemplatesLint { paths, schemas: dirs.schemas }
+        }
         Command::Templates { command: TemplatesCommand::Gaps { type_name, since, dirs } } => match since {
             Some(since) => Run::SchemaChanges { since, dirs },
             None => Run::TemplatesGaps { type_name, dirs },
         },
         Command::Templates { command: TemplatesCommand::Freeze { dirs } } => Run::TemplatesFreeze { dirs },
+        Command::Templates { command: TemplatesCommand::List { templates, format } } => {
+            Run::TemplatesList { templates, format }
+        }
         Command::Decisions { command: DecisionsCommand::Summarize { files, format } } => {
             Run::DecisionsSummarize { files, format }
         }

@@ -15,7 +15,7 @@ use rcfge::report::{self, events, exit, impact};
 use rcfge::template::{S3Location, client_from_environment};
 use rcfge::{Action, Engine, stack};
 
-use flags::{Cli, Output, Run, SummaryFormat, TemplateSettings};
+use flags::{Cli, ListFormat, Output, Run, SummaryFormat, TemplateSettings};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -137,11 +137,18 @@ fn run(command: Run) -> anyhow::Result<u8> {
                 }
                 Ok(exit::CLEAN)
             }
-            Run::TemplatesLint { dir, schemas } => {
-                let linted = authoring::lint::lint_dir(&dir, &schemas)
-                    .with_context(|| format!("cannot read {}", dir.display()))?;
-                out!("{}", authoring::lint::text(&dir, &linted));
+            Run::TemplatesLint { paths, schemas } => {
+                let linted = authoring::lint::lint_paths(&paths, &schemas)?;
+                out!("{}", authoring::lint::text(&linted));
                 Ok(if linted.findings.is_empty() { exit::CLEAN } else { exit::FINDINGS })
+            }
+            Run::TemplatesList { templates, format } => {
+                let listed = authoring::list::list(&templates)?;
+                match format {
+                    ListFormat::Text => out!("{}", authoring::list::text(&listed)),
+                    ListFormat::Json => outln!("{}", serde_json::to_string_pretty(&listed)?),
+                }
+                Ok(exit::CLEAN)
             }
             Run::TemplatesGaps { type_name, dirs } => {
                 let reports = authoring::gaps::for_templates(&dirs.templates, &dirs.schemas, type_name.as_deref())?;
