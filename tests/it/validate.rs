@@ -620,3 +620,91 @@ fn a_misspelt_type_is_answered_with_the_closest_type_that_has_a_template() {
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("did you mean `AWS::SQS::Queue`?"), "{}", run.stderr);
 }
+
+#[test]
+fn bash_completes_subcommands_and_flags_from_the_generated_script() {
+    let script = rcfge(&["completions", "bash"]);
+    assert_eq!(script.code, 0, "{}", script.stderr);
+    let file = temp_file(".bash", &script.stdout);
+    // The completion function as bash calls it on <TAB>: the words so far, the current index.
+    let complete = |words: &str, current: usize| {
+        let program = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD={current}; _rcfge rcfge \"${{COMP_WORDS[$COMP_CWORD]}}\" \"${{COMP_WORDS[$COMP_CWORD-1]}}\"; echo \"${{COMPREPLY[@]}}\"",
+            file.path().display()
+        );
+        let output = std::process::Command::new("bash").args(["--norc", "-c", &program]).output().unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert_eq!(complete("rcfge templates l", 2), "lint list\n");
+    assert_eq!(complete("rcfge validate --for", 2), "--format\n");
+    assert_eq!(complete("rcfge validate --format j", 3), "json junit\n");
+    for shell in ["zsh", "fish", "powershell", "elvish"] {
+        let run = rcfge(&["completions", shell]);
+        assert_eq!(run.code, 0, "{shell}");
+        assert!(run.stdout.contains("templates"), "{shell}");
+    }
+}
+
+#[test]
+fn the_readme_synopsis_names_every_command_and_flag_that_help_does() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let start = readme.find("\nrcfge validate [--templates").expect("the README's CLI synopsis");
+    let block = &readme[start + 1..];
+    let block = &block[..block.find("```").unwrap()];
+    // A command starts a line with `rcfge`; the lines indented under it continue it.
+    let mut synopsis: Vec<(Vec<String>, String)> = Vec::new();
+    for line in block.lines() {
+        if let Some(rest) = line.strip_prefix("rcfge ") {
+            let words = rest
+                .split(' ')
+                .take_while(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '-') && !w.starts_with('-'));
+            synopsis.push((words.map(str::to_owned).collect(), line.to_owned()));
+        } else if line.starts_with(' ') {
+            synopsis.last_mut().unwrap().1.push_str(line);
+        }
+    }
+    let flags = |text: &str| -> std::collections::BTreeSet<String> {
+        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .filter(|w| w.starts_with("--") && w.len() > 2)
+            .map(str::to_owned)
+            .collect()
+    };
+    let global: std::collections::BTreeSet<String> =
+        ["--help", "--version", "--config", "--no-config"].map(String::from).into();
+    let mut documented = std::collections::BTreeSet::new();
+    for (words, line) in &synopsis {
+        let mut args: Vec<&str> = words.iter().map(String::as_str).collect();
+        args.push("--help");
+        let help = rcfge(&args);
+        assert_eq!(help.code, 0, "rcfge {args:?}: {}", help.stderr);
+        let options = &help.stdout[help.stdout.find("Options:").unwrap()..];
+        let from_help: std::collections::BTreeSet<String> = flags(options).difference(&global).cloned().collect();
+        assert_eq!(from_help, flags(line), "README synopsis of `rcfge {}` against its --help", words.join(" "));
+        documented.insert(words.join(" "));
+    }
+    // And every command --help lists is in the synopsis.
+    let commands = |args: &[&str]| -> Vec<String> {
+        let help = rcfge(args).stdout;
+        let listed = &help[help.find("Commands:").unwrap()..help.find("Options:").unwrap()];
+        listed
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|c| *c != "help")
+            .map(str::to_owned)
+            .collect()
+    };
+    for command in commands(&["--help"]) {
+        let nested = rcfge(&[command.as_str(), "--help"]).stdout;
+        if nested.contains("Commands:") {
+            for sub in commands(&[command.as_str(), "--help"]) {
+                assert!(
+                    documented.contains(&format!("{command} {sub}")),
+                    "`rcfge {command} {sub}` is not in the README"
+                );
+            }
+        } else {
+            assert!(documented.contains(&command), "`rcfge {command}` is not in the README");
+        }
+    }
+}

@@ -103,6 +103,12 @@ enum Command {
         #[command(subcommand)]
         command: SchemasCommand,
     },
+    /// Print a shell completion script (bash: `rcfge completions bash > /etc/bash_completion.d/rcfge`;
+    /// zsh: into a directory of `$fpath` as `_rcfge`; fish: `~/.config/fish/completions/rcfge.fish`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Upload the template set (templates, baseline, Guard rules, _variables.json,
     /// _settings.json, _waivers.json) to the hooks' bucket, after checking it; prints the diff
     /// against the bucket.
@@ -451,6 +457,9 @@ pub enum Run {
         all: bool,
         dirs: AuthoringDirs,
     },
+    Completions {
+        shell: clap_complete::Shell,
+    },
     Publish {
         to: String,
         /// Checked after the set is: a set that fails its checks is reported first.
@@ -554,6 +563,7 @@ pub fn resolve(cli: Cli, env: &impl Fn(&str) -> Option<OsString>) -> anyhow::Res
         Command::Schemas { command: SchemasCommand::Import { from, types, all, dirs } } => {
             Run::SchemasImport { from, types, all, dirs }
         }
+        Command::Completions { shell } => Run::Completions { shell },
         Command::Publish { to, templates, guard_rules, schemas, dry_run, delete } => {
             Run::Publish { to, s3: s3_settings(&var), templates, guard_rules, schemas, dry_run, delete }
         }

@@ -191,6 +191,12 @@ fn run(command: Run) -> anyhow::Result<u8> {
                 outln!("imported {count} schemas from {source} into {}", dirs.schemas.display());
                 Ok(exit::CLEAN)
             }
+            Run::Completions { shell } => {
+                let mut script = Vec::new();
+                clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "rcfge", &mut script);
+                out!("{}", String::from_utf8_lossy(&script));
+                Ok(exit::CLEAN)
+            }
             Run::Publish { to, s3, templates, guard_rules, schemas, dry_run, delete } => {
                 let location = S3Location::parse(&to)?;
                 let files = publish::local_set(&templates, &guard_rules)?;
