@@ -29,6 +29,18 @@ pub const MAX_WALK_DEPTH: usize = 32;
 /// whole before it turned out not to be a template.
 pub const MAX_WALKED_FILE_BYTES: u64 = 2 * 1024 * 1024;
 
+/// How the files named on the command line are taken.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NamedFiles {
+    /// Each must be a stack template: anything else is an error (exit 2).
+    #[default]
+    Templates,
+    /// As files found by a walk: one that cannot be a stack template is skipped and listed.
+    /// For pre-commit, which passes every staged file whose name matches, `package.json` and
+    /// CI workflows included; a file without `Resources` cannot deploy a resource anyway.
+    SkipOthers,
+}
+
 /// A path that cannot be walked.
 #[derive(Debug, thiserror::Error)]
 pub enum WalkError {
@@ -45,7 +57,7 @@ pub enum WalkError {
 /// with a [`TEMPLATE_EXTENSIONS`] extension in any case (`.YAML` too), symbolic links to files
 /// included, leaving out hidden entries, `node_modules` and symbolic links to directories. A
 /// directory without any such file is an error: a typo in a path must not validate nothing.
-pub fn stack_files(paths: &[PathBuf]) -> Result<Vec<StackFile>, WalkError> {
+pub fn stack_files(paths: &[PathBuf], named: NamedFiles) -> Result<Vec<StackFile>, WalkError> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
@@ -55,7 +67,7 @@ pub fn stack_files(paths: &[PathBuf]) -> Result<Vec<StackFile>, WalkError> {
                 return Err(WalkError::Empty { path: path.display().to_string() });
             }
         } else {
-            files.push(StackFile { path: path.clone(), walked: false });
+            files.push(StackFile { path: path.clone(), walked: named == NamedFiles::SkipOthers });
         }
     }
     Ok(files)
@@ -112,7 +124,7 @@ mod tests {
         std::os::unix::fs::symlink(dir.path().join("a.json"), dir.path().join("d-link.json")).unwrap();
         std::os::unix::fs::symlink(dir.path().join("b"), dir.path().join("e-dir-link")).unwrap();
         let named = dir.path().join("notes.txt");
-        let files = stack_files(&[dir.path().to_path_buf(), named.clone()]).unwrap();
+        let files = stack_files(&[dir.path().to_path_buf(), named.clone()], NamedFiles::Templates).unwrap();
         let found: Vec<(String, bool)> =
             files.iter().map(|f| (f.path.strip_prefix(dir.path()).unwrap().display().to_string(), f.walked)).collect();
         let expected = [
@@ -127,6 +139,8 @@ mod tests {
         let empty = dir.path().join("empty");
         std::fs::create_dir(&empty).unwrap();
         std::fs::write(empty.join("notes.txt"), "x").unwrap();
-        assert!(matches!(stack_files(&[empty]), Err(WalkError::Empty { .. })));
+        assert!(matches!(stack_files(&[empty], NamedFiles::Templates), Err(WalkError::Empty { .. })));
+        let files = stack_files(&[named], NamedFiles::SkipOthers).unwrap();
+        assert!(files[0].walked, "a named file is then taken as a walk would find it");
     }
 }

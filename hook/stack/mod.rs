@@ -31,7 +31,7 @@ use crate::stack::intrinsics::{Chooser, Existence, Facts, Placed, Scenario};
 use crate::stack::read::is_within;
 
 pub use error::ReadError;
-pub use files::{MAX_WALK_DEPTH, StackFile, TEMPLATE_EXTENSIONS, WalkError, stack_files};
+pub use files::{MAX_WALK_DEPTH, NamedFiles, StackFile, TEMPLATE_EXTENSIONS, WalkError, stack_files};
 pub use intrinsics::{Mode, ResolveError};
 pub use read::{Resource, StackTemplate, parse};
 

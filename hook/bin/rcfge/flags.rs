@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use rcfge::config::project::{self, LoadedConfig};
 use rcfge::config::{ConfigError, s3_settings};
 use rcfge::lambda::EventDefaults;
+use rcfge::stack::NamedFiles;
 use rcfge::template::check_variable_name;
 use rcfge::template::{S3Settings, TemplateLocation, file_name_for_type};
 use rcfge::{Context, EngineConfig};
@@ -49,6 +50,11 @@ enum Command {
         /// that are not templates skipped). Default: the project file's `paths`.
         #[arg(value_name = "TEMPLATE|DIR")]
         files: Vec<PathBuf>,
+        /// Skip named files that are not CloudFormation templates (no Resources section), as a
+        /// directory walk does, instead of refusing them: for pre-commit, which passes every
+        /// matching file.
+        #[arg(long)]
+        skip_non_templates: bool,
         /// Report format (html only with --summary).
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -399,6 +405,7 @@ pub enum Run {
         /// Parameter values from `--parameters-file` and `--parameter`.
         parameters: anyhow::Result<BTreeMap<String, String>>,
         files: Vec<PathBuf>,
+        named: NamedFiles,
         output: Output,
     },
     Render {
@@ -481,7 +488,17 @@ pub fn resolve(cli: Cli, env: &impl Fn(&str) -> Option<OsString>) -> anyhow::Res
     let (config, no_config) = (cli.config, cli.no_config);
     let layers = || Layers::load(config.clone(), no_config, &var);
     Ok(match cli.command {
-        Command::Validate { source, exempt, context, files, format, summary, parameters, parameters_file } => {
+        Command::Validate {
+            source,
+            exempt,
+            context,
+            files,
+            skip_non_templates,
+            format,
+            summary,
+            parameters,
+            parameters_file,
+        } => {
             let layers = layers()?;
             let source = source.resolve(exempt, context.variables(&layers)?, &layers)?;
             let files = match (files.is_empty(), &layers.file) {
@@ -520,7 +537,8 @@ pub fn resolve(cli: Cli, env: &impl Fn(&str) -> Option<OsString>) -> anyhow::Res
                 (Format::Html, true) => Output::Summary(SummaryFormat::Html),
                 (Format::Sarif | Format::Junit, true) => bail!("--summary prints text, json or html"),
             };
-            Run::Validate { source, context: context.context(&layers), parameters, files, output }
+            let named = if skip_non_templates { NamedFiles::SkipOthers } else { NamedFiles::Templates };
+            Run::Validate { source, context: context.context(&layers), parameters, files, named, output }
         }
         Command::Render { type_name, source, context, logical_id } => {
             let layers = layers()?;

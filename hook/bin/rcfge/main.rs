@@ -82,10 +82,10 @@ fn run(command: Run) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         match command {
-            Run::Validate { source, context, parameters, files, output } => {
+            Run::Validate { source, context, parameters, files, named, output } => {
                 let engine = checked_engine(source).await?;
                 let (context, options) = (context?, stack::StackOptions::for_files(parameters?));
-                let files = stack::stack_files(&files)?;
+                let files = stack::stack_files(&files, named)?;
                 let reports = stack::check_files(&engine, &context, &options, &files).await;
                 match output {
                     Output::Text { colour } => out!("{}", report::text_styled(&reports, colour)),
