@@ -190,12 +190,24 @@ impl Summary {
 
 /// The human-readable report.
 pub fn text(files: &[FileReport]) -> String {
-    text_styled(files, false)
+    text_styled(files, TextOptions::default())
 }
 
-/// The human-readable report, with the verdict labels coloured when `colour` is set (a
-/// terminal that has not asked for `NO_COLOR`).
-pub fn text_styled(files: &[FileReport], colour: bool) -> String {
+/// How the human-readable report is shown.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TextOptions {
+    /// Colour the verdict labels (a terminal that has not asked for `NO_COLOR`).
+    pub colour: bool,
+    /// Show only what needs action: refused resources, resources that could not be judged and
+    /// files that could not be read, with their findings (`rcfge validate --quiet`). The counts
+    /// still cover everything.
+    pub failures_only: bool,
+}
+
+/// The human-readable report: each file, its resources in template order with their findings
+/// in the order of their lines, a count per file when there are several, and the counts.
+pub fn text_styled(files: &[FileReport], options: TextOptions) -> String {
+    let colour = options.colour;
     let label = |text: &str, code: &str| if colour { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() };
     let labels = Labels {
         pass: label("PASS  ", "32"),
@@ -208,37 +220,32 @@ pub fn text_styled(files: &[FileReport], colour: bool) -> String {
         waived: label("WAIVED", "36"),
     };
     let mut out = String::new();
-    for file in files.iter().filter(|f| f.skipped.is_none()) {
+    let shown: Vec<&FileReport> = files.iter().filter(|f| f.skipped.is_none()).collect();
+    for &file in &shown {
+        let resources: Vec<&ResourceReport> = match &file.outcome {
+            Ok(resources) => resources.iter().filter(|r| !options.failures_only || r.refuses()).collect(),
+            Err(_) => Vec::new(),
+        };
+        if options.failures_only && file.outcome.is_ok() && resources.is_empty() {
+            continue;
+        }
         line(&mut out, "", &file.path);
-        for note in &file.notes {
+        for note in file.notes.iter().filter(|_| !options.failures_only) {
             line(&mut out, &format!("  {} ", labels.note), note);
         }
         match &file.outcome {
-            Ok(resources) => resources.iter().for_each(|report| write_resource(&mut out, &file.path, report, &labels)),
+            Ok(_) => resources.iter().for_each(|report| write_resource(&mut out, &file.path, report, &labels)),
             Err(reason) => {
                 line(&mut out, &format!("  {} ", labels.error), &format!("cannot validate this file: {reason}"));
             }
         }
+        if shown.len() > 1 && file.outcome.is_ok() {
+            let counts = Summary::of(std::slice::from_ref(file));
+            line(&mut out, "  ", &format!("{}: {}", file.path, counts.counts()));
+        }
     }
     let summary = Summary::of(files);
-    let _ = write!(
-        out,
-        "{} resources: {} compliant, {} non-compliant, {} not evaluated",
-        summary.resources(),
-        summary.compliant,
-        summary.refused,
-        summary.failed
-    );
-    if summary.tolerated > 0 {
-        let _ = write!(
-            out,
-            ", {} allowed by audit mode or waivers ({} would be refused when enforced)",
-            summary.tolerated, summary.would_refuse
-        );
-    }
-    if summary.not_judged > 0 {
-        let _ = write!(out, ", {} left to deploy time", summary.not_judged);
-    }
+    out.push_str(&summary.counts());
     if summary.unreadable > 0 {
         let _ = write!(out, "; {} files could not be read", summary.unreadable);
     }
@@ -250,6 +257,32 @@ pub fn text_styled(files: &[FileReport], colour: bool) -> String {
     }
     out.push('\n');
     out
+}
+
+impl Summary {
+    /// `N resources: N compliant, N non-compliant, N not evaluated`, and the other counts that
+    /// are not zero.
+    fn counts(&self) -> String {
+        let summary = self;
+        let mut out = format!(
+            "{} resources: {} compliant, {} non-compliant, {} not evaluated",
+            summary.resources(),
+            summary.compliant,
+            summary.refused,
+            summary.failed
+        );
+        if summary.tolerated > 0 {
+            let _ = write!(
+                out,
+                ", {} allowed by audit mode or waivers ({} would be refused when enforced)",
+                summary.tolerated, summary.would_refuse
+            );
+        }
+        if summary.not_judged > 0 {
+            let _ = write!(out, ", {} left to deploy time", summary.not_judged);
+        }
+        out
+    }
 }
 
 struct Labels {
@@ -340,9 +373,15 @@ fn write_resource(out: &mut String, path: &str, report: &ResourceReport, labels:
     }
 }
 
-/// One line per violation, each marked `AUDIT` or `WAIVED` when the rollout let it pass.
+/// One line per violation, in the order of their lines in the file (those without a position
+/// last), each marked `AUDIT` or `WAIVED` when the rollout let it pass.
 fn write_violations(out: &mut String, path: &str, report: &ResourceReport, violations: &[Violation]) {
-    for v in violations {
+    let mut in_order: Vec<&Violation> = violations.iter().collect();
+    in_order.sort_by_key(|v| {
+        let position = v.position.or(report.position);
+        (position.is_none(), position)
+    });
+    for v in in_order {
         let when = v.when.as_deref().map(|w| format!(" (when {w})")).unwrap_or_default();
         let at = located(path, v.position.or(report.position));
         let lead = match &v.disposition {
@@ -368,7 +407,8 @@ mod tests {
     #[test]
     fn labels_are_coloured_only_when_asked() {
         let files = [FileReport::unreadable("x.yaml".into(), "broken".into())];
-        assert!(text_styled(&files, true).contains("\x1b[1;31mERROR \x1b[0m cannot validate"));
+        let colour = TextOptions { colour: true, ..TextOptions::default() };
+        assert!(text_styled(&files, colour).contains("\x1b[1;31mERROR \x1b[0m cannot validate"));
         assert!(!text(&files).contains('\x1b'));
     }
 

@@ -708,3 +708,43 @@ fn the_readme_synopsis_names_every_command_and_flag_that_help_does() {
         }
     }
 }
+
+#[test]
+fn quiet_shows_only_what_needs_action_and_every_file_gets_its_count() {
+    let full = validate(&["tests/fixtures/stacks/compliant.yaml", "tests/fixtures/stacks/violations.yaml"]);
+    let quiet = validate(&["-q", "tests/fixtures/stacks/compliant.yaml", "tests/fixtures/stacks/violations.yaml"]);
+    assert_eq!((full.code, quiet.code), (1, 1));
+    // Several files: each ends with its own count; the last line counts them all, in both modes.
+    assert!(
+        full.stdout.contains(
+            "\n  tests/fixtures/stacks/compliant.yaml: 3 resources: 3 compliant, 0 non-compliant, 0 not evaluated\n"
+        ),
+        "{}",
+        full.stdout
+    );
+    assert_eq!(full.stdout.lines().last(), quiet.stdout.lines().last());
+    assert!(full.stdout.contains("PASS   ReceiptsQueue"), "{}", full.stdout);
+    // Quiet: no compliant file, no PASS line; every refused resource with all its findings.
+    assert!(!quiet.stdout.contains("compliant.yaml") && !quiet.stdout.contains("PASS"), "{}", quiet.stdout);
+    for refused in
+        ["FAIL   UploadsBucket", "FAIL   PlainQueue", "ERROR  NightlyJob", "violations.yaml:7:7: /NewFeature"]
+    {
+        assert!(quiet.stdout.contains(refused), "{refused}: {}", quiet.stdout);
+    }
+    let run = validate(&["-q", "--format", "json", "tests/fixtures/stacks/violations.yaml"]);
+    assert_eq!(run.code, 2, "{run:?}");
+}
+
+#[test]
+fn findings_are_listed_in_the_order_of_their_lines() {
+    let run = validate(&["tests/fixtures/stacks/violations.yaml"]);
+    let lines: Vec<usize> = run
+        .stdout
+        .lines()
+        .skip_while(|l| !l.contains("FAIL   UploadsBucket"))
+        .skip(1)
+        .take_while(|l| l.starts_with("           "))
+        .map(|l| l.split(':').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(lines, [6, 7, 12, 15, 21], "{}", run.stdout);
+}

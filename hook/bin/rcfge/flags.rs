@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use rcfge::config::project::{self, LoadedConfig};
 use rcfge::config::{ConfigError, s3_settings};
 use rcfge::lambda::EventDefaults;
+use rcfge::report::TextOptions;
 use rcfge::stack::NamedFiles;
 use rcfge::template::check_variable_name;
 use rcfge::template::{S3Settings, TemplateLocation, file_name_for_type};
@@ -55,6 +56,10 @@ enum Command {
         /// matching file.
         #[arg(long)]
         skip_non_templates: bool,
+        /// Show only refused resources, resources that could not be judged and unreadable files
+        /// (text format); the counts still cover everything.
+        #[arg(long, short)]
+        quiet: bool,
         /// Report format (html only with --summary).
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -216,10 +221,8 @@ pub enum ListFormat {
 /// How `rcfge validate` prints its report.
 #[derive(Clone, Copy)]
 pub enum Output {
-    /// Text, in colour or not.
-    Text {
-        colour: bool,
-    },
+    /// Text, in colour or not, complete or failures only.
+    Text(TextOptions),
     Json,
     Sarif,
     Junit,
@@ -494,6 +497,7 @@ pub fn resolve(cli: Cli, env: &impl Fn(&str) -> Option<OsString>) -> anyhow::Res
             context,
             files,
             skip_non_templates,
+            quiet,
             format,
             summary,
             parameters,
@@ -524,10 +528,14 @@ pub fn resolve(cli: Cli, env: &impl Fn(&str) -> Option<OsString>) -> anyhow::Res
                 given
             });
             // Colour only for a person: a terminal, and no NO_COLOR (https://no-color.org).
+            if quiet && (summary || !matches!(format, Format::Text)) {
+                bail!("--quiet shortens the text report; the other formats and --summary are complete by design");
+            }
             let output = match (format, summary) {
-                (Format::Text, false) => {
-                    Output::Text { colour: std::io::stdout().is_terminal() && env("NO_COLOR").is_none() }
-                }
+                (Format::Text, false) => Output::Text(TextOptions {
+                    colour: std::io::stdout().is_terminal() && env("NO_COLOR").is_none(),
+                    failures_only: quiet,
+                }),
                 (Format::Json, false) => Output::Json,
                 (Format::Sarif, false) => Output::Sarif,
                 (Format::Junit, false) => Output::Junit,

@@ -88,7 +88,7 @@ fn run(command: Run) -> anyhow::Result<u8> {
                 let files = stack::stack_files(&files, named)?;
                 let reports = stack::check_files(&engine, &context, &options, &files).await;
                 match output {
-                    Output::Text { colour } => out!("{}", report::text_styled(&reports, colour)),
+                    Output::Text(options) => out!("{}", report::text_styled(&reports, options)),
                     Output::Json => outln!("{}", serde_json::to_string_pretty(&report::json::render(&reports))?),
                     Output::Sarif => outln!("{}", serde_json::to_string_pretty(&report::sarif::render(&reports))?),
                     Output::Junit => out!("{}", report::junit::render(&reports)),
