@@ -85,8 +85,14 @@ pub fn cases() -> Vec<Case> {
             .unwrap()
             .to_owned();
         let stem = template.file_stem().unwrap().to_string_lossy().into_owned();
-        let mut fixtures: Vec<_> =
-            std::fs::read_dir(root.join("tests/fixtures").join(&stem)).unwrap().map(|e| e.unwrap().path()).collect();
+        let dir = root.join("tests/fixtures").join(&stem);
+        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}: every template needs its fixtures there (CONTRIBUTING.md, \"Adding a resource type\")",
+                dir.display()
+            )
+        });
+        let mut fixtures: Vec<_> = entries.map(|e| e.unwrap().path()).collect();
         fixtures.sort();
         for fixture in fixtures {
             let file = fixture.file_name().unwrap().to_string_lossy().into_owned();

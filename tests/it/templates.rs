@@ -44,7 +44,13 @@ fn templates() -> Vec<(String, String, Value)> {
 fn fixtures(stem: &str, prefix: &str) -> Vec<PathBuf> {
     let dir = root().join("tests/fixtures").join(stem);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|_| panic!("{} has no fixtures", dir.display()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}: every template needs its fixtures there, valid-*.json and invalid-*.json properties \
+                 objects (CONTRIBUTING.md, \"Adding a resource type\")",
+                dir.display()
+            )
+        })
         .map(|e| e.unwrap().path())
         .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
         .collect();
