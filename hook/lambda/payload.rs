@@ -31,14 +31,14 @@ pub(crate) enum PayloadError {
     NotHttps { scheme: String, host: String },
     #[error("cannot set up TLS for the payload: {0}")]
     Tls(String),
-    #[error("cannot fetch the payload: {0}")]
-    Fetch(String),
-    #[error("fetching the payload answered HTTP {status}")]
-    Status { status: u16 },
-    #[error("the payload is larger than {limit} bytes")]
-    TooLarge { limit: usize },
-    #[error("no payload within {timeout_ms} ms")]
-    Timeout { timeout_ms: u128 },
+    #[error("cannot fetch the payload from {url}: {reason}")]
+    Fetch { url: String, reason: String },
+    #[error("fetching the payload from {url} answered HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("the payload at {url} is larger than {limit} bytes")]
+    TooLarge { url: String, limit: usize },
+    #[error("no payload from {url} within {timeout_ms} ms")]
+    Timeout { url: String, timeout_ms: u128 },
     #[error("the payload is not JSON: {0}")]
     NotJson(#[source] serde_json::Error),
     #[error("the payload is not a JSON object")]
@@ -83,22 +83,27 @@ pub async fn fetch(url: &str, timeout: Duration) -> Result<Vec<u8>, PayloadError
     if scheme != "https" && !(scheme == "http" && loopback) {
         return Err(PayloadError::NotHttps { scheme, host });
     }
+    // Named in errors without its query: a presigned URL's signature is a credential.
+    let shown = format!("{scheme}://{}{}", uri.authority().map_or("", |a| a.as_str()), uri.path());
     let client = client()?;
     let get = async {
-        let response = client.get(uri).await.map_err(|e| PayloadError::Fetch(error_chain(&e)))?;
+        let fetch_error = |reason| PayloadError::Fetch { url: shown.clone(), reason };
+        let response = client.get(uri).await.map_err(|e| fetch_error(error_chain(&e)))?;
         if response.status() != hyper::StatusCode::OK {
-            return Err(PayloadError::Status { status: response.status().as_u16() });
+            return Err(PayloadError::Status { url: shown.clone(), status: response.status().as_u16() });
         }
         let body = Limited::new(response.into_body(), MAX_PAYLOAD_BYTES);
         match body.collect().await {
             Ok(collected) => Ok(collected.to_bytes().to_vec()),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                Err(PayloadError::TooLarge { limit: MAX_PAYLOAD_BYTES })
+                Err(PayloadError::TooLarge { url: shown.clone(), limit: MAX_PAYLOAD_BYTES })
             }
-            Err(e) => Err(PayloadError::Fetch(e.to_string())),
+            Err(e) => Err(fetch_error(e.to_string())),
         }
     };
-    tokio::time::timeout(timeout, get).await.map_err(|_| PayloadError::Timeout { timeout_ms: timeout.as_millis() })?
+    tokio::time::timeout(timeout, get)
+        .await
+        .map_err(|_| PayloadError::Timeout { url: shown.clone(), timeout_ms: timeout.as_millis() })?
 }
 
 /// An error and its causes on one line (`connection refused` is a cause, not the error).

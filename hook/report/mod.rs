@@ -246,11 +246,14 @@ pub fn text_styled(files: &[FileReport], options: TextOptions) -> String {
     }
     let summary = Summary::of(files);
     out.push_str(&summary.counts());
+    // A file that is read but is no template, or not one CloudFormation would take, is not
+    // "unreadable": the line above it says why.
+    let files = |n: usize| if n == 1 { "1 file".to_owned() } else { format!("{n} files") };
     if summary.unreadable > 0 {
-        let _ = write!(out, "; {} files could not be read", summary.unreadable);
+        let _ = write!(out, "; {} could not be validated", files(summary.unreadable));
     }
     if summary.skipped_files > 0 {
-        let _ = write!(out, "; {} files skipped (not stack templates)", summary.skipped_files);
+        let _ = write!(out, "; {} skipped (not stack templates)", files(summary.skipped_files));
     }
     if summary.by_baseline > 0 {
         let _ = write!(out, "; {} judged by the baseline, not a reviewed template", summary.by_baseline);

@@ -16,8 +16,9 @@ pub enum ReadError {
     KeyNotAString { found: String },
     #[error("a number is not finite")]
     NotFinite,
-    #[error("duplicate key `{key}`")]
-    DuplicateKey { key: String },
+    /// `at` is ` at line N column M` (the second occurrence), or empty where unknown.
+    #[error("duplicate key `{key}`{at}")]
+    DuplicateKey { key: String, at: String },
     #[error("the key `{key}` is reserved for rcfge's own use")]
     ReservedKey { key: String },
     #[error("collections nest more than {limit} deep")]

@@ -99,7 +99,11 @@ pub fn to_json(text: &str) -> Result<Value, ReadError> {
                 } else {
                     scalar(&text, style, tag.as_deref())?
                 };
-                builder.add(value, NODE_SIZE + text.len(), anchor)?;
+                // A key is placed as it is read, so a duplicate is found at its own (second) place.
+                builder.add(value, NODE_SIZE + text.len(), anchor).map_err(|error| match error {
+                    ReadError::DuplicateKey { key, .. } => ReadError::DuplicateKey { key, at: format!(" at {}", at()) },
+                    other => other,
+                })?;
             }
             Event::Alias(id) => {
                 let (value, size) = builder.anchors.get(&id).cloned().ok_or_else(|| {
@@ -213,7 +217,7 @@ impl Builder {
                         return Err(ReadError::ReservedKey { key: name });
                     }
                     if object.contains_key(&name) {
-                        return Err(ReadError::DuplicateKey { key: name });
+                        return Err(ReadError::DuplicateKey { key: name, at: String::new() });
                     }
                     *key = Some(name);
                 }

@@ -311,9 +311,14 @@ fn faults() -> Vec<Fault> {
         },
         Fault {
             name: "payload answers 403",
-            event: whole("STACK", Some(payloads.serve("/forbidden", Reply::Status(403)))).into(),
+            // Presigned, as CloudFormation's are: the message names the URL, never its signature.
+            event: whole(
+                "STACK",
+                Some(format!("{}?X-Amz-Signature=0f1e2d3c4b5a", payloads.serve("/forbidden", Reply::Status(403)))),
+            )
+            .into(),
             templates: "templates".into(),
-            cause: "answered HTTP 403",
+            cause: "/forbidden answered HTTP 403",
         },
         Fault {
             name: "payload oversized",
@@ -325,7 +330,7 @@ fn faults() -> Vec<Fault> {
             name: "payload stalls",
             event: whole("STACK", Some(payloads.serve("/stall", Reply::Stall(Duration::from_secs(30))))).into(),
             templates: "templates".into(),
-            cause: "no payload within 8000 ms",
+            cause: "/stall within 8000 ms",
         },
         Fault {
             name: "payload not JSON",
@@ -604,6 +609,7 @@ fn assert_internal_failure(name: &str, code: i32, response: &Value, cause: &str)
     let message = response["message"].as_str().unwrap_or_default();
     assert!(message.contains(cause), "{name}: expected {cause:?} in {message:?}");
     assert!(message.chars().count() <= 1024, "{name}: message too long");
+    assert!(!message.contains("Signature"), "{name}: a payload URL's signature in {message:?}");
 }
 
 #[test]

@@ -53,7 +53,9 @@ fn serve(stream: TcpStream, replies: &Mutex<HashMap<String, Reply>>) {
     if reader.read_line(&mut request_line).is_err() {
         return;
     }
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    // Routed by path: a presigned URL's query (its signature) does not choose the reply.
+    let target = request_line.split_whitespace().nth(1).unwrap_or("/");
+    let path = target.split('?').next().unwrap_or("/").to_owned();
     let mut line = String::new();
     while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
         line.clear();
