@@ -319,6 +319,13 @@ pub struct Reason {
 }
 
 impl Violation {
+    /// The check that found it, the same in every report format: `rcfge/` and the JSON Schema
+    /// keyword (`rcfge/pattern`, `rcfge/additionalProperties`) or the Guard rule
+    /// (`rcfge/guard/sqs_fifo_queue_name`).
+    pub fn rule_id(&self) -> String {
+        format!("rcfge/{}", self.keyword)
+    }
+
     /// A violation found without a stack file, scenario or alternatives.
     pub fn new(pointer: String, keyword: String, value: Option<String>, message: String, remediation: String) -> Self {
         Violation {

@@ -4,7 +4,7 @@
 //! { "version": 1, "exitCode": 1,
 //!   "files": [{ "path": "stack.yaml", "error": null, "notes": [],
 //!               "resources": [{ "logicalId", "type", "verdict", "judgedBy", "position", "reason", "note",
-//!                               "violations": [{ "pointer", "keyword", "value", "message",
+//!                               "violations": [{ "pointer", "keyword", "rule", "value", "message",
 //!                                                "remediation", "position", "when"?,
 //!                                                "disposition"? }],
 //!                               "deferred": [{ "pointer", "function", "reason", "position" }],
@@ -19,7 +19,9 @@
 //! to the hook at deploy time; `reason` says why) or `invalid-template` (`reason` says why);
 //! `judgedBy` is `reviewed`, `baseline` (the generated baseline template) or `null` (no template
 //! was used); `position` is `{ "line", "column" }` or `null`; `when` names the parameter values and
-//! conditions a violation was found under, when it was not found under all of them;
+//! conditions a violation was found under, when it was not found under all of them; `rule` is
+//! the check that found it, as SARIF's `ruleId`, JUnit and the text report name it
+//! (`rcfge/pattern`, `rcfge/guard/NAME`);
 //! `disposition` is absent for an enforced violation, else `{ "outcome": "audited" }` or
 //! `{ "outcome": "waived", "waiver", "expires", "approver" }`.
 //!
@@ -78,7 +80,14 @@ fn resource(report: &ResourceReport) -> Value {
         Judgement::Decided(decision) => {
             let (violations, reason) = match &decision.verdict {
                 Verdict::NonCompliant(violations) | Verdict::Tolerated(violations) => {
-                    (violations.iter().map(|v| json!(v)).collect(), None)
+                    let with_rule = |v: &crate::decision::Violation| {
+                        let mut value = json!(v);
+                        if let Some(object) = value.as_object_mut() {
+                            object.insert("rule".to_owned(), Value::String(v.rule_id()));
+                        }
+                        value
+                    };
+                    (violations.iter().map(with_rule).collect(), None)
                 }
                 Verdict::InternalFailure(error) => (Vec::new(), Some(error.to_string())),
                 Verdict::Compliant | Verdict::Exempt => (Vec::new(), None),

@@ -52,7 +52,8 @@ pub fn render(files: &[FileReport]) -> String {
                             .iter()
                             .map(|v| {
                                 let label = v.disposition.label().unwrap_or("FAIL");
-                                terminal_safe(&format!("{label}: {}: {}", v.pointer, v.message)).into_owned()
+                                let rule = v.rule_id();
+                                terminal_safe(&format!("{label}: {}: {} [{rule}]", v.pointer, v.message)).into_owned()
                             })
                             .collect();
                         writeln!(out, "{open}><system-out>{}</system-out></testcase>", escape(&body.join("\n"), false))
@@ -64,13 +65,18 @@ pub fn render(files: &[FileReport]) -> String {
                             .iter()
                             .map(|v| {
                                 let lead = v.disposition.label().map(|l| format!("{l}: ")).unwrap_or_default();
-                                terminal_safe(&format!("{lead}{}: {}", v.pointer, v.message)).into_owned()
+                                let rule = v.rule_id();
+                                terminal_safe(&format!("{lead}{}: {} [{rule}]", v.pointer, v.message)).into_owned()
                             })
                             .collect();
                         writeln!(
                             out,
-                            "{open}><failure message=\"{} violations\">{}</failure></testcase>",
-                            violations.len(),
+                            "{open}><failure message=\"{}\">{}</failure></testcase>",
+                            if violations.len() == 1 {
+                                "1 violation".to_owned()
+                            } else {
+                                format!("{} violations", violations.len())
+                            },
                             escape(&body.join("\n"), false)
                         )
                     }

@@ -392,7 +392,7 @@ fn write_violations(out: &mut String, path: &str, report: &ResourceReport, viola
             Disposition::Audited => "AUDIT: ".to_owned(),
             Disposition::Waived(w) => format!("WAIVED by {} until {}: ", w.waiver, w.expires),
         };
-        line(out, INDENT, &format!("{lead}{at}: {}: {}{when}", v.pointer, v.message));
+        line(out, INDENT, &format!("{lead}{at}: {}: {}{when} [{}]", v.pointer, v.message, v.rule_id()));
     }
 }
 

@@ -46,7 +46,7 @@ pub fn render(files: &[FileReport]) -> Value {
                 Judgement::Decided(decision) => match &decision.verdict {
                     Verdict::NonCompliant(violations) | Verdict::Tolerated(violations) => {
                         for v in violations {
-                            let id = format!("rcfge/{}", v.keyword);
+                            let id = v.rule_id();
                             let help = format!(
                                 "A property or value that its resource type's restricted template does not approve (JSON Schema `{}`).",
                                 v.keyword
