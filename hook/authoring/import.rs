@@ -45,7 +45,18 @@ impl SchemaSource {
             return Ok(SchemaSource::Zip(from.to_owned()));
         }
         if !from.is_dir() {
-            return Err(AuthoringError::Unreadable { path: from.to_owned(), reason: "not a directory".into() });
+            let name = from.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+            let reason = if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
+                format!(
+                    "a .tar.gz is not read: unpack it first (tar xzf {}) and pass the folder it makes",
+                    from.display()
+                )
+            } else if from.exists() {
+                "not a folder of provider schemas, an unpacked cfn-lint distribution or a .zip of schemas".to_owned()
+            } else {
+                "no such file or folder".to_owned()
+            };
+            return Err(AuthoringError::Unreadable { path: from.to_owned(), reason });
         }
         if from.join(providers_file()).is_file() {
             let pkg_info = std::fs::read_to_string(from.join("PKG-INFO")).unwrap_or_default();

@@ -207,3 +207,31 @@ fn list_shows_every_approved_type_with_its_review() {
     assert!(reviewed.iter().any(|t| t["typeName"] == "AWS::S3::Bucket" && t["guardRules"] == true), "{listed}");
     assert_eq!(listed["baselineOn"], true);
 }
+
+#[test]
+fn schemas_import_says_what_it_reads_when_given_something_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("cfn_lint-1.58.0.tar.gz");
+    std::fs::write(&archive, b"\x1f\x8b").unwrap();
+    let schemas = dir.path().join("schemas");
+    let run = |from: &std::path::Path| {
+        rcfge(&[
+            "schemas",
+            "import",
+            "--from",
+            from.to_str().unwrap(),
+            "--types",
+            "AWS::S3::Bucket",
+            "--schemas",
+            schemas.to_str().unwrap(),
+        ])
+    };
+    let tarball = run(&archive);
+    assert_eq!(tarball.code, 2);
+    assert!(tarball.stderr.contains("a .tar.gz is not read: unpack it first (tar xzf"), "{}", tarball.stderr);
+    let missing = run(&dir.path().join("nowhere"));
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains("nowhere: no such file or folder"), "{}", missing.stderr);
+    let help = rcfge(&["schemas", "import", "--help"]).stdout;
+    assert!(help.contains("CloudformationSchema.zip") && help.contains("tar xzf"), "{help}");
+}

@@ -184,10 +184,12 @@ enum WaiversCommand {
 
 #[derive(Subcommand)]
 enum SchemasCommand {
-    /// Write schemas/<type>.json and schemas/SOURCE.md from a folder of provider schemas or an
-    /// unpacked cfn-lint source distribution.
+    /// Write schemas/<type>.json and schemas/SOURCE.md from a folder of provider schemas,
+    /// CloudformationSchema.zip as AWS publishes it, or an unpacked cfn-lint source distribution
+    /// (`pip download --no-deps --no-binary :all: cfn-lint==1.58.0`, then `tar xzf` it).
     Import {
-        /// The folder or the unpacked cfn-lint distribution.
+        /// The folder, the .zip, or the unpacked cfn-lint distribution (a .tar.gz is not read:
+        /// unpack it first).
         #[arg(long, value_name = "PATH")]
         from: PathBuf,
         /// Types to import (default: the type of every template).
