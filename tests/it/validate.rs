@@ -748,3 +748,28 @@ fn findings_are_listed_in_the_order_of_their_lines() {
         .collect();
     assert_eq!(lines, [6, 7, 12, 15, 21], "{}", run.stdout);
 }
+
+#[test]
+fn parse_messages_say_what_is_wrong_and_where() {
+    let cases = [
+        ("Resources:\n\tBucket:\n    Type: AWS::S3::Bucket\n", ".yaml", "tabs disallowed"),
+        (
+            "Resources:\n  A:\n    Type: AWS::S3::Bucket\n  A:\n    Type: AWS::S3::Bucket\n",
+            ".yaml",
+            "duplicate key `A` at line 4 column 3",
+        ),
+        (
+            "{\"Resources\": {\"A\": {\"Type\": \"AWS::S3::Bucket\"},\n \"A\": {}}}",
+            ".json",
+            "duplicate key `A` at line 2",
+        ),
+        ("name: app\non: [push]\n", ".yml", "the template has no Resources section"),
+    ];
+    for (text, suffix, expected) in cases {
+        let file = temp_file(suffix, text);
+        let run = validate(&[file.path().to_str().unwrap()]);
+        assert_eq!(run.code, 2, "{text}: {run:?}");
+        assert!(run.stdout.contains(expected), "{text}: {}", run.stdout);
+        assert!(run.stdout.ends_with("; 1 file could not be validated\n"), "{}", run.stdout);
+    }
+}
