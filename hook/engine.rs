@@ -64,8 +64,15 @@ pub struct EngineConfig {
     pub freshness: Freshness,
     /// Organisation variables that override `_variables.json` (`rcfge --var`).
     pub variables: Map<String, Value>,
+    /// Organisation variables used only where `_variables.json` does not define them (a
+    /// project file's `vars`: a repository may fill a gap in the set, never change its values).
+    pub variable_fallbacks: Map<String, Value>,
     /// The day waivers are judged on; `None` for today in UTC (tests fix it).
     pub today: Option<Date>,
+    /// Name the closest type that has a template when a resource names one that has none
+    /// (`did you mean`): for people at the command line. It reads the source's file list, so
+    /// the hook, which only ever sees type names CloudFormation knows, leaves it off.
+    pub suggest_types: bool,
 }
 
 /// A number of violations, as words: `1 violation`, `2 violations`.
@@ -150,6 +157,7 @@ impl From<EngineError> for Fault {
 pub struct Engine {
     templates: Templates,
     exempt_types: BTreeSet<String>,
+    suggest_types: bool,
     today: Option<Date>,
     /// Slots for large judgements, see [`LARGE_JUDGEMENTS`].
     large_judgements: Arc<Semaphore>,
@@ -183,8 +191,9 @@ struct Trace {
 impl Engine {
     pub fn new(source: impl TemplateSource + 'static, config: EngineConfig) -> Self {
         Engine {
-            templates: Templates::new(Box::new(source), config.freshness, config.variables),
+            templates: Templates::new(Box::new(source), config.freshness, config.variables, config.variable_fallbacks),
             exempt_types: config.exempt_types,
+            suggest_types: config.suggest_types,
             today: config.today,
             large_judgements: Arc::new(Semaphore::new(LARGE_JUDGEMENTS)),
         }
@@ -458,6 +467,9 @@ impl Engine {
 
     /// `error`, with the type the resource most likely meant when the type has no template.
     async fn with_suggestion(&self, mut error: EngineError) -> EngineError {
+        if !self.suggest_types {
+            return error;
+        }
         if let EngineError::NoTemplate { type_name, suggestion, .. }
         | EngineError::NoBaseline { type_name, suggestion, .. } = &mut error
         {

@@ -57,6 +57,12 @@ pub fn lint_paths(paths: &[PathBuf], schemas: &Path) -> Result<Linted, Authoring
         } else {
             vec![path.clone()]
         };
+        if files.is_empty() {
+            return Err(AuthoringError::Unreadable {
+                path: path.clone(),
+                reason: "no templates (*.json) in this folder: nothing would be checked".to_owned(),
+            });
+        }
         for file in files {
             let label = file.display().to_string();
             lint_file(&file, label.clone(), schemas, &mut linted)

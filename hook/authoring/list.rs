@@ -38,6 +38,9 @@ pub struct TemplateList {
 
 /// Lists the reviewed templates of `templates`, by type.
 pub fn list(templates: &Path) -> Result<TemplateList, AuthoringError> {
+    if !templates.is_dir() {
+        return Err(AuthoringError::Unreadable { path: templates.to_owned(), reason: "not a folder".to_owned() });
+    }
     let text = |meta: Option<&Value>, key: &str| {
         meta.and_then(|m| m.get(key)).and_then(Value::as_str).map_or_else(|| "-".to_owned(), str::to_owned)
     };

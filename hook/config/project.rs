@@ -32,7 +32,8 @@ const MAX_BYTES: u64 = 64 * 1024;
 pub struct ProjectConfig {
     /// Where the templates are: a directory (relative to the file) or `s3://bucket/prefix/`.
     pub templates: Option<String>,
-    /// For `{{accountId}}`. YAML reads `111122223333` unquoted as a number, so both are taken.
+    /// For `{{accountId}}`, in quotes: YAML reads unquoted digits as a number (an octal one when
+    /// they start with 0), which is refused with that advice.
     pub account_id: Option<Scalar>,
     /// For `{{region}}`.
     pub region: Option<String>,
@@ -65,29 +66,23 @@ impl std::fmt::Display for Scalar {
     }
 }
 
-/// A project file that cannot be used.
+/// A project file that cannot be used. The cause is part of each message (and not a `source`,
+/// which the command line would print a second time).
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot read {path}: {reason}")]
+    Read { path: PathBuf, reason: std::io::Error },
     #[error("{path} is larger than {MAX_BYTES} bytes: is it the right file?")]
     TooLarge { path: PathBuf },
-    #[error("{path}: {source}")]
-    Yaml {
-        path: PathBuf,
-        #[source]
-        source: ReadError,
-    },
-    #[error("{path}: {source} (see the README, \"The project file\")")]
-    Shape {
-        path: PathBuf,
-        #[source]
-        source: serde_json::Error,
-    },
+    #[error("{path}: {reason}")]
+    Yaml { path: PathBuf, reason: ReadError },
+    #[error("{path}: {reason} (see the README, \"The project file\")")]
+    Shape { path: PathBuf, reason: serde_json::Error },
+    #[error(
+        "{path}: write account-id in quotes (\"111122223333\"): YAML reads unquoted digits as a number, and \
+         digits that start with 0 as an octal one ({number})"
+    )]
+    UnquotedAccountId { path: PathBuf, number: serde_json::Number },
 }
 
 /// A project file, read, with its relative paths made relative to its folder.
@@ -99,12 +94,16 @@ pub struct LoadedConfig {
 
 /// The nearest `.rcfge.yaml` in the working directory `cwd` or a folder above it, as a path
 /// relative to `cwd` (`../../.rcfge.yaml`), so that what is read from it is reported as a
-/// developer would write it.
+/// developer would write it. The search stops at the root of the Git repository `cwd` is in:
+/// a file above it (in a home folder, a CI runner's work folder) belongs to no project.
 pub fn find(cwd: &Path) -> Option<PathBuf> {
     let mut up = PathBuf::new();
     for dir in cwd.ancestors() {
         if dir.join(FILE_NAME).is_file() {
             return Some(up.join(FILE_NAME));
+        }
+        if dir.join(".git").exists() {
+            return None;
         }
         up.push("..");
     }
@@ -113,16 +112,24 @@ pub fn find(cwd: &Path) -> Option<PathBuf> {
 
 /// Reads a project file. An empty file sets nothing.
 pub fn load(path: &Path) -> Result<LoadedConfig, ProjectConfigError> {
-    let read = |source| ProjectConfigError::Read { path: path.to_owned(), source };
-    if std::fs::metadata(path).map_err(read)?.len() > MAX_BYTES {
+    use std::io::Read as _;
+    let read = |reason| ProjectConfigError::Read { path: path.to_owned(), reason };
+    // Read through a limit, not by the size the file system reports (`/dev/zero` reports none).
+    let mut text = String::new();
+    std::fs::File::open(path).and_then(|file| file.take(MAX_BYTES + 1).read_to_string(&mut text)).map_err(read)?;
+    if text.len() as u64 > MAX_BYTES {
         return Err(ProjectConfigError::TooLarge { path: path.to_owned() });
     }
-    let text = std::fs::read_to_string(path).map_err(read)?;
     let value = crate::stack::yaml::to_json(&text)
-        .map_err(|source| ProjectConfigError::Yaml { path: path.to_owned(), source })?;
+        .map_err(|reason| ProjectConfigError::Yaml { path: path.to_owned(), reason })?;
     let value = if value.is_null() { Value::Object(Map::new()) } else { value };
     let mut config: ProjectConfig =
-        serde_json::from_value(value).map_err(|source| ProjectConfigError::Shape { path: path.to_owned(), source })?;
+        serde_json::from_value(value).map_err(|reason| ProjectConfigError::Shape { path: path.to_owned(), reason })?;
+    if let Some(Scalar::Number(number)) = &config.account_id {
+        // 111122223333 unquoted is that number, but 011112222333 is an octal one: a different
+        // account, or none. Only the quoted form is certain.
+        return Err(ProjectConfigError::UnquotedAccountId { path: path.to_owned(), number: number.clone() });
+    }
     let base = path.parent().unwrap_or(Path::new("."));
     for entry in &mut config.paths {
         *entry = relative_to(base, entry);
@@ -155,17 +162,21 @@ mod tests {
     }
 
     #[test]
-    fn paths_are_relative_to_the_file_and_account_ids_may_be_numbers() {
+    fn paths_are_relative_to_the_file_and_account_ids_are_quoted() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(
             dir.path(),
-            "templates: policy/templates\naccount-id: 111122223333\nregion: eu-west-1\npaths: [cdk.out, /abs]\nvars:\n  orgId: o-abc\n",
+            "templates: policy/templates\naccount-id: '111122223333'\nregion: eu-west-1\npaths: [cdk.out, /abs]\nvars:\n  orgId: o-abc\n",
         );
         let loaded = load(&path).unwrap();
         assert_eq!(loaded.config.templates, Some(dir.path().join("policy/templates").display().to_string()));
         assert_eq!(loaded.config.account_id.map(|a| a.to_string()), Some("111122223333".to_owned()));
         assert_eq!(loaded.config.paths, vec![dir.path().join("cdk.out"), PathBuf::from("/abs")]);
         assert_eq!(loaded.config.vars["orgId"], "o-abc");
+        for unquoted in ["account-id: 111122223333\n", "account-id: 011112222333\n"] {
+            let error = load(&write(dir.path(), unquoted)).unwrap_err().to_string();
+            assert!(error.contains("write account-id in quotes"), "{error}");
+        }
     }
 
     #[test]
@@ -199,5 +210,10 @@ mod tests {
         write(dir.path(), "region: eu-west-1\n");
         assert_eq!(find(&nested), Some(PathBuf::from("../../.rcfge.yaml")));
         assert_eq!(find(dir.path()), Some(PathBuf::from(".rcfge.yaml")));
+        // Not above the repository the search starts in.
+        std::fs::create_dir(dir.path().join("a/.git")).unwrap();
+        assert_eq!(find(&nested), None);
+        std::fs::write(dir.path().join("a").join(FILE_NAME), "").unwrap();
+        assert_eq!(find(&nested), Some(PathBuf::from("../.rcfge.yaml")));
     }
 }

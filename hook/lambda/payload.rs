@@ -84,7 +84,9 @@ pub async fn fetch(url: &str, timeout: Duration) -> Result<Vec<u8>, PayloadError
         return Err(PayloadError::NotHttps { scheme, host });
     }
     // Named in errors without its query: a presigned URL's signature is a credential.
-    let shown = format!("{scheme}://{}{}", uri.authority().map_or("", |a| a.as_str()), uri.path());
+    // Nor its user information (`user:password@`), if it has any.
+    let port = uri.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let shown = format!("{scheme}://{host}{port}{}", uri.path());
     let client = client()?;
     let get = async {
         let fetch_error = |reason| PayloadError::Fetch { url: shown.clone(), reason };

@@ -173,6 +173,32 @@ impl FileReport {
     }
 }
 
+/// Whether a file that failed to read as a template failed on its form as YAML or JSON (a
+/// `docker-compose.yml` with merge keys, an Ansible file with its own tags, a `tsconfig.json`
+/// with comments), which other files fail too; not on a refusal only a template can earn
+/// (rcfge's reserved key, a bad `Transform` or resource).
+fn is_other_format(error: &ReadError) -> bool {
+    matches!(
+        error,
+        ReadError::Json(_)
+            | ReadError::Yaml(_)
+            | ReadError::MergeKey
+            | ReadError::UnknownTag { .. }
+            | ReadError::KeyNotAString { .. }
+            | ReadError::DuplicateKey { .. }
+    )
+}
+
+/// Whether `text` could hold a `Resources` key even though the word is not in it: written out,
+/// or hidden behind an escape (`"\u0052esources"` in JSON, `"\x52esources"` or a line
+/// continuation in a double-quoted YAML key), which CloudFormation reads as the word. A file
+/// that fails to read is skipped as no template only when it cannot.
+fn could_name_resources(text: &str) -> bool {
+    text.contains("Resources")
+        || text.contains("AWSTemplateFormatVersion")
+        || ["\\u", "\\U", "\\x", "\\\n", "\\\r"].iter().any(|escape| text.contains(escape))
+}
+
 /// The path that names standard input (`rcfge validate -`).
 pub const STDIN_PATH: &str = "-";
 
@@ -229,7 +255,7 @@ pub async fn check_files(
                 FileReport { path: shown, outcome: Ok(checked.resources), notes, skipped: None }
             }
             Err(ReadError::NoResources) if file.walked => FileReport::skipped(shown, "no Resources section".to_owned()),
-            Err(_) if file.walked && !text.contains("Resources") && !text.contains("AWSTemplateFormatVersion") => {
+            Err(error) if file.walked && is_other_format(&error) && !could_name_resources(&text) => {
                 FileReport::skipped(shown, "not a CloudFormation template".to_owned())
             }
             Err(reason) => FileReport::unreadable(shown, reason.to_string()),

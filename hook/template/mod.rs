@@ -111,6 +111,10 @@ pub(crate) struct Templates {
     source: Box<dyn TemplateSource>,
     /// Organisation variables that override `_variables.json` (`rcfge --var`).
     overrides: Map<String, Value>,
+    /// Organisation variables used only where `_variables.json` does not define them.
+    fallbacks: Map<String, Value>,
+    /// The source's template file names, listed once (for `closest_type`).
+    file_names: tokio::sync::OnceCell<Vec<String>>,
     /// Parsed restricted templates, by file name.
     restricted: FileCache<Template>,
     guard_rules: FileCache<GuardRules>,
@@ -121,10 +125,17 @@ pub(crate) struct Templates {
 }
 
 impl Templates {
-    pub fn new(source: Box<dyn TemplateSource>, freshness: Freshness, overrides: Map<String, Value>) -> Self {
+    pub fn new(
+        source: Box<dyn TemplateSource>,
+        freshness: Freshness,
+        overrides: Map<String, Value>,
+        fallbacks: Map<String, Value>,
+    ) -> Self {
         Templates {
             source,
             overrides,
+            fallbacks,
+            file_names: tokio::sync::OnceCell::new(),
             restricted: FileCache::new(freshness),
             guard_rules: FileCache::new(freshness),
             variables: FileCache::new(freshness),
@@ -173,11 +184,19 @@ impl Templates {
     /// template files, the nearest whose name is at most two edits away, read for the type it
     /// declares. None when the source does not list its files or nothing is that close.
     pub async fn closest_type(&self, type_name: &str) -> Option<String> {
-        let wanted = store::file_name_for_type(type_name).ok()?;
-        let names = self.source.template_file_names().await;
+        /// Longer than any type name: nothing to suggest, and no time spent measuring.
+        const MAX_NAME: usize = 128;
+        let wanted = store::file_name_for_type(type_name).ok().filter(|name| name.len() <= MAX_NAME)?;
+        let names = self.file_names.get_or_init(|| self.source.template_file_names()).await;
+        // A type the snapshot has is spelt right: it has no template here for another reason.
+        if names.iter().any(|name| name.strip_prefix("baseline/").unwrap_or(name) == wanted) {
+            return None;
+        }
         let (_, file_name) = names
             .iter()
-            .map(|name| (strsim::damerau_levenshtein(&wanted, name.strip_prefix("baseline/").unwrap_or(name)), name))
+            .map(|name| name.strip_prefix("baseline/").map_or((name, name.as_str()), |bare| (name, bare)))
+            .filter(|(_, bare)| bare.len().abs_diff(wanted.len()) <= 2)
+            .map(|(name, bare)| (strsim::damerau_levenshtein(&wanted, bare), name))
             .filter(|&(distance, _)| (1..=2).contains(&distance) && distance * 4 < wanted.len())
             .min()?;
         let Ok(Fetch::Found(fetched)) = self.source.fetch(file_name, None).await else { return None };
@@ -291,6 +310,9 @@ impl Templates {
     /// the overrides given to the engine.
     pub async fn organisation_variables_with_overrides(&self) -> Result<Map<String, Value>, LoadError> {
         let mut variables = (*self.organisation_variables().await?).clone();
+        for (name, value) in &self.fallbacks {
+            variables.entry(name.clone()).or_insert_with(|| value.clone());
+        }
         variables.extend(self.overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
         Ok(variables)
     }
@@ -333,7 +355,7 @@ impl Templates {
             let value = if is_builtin_variable(name) {
                 builtins.get(name)
             } else {
-                self.overrides.get(name).or_else(|| organisation.get(name))
+                self.overrides.get(name).or_else(|| organisation.get(name)).or_else(|| self.fallbacks.get(name))
             };
             if let Some(value) = value {
                 vars.insert(name.clone(), value.clone());

@@ -235,3 +235,13 @@ fn schemas_import_says_what_it_reads_when_given_something_else() {
     let help = rcfge(&["schemas", "import", "--help"]).stdout;
     assert!(help.contains("CloudformationSchema.zip") && help.contains("tar xzf"), "{help}");
 }
+
+#[test]
+fn lint_and_list_refuse_a_folder_that_holds_nothing_to_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = rcfge(&["templates", "lint", dir.path().to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("no templates (*.json) in this folder"), "{}", run.stderr);
+    let run = rcfge(&["templates", "list", "--templates", "no-such-folder"]);
+    assert_eq!((run.code, run.stderr.as_str()), (2, "rcfge: no-such-folder: not a folder\n"));
+}

@@ -199,3 +199,40 @@ fn a_type_name_must_match_the_template_on_every_use() {
         assert_eq!(error.to_string(), expected);
     });
 }
+
+#[test]
+fn a_misspelt_type_is_answered_with_a_suggestion_only_for_people_and_only_when_it_is_misspelt() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = r#"{"type": "object", "additionalProperties": false, "properties": {}}"#;
+    std::fs::create_dir(dir.path().join("baseline")).unwrap();
+    std::fs::write(
+        dir.path().join("aws-iam-policy.json"),
+        closed.replace("{\"type\"", "{\"typeName\": \"AWS::IAM::Policy\", \"type\""),
+    )
+    .unwrap();
+    // A real type of the snapshot (in the baseline), with the baseline off: no template judges
+    // it, but it is spelt right, so nothing is suggested.
+    std::fs::write(
+        dir.path().join("baseline/aws-iot-policy.json"),
+        closed.replace("{\"type\"", "{\"typeName\": \"AWS::IoT::Policy\", \"type\""),
+    )
+    .unwrap();
+    let for_people = Engine::new(
+        DirSource::new(dir.path()).unwrap(),
+        EngineConfig { suggest_types: true, ..EngineConfig::default() },
+    );
+    let for_the_hook = Engine::new(DirSource::new(dir.path()).unwrap(), EngineConfig::default());
+    let fault = |engine: &Engine, type_name: &str| {
+        let target = Target { type_name: type_name.into(), ..queue("P", json!({})) };
+        match runtime().block_on(engine.decide(&target)).verdict {
+            Verdict::InternalFailure(fault) => fault.to_string(),
+            other => panic!("{type_name}: {other:?}"),
+        }
+    };
+    assert!(fault(&for_people, "AWS::IAM::Polcy").ends_with("did you mean `AWS::IAM::Policy`?"));
+    assert!(!fault(&for_people, "AWS::IoT::Policy").contains("did you mean"));
+    assert!(!fault(&for_the_hook, "AWS::IAM::Polcy").contains("did you mean"));
+    // A name far longer than any type is not measured against every file.
+    let long = format!("AWS::IAM::{}", "P".repeat(300));
+    assert!(!fault(&for_people, &long).contains("did you mean"));
+}

@@ -513,7 +513,7 @@ fn rcfge_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> crate
     run(command)
 }
 
-const PROJECT_FILE: &str = "templates: TEMPLATES\naccount-id: 111122223333\nregion: eu-west-1\npaths: [stacks]\n";
+const PROJECT_FILE: &str = "templates: TEMPLATES\naccount-id: '111122223333'\nregion: eu-west-1\npaths: [stacks]\n";
 
 #[test]
 fn a_bare_validate_in_a_configured_repository_reads_the_project_file_from_any_folder() {
@@ -551,7 +551,7 @@ fn a_flag_wins_over_its_environment_variable_which_wins_over_the_project_file() 
     let run = rcfge_in(repo.path(), &["validate", "--region", "eu-west-1"], &[("RCFGE_REGION", "euwest1")]);
     assert_eq!(run.code, 1, "{run:?}");
     // A project file's own bad value names the file and the key.
-    let repo = configured_repository("templates: TEMPLATES\naccount-id: 1234\n");
+    let repo = configured_repository("templates: TEMPLATES\naccount-id: '1234'\n");
     let run = rcfge_in(repo.path(), &["validate", "stacks"], &[]);
     assert_eq!(
         (run.code, run.stderr.as_str()),
@@ -772,4 +772,79 @@ fn parse_messages_say_what_is_wrong_and_where() {
         assert!(run.stdout.contains(expected), "{text}: {}", run.stdout);
         assert!(run.stdout.ends_with("; 1 file could not be validated\n"), "{}", run.stdout);
     }
+}
+
+#[test]
+fn a_template_that_hides_its_resources_key_is_never_skipped_as_no_template() {
+    let dir = tempfile::tempdir().unwrap();
+    // CloudFormation reads `\u0052esources` as `Resources`; rcfge refuses the file for its
+    // reserved key. It must be an error, not a file skipped as "not a CloudFormation template".
+    let hidden =
+        r#"{"Metadata": {"rcfge:YamlScalarReadings": 1}, "\u0052esources": {"R": {"Type": "AWS::SQS::Queue"}}}"#;
+    std::fs::write(dir.path().join("stack.json"), hidden).unwrap();
+    // A broken JSON file whose key is escaped: it may still be meant as a template.
+    std::fs::write(dir.path().join("broken.json"), r#"{"\u0052esources": {"R": {"Type": "AWS::SQS::Queue"}},}"#)
+        .unwrap();
+    // What pre-commit passes besides templates: skipped, even with YAML merge keys or comments.
+    std::fs::write(dir.path().join("compose.yml"), "x: &d {image: a}\nweb:\n  <<: *d\n").unwrap();
+    std::fs::write(dir.path().join("tsconfig.json"), "{ // comment\n \"compilerOptions\": {} }\n").unwrap();
+    let run = validate(&[dir.path().to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stdout.contains("stack.json\n  ERROR  cannot validate this file: the key `rcfge:YamlScalarReadings`"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("broken.json\n  ERROR  cannot validate this file: not valid JSON"), "{}", run.stdout);
+    assert!(
+        run.stdout.ends_with("; 2 files could not be validated; 2 files skipped (not stack templates)\n"),
+        "{}",
+        run.stdout
+    );
+    let named = |file: &str| dir.path().join(file).to_str().unwrap().to_owned();
+    let run = validate(&["--skip-non-templates", &named("stack.json"), &named("compose.yml")]);
+    assert_eq!(run.code, 2, "{run:?}");
+}
+
+#[test]
+fn a_project_file_fills_in_variables_but_never_changes_the_sets_values() {
+    let stack = std::fs::read_to_string("tests/fixtures/aws-iam-role/valid-minimal.json").unwrap();
+    let mut properties: serde_json::Value = serde_json::from_str(&stack).unwrap();
+    properties["PermissionsBoundary"] = "arn:aws:iam::111122223333:policy/no-boundary-at-all".into();
+    let template = serde_json::json!({"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": properties}}});
+    let repo = configured_repository(
+        "templates: TEMPLATES\naccount-id: '111122223333'\nregion: eu-west-1\npaths: [stacks]\nvars: {permissionsBoundaryPolicy: no-boundary-at-all}\n",
+    );
+    std::fs::remove_file(repo.path().join("stacks/violations.yaml")).unwrap();
+    std::fs::write(repo.path().join("stacks/role.json"), template.to_string()).unwrap();
+    // _variables.json defines permissionsBoundaryPolicy: the file's value is not used.
+    let run = rcfge_in(repo.path(), &["validate"], &[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("/PermissionsBoundary"), "{}", run.stdout);
+    // RCFGE_VARS and --var do override it: a person typed them.
+    let run = rcfge_in(
+        repo.path(),
+        &["validate"],
+        &[("RCFGE_VARS", r#"{"permissionsBoundaryPolicy": "no-boundary-at-all"}"#)],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
+#[test]
+fn a_partition_that_does_not_match_the_region_or_a_bad_stack_name_is_refused() {
+    let repo =
+        configured_repository("templates: TEMPLATES\naccount-id: '111122223333'\npartition: aws-cn\npaths: [stacks]\n");
+    let run = rcfge_in(repo.path(), &["validate", "--region", "eu-west-1"], &[]);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (
+            2,
+            "rcfge: `partition` in .rcfge.yaml `aws-cn` does not match --region `eu-west-1`, a Region of the aws partition\n"
+        )
+    );
+    let run = rcfge_in(repo.path(), &["validate", "--region", "cn-north-1", "--stack-name", "1st stack"], &[]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("--stack-name must be a stack name"), "{}", run.stderr);
+    let run = rcfge_in(repo.path(), &["validate", "--region", "cn-north-1", "--stack-name", "payments-1"], &[]);
+    assert_eq!(run.code, 1, "{run:?}");
 }

@@ -506,7 +506,7 @@ pub fn resolve(cli: Cli, env: &impl Fn(&str) -> Option<OsString>) -> anyhow::Res
             parameters_file,
         } => {
             let layers = layers()?;
-            let source = source.resolve(exempt, context.variables(&layers)?, &layers)?;
+            let source = source.resolve(exempt, context.variables(&layers)?, &layers, true)?;
             let files = match (files.is_empty(), &layers.file) {
                 (false, _) => files,
                 (true, Some(file)) if !file.config.paths.is_empty() => file.config.paths.clone(),
@@ -552,17 +552,18 @@ pub fn resolve(cli: Cli, env: &impl Fn(&str) -> Option<OsString>) -> anyhow::Res
         }
         Command::Render { type_name, source, context, logical_id } => {
             let layers = layers()?;
-            let source = source.resolve(ExemptArgs { exempt: Vec::new() }, context.variables(&layers)?, &layers)?;
+            let source =
+                source.resolve(ExemptArgs { exempt: Vec::new() }, context.variables(&layers)?, &layers, true)?;
             Run::Render { source, context: context.context(&layers), type_name, logical_id }
         }
         Command::Hook { command: HookCommand::Invoke { event, source, exempt, default_region: region } } => {
-            let source = source.resolve(exempt, Map::new(), &layers()?)?;
+            let source = source.resolve(exempt, Variables::default(), &layers()?, false)?;
             Run::HookInvoke { source, event, defaults: event_defaults(region, &var) }
         }
         Command::Hook {
             command: HookCommand::ServeEvents { dir, source, exempt, default_region: region, records },
         } => Run::HookServeEvents {
-            source: source.resolve(exempt, Map::new(), &layers()?)?,
+            source: source.resolve(exempt, Variables::default(), &layers()?, false)?,
             dir,
             defaults: event_defaults(region, &var),
             records,
@@ -647,18 +648,26 @@ impl<'a> Layers<'a> {
 }
 
 impl SourceArgs {
+    /// `suggest_types` for the commands that answer a person (`validate`, `render`), not for the
+    /// `hook` ones, which answer as the function does.
     fn resolve(
         self,
         exempt: ExemptArgs,
-        variables: Map<String, Value>,
+        variables: Variables,
         layers: &Layers,
+        suggest_types: bool,
     ) -> anyhow::Result<TemplateSettings> {
         let templates = layers
             .pick(self.templates, "--templates", "RCFGE_TEMPLATES", "templates", |c| c.templates.clone())
             .map_or_else(|| "templates".to_owned(), |setting| setting.value);
         let location = TemplateLocation::parse(&templates)?;
-        let config =
-            EngineConfig { exempt_types: exempt.exempt.into_iter().collect(), variables, ..EngineConfig::default() };
+        let config = EngineConfig {
+            exempt_types: exempt.exempt.into_iter().collect(),
+            variables: variables.overrides,
+            variable_fallbacks: variables.fallbacks,
+            suggest_types,
+            ..EngineConfig::default()
+        };
         Ok(TemplateSettings { location, s3: s3_settings(&layers.var)?, config })
     }
 }
@@ -681,12 +690,29 @@ impl ContextArgs {
         {
             bail!("{origin} must be one of {}, not `{value}`", PARTITIONS.join(", "));
         }
+        // Given in different places (a Region flag over a project file's partition), the two
+        // could name ARNs no account has.
+        if let (Some(region), Some(partition)) = (&region, &partition) {
+            let expected = partition_for_region(&region.value);
+            if partition.value != expected {
+                bail!(
+                    "{} `{}` does not match {} `{}`, a Region of the {expected} partition",
+                    partition.origin,
+                    partition.value,
+                    region.origin,
+                    region.value
+                );
+            }
+        }
         let region = region.map(|s| s.value);
         let partition = partition
             .map(|s| s.value)
             .unwrap_or_else(|| region.as_deref().map_or("aws", partition_for_region).to_owned());
         let stack_name = layers
             .pick(self.stack_name.clone(), "--stack-name", "RCFGE_STACK_NAME", "stack-name", |c| c.stack_name.clone());
+        if let Some(Setting { value, origin }) = stack_name.as_ref().filter(|s| !is_stack_name(&s.value)) {
+            bail!("{origin} must be a stack name (a letter, then letters, digits and -; at most 128), not `{value}`");
+        }
         Ok(Context {
             account_id: account_id.map(|s| s.value),
             region,
@@ -696,16 +722,18 @@ impl ContextArgs {
         })
     }
 
-    /// The project file's `vars`, then `RCFGE_VARS`, then `--var`, each overriding the one before
-    /// name by name.
-    fn variables(&self, layers: &Layers) -> anyhow::Result<Map<String, Value>> {
-        let mut variables = Map::new();
+    /// `RCFGE_VARS`, then `--var` (overriding it name by name), over `_variables.json`; and the
+    /// project file's `vars`, which only fill in what `_variables.json` leaves undefined: a
+    /// file a pull request can change must not be able to loosen the set's values.
+    fn variables(&self, layers: &Layers) -> anyhow::Result<Variables> {
+        let mut fallbacks = Map::new();
         if let Some(file) = &layers.file {
             for (name, value) in &file.config.vars {
                 check_variable_name(name).with_context(|| format!("`vars` in {}", file.path.display()))?;
-                variables.insert(name.clone(), value.clone());
+                fallbacks.insert(name.clone(), value.clone());
             }
         }
+        let mut variables = Map::new();
         if let Some(text) = (layers.var)("RCFGE_VARS").filter(|v| !v.is_empty()) {
             let Ok(Value::Object(given)) = serde_json::from_str::<Value>(&text) else {
                 bail!("RCFGE_VARS must be a JSON object of organisation variables, such as {{\"orgId\": \"o-abc\"}}");
@@ -716,8 +744,24 @@ impl ContextArgs {
             }
         }
         variables.extend(self.vars.iter().cloned());
-        Ok(variables)
+        Ok(Variables { overrides: variables, fallbacks })
     }
+}
+
+/// Organisation variables given besides the template set's `_variables.json`.
+#[derive(Default)]
+struct Variables {
+    /// From the environment and the flags: they win over `_variables.json`.
+    overrides: Map<String, Value>,
+    /// From the project file: used only where `_variables.json` has no value.
+    fallbacks: Map<String, Value>,
+}
+
+/// A name CloudFormation accepts for a stack.
+fn is_stack_name(name: &str) -> bool {
+    name.len() <= 128
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 /// The Region for events without a stack ARN: the flag (or `RCFGE_DEFAULT_REGION`), else
