@@ -15,7 +15,7 @@ use super::shape::{ancestors, is_under, property_paths, types_within};
 use super::{AuthoringError, DRAFT7_FORMATS, is_known_keyword, template_files};
 use crate::decision::{Action, Context, is_builtin_variable};
 use crate::json::pointer_segment;
-use crate::policy::{CompileError, Policy};
+use crate::policy::{CompileError, NORMALIZE_KEYWORD, Policy};
 use crate::template::restricted::{Template, TemplateError};
 use crate::template::store::VARIABLES_FILE;
 use crate::template::variables::parse_variables;
@@ -256,6 +256,9 @@ fn check_node(node: &Value, pointer: &str, in_branch: bool, out: &mut Vec<(Strin
             ));
         }
     }
+    if let Some(declared) = object.get(NORMALIZE_KEYWORD) {
+        check_normalization(node, declared, &format!("{pointer}/{NORMALIZE_KEYWORD}"), out);
+    }
     if let Some(format) = object.get("format").and_then(Value::as_str)
         && !DRAFT7_FORMATS.contains(&format)
     {
@@ -326,6 +329,93 @@ fn check_node(node: &Value, pointer: &str, in_branch: bool, out: &mut Vec<(Strin
                     check_node(sub, &format!("{here}/{}", pointer_segment(name)), true, out);
                 }
             }
+            _ => {}
+        }
+    }
+}
+
+/// A declared normalisation (`x-rcfge-normalize`): its shape, and, for `"lowercase"`, that the
+/// restrictions beside it are written in lower case. An `enum` or `not` written `MySQL` under
+/// `lowercase` would never see that value again: an allow-list would refuse it always, and a
+/// deny-list would let it through.
+fn check_normalization(node: &Value, declared: &Value, pointer: &str, out: &mut Vec<(String, String)>) {
+    let steps: Vec<&Value> = match declared {
+        Value::Array(steps) if !steps.is_empty() => steps.iter().collect(),
+        step => vec![step],
+    };
+    let mut lowercase = false;
+    for step in steps {
+        match step {
+            Value::String(name) if name == "lowercase" => lowercase = true,
+            Value::Object(object)
+                if object.len() == 1
+                    && object.get("map").and_then(Value::as_object).is_some_and(|map| {
+                        !map.is_empty() && map.values().all(Value::is_string)
+                    }) => {}
+            _ => out.push((
+                pointer.to_owned(),
+                format!(
+                    "`{}` is not a normalisation: write \"lowercase\", {{\"map\": {{\"written\": \"canonical\"}}}} or a list of them",
+                    crate::json::shorten(&step.to_string(), 80)
+                ),
+            )),
+        }
+    }
+    if lowercase {
+        let mut written = Vec::new();
+        uppercase_restrictions(node, "", &mut written, 0);
+        for (at, text) in written {
+            out.push((
+                format!("{}{at}", pointer.trim_end_matches(&format!("/{NORMALIZE_KEYWORD}"))),
+                format!(
+                    "`{text}` has upper-case letters, but the value is lower-cased before it is judged: write it in lower case"
+                ),
+            ));
+        }
+    }
+}
+
+/// The restrictions of a schema node (and of its combinators and `not`) written with upper-case
+/// letters: `enum` and `const` strings, and `pattern`s outside their escapes (`\S`, `\W`).
+fn uppercase_restrictions(node: &Value, pointer: &str, out: &mut Vec<(String, String)>, depth: usize) {
+    let Value::Object(object) = node else { return };
+    if depth > 32 {
+        return;
+    }
+    let upper = |text: &str| text.chars().any(char::is_uppercase);
+    for (key, value) in object {
+        let here = format!("{pointer}/{}", pointer_segment(key));
+        match (key.as_str(), value) {
+            ("enum", Value::Array(values)) => {
+                for (i, v) in values.iter().enumerate() {
+                    if let Value::String(text) = v
+                        && upper(text)
+                    {
+                        out.push((format!("{here}/{i}"), text.clone()));
+                    }
+                }
+            }
+            ("const", Value::String(text)) if upper(text) => out.push((here, text.clone())),
+            ("pattern", Value::String(pattern)) => {
+                let mut unescaped = String::new();
+                let mut chars = pattern.chars();
+                while let Some(c) = chars.next() {
+                    if c == '\\' {
+                        chars.next();
+                    } else {
+                        unescaped.push(c);
+                    }
+                }
+                if upper(&unescaped) {
+                    out.push((here, pattern.clone()));
+                }
+            }
+            ("allOf" | "anyOf" | "oneOf", Value::Array(branches)) => {
+                for (i, branch) in branches.iter().enumerate() {
+                    uppercase_restrictions(branch, &format!("{here}/{i}"), out, depth + 1);
+                }
+            }
+            ("not" | "if" | "then" | "else", sub) => uppercase_restrictions(sub, &here, out, depth + 1),
             _ => {}
         }
     }
@@ -550,6 +640,24 @@ mod tests {
             "typeName": "AWS::X::Y", "type": "object", "additionalProperties": false, "properties": properties,
             "x-rcfge": {"owner": "security-engineering", "reviewed": "2026-11-22"}
         })
+    }
+
+    #[test]
+    fn a_declared_normalisation_is_checked_against_the_restrictions_beside_it() {
+        let good = closed(json!({"Name": {"type": "string", "enum": ["mysql", "tcp"],
+            "x-rcfge-normalize": ["lowercase", {"map": {"6": "tcp"}}]}}));
+        assert_eq!(lint(good), Vec::<(String, String)>::new());
+        // A deny-list in another case than the values it is compared with never matches.
+        let found = lint(closed(json!({"Name": {"type": "string", "x-rcfge-normalize": "lowercase",
+            "not": {"enum": ["MySQL"]}, "pattern": "^[a-z]+\\S*X$"}})));
+        let pointers: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(pointers, ["/properties/Name/not/enum/0", "/properties/Name/pattern"], "{found:?}");
+        assert!(found[0].1.contains("`MySQL` has upper-case letters"), "{found:?}");
+        for bad in [json!("uppercase"), json!({"map": {"6": 6}}), json!([]), json!({"map": {}, "x": 1})] {
+            let found = lint(closed(json!({"Name": {"type": "string", "x-rcfge-normalize": bad}})));
+            assert_eq!(found.len(), 1, "{bad}: {found:?}");
+            assert!(found[0].1.contains("is not a normalisation"), "{found:?}");
+        }
     }
 
     #[test]

@@ -23,7 +23,7 @@ use guard::InputSize;
 
 pub use compile::{CompileError, Policy};
 pub use guard::{GuardError, GuardRules, GuardTestError, MAX_INPUT_BYTES, run_tests};
-pub use normalize::NormalizeError;
+pub use normalize::{NORMALIZE_KEYWORD, NormalizeError};
 
 /// Why a resource's properties could not be judged.
 #[derive(Debug, thiserror::Error)]

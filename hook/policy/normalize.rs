@@ -7,11 +7,22 @@
 //! Anything else (`"yes"`, `"1e999"`, digits beyond 64 bits) is left as it is, and the
 //! validator refuses it. A stringified `"false"` can therefore neither slip past a rule that
 //! requires `true` nor be refused where `false` is allowed.
+//!
+//! A template may also say how the service reads a value, with the keyword
+//! [`NORMALIZE_KEYWORD`] beside the restriction it helps: `"lowercase"` where the service
+//! ignores case (`Engine: MySQL` is `mysql`), `{"map": {"6": "tcp"}}` where it takes other
+//! names for the same thing (protocol numbers), or a list of both, applied in order after the
+//! scalar conversion. The value is then judged, by the schema and the Guard rules, in the form
+//! the template's restrictions are written in. `rcfge templates lint` checks that those
+//! restrictions are written in that form, so a deny-list cannot be stepped around by case.
 
 use std::collections::HashMap;
 
 use fancy_regex::{Regex, RegexBuilder};
 use serde_json::{Number, Value};
+
+/// The template keyword that declares how the service reads a value (see the module docs).
+pub const NORMALIZE_KEYWORD: &str = "x-rcfge-normalize";
 
 /// Backtracking steps a `pattern` may take on one value before the match is refused. Provider
 /// patterns are ECMA-262 and need fancy-regex's backtracking; the limit keeps a hostile value
@@ -115,6 +126,9 @@ impl Normalizer {
         let facets: Vec<Facets<'s>> = walk.expanded.iter().copied().map(Facets::of).collect();
         coerce(allowed_types(&facets), instance)
             .map_err(|reason| NormalizeError::NotADocument { pointer: String::new(), reason })?;
+        for declared in facets.iter().filter_map(|facet| facet.normalize) {
+            apply_declared(declared, instance);
+        }
         match instance {
             Value::Object(map) => {
                 for (key, child) in map.iter_mut() {
@@ -253,6 +267,8 @@ struct Facets<'s> {
     items: Option<&'s Value>,
     additional_items: Option<&'s Value>,
     contains: Option<&'s Value>,
+    /// [`NORMALIZE_KEYWORD`].
+    normalize: Option<&'s Value>,
 }
 
 impl<'s> Facets<'s> {
@@ -270,10 +286,39 @@ impl<'s> Facets<'s> {
                 ("items", _) => facets.items = Some(value),
                 ("additionalItems", Value::Object(_)) => facets.additional_items = Some(value),
                 ("contains", Value::Object(_)) => facets.contains = Some(value),
+                (NORMALIZE_KEYWORD, _) => facets.normalize = Some(value),
                 _ => {}
             }
         }
         facets
+    }
+}
+
+/// Applies a template's declared normalisation to a string value; anything else, and a
+/// declaration it does not know (which `templates lint` and `publish` refuse), leaves the
+/// value as written, so the template's restrictions judge it as it is.
+fn apply_declared(declared: &Value, instance: &mut Value) {
+    let Value::String(text) = instance else { return };
+    match declared {
+        Value::Array(steps) => steps.iter().for_each(|step| apply_step(step, text)),
+        step => apply_step(step, text),
+    }
+}
+
+/// One step of a declared normalisation: `"lowercase"` or `{"map": {...}}`.
+fn apply_step(step: &Value, text: &mut String) {
+    match step {
+        // ASCII only, as the services compare: a Unicode mapping (the Kelvin sign to `k`) could
+        // turn a value the service refuses into one the template approves.
+        Value::String(name) if name == "lowercase" && text.bytes().any(|b| b.is_ascii_uppercase()) => {
+            text.make_ascii_lowercase();
+        }
+        Value::Object(step) => {
+            if let Some(Value::String(canonical)) = step.get("map").and_then(|map| map.get(text.as_str())) {
+                *text = canonical.clone();
+            }
+        }
+        _ => {}
     }
 }
 
@@ -473,6 +518,27 @@ mod tests {
         let mut instance = instance;
         Normalizer::new(&schema).normalize(&schema, &mut instance).unwrap();
         instance
+    }
+
+    #[test]
+    fn a_declared_normalisation_reads_the_value_as_the_service_does() {
+        let schema = json!({"type": "object", "properties": {
+            "Engine": {"type": "string", "enum": ["mysql", "postgres"], "x-rcfge-normalize": "lowercase"},
+            "IpProtocol": {"$ref": "#/definitions/Protocol"},
+            "Name": {"type": "string"}
+        }, "definitions": {"Protocol": {"type": "string", "enum": ["tcp", "udp", "-1"],
+            "x-rcfge-normalize": ["lowercase", {"map": {"6": "tcp", "17": "udp"}}]}}});
+        let out = normalized(schema.clone(), json!({"Engine": "MySQL", "IpProtocol": 6, "Name": "KeepMe"}));
+        assert_eq!(out, json!({"Engine": "mysql", "IpProtocol": "tcp", "Name": "KeepMe"}));
+        assert_eq!(normalized(schema.clone(), json!({"IpProtocol": "TCP"}))["IpProtocol"], "tcp");
+        // Only ASCII letters change: the Kelvin sign is not `k` to a service.
+        assert_eq!(normalized(schema.clone(), json!({"Engine": "MYSQ\u{212a}"}))["Engine"], "mysq\u{212a}");
+        // What the map does not name stays as written, for the enum to refuse.
+        assert_eq!(normalized(schema.clone(), json!({"IpProtocol": 50}))["IpProtocol"], "50");
+        assert_eq!(normalized(schema, json!({"IpProtocol": "-1"}))["IpProtocol"], "-1");
+        // A declaration rcfge does not know changes nothing (lint and publish refuse it).
+        let unknown = json!({"type": "string", "x-rcfge-normalize": "uppercase"});
+        assert_eq!(normalized(unknown, json!("MySQL")), json!("MySQL"));
     }
 
     #[test]

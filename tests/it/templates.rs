@@ -148,6 +148,14 @@ fn mutate(properties: &Value, paths: &BTreeMap<String, PathInfo>, template: &Val
         if !path.is_empty() && !paths.contains_key(path) {
             return true;
         }
+        // A node the security team leaves open on purpose (`x-rcfge.freeForm`).
+        let listed = template.pointer("/x-rcfge/freeForm").and_then(Value::as_array);
+        if paths
+            .get(path)
+            .is_some_and(|i| listed.is_some_and(|l| l.iter().any(|p| p.as_str() == Some(i.pointer.as_str()))))
+        {
+            return true;
+        }
         let node =
             if path.is_empty() { Some(template) } else { paths.get(path).and_then(|i| template.pointer(&i.pointer)) };
         node.and_then(|n| n.get("patternProperties")).and_then(Value::as_object).is_some_and(|keys| {
