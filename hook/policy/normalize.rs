@@ -13,8 +13,11 @@
 //! ignores case (`Engine: MySQL` is `mysql`), `{"map": {"6": "tcp"}}` where it takes other
 //! names for the same thing (protocol numbers), or a list of both, applied in order after the
 //! scalar conversion. The value is then judged, by the schema and the Guard rules, in the form
-//! the template's restrictions are written in. `rcfge templates lint` checks that those
-//! restrictions are written in that form, so a deny-list cannot be stepped around by case.
+//! the template's restrictions are written in. `rcfge templates lint` checks the restrictions
+//! written beside the keyword (and under its combinators and `not`); a restriction elsewhere
+//! that compares the same value (a `$ref`'d definition, another branch, a Guard rule) must be
+//! written in the canonical form too, and the template's review checks it: a deny-list in
+//! another case would never match again.
 
 use std::collections::HashMap;
 

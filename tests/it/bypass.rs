@@ -156,6 +156,21 @@ fn stack_cases() -> Vec<(&'static str, String, &'static str)> {
             "NewFeature is not an approved property of AWS::SQS::Queue",
         ),
         (
+            "a security group rule written as its own resource instead of inline",
+            "Resources:\n  Ssh:\n    Type: AWS::EC2::SecurityGroupIngress\n    Properties: {GroupId: sg-0123456789abcdef0, IpProtocol: '6', FromPort: 22, ToPort: 22, CidrIp: 0.0.0.0/0}\n",
+            "/CidrIp: CidrIp \"0.0.0.0/0\" does not match the approved pattern",
+        ),
+        (
+            "an IAM escalation action in another case",
+            "Resources:\n  P:\n    Type: AWS::IAM::Policy\n    Properties:\n      PolicyName: p\n      Roles: [r]\n      PolicyDocument: {Version: '2012-10-17', Statement: [{Effect: Allow, Action: 'IAM:CreatePolicyVersion', Resource: '*'}]}\n",
+            "forbids",
+        ),
+        (
+            "an IAM user turning off its own MFA, written in another case",
+            "Resources:\n  P:\n    Type: AWS::IAM::Policy\n    Properties:\n      PolicyName: p\n      Users: [u]\n      PolicyDocument: {Version: '2012-10-17', Statement: [{Effect: Allow, Action: ['s3:GetObject', 'Iam:DeactivateMFADevice'], Resource: '*'}]}\n",
+            "forbids",
+        ),
+        (
             "YAML merge key",
             "Base: &base {SqsManagedSseEnabled: false}\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      <<: *base\n",
             "YAML merge keys",
