@@ -448,7 +448,7 @@ fn about(impact: &Impact) -> String {
 }
 
 /// `1 resource`, `2 resources`.
-fn plural(n: usize, noun: &str) -> String {
+pub(crate) fn plural(n: usize, noun: &str) -> String {
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 

@@ -248,7 +248,7 @@ pub fn text_styled(files: &[FileReport], options: TextOptions) -> String {
     out.push_str(&summary.counts());
     // A file that is read but is no template, or not one CloudFormation would take, is not
     // "unreadable": the line above it says why.
-    let files = |n: usize| if n == 1 { "1 file".to_owned() } else { format!("{n} files") };
+    let files = |n: usize| impact::plural(n, "file");
     if summary.unreadable > 0 {
         let _ = write!(out, "; {} could not be validated", files(summary.unreadable));
     }

@@ -15,6 +15,7 @@ pub(crate) mod settings;
 pub(crate) mod store;
 pub(crate) mod variables;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -115,6 +116,9 @@ pub(crate) struct Templates {
     fallbacks: Map<String, Value>,
     /// The source's template file names, listed once (for `closest_type`).
     file_names: tokio::sync::OnceCell<Vec<String>>,
+    /// `closest_type`'s answer (the declared type) per file name asked about, so a stack with
+    /// thousands of resources of one misspelt type measures the names once.
+    suggestions: std::sync::Mutex<HashMap<String, Option<String>>>,
     /// Parsed restricted templates, by file name.
     restricted: FileCache<Template>,
     guard_rules: FileCache<GuardRules>,
@@ -136,6 +140,7 @@ impl Templates {
             overrides,
             fallbacks,
             file_names: tokio::sync::OnceCell::new(),
+            suggestions: std::sync::Mutex::new(HashMap::new()),
             restricted: FileCache::new(freshness),
             guard_rules: FileCache::new(freshness),
             variables: FileCache::new(freshness),
@@ -186,7 +191,27 @@ impl Templates {
     pub async fn closest_type(&self, type_name: &str) -> Option<String> {
         /// Longer than any type name: nothing to suggest, and no time spent measuring.
         const MAX_NAME: usize = 128;
+        /// Distinct names remembered; past it, each is measured again (the input chose them).
+        const MAX_REMEMBERED: usize = 1024;
         let wanted = store::file_name_for_type(type_name).ok().filter(|name| name.len() <= MAX_NAME)?;
+        let remembered = self.suggestions.lock().ok().and_then(|cache| cache.get(&wanted).cloned());
+        let declared = match remembered {
+            Some(declared) => declared,
+            None => {
+                let declared = self.closest_declared_type(&wanted).await;
+                if let Ok(mut cache) = self.suggestions.lock()
+                    && cache.len() < MAX_REMEMBERED
+                {
+                    cache.insert(wanted, declared.clone());
+                }
+                declared
+            }
+        };
+        declared.filter(|declared| declared != type_name)
+    }
+
+    /// The type declared by the template file nearest to `wanted` (a template file name).
+    async fn closest_declared_type(&self, wanted: &str) -> Option<String> {
         let names = self.file_names.get_or_init(|| self.source.template_file_names()).await;
         // A type the snapshot has is spelt right: it has no template here for another reason.
         if names.iter().any(|name| name.strip_prefix("baseline/").unwrap_or(name) == wanted) {
@@ -196,13 +221,12 @@ impl Templates {
             .iter()
             .map(|name| name.strip_prefix("baseline/").map_or((name, name.as_str()), |bare| (name, bare)))
             .filter(|(_, bare)| bare.len().abs_diff(wanted.len()) <= 2)
-            .map(|(name, bare)| (strsim::damerau_levenshtein(&wanted, bare), name))
+            .map(|(name, bare)| (strsim::damerau_levenshtein(wanted, bare), name))
             .filter(|&(distance, _)| (1..=2).contains(&distance) && distance * 4 < wanted.len())
             .min()?;
         let Ok(Fetch::Found(fetched)) = self.source.fetch(file_name, None).await else { return None };
         let template: Value = serde_json::from_slice(&fetched.body).ok()?;
-        let declared = template.get("typeName")?.as_str()?;
-        (declared != type_name).then(|| declared.to_owned())
+        template.get("typeName")?.as_str().map(str::to_owned)
     }
 
     /// The organisation settings from `_settings.json` (the defaults when the file is absent).
