@@ -15,7 +15,7 @@ use super::shape::{ancestors, is_under, property_paths, types_within};
 use super::{AuthoringError, DRAFT7_FORMATS, is_known_keyword, template_files};
 use crate::decision::{Action, Context, is_builtin_variable};
 use crate::json::pointer_segment;
-use crate::policy::{CompileError, NORMALIZE_KEYWORD, Policy};
+use crate::policy::{CompileError, NORMALIZE_KEYWORD, Policy, REMEDIATION_KEYWORD};
 use crate::template::restricted::{Template, TemplateError};
 use crate::template::store::VARIABLES_FILE;
 use crate::template::variables::parse_variables;
@@ -259,6 +259,14 @@ fn check_node(node: &Value, pointer: &str, in_branch: bool, out: &mut Vec<(Strin
     if let Some(declared) = object.get(NORMALIZE_KEYWORD) {
         check_normalization(node, declared, &format!("{pointer}/{NORMALIZE_KEYWORD}"), out);
     }
+    if let Some(advice) = object.get(REMEDIATION_KEYWORD)
+        && advice.as_str().is_none_or(|text| text.trim().is_empty())
+    {
+        out.push((
+            format!("{pointer}/{REMEDIATION_KEYWORD}"),
+            format!("{REMEDIATION_KEYWORD} must be the advice itself, a non-empty string"),
+        ));
+    }
     if let Some(format) = object.get("format").and_then(Value::as_str)
         && !DRAFT7_FORMATS.contains(&format)
     {
@@ -347,6 +355,21 @@ fn check_normalization(node: &Value, declared: &Value, pointer: &str, out: &mut 
     for step in steps {
         match step {
             Value::String(name) if name == "lowercase" => lowercase = true,
+            Value::String(name) if name == "list" => {
+                let array = |t: &Value| t.as_str() == Some("array");
+                let typed_array = match node.get("type") {
+                    Some(Value::Array(types)) => types.len() == 1 && array(&types[0]),
+                    Some(other) => array(other),
+                    None => false,
+                };
+                if !typed_array {
+                    out.push((
+                        pointer.to_owned(),
+                        "\"list\" reads a single item as a list of one: the schema beside it must say \"type\": \"array\""
+                            .to_owned(),
+                    ));
+                }
+            }
             Value::Object(object)
                 if object.len() == 1
                     && object.get("map").and_then(Value::as_object).is_some_and(|map| {
@@ -355,7 +378,7 @@ fn check_normalization(node: &Value, declared: &Value, pointer: &str, out: &mut 
             _ => out.push((
                 pointer.to_owned(),
                 format!(
-                    "`{}` is not a normalisation: write \"lowercase\", {{\"map\": {{\"written\": \"canonical\"}}}} or a list of them",
+                    "`{}` is not a normalisation: write \"lowercase\", \"list\", {{\"map\": {{\"written\": \"canonical\"}}}} or a list of them",
                     crate::json::shorten(&step.to_string(), 80)
                 ),
             )),
@@ -476,7 +499,14 @@ fn is_document(types: &BTreeSet<String>) -> bool {
 /// a string allowed anywhere else (alone, or in a branch) is judged only as a string, so it
 /// must be pinned down (`enum`, `const`, `pattern`).
 fn unjudged_document_text(template: &Value, info: &super::shape::PathInfo) -> Option<String> {
-    let node = template.pointer(&info.pointer)?;
+    let mut node = template.pointer(&info.pointer)?;
+    // Draft 7: a `$ref` stands for its target (the validator and the normaliser follow it).
+    for _ in 0..16 {
+        match node.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) {
+            Some(target) => node = template.pointer(target)?,
+            None => break,
+        }
+    }
     let types: Vec<&str> = match node.get("type") {
         Some(Value::String(t)) => vec![t.as_str()],
         Some(Value::Array(types)) => types.iter().filter_map(Value::as_str).collect(),
@@ -572,6 +602,7 @@ fn template_error_pointer(error: &TemplateError) -> String {
         TemplateError::Syntax { pointer, .. }
         | TemplateError::Unsupported { pointer, .. }
         | TemplateError::JsonInPattern { pointer, .. }
+        | TemplateError::AnyOutsidePattern { pointer, .. }
         | TemplateError::PlaceholderInKeyword { pointer, .. }
         | TemplateError::DuplicateKey { pointer, .. } => pointer.clone(),
         TemplateError::WrongType { .. } => "/typeName".to_owned(),
@@ -762,6 +793,26 @@ mod tests {
     }
 
     #[test]
+    fn a_list_normalisation_needs_an_array_schema() {
+        let found = lint(closed(
+            json!({"Statement": {"type": "array", "items": {"type": "string"}, "x-rcfge-normalize": "list"}}),
+        ));
+        assert!(!found.iter().any(|(_, m)| m.contains("\"list\"")), "{found:?}");
+        let found = lint(closed(json!({"Name": {"type": "string", "x-rcfge-normalize": "list"}})));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].1.contains("must say \"type\": \"array\""), "{found:?}");
+    }
+
+    #[test]
+    fn authored_advice_is_a_string() {
+        let found = lint(closed(json!({"Name": {"type": "string", "x-rcfge-remediation": "Use a name"}})));
+        assert_eq!(found, []);
+        let found = lint(closed(json!({"Name": {"type": "string", "x-rcfge-remediation": ["Use a name"]}})));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "/properties/Name/x-rcfge-remediation");
+    }
+
+    #[test]
     fn refs_placeholders_and_compilation() {
         let found = lint(closed(json!({"Name": {"$ref": "https://example.com/s.json", "maxLength": 3}})));
         assert!(found.iter().any(|(p, m)| p == "/properties/Name/$ref" && m.contains("remote $ref")), "{found:?}");
@@ -814,6 +865,15 @@ mod tests {
             );
         }
         assert_eq!(lint(json!({"type": "string", "enum": ["{}"]})), []);
+        // A `$ref` stands for its target.
+        let provider_document = |definition: Value| {
+            let mut template = closed(json!({"Policy": {"$ref": "#/definitions/Document"}}));
+            template["definitions"] = json!({ "Document": definition });
+            lint_template("aws-x-y.json", template.to_string().as_bytes(), Some(&provider), &Map::new())
+        };
+        assert_eq!(provider_document(json!({"type": ["object", "string"], "additionalProperties": false})), []);
+        let found = provider_document(json!({"type": "string"}));
+        assert!(found.iter().any(|f| f.message.contains("accepts this document as JSON text")), "{found:#?}");
     }
 
     #[test]

@@ -141,7 +141,8 @@ pub const DRAFT7_KEYWORDS: [&str; 44] = [
 ];
 
 /// Keywords beyond [`DRAFT7_KEYWORDS`] that may appear in a schema position.
-pub const OTHER_KEYWORDS: [&str; 5] = ["oneOf", "not", "typeName", "x-rcfge", crate::policy::NORMALIZE_KEYWORD];
+pub const OTHER_KEYWORDS: [&str; 6] =
+    ["oneOf", "not", "typeName", "x-rcfge", crate::policy::NORMALIZE_KEYWORD, crate::policy::REMEDIATION_KEYWORD];
 
 /// Formats draft-07 defines; the validator refuses a template with any other.
 pub const DRAFT7_FORMATS: [&str; 17] = [

@@ -21,6 +21,11 @@ use serde_json::Value;
 use crate::decision::Violation;
 use guard::InputSize;
 
+/// The keyword a template writes beside a restriction to say what to write instead
+/// (`"x-rcfge-remediation": "Grant \"*\" only with Condition aws:PrincipalOrgID ..."`): it
+/// replaces the advice worded from the failing keyword, for every finding under that schema.
+pub const REMEDIATION_KEYWORD: &str = "x-rcfge-remediation";
+
 pub use compile::{CompileError, Policy};
 pub use guard::{GuardError, GuardRules, GuardTestError, MAX_INPUT_BYTES, run_tests};
 pub use normalize::{NORMALIZE_KEYWORD, NormalizeError};

@@ -11,8 +11,9 @@
 //! A template may also say how the service reads a value, with the keyword
 //! [`NORMALIZE_KEYWORD`] beside the restriction it helps: `"lowercase"` where the service
 //! ignores case (`Engine: MySQL` is `mysql`), `{"map": {"6": "tcp"}}` where it takes other
-//! names for the same thing (protocol numbers), or a list of both, applied in order after the
-//! scalar conversion. The value is then judged, by the schema and the Guard rules, in the form
+//! names for the same thing (protocol numbers), `"list"` where it reads a single item as a
+//! list of one (an IAM policy's `Statement` written as one object), or a list of them, applied
+//! in order after the scalar conversion. The value is then judged, by the schema and the Guard rules, in the form
 //! the template's restrictions are written in. `rcfge templates lint` checks the restrictions
 //! written beside the keyword (and under its combinators and `not`); a restriction elsewhere
 //! that compares the same value (a `$ref`'d definition, another branch, a Guard rule) must be
@@ -297,19 +298,28 @@ impl<'s> Facets<'s> {
     }
 }
 
-/// Applies a template's declared normalisation to a string value; anything else, and a
-/// declaration it does not know (which `templates lint` and `publish` refuse), leaves the
-/// value as written, so the template's restrictions judge it as it is.
+/// Applies a template's declared normalisation; a declaration it does not know (which
+/// `templates lint` and `publish` refuse) leaves the value as written, so the template's
+/// restrictions judge it as it is.
 fn apply_declared(declared: &Value, instance: &mut Value) {
-    let Value::String(text) = instance else { return };
     match declared {
-        Value::Array(steps) => steps.iter().for_each(|step| apply_step(step, text)),
-        step => apply_step(step, text),
+        Value::Array(steps) => steps.iter().for_each(|step| apply_step(step, instance)),
+        step => apply_step(step, instance),
     }
 }
 
-/// One step of a declared normalisation: `"lowercase"` or `{"map": {...}}`.
-fn apply_step(step: &Value, text: &mut String) {
+/// One step of a declared normalisation: `"list"` on any value, `"lowercase"` or
+/// `{"map": {...}}` on a string.
+fn apply_step(step: &Value, instance: &mut Value) {
+    if step.as_str() == Some("list") {
+        // The item is judged where the list's items are, as the service reads it. `null` is no
+        // item: left as written, the schema refuses it.
+        if !instance.is_array() && !instance.is_null() {
+            *instance = Value::Array(vec![instance.take()]);
+        }
+        return;
+    }
+    let Value::String(text) = instance else { return };
     match step {
         // ASCII only, as the services compare: a Unicode mapping (the Kelvin sign to `k`) could
         // turn a value the service refuses into one the template approves.
@@ -542,6 +552,21 @@ mod tests {
         // A declaration rcfge does not know changes nothing (lint and publish refuse it).
         let unknown = json!({"type": "string", "x-rcfge-normalize": "uppercase"});
         assert_eq!(normalized(unknown, json!("MySQL")), json!("MySQL"));
+    }
+
+    #[test]
+    fn a_single_item_is_read_as_a_list_of_one_and_then_normalised_as_an_item() {
+        let schema = json!({"type": "object", "properties": {"Statement": {
+            "type": "array", "x-rcfge-normalize": "list",
+            "items": {"type": "object", "properties": {
+                "Effect": {"type": "string"},
+                "Action": {"type": "string", "x-rcfge-normalize": "lowercase"}}}}}});
+        let out = normalized(schema.clone(), json!({"Statement": {"Effect": "Allow", "Action": "SNS:Publish"}}));
+        assert_eq!(out, json!({"Statement": [{"Effect": "Allow", "Action": "sns:publish"}]}));
+        let listed = json!({"Statement": [{"Effect": "Allow"}]});
+        assert_eq!(normalized(schema.clone(), listed.clone()), listed);
+        // `null` is no item: left for the schema to refuse.
+        assert_eq!(normalized(schema, json!({"Statement": null})), json!({"Statement": null}));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use jsonschema::ValidationError;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value;
 
+use super::REMEDIATION_KEYWORD;
 use super::compile::Policy;
 use super::patterns::{self, UNRUNNABLE_PATTERN};
 use crate::decision::{Reason, Violation};
@@ -22,8 +23,19 @@ pub fn check(policy: &Policy, properties: &Value) -> Vec<Violation> {
     if policy.validator().is_valid(properties) {
         return Vec::new();
     }
-    let mut violations: Vec<Violation> =
-        policy.validator().iter_errors(properties).flat_map(|error| describe(&policy.type_name, &error)).collect();
+    let mut violations: Vec<Violation> = policy
+        .validator()
+        .iter_errors(properties)
+        .flat_map(|error| {
+            let mut found = describe(&policy.type_name, &error);
+            if let Some(advice) = authored_remediation(policy.schema(), error.schema_path().as_str()) {
+                for violation in &mut found {
+                    violation.remediation = advice.to_owned();
+                }
+            }
+            found
+        })
+        .collect();
     name_keys_of_empty_objects(&policy.type_name, properties, &mut violations);
     violations.sort_by(|a, b| (&a.pointer, &a.keyword, &a.message).cmp(&(&b.pointer, &b.keyword, &b.message)));
     violations.dedup();
@@ -32,6 +44,28 @@ pub fn check(policy: &Policy, properties: &Value) -> Vec<Violation> {
         violations.push(unexplained(&policy.type_name));
     }
     violations
+}
+
+/// The advice the template's authors wrote for a restriction (`x-rcfge-remediation` on the
+/// schema that failed, or on a schema enclosing it): a rule written as `if`/`then` fails on a
+/// keyword (`required: Condition`) that says nothing of what the rule is for. The validator's
+/// schema path is where the failing keyword is in the rendered schema, `$ref`s already
+/// followed, so the nearest enclosing node that carries advice is found on that path.
+fn authored_remediation<'s>(schema: &'s Value, schema_path: &str) -> Option<&'s str> {
+    let mut node = schema;
+    let mut advice = None;
+    for segment in schema_path.split('/').skip(1) {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        node = match node {
+            Value::Object(object) => object.get(&segment)?,
+            Value::Array(items) => items.get(segment.parse::<usize>().ok()?)?,
+            _ => return advice,
+        };
+        if let Some(text) = node.get(REMEDIATION_KEYWORD).and_then(Value::as_str) {
+            advice = Some(text);
+        }
+    }
+    advice
 }
 
 /// The validator reports a key of an object that takes no keys at all (`{"type": "object",
@@ -229,8 +263,19 @@ fn sentence(
             (format!("{label} {shown} is a configuration the {type_name} template forbids"), change())
         }
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
-            let closest = closest_reason(type_name, error.instance_path().as_str(), context);
-            (format!("{label} matches none of the approved alternatives{closest}"), change())
+            match closest_reason(type_name, error.instance_path().as_str(), context) {
+                // The closest alternative's own advice names the value or shape to write; a
+                // wrong type says nothing about which alternative was meant.
+                Some(reason) if reason.keyword != "type" => (
+                    format!("{label} matches none of the approved alternatives (closest: {})", reason.message),
+                    reason.remediation,
+                ),
+                Some(reason) => (
+                    format!("{label} matches none of the approved alternatives (closest: {})", reason.message),
+                    change(),
+                ),
+                None => (format!("{label} matches none of the approved alternatives"), change()),
+            }
         }
         ValidationErrorKind::OneOfMultipleValid { .. } => {
             (format!("{label} matches more than one of the alternatives, but must match exactly one"), change())
@@ -246,21 +291,30 @@ fn sentence(
     }
 }
 
-/// `" (closest: …)"`: the first reason of the closest alternative: one the value has the
-/// right type for, then the one with the fewest reasons. (A list whose third item is foreign is
-/// closer to "a list of accounts" than to "a string", though both fail once.)
-fn closest_reason(type_name: &str, at: &str, branches: &[Vec<ValidationError<'static>>]) -> String {
+/// Why the closest alternative failed: the alternative the value has the right type for, then
+/// the one whose reasons reach deepest into the value (`{"AWS": "arn:…:444455556666:root"}` is
+/// closer to "an object of this account's principals" than to "\"*\" or {\"AWS\": \"*\"}"),
+/// then the one with the fewest reasons. (A list whose third item is foreign is closer to "a
+/// list of accounts" than to "a string", though both fail once.) Alternatives nested in the
+/// closest one are followed down to the reason itself.
+fn closest_reason(type_name: &str, at: &str, branches: &[Vec<ValidationError<'static>>]) -> Option<Violation> {
     let wrong_type = |errors: &Vec<ValidationError<'static>>| {
         errors.iter().any(|e| e.instance_path().as_str() == at && matches!(e.kind(), ValidationErrorKind::Type { .. }))
     };
-    branches
+    let depth = |error: &ValidationError<'static>| error.instance_path().as_str().matches('/').count();
+    let reach = |errors: &Vec<ValidationError<'static>>| errors.iter().map(depth).max().unwrap_or(0);
+    let closest = branches
         .iter()
         .filter(|errors| !errors.is_empty())
-        .min_by_key(|errors| (wrong_type(errors), errors.len()))
-        .and_then(|errors| errors.first())
-        .and_then(|error| describe(type_name, error).into_iter().next())
-        .map(|v| format!(" (closest: {})", v.message))
-        .unwrap_or_default()
+        .min_by_key(|errors| (wrong_type(errors), std::cmp::Reverse(reach(errors)), errors.len()))?;
+    let error = closest.iter().max_by_key(|error| depth(error))?;
+    match error.kind() {
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+            closest_reason(type_name, error.instance_path().as_str(), context)
+                .or_else(|| describe(type_name, error).into_iter().next())
+        }
+        _ => describe(type_name, error).into_iter().next(),
+    }
 }
 
 /// An instance location, as the validator reports it.
@@ -393,6 +447,45 @@ mod tests {
             "{}",
             found[0].message
         );
+    }
+
+    /// A foreign account in the object form is explained by the object alternative (the one that
+    /// reaches deepest into the value), down to the pattern, and the advice names the pattern.
+    #[test]
+    fn alternatives_are_followed_to_the_reason_that_reaches_deepest() {
+        let wildcard = json!({"anyOf": [{"type": "string", "const": "*"},
+            {"type": "object", "additionalProperties": false, "required": ["AWS"], "properties": {"AWS": {"const": "*"}}}]});
+        let own = json!({"type": "object", "additionalProperties": false, "properties": {"AWS": {"anyOf": [
+            {"type": "string", "pattern": "^111122223333$"},
+            {"type": "array", "items": {"type": "string", "pattern": "^111122223333$"}}]}}});
+        let schema = json!({"properties": {"Principal": {"anyOf": [wildcard, own]}}});
+        let found = violations(schema, json!({"Principal": {"AWS": "444455556666"}}));
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].message,
+            "Principal matches none of the approved alternatives (closest: AWS \"444455556666\" does not match the approved pattern ^111122223333$)"
+        );
+        assert_eq!(found[0].remediation, "Use a value that matches ^111122223333$");
+    }
+
+    /// A rule written as `if`/`then` fails on a keyword that says nothing of its purpose: the
+    /// advice the template's authors wrote beside it is given instead, with the finding itself.
+    #[test]
+    fn authored_advice_replaces_the_worded_advice() {
+        let schema = json!({
+            "definitions": {"Statement": {"allOf": [{
+                "if": {"properties": {"Principal": {"const": "*"}}, "required": ["Principal"]},
+                "then": {"x-rcfge-remediation": "Name this account's principals", "required": ["Condition"]}
+            }]}},
+            "properties": {"Statement": {"type": "array", "items": {"$ref": "#/definitions/Statement"}}, "Name": {"maxLength": 2}}
+        });
+        let found = violations(schema, json!({"Statement": [{"Principal": "*"}], "Name": "long"}));
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[1].message, "Condition is required in Statement[0]");
+        assert_eq!(found[1].remediation, "Name this account's principals");
+        // Findings elsewhere keep their own advice.
+        assert_eq!(found[0].pointer, "/Name");
+        assert_ne!(found[0].remediation, "Name this account's principals");
     }
 
     #[test]

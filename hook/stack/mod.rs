@@ -23,12 +23,12 @@ pub(crate) mod yaml;
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::decision::{Action, Context};
 use crate::engine::Engine;
 use crate::stack::intrinsics::{Chooser, Existence, Facts, Placed, Scenario};
-use crate::stack::read::is_within;
+use crate::stack::read::{intrinsic_function, is_within};
 
 pub use error::ReadError;
 pub use files::{MAX_WALK_DEPTH, NamedFiles, StackFile, TEMPLATE_EXTENSIONS, WalkError, stack_files};
@@ -538,7 +538,7 @@ async fn check_resource(
     }
     report.deferred = std::mem::take(&mut merged.deferred);
     report.judgement = merged.judgement();
-    refuse_unknown_service_token(&mut report);
+    refuse_unknown_service_token(&mut report, resource, facts);
     if let Judgement::Decided(decision) = &mut report.judgement {
         engine.settle(decision, facts.context).await;
     }
@@ -550,10 +550,13 @@ async fn check_resource(
 /// time), it could name another account's function, and whether CloudFormation asks a hook
 /// about a custom resource at deploy time is not documented: refuse it here. An export
 /// (`Fn::ImportValue`) is always the deploying account's and Region's, so it stays deferred.
-fn refuse_unknown_service_token(report: &mut ResourceReport) {
+fn refuse_unknown_service_token(report: &mut ResourceReport, resource: &Resource, facts: &Facts<'_>) {
     let custom = report.type_name.starts_with("Custom::") || report.type_name == crate::template::CUSTOM_RESOURCE_TYPE;
+    if !custom || names_own_function_or_topic(&resource.properties["ServiceToken"], facts.resources) {
+        return;
+    }
     let Some(index) =
-        report.deferred.iter().position(|d| custom && d.pointer == "/ServiceToken" && d.function != "Fn::ImportValue")
+        report.deferred.iter().position(|d| d.pointer == "/ServiceToken" && d.function != "Fn::ImportValue")
     else {
         return;
     };
@@ -581,6 +584,33 @@ fn refuse_unknown_service_token(report: &mut ResourceReport) {
         // The rollout is applied after this check.
         Verdict::Tolerated(_) | Verdict::Exempt | Verdict::InternalFailure(_) => {}
     }
+}
+
+/// Whether a `ServiceToken` is written as the ARN of a Lambda function or SNS topic of this
+/// template (`!GetAtt Function.Arn`, `!Ref Topic`, `!GetAtt Topic.TopicArn`): a stack's
+/// resources are created in its own account and Region, and that function or topic is judged by
+/// its own template. Only the plain form counts; anything computed around it stays refused.
+fn names_own_function_or_topic(token: &Value, resources: &Map<String, Value>) -> bool {
+    let type_of = |name: &str| resources.get(name).and_then(|r| r.get("Type")).and_then(Value::as_str);
+    let Some(function) = intrinsic_function(token) else { return false };
+    let (name, attribute) = match (function, &token[function]) {
+        ("Ref", Value::String(name)) => (name.as_str(), None),
+        ("Fn::GetAtt", Value::Array(parts)) if parts.len() == 2 => match (&parts[0], &parts[1]) {
+            (Value::String(name), Value::String(attribute)) => (name.as_str(), Some(attribute.as_str())),
+            _ => return false,
+        },
+        ("Fn::GetAtt", Value::String(dotted)) => match dotted.split_once('.') {
+            Some((name, attribute)) => (name, Some(attribute)),
+            None => return false,
+        },
+        _ => return false,
+    };
+    matches!(
+        (type_of(name), attribute),
+        (Some("AWS::Lambda::Function"), Some("Arn"))
+            | (Some("AWS::SNS::Topic"), None)
+            | (Some("AWS::SNS::Topic"), Some("TopicArn"))
+    )
 }
 
 /// The outcomes of a resource's scenarios, merged into one.

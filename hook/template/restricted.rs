@@ -6,7 +6,9 @@
 //! substituted value is regex-escaped. A string that is exactly `{{json name}}` is replaced by
 //! the variable's JSON value (a list of ARNs can become an `enum`).
 //!
-//! Only three placeholder forms exist: `{{name}}`, `{{name.field}}` and `{{json name}}`.
+//! Only four placeholder forms exist: `{{name}}`, `{{name.field}}`, `{{json name}}` and, in
+//! a regular expression only, `{{any name}}`: a list of strings as an alternation of the
+//! escaped strings, `(?:a|b)` (the organisation's buckets in a URL pattern).
 //! Anything else handlebars could do (blocks, partials, raw `{{{ }}}` output, other helpers)
 //! is refused, so that the variables a template uses are known before it is rendered: they
 //! are part of the compiled-policy cache key, and lint can check them.
@@ -15,7 +17,7 @@ use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
 use handlebars::template::{Parameter, Template as HbTemplate, TemplateElement};
-use handlebars::{Context as HbContext, Handlebars, Helper, HelperResult, Output, RenderContext};
+use handlebars::{Context as HbContext, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext};
 use serde_json::{Map, Value};
 
 use crate::decision::is_builtin_variable;
@@ -50,11 +52,15 @@ pub enum TemplateError {
     #[error("placeholder in {text:?} at {pointer} does not parse: {reason}")]
     Syntax { pointer: String, text: String, reason: String },
     #[error(
-        "placeholder in {text:?} at {pointer} is not supported: use {{{{name}}}}, {{{{name.field}}}} or {{{{json name}}}}"
+        "placeholder in {text:?} at {pointer} is not supported: use {{{{name}}}}, {{{{name.field}}}}, {{{{json name}}}} or, in a pattern, {{{{any name}}}}"
     )]
     Unsupported { pointer: String, text: String },
     #[error("placeholder {{{{json {name}}}}} at {pointer} cannot be used inside a regular expression")]
     JsonInPattern { pointer: String, name: String },
+    #[error(
+        "placeholder {{{{any {name}}}}} at {pointer} is only for regular expressions (`pattern`, `patternProperties`)"
+    )]
+    AnyOutsidePattern { pointer: String, name: String },
     #[error(
         "placeholder in the keyword {text:?} at {pointer}: only property names, pattern keys and values may use placeholders"
     )]
@@ -74,6 +80,8 @@ pub enum RenderError {
         "placeholder `{path}` at {pointer} is a list or an object: use it as {{{{json {path}}}}}, alone in its string"
     )]
     NotScalar { pointer: String, path: String },
+    #[error("placeholder {{{{any {path}}}}} at {pointer} needs a non-empty list of strings")]
+    NotAList { pointer: String, path: String },
     #[error("placeholder `{path}` at {pointer} does not exist in the variable's value")]
     MissingField { pointer: String, path: String },
     #[error("placeholder at {pointer} could not be rendered: {reason}")]
@@ -173,11 +181,22 @@ impl Template {
                 return lookup(&data, path, site).map(|v| Some(v.clone())).map_err(Into::into);
             }
             for placeholder in &placeholders {
-                if let Placeholder::Var(path) = placeholder {
-                    let value = lookup(&data, path, site)?;
-                    if value.is_array() || value.is_object() {
-                        return Err(RenderError::NotScalar { pointer: site.pointer(), path: path.join(".") }.into());
+                match placeholder {
+                    Placeholder::Var(path) => {
+                        let value = lookup(&data, path, site)?;
+                        if value.is_array() || value.is_object() {
+                            return Err(RenderError::NotScalar { pointer: site.pointer(), path: path.join(".") }.into());
+                        }
                     }
+                    Placeholder::Any(path) => {
+                        let strings = lookup(&data, path, site)?
+                            .as_array()
+                            .filter(|items| !items.is_empty() && items.iter().all(Value::is_string));
+                        if strings.is_none() {
+                            return Err(RenderError::NotAList { pointer: site.pointer(), path: path.join(".") }.into());
+                        }
+                    }
+                    Placeholder::Json(_) => {}
                 }
             }
             let registry = if site.is_pattern { &*PATTERN_REGISTRY } else { &*PLAIN_REGISTRY };
@@ -237,11 +256,13 @@ enum Placeholder {
     Var(Vec<String>),
     /// `{{json a.b}}`
     Json(Vec<String>),
+    /// `{{any a.b}}`, in a pattern: the list's strings as an alternation.
+    Any(Vec<String>),
 }
 
 impl Placeholder {
     fn root(&self) -> &str {
-        let (Placeholder::Var(path) | Placeholder::Json(path)) = self;
+        let (Placeholder::Var(path) | Placeholder::Json(path) | Placeholder::Any(path)) = self;
         path.first().map_or("", String::as_str)
     }
 }
@@ -294,6 +315,16 @@ fn analyse(site: &Site<'_>) -> Result<Option<Vec<Placeholder>>, TemplateError> {
                             return Err(TemplateError::JsonInPattern { pointer: site.pointer(), name: path.join(".") });
                         }
                         placeholders.push(Placeholder::Json(path));
+                    }
+                    (Parameter::Name(name), [Parameter::Path(path)]) if name == "any" => {
+                        let path = named_path(path).ok_or_else(unsupported)?;
+                        if !site.is_pattern {
+                            return Err(TemplateError::AnyOutsidePattern {
+                                pointer: site.pointer(),
+                                name: path.join("."),
+                            });
+                        }
+                        placeholders.push(Placeholder::Any(path));
                     }
                     _ => return Err(unsupported()),
                 }
@@ -458,12 +489,15 @@ pub fn pointer_of(path: &[String]) -> String {
 
 static PLAIN_REGISTRY: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
     let mut registry = registry_with(handlebars::no_escape);
-    registry.register_helper("json", Box::new(json_helper));
+    registry.register_helper("json", value_helper("json", json_text));
     registry
 });
 
-static PATTERN_REGISTRY: LazyLock<Handlebars<'static>> =
-    LazyLock::new(|| registry_with(|text: &str| fancy_regex::escape(text).into_owned()));
+static PATTERN_REGISTRY: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
+    let mut registry = registry_with(|text: &str| fancy_regex::escape(text).into_owned());
+    registry.register_helper("any", value_helper("any", alternation));
+    registry
+});
 
 /// A strict registry with none of handlebars' built-in helpers: the three placeholder forms
 /// are all a template may use.
@@ -480,17 +514,39 @@ fn registry_with(escape: impl Fn(&str) -> String + Send + Sync + 'static) -> Han
     registry
 }
 
+/// A helper that writes its one argument's value as `write` words it.
+fn value_helper(name: &'static str, write: fn(&Value) -> String) -> Box<dyn HelperDef + Send + Sync> {
+    Box::new(
+        move |helper: &Helper<'_>,
+              _: &Handlebars<'_>,
+              _: &HbContext,
+              _: &mut RenderContext<'_, '_>,
+              out: &mut dyn Output|
+              -> HelperResult {
+            let value =
+                helper.param(0).ok_or_else(|| handlebars::RenderErrorReason::ParamNotFoundForIndex(name, 0))?.value();
+            out.write(&write(value))?;
+            Ok(())
+        },
+    )
+}
+
 /// `{{json name}}` inside a longer string: the value's JSON text.
-fn json_helper(
-    helper: &Helper<'_>,
-    _: &Handlebars<'_>,
-    _: &HbContext,
-    _: &mut RenderContext<'_, '_>,
-    out: &mut dyn Output,
-) -> HelperResult {
-    let value = helper.param(0).ok_or_else(|| handlebars::RenderErrorReason::ParamNotFoundForIndex("json", 0))?.value();
-    out.write(&value.to_string())?;
-    Ok(())
+fn json_text(value: &Value) -> String {
+    value.to_string()
+}
+
+/// `{{any name}}` in a pattern: `(?:a|b)`, every string regex-escaped (`render` checked that
+/// the value is a non-empty list of strings).
+fn alternation(value: &Value) -> String {
+    let escaped: Vec<String> = value
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|s| fancy_regex::escape(s).into_owned())
+        .collect();
+    format!("(?:{})", escaped.join("|"))
 }
 
 #[cfg(test)]
@@ -584,6 +640,23 @@ mod tests {
         let both = template(json!({"const": "{{accountId}} {{region}}"})).unwrap();
         let err = both.render(&Map::new()).unwrap_err();
         assert_eq!(err.to_string(), "placeholders `accountId`, `region` have no value in this context");
+    }
+
+    #[test]
+    fn any_is_an_alternation_of_escaped_strings_in_patterns_only() {
+        let t = template(json!({"pattern": "^https://{{any buckets}}\\.s3\\.amazonaws\\.com/"})).unwrap();
+        let out = t.render(&vars(json!({"buckets": ["org-a", "org.b|(c)"]}))).unwrap();
+        assert_eq!(out["pattern"], json!("^https://(?:org-a|org\\.b\\|\\(c\\))\\.s3\\.amazonaws\\.com/"));
+        let re = fancy_regex::Regex::new(out["pattern"].as_str().unwrap()).unwrap();
+        assert!(re.is_match("https://org.b|(c).s3.amazonaws.com/x").unwrap());
+        assert!(!re.is_match("https://orgxb.s3.amazonaws.com/x").unwrap());
+        assert!(!re.is_match("https://evil.s3.amazonaws.com/x").unwrap());
+        for bad in [json!([]), json!("org-a"), json!([1]), json!({"a": "b"})] {
+            let err = t.render(&vars(json!({ "buckets": bad }))).unwrap_err();
+            assert!(matches!(err, RenderError::NotAList { .. }), "{err}");
+        }
+        let err = template(json!({"const": "{{any buckets}}"})).unwrap_err();
+        assert!(matches!(err, TemplateError::AnyOutsidePattern { .. }), "{err}");
     }
 
     #[test]

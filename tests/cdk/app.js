@@ -16,6 +16,7 @@ const cloudwatchActions = require('aws-cdk-lib/aws-cloudwatch-actions');
 const dynamodb = require('aws-cdk-lib/aws-dynamodb');
 const ec2 = require('aws-cdk-lib/aws-ec2');
 const ecs = require('aws-cdk-lib/aws-ecs');
+const iam = require('aws-cdk-lib/aws-iam');
 const kms = require('aws-cdk-lib/aws-kms');
 const lambda = require('aws-cdk-lib/aws-lambda');
 const lambdaEventSources = require('aws-cdk-lib/aws-lambda-event-sources');
@@ -55,11 +56,21 @@ exports.handler = async (event) => {
 class ReferenceAppStack extends cdk.Stack {
   constructor(scope, id, props) {
     super(scope, id, props);
+    // The insecure twin flips one setting per resource to what a careless team would write, so
+    // CI can show that each is refused, and with what advice (`.ci/reference-app`).
+    const insecure = Boolean(props && props.insecure);
+    const pick = (secure, unsafe) => (insecure ? unsafe : secure);
+
+    // Every role the app or the CDK creates carries the organisation's permissions boundary.
+    if (!insecure) {
+      iam.PermissionsBoundary.of(this).apply(
+        iam.ManagedPolicy.fromManagedPolicyName(this, 'OrgBoundary', 'org-permissions-boundary'));
+    }
 
     // One customer-managed key for the data stores, rotated yearly.
     const key = new kms.Key(this, 'DataKey', {
       description: 'Reference app data key (S3, DynamoDB, SNS)',
-      enableKeyRotation: true,
+      enableKeyRotation: pick(true, false),
       alias: 'alias/reference-app/data',
       removalPolicy: RemovalPolicy.DESTROY,
       pendingWindow: Duration.days(7),
@@ -72,7 +83,8 @@ class ReferenceAppStack extends cdk.Stack {
       maxAzs: 2,
       natGateways: 1,
       subnetConfiguration: [
-        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        // Public subnets hold the NAT gateway only: nothing gets a public IP by default.
+        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24, mapPublicIpOnLaunch: pick(false, true) },
         { name: 'app', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
       ],
     });
@@ -101,7 +113,10 @@ class ReferenceAppStack extends cdk.Stack {
       encryption: s3.BucketEncryption.KMS,
       encryptionKey: key,
       bucketKeyEnabled: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      blockPublicAccess: pick(s3.BlockPublicAccess.BLOCK_ALL, new s3.BlockPublicAccess({
+        blockPublicAcls: true, ignorePublicAcls: true, blockPublicPolicy: false, restrictPublicBuckets: false,
+      })),
+      publicReadAccess: pick(false, true),
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       enforceSSL: true,
       minimumTLSVersion: 1.2,
@@ -120,7 +135,7 @@ class ReferenceAppStack extends cdk.Stack {
       retentionPeriod: Duration.days(14),
     });
     const queue = new sqs.Queue(this, 'OrdersQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      encryption: pick(sqs.QueueEncryption.SQS_MANAGED, sqs.QueueEncryption.UNENCRYPTED),
       enforceSSL: true,
       visibilityTimeout: Duration.seconds(60),
       deadLetterQueue: { queue: deadLetters, maxReceiveCount: 5 },
@@ -128,14 +143,25 @@ class ReferenceAppStack extends cdk.Stack {
 
     const topic = new sns.Topic(this, 'OrderEvents', {
       displayName: 'Reference app order events',
-      masterKey: key,
+      masterKey: pick(key, undefined),
       enforceSSL: true,
+      signatureVersion: '2',
     });
     topic.addSubscription(new subscriptions.SqsSubscription(queue, { rawMessageDelivery: true }));
 
+    // CloudWatch publishes alarms to the encrypted topic: it may use the key for this account's
+    // alarms only.
+    key.addToResourcePolicy(new iam.PolicyStatement({
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+    }));
     const alarmTopic = new sns.Topic(this, 'OpsAlarms', {
       displayName: 'Reference app alarms',
+      masterKey: key,
       enforceSSL: true,
+      signatureVersion: '2',
     });
 
     // Data: DynamoDB with a customer-managed key and point-in-time recovery.
@@ -143,8 +169,9 @@ class ReferenceAppStack extends cdk.Stack {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
-      encryptionKey: key,
+      ...pick(
+        { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: key },
+        { encryption: dynamodb.TableEncryption.AWS_OWNED }),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: false,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -160,7 +187,8 @@ class ReferenceAppStack extends cdk.Stack {
       memorySize: 256,
       timeout: Duration.seconds(10),
       tracing: lambda.Tracing.ACTIVE,
-      logRetention: logs.RetentionDays.ONE_MONTH,
+      environmentEncryption: pick(key, undefined),
+      logRetention: logs.RetentionDays.THREE_MONTHS,
       environment: {
         TABLE_NAME: table.tableName,
         QUEUE_URL: queue.queueUrl,
@@ -170,9 +198,12 @@ class ReferenceAppStack extends cdk.Stack {
     table.grantWriteData(apiHandler);
     queue.grantSendMessages(apiHandler);
     bucket.grantRead(apiHandler);
+    if (insecure) {
+      bucket.grantRead(new iam.AccountPrincipal('444455556666'));
+    }
 
     const workerLogs = new logs.LogGroup(this, 'WorkerLogs', {
-      retention: logs.RetentionDays.ONE_MONTH,
+      retention: logs.RetentionDays.THREE_MONTHS,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const worker = new lambda.Function(this, 'QueueWorker', {
@@ -212,12 +243,12 @@ class ReferenceAppStack extends cdk.Stack {
     });
     const orders = api.root.addResource('orders');
     orders.addMethod('POST', new apigateway.LambdaIntegration(apiHandler), {
-      authorizationType: apigateway.AuthorizationType.IAM,
+      authorizationType: pick(apigateway.AuthorizationType.IAM, apigateway.AuthorizationType.NONE),
     });
 
     // Workflow: a small state machine with logging and tracing.
     const sfnLogs = new logs.LogGroup(this, 'WorkflowLogs', {
-      retention: logs.RetentionDays.ONE_MONTH,
+      retention: logs.RetentionDays.THREE_MONTHS,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const accept = new sfn.Pass(this, 'Accept', { result: sfn.Result.fromObject({ accepted: true }) });
@@ -263,7 +294,7 @@ class ReferenceAppStack extends cdk.Stack {
       },
     });
     const webLogs = new logs.LogGroup(this, 'WebLogs', {
-      retention: logs.RetentionDays.ONE_MONTH,
+      retention: pick(logs.RetentionDays.THREE_MONTHS, logs.RetentionDays.ONE_WEEK),
       removalPolicy: RemovalPolicy.DESTROY,
     });
     taskDefinition.addContainer('nginx', {
@@ -274,18 +305,22 @@ class ReferenceAppStack extends cdk.Stack {
       logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'web', logGroup: webLogs }),
     });
     topic.grantPublish(taskDefinition.taskRole);
-    new ecs.FargateService(this, 'WebService', {
+    const service = new ecs.FargateService(this, 'WebService', {
       cluster,
       taskDefinition,
       desiredCount: 1,
       minHealthyPercent: 100,
       maxHealthyPercent: 200,
-      assignPublicIp: false,
+      assignPublicIp: pick(false, true),
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       circuitBreaker: { enable: true, rollback: true },
       enableExecuteCommand: false,
       platformVersion: ecs.FargatePlatformVersion.LATEST,
     });
+
+    if (insecure) {
+      service.connections.allowFrom(ec2.Peer.anyIpv4(), ec2.Port.tcp(22), 'SSH from anywhere');
+    }
 
     new cdk.CfnOutput(this, 'ApiUrl', { value: api.url });
     new cdk.CfnOutput(this, 'BucketName', { value: bucket.bucketName });
@@ -293,9 +328,17 @@ class ReferenceAppStack extends cdk.Stack {
 }
 
 const app = new cdk.App();
-const stack = new ReferenceAppStack(app, 'ReferenceApp', {
-  description: 'rcfge reference CDK app (synthesised offline in CI)',
-});
-cdk.Tags.of(stack).add('app', 'reference-app');
-cdk.Tags.of(stack).add('owner', 'platform-security');
+const stacks = [
+  new ReferenceAppStack(app, 'ReferenceApp', {
+    description: 'rcfge reference CDK app (synthesised offline in CI)',
+  }),
+  new ReferenceAppStack(app, 'ReferenceAppInsecure', {
+    description: 'rcfge reference CDK app with one insecure setting per resource (must be refused)',
+    insecure: true,
+  }),
+];
+for (const stack of stacks) {
+  cdk.Tags.of(stack).add('app', 'reference-app');
+  cdk.Tags.of(stack).add('owner', 'platform-security');
+}
 app.synth();

@@ -171,6 +171,21 @@ fn stack_cases() -> Vec<(&'static str, String, &'static str)> {
             "forbids",
         ),
         (
+            "an IAM escalation action in a single statement written as JSON text",
+            "Resources:\n  P:\n    Type: AWS::IAM::Policy\n    Properties:\n      PolicyName: p\n      Roles: [r]\n      PolicyDocument: '{\"Version\": \"2012-10-17\", \"Statement\": {\"Effect\": \"Allow\", \"Action\": \"iam:PutRolePolicy\", \"Resource\": \"*\"}}'\n",
+            "/PolicyDocument/Statement/0/Action: Action \"iam:PutRolePolicy\" is a configuration the AWS::IAM::Policy template forbids",
+        ),
+        (
+            "a public bucket policy written as a single statement",
+            "Resources:\n  P:\n    Type: AWS::S3::BucketPolicy\n    Properties:\n      Bucket: org-shared-artifacts\n      PolicyDocument: {Version: '2012-10-17', Statement: {Effect: Allow, Principal: '*', Action: 's3:PutObject', Resource: 'arn:aws:s3:::org-shared-artifacts/*'}}\n",
+            "/PolicyDocument/Statement/0/Condition: Condition is required in Statement[0]",
+        ),
+        (
+            "an alarm that terminates the instance its dimension names",
+            "Resources:\n  A:\n    Type: AWS::CloudWatch::Alarm\n    Properties:\n      MetricName: CPUUtilization\n      Namespace: AWS/EC2\n      Statistic: Average\n      Period: 60\n      EvaluationPeriods: 1\n      Threshold: -1\n      ComparisonOperator: GreaterThanThreshold\n      Dimensions: [{Name: InstanceId, Value: i-0123456789abcdef0}]\n      AlarmActions: [arn:aws:automate:eu-west-1:ec2:terminate]\n",
+            "/AlarmActions/0: AlarmActions[0] \"arn:aws:automate:eu-west-1:ec2:terminate\" does not match",
+        ),
+        (
             "YAML merge key",
             "Base: &base {SqsManagedSseEnabled: false}\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      <<: *base\n",
             "YAML merge keys",

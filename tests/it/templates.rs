@@ -156,8 +156,15 @@ fn mutate(properties: &Value, paths: &BTreeMap<String, PathInfo>, template: &Val
         {
             return true;
         }
-        let node =
+        let mut node =
             if path.is_empty() { Some(template) } else { paths.get(path).and_then(|i| template.pointer(&i.pointer)) };
+        // A `$ref` stands for its target (a shared tag map).
+        for _ in 0..16 {
+            match node.and_then(|n| n.get("$ref")).and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) {
+                Some(target) => node = template.pointer(target),
+                None => break,
+            }
+        }
         node.and_then(|n| n.get("patternProperties")).and_then(Value::as_object).is_some_and(|keys| {
             keys.keys().any(|k| {
                 fancy_regex::Regex::new(k).is_ok_and(|r| r.is_match("RcfgeUnapprovedFeature").unwrap_or(false))

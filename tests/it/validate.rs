@@ -460,6 +460,28 @@ Resources:
     Type: Custom::Thing
     Properties:
       ServiceToken: !ImportValue shared-provider-arn
+  FromOwnFunction:
+    Type: Custom::Thing
+    Properties:
+      ServiceToken: !GetAtt Provider.Arn
+  FromOwnTopic:
+    Type: Custom::Thing
+    Properties:
+      ServiceToken: !Ref Requests
+  FromNestedStackOutput:
+    Type: Custom::Thing
+    Properties:
+      ServiceToken: !GetAtt Nested.Outputs.ProviderArn
+  FromComputedArn:
+    Type: Custom::Thing
+    Properties:
+      ServiceToken: !Join ['', [!GetAtt Provider.Arn]]
+  Requests:
+    Type: AWS::SNS::Topic
+  Nested:
+    Type: AWS::CloudFormation::Stack
+  Provider:
+    Type: AWS::Lambda::Function
 ",
     );
     let run = validate(&[stack.path().to_str().unwrap()]);
@@ -471,6 +493,12 @@ Resources:
         run.stdout
     );
     assert!(run.stdout.contains("PASS   FromExport (Custom::Thing)"), "{}", run.stdout);
+    // A function or topic of the same stack is the deploying account's, and is judged itself.
+    assert!(run.stdout.contains("PASS   FromOwnFunction (Custom::Thing)"), "{}", run.stdout);
+    assert!(run.stdout.contains("PASS   FromOwnTopic (Custom::Thing)"), "{}", run.stdout);
+    // A nested stack's output could be anything; a computed value is not looked into.
+    assert!(run.stdout.contains("FAIL   FromNestedStackOutput (Custom::Thing): 1 violation"), "{}", run.stdout);
+    assert!(run.stdout.contains("FAIL   FromComputedArn (Custom::Thing): 1 violation"), "{}", run.stdout);
 }
 
 /// `-` reads the template from standard input, as `cat stack.yaml | rcfge validate -` expects.
