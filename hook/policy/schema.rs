@@ -23,19 +23,9 @@ pub fn check(policy: &Policy, properties: &Value) -> Vec<Violation> {
     if policy.validator().is_valid(properties) {
         return Vec::new();
     }
-    let mut violations: Vec<Violation> = policy
-        .validator()
-        .iter_errors(properties)
-        .flat_map(|error| {
-            let mut found = describe(&policy.type_name, &error);
-            if let Some(advice) = authored_remediation(policy.schema(), error.schema_path().as_str()) {
-                for violation in &mut found {
-                    violation.remediation = advice.to_owned();
-                }
-            }
-            found
-        })
-        .collect();
+    let words = Words { type_name: &policy.type_name, schema: policy.schema() };
+    let mut violations: Vec<Violation> =
+        policy.validator().iter_errors(properties).flat_map(|error| describe(&words, &error)).collect();
     name_keys_of_empty_objects(&policy.type_name, properties, &mut violations);
     violations.sort_by(|a, b| (&a.pointer, &a.keyword, &a.message).cmp(&(&b.pointer, &b.keyword, &b.message)));
     violations.dedup();
@@ -108,8 +98,28 @@ fn unexplained(type_name: &str) -> Violation {
     )
 }
 
-/// The violations one validator error stands for (one per unexpected property).
-fn describe(type_name: &str, error: &ValidationError<'_>) -> Vec<Violation> {
+/// What findings are worded with: the type, for the sentences, and the rendered schema, for the
+/// advice its authors wrote.
+struct Words<'a> {
+    type_name: &'a str,
+    schema: &'a Value,
+}
+
+/// The violations one validator error stands for (one per unexpected property), with the
+/// advice the template's authors wrote for that restriction where they wrote one.
+fn describe(words: &Words<'_>, error: &ValidationError<'_>) -> Vec<Violation> {
+    let mut found = describe_worded(words, error);
+    if let Some(advice) = authored_remediation(words.schema, error.schema_path().as_str()) {
+        for violation in &mut found {
+            violation.remediation = advice.to_owned();
+        }
+    }
+    found
+}
+
+/// [`describe`], with the advice worded from the failing keyword.
+fn describe_worded(words: &Words<'_>, error: &ValidationError<'_>) -> Vec<Violation> {
+    let type_name = words.type_name;
     let path = error.instance_path().as_str();
     let instance: &Value = error.instance();
     let keyword = error.kind().keyword().to_owned();
@@ -139,10 +149,10 @@ fn describe(type_name: &str, error: &ValidationError<'_>) -> Vec<Violation> {
             vec![violation(at.child(&name), None, format!("{name} is required {where_}"), format!("Add {name}"))]
         }
         kind => {
-            let (message, remediation) = sentence(type_name, &label, &shown, kind, error);
+            let (message, remediation) = sentence(words, &label, &shown, kind, error);
             let mut found = violation(at.pointer(), value, message, remediation);
             if let ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } = kind {
-                found.alternatives = alternatives(type_name, context);
+                found.alternatives = alternatives(words, context);
             }
             vec![found]
         }
@@ -151,13 +161,13 @@ fn describe(type_name: &str, error: &ValidationError<'_>) -> Vec<Violation> {
 
 /// Per alternative of an `anyOf`/`oneOf`, the reasons it failed, so that a value known only
 /// at deploy time can be weighed against each (`stack`).
-fn alternatives(type_name: &str, context: &[Vec<ValidationError<'_>>]) -> Vec<Vec<Reason>> {
-    context.iter().map(|branch| branch.iter().flat_map(|error| reasons(type_name, error)).collect()).collect()
+fn alternatives(words: &Words<'_>, context: &[Vec<ValidationError<'_>>]) -> Vec<Vec<Reason>> {
+    context.iter().map(|branch| branch.iter().flat_map(|error| reasons(words, error)).collect()).collect()
 }
 
-fn reasons(type_name: &str, error: &ValidationError<'_>) -> Vec<Reason> {
+fn reasons(words: &Words<'_>, error: &ValidationError<'_>) -> Vec<Reason> {
     let settled_by_shape = settled_by_shape(error);
-    describe(type_name, error)
+    describe(words, error)
         .into_iter()
         .map(|violation| Reason {
             subject: violation.subject(),
@@ -188,12 +198,13 @@ fn settled_by_shape(error: &ValidationError<'_>) -> bool {
 
 /// The message and remediation for a finding about the value at `label`.
 fn sentence(
-    type_name: &str,
+    words: &Words<'_>,
     label: &str,
     shown: &str,
     kind: &ValidationErrorKind,
     error: &ValidationError<'_>,
 ) -> (String, String) {
+    let type_name = words.type_name;
     let change = || format!("Change {label} to a value the {type_name} template approves");
     match kind {
         ValidationErrorKind::Pattern { pattern } => (
@@ -263,7 +274,7 @@ fn sentence(
             (format!("{label} {shown} is a configuration the {type_name} template forbids"), change())
         }
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
-            match closest_reason(type_name, error.instance_path().as_str(), context) {
+            match closest_reason(words, error.instance_path().as_str(), context) {
                 // The closest alternative's own advice names the value or shape to write; a
                 // wrong type says nothing about which alternative was meant.
                 Some(reason) if reason.keyword != "type" => (
@@ -297,7 +308,7 @@ fn sentence(
 /// then the one with the fewest reasons. (A list whose third item is foreign is closer to "a
 /// list of accounts" than to "a string", though both fail once.) Alternatives nested in the
 /// closest one are followed down to the reason itself.
-fn closest_reason(type_name: &str, at: &str, branches: &[Vec<ValidationError<'static>>]) -> Option<Violation> {
+fn closest_reason(words: &Words<'_>, at: &str, branches: &[Vec<ValidationError<'static>>]) -> Option<Violation> {
     let wrong_type = |errors: &Vec<ValidationError<'static>>| {
         errors.iter().any(|e| e.instance_path().as_str() == at && matches!(e.kind(), ValidationErrorKind::Type { .. }))
     };
@@ -310,10 +321,10 @@ fn closest_reason(type_name: &str, at: &str, branches: &[Vec<ValidationError<'st
     let error = closest.iter().max_by_key(|error| depth(error))?;
     match error.kind() {
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
-            closest_reason(type_name, error.instance_path().as_str(), context)
-                .or_else(|| describe(type_name, error).into_iter().next())
+            closest_reason(words, error.instance_path().as_str(), context)
+                .or_else(|| describe(words, error).into_iter().next())
         }
-        _ => describe(type_name, error).into_iter().next(),
+        _ => describe(words, error).into_iter().next(),
     }
 }
 
@@ -486,6 +497,21 @@ mod tests {
         // Findings elsewhere keep their own advice.
         assert_eq!(found[0].pointer, "/Name");
         assert_ne!(found[0].remediation, "Name this account's principals");
+    }
+
+    /// Advice written inside an alternative is given when that alternative is the closest; advice
+    /// written around the alternatives speaks for all of them.
+    #[test]
+    fn authored_advice_inside_and_around_alternatives() {
+        let own = json!({"type": "string", "pattern": "^111122223333$", "x-rcfge-remediation": "Name this account"});
+        let schema = json!({"definitions": {"Own": own}, "properties": {
+            "Inner": {"anyOf": [{"type": "string", "const": "*"}, {"type": "array", "items": {"$ref": "#/definitions/Own"}}]},
+            "Outer": {"x-rcfge-remediation": "Write * or this account", "anyOf": [{"const": "*"}, {"$ref": "#/definitions/Own"}]}
+        }});
+        let found = violations(schema, json!({"Inner": ["444455556666"], "Outer": "444455556666"}));
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!((found[0].pointer.as_str(), found[0].remediation.as_str()), ("/Inner", "Name this account"));
+        assert_eq!((found[1].pointer.as_str(), found[1].remediation.as_str()), ("/Outer", "Write * or this account"));
     }
 
     #[test]
