@@ -39,7 +39,7 @@ pub struct LoadReport {
     pub s3_gets: usize,
     /// Answers that contradict the resource's fixture, or failures no fault explains.
     pub wrong: Vec<String>,
-    /// Resident memory after the first tenth of the decisions, and at the end (KiB).
+    /// Resident memory after warm-up (a tenth of the decisions, at least five rounds of the cases), and at the end (KiB).
     pub rss_after_warm_up_kib: u64,
     pub rss_at_end_kib: u64,
 }
@@ -52,7 +52,7 @@ impl LoadReport {
     pub fn summary(&self) -> String {
         format!(
             "{} decisions in {:.2} s ({:.0}/s): {} SUCCESS, {} NonCompliant, {} InternalFailure, {} wrong; \
-             S3: {} GETs, {} injected errors; RSS {} KiB after the first tenth, {} KiB at the end",
+             S3: {} GETs, {} injected errors; RSS {} KiB after warm-up, {} KiB at the end",
             self.decisions,
             self.elapsed.as_secs_f64(),
             self.throughput(),
@@ -154,6 +154,10 @@ pub fn run(server: &S3Server, cases: &[Case], load: Load) -> LoadReport {
     let next = Arc::new(AtomicUsize::new(0));
     let rss_after_warm_up = Arc::new(AtomicUsize::new(0));
     let events: Arc<Vec<Vec<u8>>> = Arc::new(cases.iter().map(|case| case.event.clone()).collect());
+    // Warm once every type has most likely been fetched and compiled: a tenth of the run, and
+    // at least five rounds of the cases (with one fetch in ten failing, a type still uncompiled
+    // after five tries is a chance of 1 in 100,000).
+    let warm_up = (decisions / 10).max(5 * cases.len()).min(decisions.saturating_sub(1));
     let started = Instant::now();
     let outcomes: Vec<Vec<Outcome>> = runtime.block_on(async {
         let workers: Vec<_> = (0..concurrency)
@@ -168,7 +172,7 @@ pub fn run(server: &S3Server, cases: &[Case], load: Load) -> LoadReport {
                         if index >= decisions {
                             return seen;
                         }
-                        if index == decisions / 10 {
+                        if index == warm_up {
                             rss.store(resident_kib() as usize, Ordering::SeqCst);
                         }
                         let case = index % events.len();
