@@ -77,7 +77,9 @@ impl Walk<'_> {
             self.node(sub, &child_path, &child_pointer, depth + 1, conditional);
         };
         if let Some(Value::Object(properties)) = object.get("properties") {
-            for (name, sub) in properties {
+            // A property listed only to refuse it with advice (`{"allOf": [false],
+            // "x-rcfge-remediation": ...}`) is not approved.
+            for (name, sub) in properties.iter().filter(|(_, sub)| !refuses_every_value(sub)) {
                 child(sub, join(path, name), format!("{pointer}/properties/{}", pointer_segment(name)), conditional);
             }
         }
@@ -120,6 +122,18 @@ impl Walk<'_> {
                 child(sub, path.to_owned(), format!("{pointer}/{branch}"), true);
             }
         }
+    }
+}
+
+/// A schema no value satisfies: `false`, or one whose `allOf` holds `false`.
+fn refuses_every_value(schema: &Value) -> bool {
+    match schema {
+        Value::Bool(false) => true,
+        Value::Object(object) => object
+            .get("allOf")
+            .and_then(Value::as_array)
+            .is_some_and(|all| all.iter().any(|s| s == &Value::Bool(false))),
+        _ => false,
     }
 }
 
@@ -193,6 +207,16 @@ mod tests {
         );
         assert_eq!(paths["Topics[].Arn"].pointer, "/definitions/Topic/properties/Arn");
         assert_eq!(paths["Either"].types, BTreeSet::from(["object".to_owned(), "string".to_owned()]));
+    }
+
+    #[test]
+    fn a_property_listed_only_to_be_refused_is_not_approved() {
+        let schema = json!({"properties": {
+            "Kept": {"type": "string"},
+            "Refused": {"allOf": [false], "x-rcfge-remediation": "Use a load balancer"},
+            "AlsoRefused": false
+        }});
+        assert_eq!(property_paths(&schema).into_keys().collect::<Vec<_>>(), ["Kept"]);
     }
 
     #[test]

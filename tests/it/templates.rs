@@ -281,3 +281,47 @@ fn reviewed_bypasses_stay_refused() {
         Verdict::Compliant
     ));
 }
+
+/// Rules copied from one template into another stay identical: a second type that does the same
+/// thing (a record set written in a group, a policy on a group instead of a user) must not
+/// drift from the first when either is changed.
+#[test]
+fn copied_rules_stay_identical() {
+    let load = |stem: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(root().join("templates").join(format!("{stem}.json"))).unwrap()).unwrap()
+    };
+    let same = |(a, a_at): (&str, &str), (b, b_at): (&str, &str)| {
+        let (left, right) = (load(a), load(b));
+        let (left, right) = (left.pointer(a_at), right.pointer(b_at));
+        assert!(left.is_some(), "{a}: nothing at {a_at}");
+        assert_eq!(left, right, "{a} {a_at} and {b} {b_at} must stay identical");
+    };
+    // The IAM identity-policy rules of users, groups and roles; the escalation list everywhere.
+    for shared in ["Policy", "IdentityPolicyDocument", "IdentityStatement", "Action", "Resource", "Condition"] {
+        let at = format!("/definitions/{shared}");
+        same(("aws-iam-user", &at), ("aws-iam-group", &at));
+        same(("aws-iam-user", &at), ("aws-iam-role", &at));
+    }
+    for other in ["aws-iam-role", "aws-iam-group", "aws-iam-policy", "aws-iam-managedpolicy"] {
+        same(("aws-iam-user", "/definitions/EscalatingAction"), (other, "/definitions/EscalatingAction"));
+    }
+    // A listener rule's actions as a listener's (the redirect and authentication settings differ
+    // where the provider schemas do, and where a rule cannot see its listener's protocol).
+    for shared in ["ForwardConfig", "FixedResponseConfig", "JwtValidationConfig"] {
+        let at = format!("/definitions/{shared}");
+        same(("aws-elasticloadbalancingv2-listener", &at), ("aws-elasticloadbalancingv2-listenerrule", &at));
+    }
+    // A record of a record set group is judged as a record set (without its own zone).
+    let group = "aws-route53-recordsetgroup";
+    for shared in ["HostedZoneId", "Route53NameServer"] {
+        let at = format!("/definitions/{shared}");
+        same(("aws-route53-recordset", &at), (group, &at));
+    }
+    same(("aws-route53-recordset", "/allOf"), (group, "/definitions/RecordSet/allOf"));
+    same(("aws-route53-recordset", "/required"), (group, "/definitions/RecordSet/required"));
+    let mut record = load("aws-route53-recordset")["properties"].clone();
+    for zone in ["HostedZoneId", "HostedZoneName", "Comment"] {
+        record.as_object_mut().unwrap().remove(zone);
+    }
+    assert_eq!(record, load(group)["definitions"]["RecordSet"]["properties"], "{group}: a record's properties");
+}
