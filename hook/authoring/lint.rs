@@ -499,14 +499,8 @@ fn is_document(types: &BTreeSet<String>) -> bool {
 /// a string allowed anywhere else (alone, or in a branch) is judged only as a string, so it
 /// must be pinned down (`enum`, `const`, `pattern`).
 fn unjudged_document_text(template: &Value, info: &super::shape::PathInfo) -> Option<String> {
-    let mut node = template.pointer(&info.pointer)?;
-    // Draft 7: a `$ref` stands for its target (the validator and the normaliser follow it).
-    for _ in 0..16 {
-        match node.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) {
-            Some(target) => node = template.pointer(target)?,
-            None => break,
-        }
-    }
+    // A `$ref` stands for its target (the validator and the normaliser follow it).
+    let node = super::shape::resolve_refs(template, template.pointer(&info.pointer)?)?;
     let types: Vec<&str> = match node.get("type") {
         Some(Value::String(t)) => vec![t.as_str()],
         Some(Value::Array(types)) => types.iter().filter_map(Value::as_str).collect(),

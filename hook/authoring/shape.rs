@@ -125,6 +125,20 @@ impl Walk<'_> {
     }
 }
 
+/// What `node` stands for: the target of its local `$ref` (followed through chains of them, as
+/// draft 7 replaces a `$ref`'s siblings with its target), or the node itself. `None` for a
+/// reference to nothing, or a chain longer than any template needs (a cycle).
+pub fn resolve_refs<'a>(root: &'a Value, node: &'a Value) -> Option<&'a Value> {
+    let mut node = node;
+    for _ in 0..16 {
+        match node.get("$ref").and_then(Value::as_str) {
+            Some(reference) => node = root.pointer(reference.strip_prefix('#')?)?,
+            None => return Some(node),
+        }
+    }
+    None
+}
+
 /// A schema no value satisfies: `false`, or one whose `allOf` holds `false`.
 fn refuses_every_value(schema: &Value) -> bool {
     match schema {
@@ -207,6 +221,17 @@ mod tests {
         );
         assert_eq!(paths["Topics[].Arn"].pointer, "/definitions/Topic/properties/Arn");
         assert_eq!(paths["Either"].types, BTreeSet::from(["object".to_owned(), "string".to_owned()]));
+    }
+
+    #[test]
+    fn refs_are_followed_to_what_they_stand_for() {
+        let root = json!({"definitions": {"A": {"$ref": "#/definitions/B"}, "B": {"type": "string"},
+            "Loop": {"$ref": "#/definitions/Loop"}}});
+        let node = json!({"$ref": "#/definitions/A"});
+        assert_eq!(resolve_refs(&root, &node), Some(&json!({"type": "string"})));
+        assert_eq!(resolve_refs(&root, &json!({"$ref": "#/definitions/Loop"})), None);
+        assert_eq!(resolve_refs(&root, &json!({"$ref": "#/definitions/Nothing"})), None);
+        assert_eq!(resolve_refs(&root, &json!({"$ref": "https://example.com/s.json"})), None);
     }
 
     #[test]

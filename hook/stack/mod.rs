@@ -28,7 +28,7 @@ use serde_json::{Map, Value};
 use crate::decision::{Action, Context};
 use crate::engine::Engine;
 use crate::stack::intrinsics::{Chooser, Existence, Facts, Placed, Scenario};
-use crate::stack::read::{intrinsic_function, is_within};
+use crate::stack::read::{get_att_parts, intrinsic_function, is_within};
 
 pub use error::ReadError;
 pub use files::{MAX_WALK_DEPTH, NamedFiles, StackFile, TEMPLATE_EXTENSIONS, WalkError, stack_files};
@@ -595,13 +595,9 @@ fn names_own_function_or_topic(token: &Value, resources: &Map<String, Value>) ->
     let Some(function) = intrinsic_function(token) else { return false };
     let (name, attribute) = match (function, &token[function]) {
         ("Ref", Value::String(name)) => (name.as_str(), None),
-        ("Fn::GetAtt", Value::Array(parts)) if parts.len() == 2 => match (&parts[0], &parts[1]) {
-            (Value::String(name), Value::String(attribute)) => (name.as_str(), Some(attribute.as_str())),
+        ("Fn::GetAtt", arguments) => match get_att_parts(arguments) {
+            (Some(name), Some(attribute)) => (name, Some(attribute)),
             _ => return false,
-        },
-        ("Fn::GetAtt", Value::String(dotted)) => match dotted.split_once('.') {
-            Some((name, attribute)) => (name, Some(attribute)),
-            None => return false,
         },
         _ => return false,
     };

@@ -269,6 +269,19 @@ pub fn intrinsic_function(value: &Value) -> Option<&str> {
     VALUE_FUNCTIONS.contains(&key.as_str()).then_some(key.as_str())
 }
 
+/// The resource and attribute an `Fn::GetAtt` names: `[resource, attribute]` or
+/// `"resource.attribute"` (either may be missing when the arguments are malformed).
+pub(crate) fn get_att_parts(arguments: &Value) -> (Option<&str>, Option<&str>) {
+    match arguments {
+        Value::Array(parts) => (parts.first().and_then(Value::as_str), parts.get(1).and_then(Value::as_str)),
+        Value::String(s) => match s.split_once('.') {
+            Some((resource, attribute)) => (Some(resource), Some(attribute)),
+            None => (Some(s.as_str()), None),
+        },
+        _ => (None, None),
+    }
+}
+
 /// Whether `pointer` is at or under `site` (`/` is the whole document).
 pub(crate) fn is_within(pointer: &str, site: &str) -> bool {
     site == "/" || pointer == site || pointer.strip_prefix(site).is_some_and(|rest| rest.starts_with('/'))

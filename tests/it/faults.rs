@@ -196,6 +196,12 @@ fn faults() -> Vec<Fault> {
             cause: "is not supported",
         },
         Fault {
+            name: "`{{any}}` of a variable that is not a list of strings",
+            event: create("Test::Any::NotAList").into(),
+            templates: FAULTY.into(),
+            cause: "needs a non-empty list of strings",
+        },
+        Fault {
             name: "placeholder without a value",
             event: edited(create("Test::Hook::Type"), |e| {
                 e.as_object_mut().unwrap().remove("hookTypeName");

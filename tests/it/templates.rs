@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rcfge::authoring::lint::sample_context;
-use rcfge::authoring::shape::{PathInfo, property_paths};
+use rcfge::authoring::shape::{PathInfo, property_paths, resolve_refs};
 use rcfge::{Action, DirSource, Engine, EngineConfig, Target, Verdict};
 use serde_json::{Value, json};
 
@@ -156,15 +156,10 @@ fn mutate(properties: &Value, paths: &BTreeMap<String, PathInfo>, template: &Val
         {
             return true;
         }
-        let mut node =
+        let node =
             if path.is_empty() { Some(template) } else { paths.get(path).and_then(|i| template.pointer(&i.pointer)) };
         // A `$ref` stands for its target (a shared tag map).
-        for _ in 0..16 {
-            match node.and_then(|n| n.get("$ref")).and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) {
-                Some(target) => node = template.pointer(target),
-                None => break,
-            }
-        }
+        let node = node.and_then(|node| resolve_refs(template, node));
         node.and_then(|n| n.get("patternProperties")).and_then(Value::as_object).is_some_and(|keys| {
             keys.keys().any(|k| {
                 fancy_regex::Regex::new(k).is_ok_and(|r| r.is_match("RcfgeUnapprovedFeature").unwrap_or(false))

@@ -7,18 +7,11 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use serde_json::{Map, Value};
 
 use super::{Eval, ResolveError, Scenario, Stop, Unknown, invalid, text_of};
-use crate::stack::read::intrinsic_function;
+use crate::stack::read::{get_att_parts, intrinsic_function};
 
 impl Scenario<'_> {
     pub(super) fn get_att(&self, arguments: &Value) -> Stop {
-        let (resource, attribute) = match arguments {
-            Value::Array(parts) => (parts.first().and_then(Value::as_str), parts.get(1).and_then(Value::as_str)),
-            Value::String(s) => match s.split_once('.') {
-                Some((resource, attribute)) => (Some(resource), Some(attribute)),
-                None => (Some(s.as_str()), None),
-            },
-            _ => (None, None),
-        };
+        let (resource, attribute) = get_att_parts(arguments);
         match resource {
             Some(resource) if !self.facts.resources.contains_key(resource) && !self.facts.transform_adds_resources => {
                 ResolveError::Undefined { function: "Fn::GetAtt".into(), name: resource.to_owned() }.into()
