@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
 use crate::decision::{Action, CacheUse, Context, Decision, Fault, Target, TemplateKind, Verdict, Violation};
-use crate::policy::guard::{GuardRules, InputSize};
+use crate::policy::guard::{GuardError, GuardInput, GuardRules, InputSize};
 use crate::policy::{self, JudgeError, Policy};
 use crate::rollout::{self, Date, Rollout, Subject};
 use crate::template::cache::{Cached, Freshness, Pairing};
@@ -221,21 +221,132 @@ impl Engine {
     /// [`Verdict::InternalFailure`].
     pub async fn decide(&self, target: &Target) -> Decision {
         let mut trace = Trace::default();
-        let outcome = match CatchUnwind::new(self.evaluate(target, &mut trace)).await {
-            Ok(Ok(outcome)) => outcome,
+        let outcome = match CatchUnwind::new(self.evaluate(target, &mut trace, false)).await {
+            Ok(Ok(Staged::Done(outcome))) => outcome,
+            Ok(Ok(Staged::AwaitingGuard(awaiting))) => {
+                let AwaitingGuard { mut violations, rules, input } = *awaiting;
+                let result = self.run_guard(rules, vec![input]).await.pop();
+                let result = result.unwrap_or_else(|| Err(EngineError::Panic { message: "no Guard result".into() }));
+                match result {
+                    Ok(found) => {
+                        violations.extend(found);
+                        Outcome::of(verdict_of(violations))
+                    }
+                    Err(error) => Outcome::of(Verdict::InternalFailure(error.into())),
+                }
+            }
             Ok(Err(error)) => Outcome::of(Verdict::InternalFailure(error.into())),
             Err(message) => Outcome::of(Verdict::InternalFailure(EngineError::Panic { message }.into())),
         };
-        Decision {
-            type_name: target.type_name.clone(),
-            logical_id: target.logical_id.clone(),
-            action: target.action,
-            verdict: outcome.verdict,
-            template_version: trace.version,
-            template_kind: trace.kind,
-            note: outcome.note,
-            cache: trace.cache,
-            compiled: trace.compiled,
+        decision_of(target, trace, outcome)
+    }
+
+    /// Judges several resources, each exactly as [`Engine::decide`] would, in order. The Guard
+    /// rules of a type are run once for all of its resources here (see
+    /// [`GuardRules::check_many`]): the library parses the rules on every call, and that is most
+    /// of their cost. For the resources of a stack template; a single resource uses `decide`.
+    pub async fn decide_all(&self, targets: &[Target]) -> Vec<Decision> {
+        let mut traces = Vec::with_capacity(targets.len());
+        let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(targets.len());
+        // The targets awaiting their Guard rules: (target index, schema violations, rules), and
+        // beside them each one's input.
+        let mut awaiting: Vec<(usize, Vec<Violation>, Arc<GuardRules>)> = Vec::new();
+        let mut inputs: Vec<Option<GuardInput>> = Vec::new();
+        for (index, target) in targets.iter().enumerate() {
+            let mut trace = Trace::default();
+            let outcome = match CatchUnwind::new(self.evaluate(target, &mut trace, true)).await {
+                Ok(Ok(Staged::Done(outcome))) => Some(outcome),
+                Ok(Ok(Staged::AwaitingGuard(waiting))) => {
+                    let AwaitingGuard { violations, rules, input } = *waiting;
+                    awaiting.push((index, violations, rules));
+                    inputs.push(Some(input));
+                    None
+                }
+                Ok(Err(error)) => Some(Outcome::of(Verdict::InternalFailure(error.into()))),
+                Err(message) => Some(Outcome::of(Verdict::InternalFailure(EngineError::Panic { message }.into()))),
+            };
+            traces.push(trace);
+            outcomes.push(outcome);
+        }
+        // One group per rule file (the same loaded rules), in the order first met.
+        let mut groups: Vec<(Arc<GuardRules>, Vec<usize>)> = Vec::new();
+        for (at, (_, _, rules)) in awaiting.iter().enumerate() {
+            match groups.iter_mut().find(|(group, _)| Arc::ptr_eq(group, rules)) {
+                Some((_, members)) => members.push(at),
+                None => groups.push((rules.clone(), vec![at])),
+            }
+        }
+        for (rules, members) in groups {
+            let batch: Vec<GuardInput> = members.iter().filter_map(|&at| inputs[at].take()).collect();
+            let results = self.run_guard(rules, batch).await;
+            for (&at, result) in members.iter().zip(results) {
+                let (index, violations, _) = &mut awaiting[at];
+                outcomes[*index] = Some(match result {
+                    Ok(found) => {
+                        let mut violations = std::mem::take(violations);
+                        violations.extend(found);
+                        Outcome::of(verdict_of(violations))
+                    }
+                    Err(error) => Outcome::of(Verdict::InternalFailure(error.into())),
+                });
+            }
+        }
+        targets
+            .iter()
+            .zip(traces)
+            .zip(outcomes)
+            .map(|((target, trace), outcome)| {
+                // Every awaiting input was given to its rules; a gap would be a bug, and fails closed.
+                let outcome = outcome.unwrap_or_else(|| {
+                    let message = "the Guard rules were not run".to_owned();
+                    Outcome::of(Verdict::InternalFailure(EngineError::Panic { message }.into()))
+                });
+                decision_of(target, trace, outcome)
+            })
+            .collect()
+    }
+
+    /// Runs `rules` on `inputs`: on this task when they are small together, else on a blocking
+    /// thread in the slot for large judgements, as a large judgement is run.
+    async fn run_guard(
+        &self,
+        rules: Arc<GuardRules>,
+        inputs: Vec<GuardInput>,
+    ) -> Vec<Result<Vec<Violation>, EngineError>> {
+        let count = inputs.len();
+        let bytes: usize = inputs.iter().map(|input| input.size.json_bytes).sum();
+        let as_engine_errors = |results: Vec<Result<Vec<Violation>, GuardError>>, inputs: &[GuardInput]| {
+            results
+                .into_iter()
+                .zip(inputs)
+                .map(|(result, input)| {
+                    result.map_err(|source| {
+                        EngineError::Judge(JudgeError::Guard { type_name: input.type_name.clone(), source })
+                    })
+                })
+                .collect::<Vec<_>>()
+        };
+        if bytes <= INLINE_MAX_BYTES {
+            let results = rules.check_many(&inputs);
+            return as_engine_errors(results, &inputs);
+        }
+        let every =
+            |message: String| (0..count).map(|_| Err(EngineError::Panic { message: message.clone() })).collect();
+        progress(|| {
+            format!("waiting to run Guard rules on {count} resources ({bytes} bytes) while a large judgement runs")
+        });
+        let Ok(permit) = self.large_judgements.clone().acquire_owned().await else {
+            return every("the judgement slots are closed".to_owned());
+        };
+        progress(|| format!("running Guard rules on {count} resources ({bytes} bytes)"));
+        let running = tokio::task::spawn_blocking(move || {
+            let _slot = permit;
+            let results = rules.check_many(&inputs);
+            (results, inputs)
+        });
+        match running.await {
+            Ok((results, inputs)) => as_engine_errors(results, &inputs),
+            Err(error) => every(join_error_message(error)),
         }
     }
 
@@ -310,14 +421,21 @@ impl Engine {
         }
     }
 
-    async fn evaluate(&self, target: &Target, trace: &mut Trace) -> Result<Outcome, EngineError> {
-        match self.evaluate_with_template(target, trace).await {
+    /// Evaluates a target; with `defer_guard`, a resource with Guard rules comes back judged
+    /// against its schema and awaiting them.
+    async fn evaluate(&self, target: &Target, trace: &mut Trace, defer_guard: bool) -> Result<Staged, EngineError> {
+        match self.evaluate_with_template(target, trace, defer_guard).await {
             Err(error) => Err(self.with_suggestion(error).await),
             outcome => outcome,
         }
     }
 
-    async fn evaluate_with_template(&self, target: &Target, trace: &mut Trace) -> Result<Outcome, EngineError> {
+    async fn evaluate_with_template(
+        &self,
+        target: &Target,
+        trace: &mut Trace,
+        defer_guard: bool,
+    ) -> Result<Staged, EngineError> {
         let type_name = &target.type_name;
         progress(|| format!("loading the template for {type_name} (templates unreachable or too slow)"));
         let mut cached = self.templates.template(type_name).await?;
@@ -325,7 +443,7 @@ impl Engine {
         if cached.value.is_none() {
             if let Some(outcome) = self.untemplated(target) {
                 trace.cache = Some(cached.status);
-                return Ok(outcome);
+                return Ok(Staged::Done(outcome));
             }
             progress(|| format!("loading the baseline template for {type_name} (templates unreachable or too slow)"));
             cached = self.baseline(type_name).await?;
@@ -338,7 +456,7 @@ impl Engine {
         trace.version = Some(template.version.clone());
         trace.kind = Some(kind);
         if target.action == Action::Delete {
-            return Ok(delete_outcome(&template));
+            return Ok(Staged::Done(delete_outcome(&template)));
         }
         let properties = match &target.properties {
             Value::Object(_) => &target.properties,
@@ -371,9 +489,9 @@ impl Engine {
             properties: properties.clone(),
             policy,
             rules,
+            defer_guard,
         };
-        let violations = self.judge(work).await?;
-        Ok(Outcome::of(if violations.is_empty() { Verdict::Compliant } else { Verdict::NonCompliant(violations) }))
+        self.judge(work).await
     }
 
     /// Runs a judgement: small ones here, large ones on a blocking thread, one at a time, so
@@ -381,7 +499,7 @@ impl Engine {
     /// judgement runs to its end even if nobody waits for it any more: it holds nothing but its
     /// own copy of the properties and shared, read-only policy and rules, so it cannot disturb
     /// the caches or answer anybody.
-    async fn judge(&self, work: Work) -> Result<Vec<Violation>, EngineError> {
+    async fn judge(&self, work: Work) -> Result<Staged, EngineError> {
         let mut left = INLINE_MAX_BYTES;
         if !larger_than(&work.properties, &mut left) {
             return Ok(work.run()?);
@@ -489,11 +607,56 @@ struct Work {
     properties: Value,
     policy: Arc<Policy>,
     rules: Option<Arc<GuardRules>>,
+    /// Stop after the schema, leaving the Guard rules to the caller (see [`Engine::decide_all`]).
+    defer_guard: bool,
 }
 
 impl Work {
-    fn run(self) -> Result<Vec<Violation>, JudgeError> {
-        policy::judge(&self.policy, self.rules.as_deref(), &self.type_name, &self.logical_id, self.properties)
+    fn run(self) -> Result<Staged, JudgeError> {
+        let Work { type_name, logical_id, properties, policy, rules, defer_guard } = self;
+        if !defer_guard {
+            let violations = policy::judge(&policy, rules.as_deref(), &type_name, &logical_id, properties)?;
+            return Ok(Staged::Done(Outcome::of(verdict_of(violations))));
+        }
+        let judged = policy::judge_schema(&policy, rules.is_some(), &type_name, &logical_id, properties)?;
+        Ok(match (rules, judged.guard_input) {
+            (Some(rules), Some(input)) => {
+                Staged::AwaitingGuard(Box::new(AwaitingGuard { violations: judged.violations, rules, input }))
+            }
+            _ => Staged::Done(Outcome::of(verdict_of(judged.violations))),
+        })
+    }
+}
+
+/// Where an evaluation got to: done, or judged against the schema and awaiting its Guard rules.
+enum Staged {
+    Done(Outcome),
+    AwaitingGuard(Box<AwaitingGuard>),
+}
+
+/// A resource judged against its schema, to be given to its Guard rules.
+struct AwaitingGuard {
+    /// The schema's violations, which come first.
+    violations: Vec<Violation>,
+    rules: Arc<GuardRules>,
+    input: GuardInput,
+}
+
+fn verdict_of(violations: Vec<Violation>) -> Verdict {
+    if violations.is_empty() { Verdict::Compliant } else { Verdict::NonCompliant(violations) }
+}
+
+fn decision_of(target: &Target, trace: Trace, outcome: Outcome) -> Decision {
+    Decision {
+        type_name: target.type_name.clone(),
+        logical_id: target.logical_id.clone(),
+        action: target.action,
+        verdict: outcome.verdict,
+        template_version: trace.version,
+        template_kind: trace.kind,
+        note: outcome.note,
+        cache: trace.cache,
+        compiled: trace.compiled,
     }
 }
 

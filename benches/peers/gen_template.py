@@ -6,7 +6,8 @@ The resources are the compliant fixtures of every templated type
 resources exist, so every peer sees the same mix of types and sizes as rcfge. Scalars stay as
 the fixtures write them ("true", "365"): that is what a hook receives.
 
-Usage: gen_template.py [OUT] [--count N] [--yaml OUT_YAML]
+Usage: gen_template.py [OUT] [--count N] [--type TYPE]... [--minimal] [--yaml OUT_YAML]
+  --type keeps only the named types (AWS::S3::Bucket: N buckets);
   OUT defaults to target/compare/stack-300.json; paths are relative to the repository root.
 """
 
@@ -64,13 +65,13 @@ def with_unique_name(type_name, properties, index):
     return json.loads(json.dumps(properties).replace(json.dumps(name)[1:-1], json.dumps(unique)[1:-1]))
 
 
-def build(count):
-    types = templated_types()
+def build(count, only=(), variants=("valid-full.json", "valid-minimal.json")):
+    types = [(stem, name) for stem, name in templated_types() if not only or name in only]
     if not types:
-        sys.exit("gen_template.py: no templates with fixtures found")
+        sys.exit("gen_template.py: no templates with fixtures found" + (f" for {', '.join(only)}" if only else ""))
     fixtures = {}
     for stem, type_name in types:
-        for variant in ("valid-full.json", "valid-minimal.json"):
+        for variant in variants:
             path = ROOT / "tests/fixtures" / stem / variant
             if path.is_file():
                 fixtures.setdefault(type_name, []).append(json.loads(path.read_text()))
@@ -95,10 +96,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", nargs="?", default="target/compare/stack-300.json")
     parser.add_argument("--count", type=int, default=300)
+    parser.add_argument("--type", action="append", default=[], metavar="TYPE", help="only this type (repeatable)")
+    parser.add_argument(
+        "--minimal", action="store_true", help="only the valid-minimal.json fixtures (full and minimal alternate otherwise)"
+    )
     parser.add_argument("--yaml", metavar="OUT_YAML", help="also write the template as YAML (needs PyYAML)")
     args = parser.parse_args()
 
-    template = build(args.count)
+    template = build(args.count, args.type, ("valid-minimal.json",) if args.minimal else ("valid-full.json", "valid-minimal.json"))
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(template, indent=2) + "\n")

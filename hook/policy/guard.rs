@@ -197,13 +197,44 @@ pub fn file_name_for(template_file: &str) -> String {
     format!("{}.guard", template_file.trim_end_matches(".json"))
 }
 
-/// The resource as the JSON text Guard reads. Guard reads its data as YAML, where control
-/// characters (C0 but tab and line breaks, DEL, C1) may only be written escaped, and a raw one
-/// made it refuse the data as if the rules did not parse: every character of the Basic
-/// Multilingual Plane outside printable ASCII is written as a `\\uXXXX` escape, which JSON and
-/// YAML read back as the same text.
-fn guard_data(document: &Value) -> String {
-    let text = document.to_string();
+/// What one resource's Guard rules are given (see [`GuardRules::check_many`]).
+#[derive(Clone, Debug)]
+pub struct GuardInput {
+    /// The type as the resource names it: what the rules match on.
+    pub type_name: String,
+    pub logical_id: String,
+    /// The normalised properties (or those of them Guard may be shown, see `policy`).
+    pub properties: Value,
+    /// The size of `properties`, measured once.
+    pub size: InputSize,
+}
+
+impl GuardInput {
+    /// The input for `properties`, measured.
+    pub fn new(type_name: &str, logical_id: &str, properties: Value) -> Self {
+        let size = InputSize::of(logical_id, &properties);
+        GuardInput { type_name: type_name.to_owned(), logical_id: logical_id.to_owned(), properties, size }
+    }
+
+    /// The resource as the JSON text Guard reads: a one-resource template. Guard reads its
+    /// data as YAML, where control characters (C0 but tab and line breaks, DEL, C1) may only be
+    /// written escaped, and a raw one made it refuse the data as if the rules did not parse:
+    /// every character of the Basic Multilingual Plane outside printable ASCII is written as a
+    /// `\\uXXXX` escape, which JSON and YAML read back as the same text.
+    fn data(&self) -> String {
+        let text = format!(
+            "{{\"Resources\":{{{}:{{\"Type\":{},\"Properties\":{}}}}}}}",
+            Value::from(self.logical_id.as_str()),
+            Value::from(self.type_name.as_str()),
+            self.properties
+        );
+        escape_for_guard(&text)
+    }
+}
+
+/// `text` with every character of the Basic Multilingual Plane outside printable ASCII written
+/// as a JSON `\\uXXXX` escape (see [`GuardInput::data`]).
+fn escape_for_guard(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_ascii() && !c.is_ascii_control() {
@@ -257,38 +288,95 @@ impl GuardRules {
     /// The violations of `properties` (already normalised) for one resource. Properties over
     /// [`MAX_INPUT_BYTES`] or `MAX_INPUT_PATH_BYTES` are refused before Guard sees them.
     pub fn check(&self, type_name: &str, logical_id: &str, properties: &Value) -> Result<Vec<Violation>, GuardError> {
-        self.check_measured(type_name, logical_id, properties, InputSize::of(logical_id, properties))
+        let input = GuardInput::new(type_name, logical_id, properties.clone());
+        self.check_many(std::slice::from_ref(&input)).pop().unwrap_or_else(|| Ok(Vec::new()))
     }
 
-    /// [`GuardRules::check`] for properties already measured (`size` is theirs), so that a
-    /// caller that measured them to decide what to give Guard does not measure them twice.
-    pub fn check_measured(
+    /// The violations of each input, in order. The library parses the rules on every call, so
+    /// the inputs are given to it together, each as a template of its own (so that each is
+    /// judged exactly as alone, and its report is its own): one call per batch of at most
+    /// [`MAX_INPUT_BYTES`] of data and `MAX_INPUT_PATH_BYTES` of paths, as much as one
+    /// resource may be, which bounds Guard's memory as for one resource. An input over a limit
+    /// is refused before Guard sees it; when a batch fails as a whole, its inputs are run one
+    /// by one, so that a failure is only ever the input's own.
+    pub fn check_many(&self, inputs: &[GuardInput]) -> Vec<Result<Vec<Violation>, GuardError>> {
+        let mut results: Vec<Option<Result<Vec<Violation>, GuardError>>> =
+            inputs.iter().map(|input| input.size.check(&self.file).err().map(Err)).collect();
+        let mut batch = Vec::new();
+        let (mut bytes, mut paths) = (0usize, 0usize);
+        for (index, input) in inputs.iter().enumerate() {
+            if results[index].is_some() {
+                continue;
+            }
+            let json_bytes = input.size.json_bytes;
+            if !batch.is_empty()
+                && (bytes + json_bytes > MAX_INPUT_BYTES || paths + input.size.path_bytes > MAX_INPUT_PATH_BYTES)
+            {
+                self.run_batch(inputs, &batch, &mut results);
+                batch.clear();
+                (bytes, paths) = (0, 0);
+            }
+            batch.push(index);
+            bytes += json_bytes;
+            paths += input.size.path_bytes;
+        }
+        if !batch.is_empty() {
+            self.run_batch(inputs, &batch, &mut results);
+        }
+        results
+            .into_iter()
+            .map(|result| result.unwrap_or_else(|| Err(self.evaluation("the input was not evaluated".into()))))
+            .collect()
+    }
+
+    /// Runs the inputs `batch` names in one call, and records each one's result.
+    fn run_batch(
         &self,
-        type_name: &str,
-        logical_id: &str,
-        properties: &Value,
-        size: InputSize,
-    ) -> Result<Vec<Violation>, GuardError> {
-        size.check(&self.file)?;
-        let document = json!({"Resources": {logical_id: {"Type": type_name, "Properties": properties}}});
-        let report = self.run(&document)?;
-        let prefix = format!("/Resources/{}/Properties", crate::json::pointer_segment(logical_id));
+        inputs: &[GuardInput],
+        batch: &[usize],
+        results: &mut [Option<Result<Vec<Violation>, GuardError>>],
+    ) {
+        let data: Vec<String> = batch.iter().map(|&index| inputs[index].data()).collect();
+        match self.run(&data) {
+            Ok(reports) if reports.len() == batch.len() => {
+                for (number, (report, &index)) in reports.iter().zip(batch).enumerate() {
+                    results[index] = Some(self.violations(report, number, &inputs[index]));
+                }
+            }
+            _ if batch.len() > 1 => {
+                for &index in batch {
+                    self.run_batch(inputs, &[index], results);
+                }
+            }
+            Ok(_) => results[batch[0]] = Some(Err(self.evaluation("expected one report".into()))),
+            Err(error) => results[batch[0]] = Some(Err(error)),
+        }
+    }
+
+    /// The violations in the report on the `number`th data document, `input`'s.
+    fn violations(&self, report: &Value, number: usize, input: &GuardInput) -> Result<Vec<Violation>, GuardError> {
+        // Reports come in the order of the data; the name says it too.
+        let name = format!("DATA_STDIN[{}]", number + 1);
+        if report.get("name").and_then(Value::as_str) != Some(name.as_str()) {
+            return Err(self.evaluation(format!("the report does not name the data {name}")));
+        }
+        let prefix = format!("/Resources/{}/Properties", crate::json::pointer_segment(&input.logical_id));
         match report.get("status").and_then(Value::as_str) {
             Some("PASS" | "SKIP") => Ok(Vec::new()),
             Some("FAIL") => {
                 let failed = report.get("not_compliant").and_then(Value::as_array).filter(|f| !f.is_empty());
                 let failed = failed.ok_or_else(|| self.evaluation("FAIL without a failing rule".into()))?;
-                failed.iter().map(|rule| self.violation(rule, &prefix, type_name)).collect()
+                failed.iter().map(|rule| self.violation(rule, &prefix, &input.type_name)).collect()
             }
             other => Err(self.evaluation(format!("unexpected status {other:?}"))),
         }
     }
 
-    /// Evaluates the rules on `document` and returns the report. Rules and data go in as a
-    /// payload and the report comes back whole (the library's `run_checks` returns only the
-    /// last 8 KiB of a larger report).
-    fn run(&self, document: &Value) -> Result<Value, GuardError> {
-        let payload = json!({"rules": [self.text], "data": [guard_data(document)]}).to_string();
+    /// Evaluates the rules on each data document and returns the reports, one per document in
+    /// their order. Rules and data go in as a payload and the reports come back whole (the
+    /// library's `run_checks` returns only the last 8 KiB of a larger report).
+    fn run(&self, data: &[String]) -> Result<Vec<Value>, GuardError> {
+        let payload = json!({"rules": [self.text], "data": data}).to_string();
         let mut reader = Reader::new(ReadBuffer::Cursor(std::io::Cursor::new(payload.into_bytes())));
         // Messages for stderr are kept in memory: the report alone decides.
         let mut writer = Writer::new_with_err(WriteBuffer::Vec(Vec::new()), WriteBuffer::Vec(Vec::new()))
@@ -321,8 +409,8 @@ impl GuardRules {
         }
         let reports: Value = serde_json::from_str(&output).map_err(|e| self.evaluation(e.to_string()))?;
         match reports {
-            Value::Array(mut reports) if reports.len() == 1 => Ok(reports.pop().unwrap_or_default()),
-            _ => Err(self.evaluation("expected one report".into())),
+            Value::Array(reports) => Ok(reports),
+            _ => Err(self.evaluation("expected a list of reports".into())),
         }
     }
 
@@ -414,7 +502,7 @@ mod tests {
     #[test]
     fn guard_data_escapes_what_yaml_may_not_hold_raw() {
         let document = serde_json::json!({"k\u{9b}": "a\u{202e}b\u{9b}c\u{e9}\u{1F600}\r"});
-        let data = super::guard_data(&document);
+        let data = super::escape_for_guard(&document.to_string());
         assert_eq!(data, "{\"k\\u009b\":\"a\\u202eb\\u009bc\\u00e9\u{1F600}\\r\"}");
         assert_eq!(serde_json::from_str::<serde_json::Value>(&data).unwrap(), document);
     }
@@ -463,6 +551,41 @@ rule object_lock_needs_versioning when %buckets !empty {
         let versioned = json!({"ObjectLockEnabled": true, "VersioningConfiguration": {"Status": "Enabled"}});
         assert_eq!(rules.check("AWS::S3::Bucket", "Receipts", &versioned).unwrap(), []);
         assert_eq!(rules.check("AWS::S3::Bucket", "Receipts", &json!({})).unwrap(), []);
+    }
+
+    /// Inputs given together are judged each as alone: the same violations, each at its own
+    /// resource, an input over a limit refused on its own, and batches split by size.
+    #[test]
+    fn many_inputs_are_judged_each_as_alone() {
+        let rules = GuardRules::parse("aws-s3-bucket.guard", RULES.as_bytes()).unwrap();
+        let locked = json!({"ObjectLockEnabled": true, "VersioningConfiguration": {"Status": "Suspended"}});
+        let versioned = json!({"ObjectLockEnabled": true, "VersioningConfiguration": {"Status": "Enabled"}});
+        let too_wide: serde_json::Map<String, Value> =
+            (0..=MAX_INPUT_OBJECT_KEYS).map(|i| (format!("K{i}"), Value::Null)).collect();
+        // About 6 KiB each: several batches of at most MAX_INPUT_BYTES.
+        let padded = json!({"Tags": [{"Key": "pad", "Value": "x".repeat(6000)}], "ObjectLockEnabled": true});
+        let mut inputs = Vec::new();
+        for i in 0..400 {
+            let properties = match i % 4 {
+                0 => locked.clone(),
+                1 => versioned.clone(),
+                2 => padded.clone(),
+                _ => json!({}),
+            };
+            inputs.push(GuardInput::new("AWS::S3::Bucket", &format!("Bucket{i}"), properties));
+        }
+        inputs.insert(7, GuardInput::new("AWS::S3::Bucket", "Wide", Value::Object(too_wide)));
+        let total: usize = inputs.iter().map(|input| input.size.json_bytes).sum();
+        assert!(total > 2 * MAX_INPUT_BYTES, "more than one batch: {total}");
+        let together = rules.check_many(&inputs);
+        assert_eq!(together.len(), inputs.len());
+        for (input, result) in inputs.iter().zip(&together) {
+            let alone = rules.check(&input.type_name, &input.logical_id, &input.properties);
+            assert_eq!(result, &alone, "{}", input.logical_id);
+        }
+        assert!(matches!(together[7], Err(GuardError::TooLarge { .. })), "{:?}", together[7]);
+        let refused = together.iter().filter(|r| r.as_ref().is_ok_and(|v| !v.is_empty())).count();
+        assert_eq!(refused, 200, "the locked buckets without versioning, padded or not");
     }
 
     #[test]

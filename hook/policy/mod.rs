@@ -27,7 +27,7 @@ use guard::InputSize;
 pub const REMEDIATION_KEYWORD: &str = "x-rcfge-remediation";
 
 pub use compile::{CompileError, Policy};
-pub use guard::{GuardError, GuardRules, GuardTestError, MAX_INPUT_BYTES, run_tests};
+pub use guard::{GuardError, GuardInput, GuardRules, GuardTestError, MAX_INPUT_BYTES, run_tests};
 pub use normalize::{NORMALIZE_KEYWORD, NormalizeError};
 
 /// Why a resource's properties could not be judged.
@@ -47,26 +47,67 @@ pub fn judge(
     rules: Option<&GuardRules>,
     type_name: &str,
     logical_id: &str,
-    mut properties: Value,
+    properties: Value,
 ) -> Result<Vec<Violation>, JudgeError> {
+    let judged = judge_schema(policy, rules.is_some(), type_name, logical_id, properties)?;
+    match (rules, judged.guard_input) {
+        (Some(rules), Some(input)) => {
+            let mut violations = judged.violations;
+            violations.extend(input.check(rules)?);
+            Ok(violations)
+        }
+        _ => Ok(judged.violations),
+    }
+}
+
+/// A resource judged against its schema: the violations, and what its Guard rules are to be
+/// given, when it has rules. A caller with many resources of a type gives the rules all their
+/// inputs at once ([`GuardRules::check_many`]); the schema's violations come first.
+pub struct SchemaJudged {
+    pub violations: Vec<Violation>,
+    pub guard_input: Option<GuardInput>,
+}
+
+impl GuardInput {
+    /// Runs `rules` on this input alone.
+    pub fn check(&self, rules: &GuardRules) -> Result<Vec<Violation>, JudgeError> {
+        let result = rules.check_many(std::slice::from_ref(self)).pop().unwrap_or_else(|| Ok(Vec::new()));
+        result.map_err(|source| JudgeError::Guard { type_name: self.type_name.clone(), source })
+    }
+}
+
+/// The first part of [`judge`]: normalise and validate, and when `guarded`, prepare the input
+/// of the Guard rules.
+pub fn judge_schema(
+    policy: &Policy,
+    guarded: bool,
+    type_name: &str,
+    logical_id: &str,
+    mut properties: Value,
+) -> Result<SchemaJudged, JudgeError> {
     policy
         .normalizer()
         .normalize(policy.schema(), &mut properties)
         .map_err(|source| JudgeError::Normalize { type_name: type_name.to_owned(), source })?;
     let mut violations = schema::check(policy, &properties);
-    if let Some(rules) = rules {
-        let (input, size) = guard_input(logical_id, &properties, &violations);
-        if matches!(input, Cow::Owned(_)) {
+    if !guarded {
+        return Ok(SchemaJudged { violations, guard_input: None });
+    }
+    let (input, size) = guard_input(logical_id, &properties, &violations);
+    let properties = match input {
+        Cow::Owned(approved) => {
             // The rules never saw these keys: letting one pass (audit mode, a waiver) would let
             // through whatever the rules would have said about it.
             for violation in violations.iter_mut().filter(|v| v.keyword == "additionalProperties") {
                 violation.always_enforced = Some(GUARD_DID_NOT_SEE);
             }
+            approved
         }
-        let found = rules.check_measured(type_name, logical_id, &input, size);
-        violations.extend(found.map_err(|source| JudgeError::Guard { type_name: type_name.to_owned(), source })?);
-    }
-    Ok(violations)
+        Cow::Borrowed(_) => properties,
+    };
+    let guard_input =
+        GuardInput { type_name: type_name.to_owned(), logical_id: logical_id.to_owned(), properties, size };
+    Ok(SchemaJudged { violations, guard_input: Some(guard_input) })
 }
 
 /// Why an unapproved key left out of the Guard rules' input stays enforced.

@@ -22,8 +22,9 @@ pub(crate) mod read;
 pub(crate) mod yaml;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::decision::{Action, Context};
 use crate::engine::Engine;
@@ -202,66 +203,95 @@ fn could_name_resources(text: &str) -> bool {
 /// The path that names standard input (`rcfge validate -`).
 pub const STDIN_PATH: &str = "-";
 
-/// Reads and judges each stack template file in turn (`-` is standard input); a file that cannot be read or parsed is
-/// reported as such and the others are still judged. The output of `aws cloudformation
-/// get-template` (`{"TemplateBody": ...}`) is judged as its template. A file found in a
-/// directory is skipped when it cannot be a stack template: larger than any template
+/// Reads and judges each stack template file (`-` is standard input); a file that cannot be
+/// read or parsed is reported as such and the others are still judged. The output of `aws
+/// cloudformation get-template` (`{"TemplateBody": ...}`) is judged as its template. A file
+/// found in a directory is skipped when it cannot be a stack template: larger than any template
 /// CloudFormation accepts, without a `Resources` section, or neither parsed nor mentioning
 /// `Resources` or `AWSTemplateFormatVersion`.
+///
+/// Files are judged side by side, as many at a time as the machine has cores (on a runtime
+/// with that many workers), and reported in the order given, so the report does not depend on
+/// which finished first.
 pub async fn check_files(
-    engine: &Engine,
+    engine: &Arc<Engine>,
     context: &Context,
     options: &StackOptions,
     files: &[StackFile],
 ) -> Vec<FileReport> {
+    if let [file] = files {
+        return vec![check_file(engine, context, options, file).await];
+    }
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let slots = Arc::new(tokio::sync::Semaphore::new(cores));
+    let (context, options) = (Arc::new(context.clone()), Arc::new(options.clone()));
+    let running: Vec<_> = files
+        .iter()
+        .map(|file| {
+            let (engine, context, options, slots, file) =
+                (Arc::clone(engine), Arc::clone(&context), Arc::clone(&options), Arc::clone(&slots), file.clone());
+            tokio::spawn(async move {
+                // The semaphore is never closed; without a slot the file is still judged.
+                let _slot = slots.acquire_owned().await;
+                check_file(&engine, &context, &options, &file).await
+            })
+        })
+        .collect();
     let mut reports = Vec::with_capacity(files.len());
-    for file in files {
-        let shown = file.path.display().to_string();
-        if file.walked
-            && let Ok(metadata) = std::fs::metadata(&file.path)
-            && metadata.len() > files::MAX_WALKED_FILE_BYTES
-        {
-            let reason = format!("{} bytes, larger than any template CloudFormation accepts", metadata.len());
-            reports.push(FileReport::skipped(shown, reason));
-            continue;
-        }
-        let read = if file.path.as_os_str() == STDIN_PATH {
-            std::io::read_to_string(std::io::stdin().lock())
-        } else {
-            std::fs::read_to_string(&file.path)
-        };
-        let text = match read {
-            Ok(text) => text,
-            Err(error) => {
-                reports.push(FileReport::unreadable(shown, error.to_string()));
-                continue;
-            }
-        };
-        let mut notes = Vec::new();
-        let mut checked = check_text(engine, &text, context, options).await;
-        if matches!(checked, Err(ReadError::NoResources))
-            && let Some(body) = template_body(&text)
-        {
-            notes.push(
-                "the file is `aws cloudformation get-template` output: its TemplateBody is judged, and positions are \
-                 within it"
-                    .to_owned(),
-            );
-            checked = check_text(engine, &body, context, options).await;
-        }
-        reports.push(match checked {
-            Ok(mut checked) => {
-                notes.append(&mut checked.notes);
-                FileReport { path: shown, outcome: Ok(checked.resources), notes, skipped: None }
-            }
-            Err(ReadError::NoResources) if file.walked => FileReport::skipped(shown, "no Resources section".to_owned()),
-            Err(error) if file.walked && is_other_format(&error) && !could_name_resources(&text) => {
-                FileReport::skipped(shown, "not a CloudFormation template".to_owned())
-            }
-            Err(reason) => FileReport::unreadable(shown, reason.to_string()),
+    for (file, running) in files.iter().zip(running) {
+        reports.push(match running.await {
+            Ok(report) => report,
+            Err(error) => FileReport::unreadable(
+                file.path.display().to_string(),
+                format!("judging it failed: {}", crate::engine::join_error_message(error)),
+            ),
         });
     }
     reports
+}
+
+/// Reads and judges one stack template file (see [`check_files`]).
+async fn check_file(engine: &Engine, context: &Context, options: &StackOptions, file: &StackFile) -> FileReport {
+    let shown = file.path.display().to_string();
+    if file.walked
+        && let Ok(metadata) = std::fs::metadata(&file.path)
+        && metadata.len() > files::MAX_WALKED_FILE_BYTES
+    {
+        let reason = format!("{} bytes, larger than any template CloudFormation accepts", metadata.len());
+        return FileReport::skipped(shown, reason);
+    }
+    let read = if file.path.as_os_str() == STDIN_PATH {
+        std::io::read_to_string(std::io::stdin().lock())
+    } else {
+        std::fs::read_to_string(&file.path)
+    };
+    let text = match read {
+        Ok(text) => text,
+        Err(error) => return FileReport::unreadable(shown, error.to_string()),
+    };
+    let mut notes = Vec::new();
+    let mut checked = check_text(engine, &text, context, options).await;
+    if matches!(checked, Err(ReadError::NoResources))
+        && let Some(body) = template_body(&text)
+    {
+        notes.push(
+            "the file is `aws cloudformation get-template` output: its TemplateBody is judged, and positions are \
+             within it"
+                .to_owned(),
+        );
+        checked = check_text(engine, &body, context, options).await;
+    }
+    match checked {
+        Ok(mut checked) => {
+            notes.append(&mut checked.notes);
+            FileReport { path: shown, outcome: Ok(checked.resources), notes, skipped: None }
+        }
+        Err(ReadError::NoResources) if file.walked => FileReport::skipped(shown, "no Resources section".to_owned()),
+        Err(error) if file.walked && is_other_format(&error) && !could_name_resources(&text) => {
+            FileReport::skipped(shown, "not a CloudFormation template".to_owned())
+        }
+        Err(reason) => FileReport::unreadable(shown, reason.to_string()),
+    }
 }
 
 /// The template of `aws cloudformation get-template` output: `TemplateBody` as text (a YAML or
@@ -391,6 +421,13 @@ pub(crate) fn parse_parameters(text: &str, path: &str) -> Result<BTreeMap<String
         .collect()
 }
 
+/// How many values (see [`count_values`]) of resolved properties are held at once waiting to be
+/// judged together: the resources of a stack template are resolved in chunks of about this
+/// much, and each chunk is judged with one [`Engine::decide_all`] (one Guard call per type). A
+/// 1 MB template is one chunk or a few; the bound keeps what YAML aliases can multiply from
+/// being held all at once.
+const CHUNK_VALUES: usize = 200_000;
+
 /// Judges every resource of a stack template in `context`.
 pub(crate) async fn check_stack(
     engine: &Engine,
@@ -402,7 +439,7 @@ pub(crate) async fn check_stack(
         parameters: &stack.parameters,
         mappings: &stack.mappings,
         conditions: &stack.conditions,
-        resources: &stack.resource_section,
+        resources: &stack.resource_types,
         given: &options.parameters,
         context,
         mode: options.mode,
@@ -410,9 +447,18 @@ pub(crate) async fn check_stack(
     };
     let mut reports = Vec::with_capacity(stack.resources.len());
     let mut work_left = MAX_SCENARIO_WORK;
+    let mut chunk: Vec<Resolving<'_>> = Vec::new();
+    let mut chunk_values = 0;
     for resource in &stack.resources {
-        reports.push(check_resource(engine, stack, &facts, resource, options.action, &mut work_left).await);
+        let resolving = resolve_resource(stack, &facts, resource, options.action, &mut work_left);
+        chunk_values += resolving.values;
+        chunk.push(resolving);
+        if chunk_values >= CHUNK_VALUES {
+            judge_chunk(engine, stack, &facts, std::mem::take(&mut chunk), &mut reports).await;
+            chunk_values = 0;
+        }
     }
+    judge_chunk(engine, stack, &facts, chunk, &mut reports).await;
     reports
 }
 
@@ -436,18 +482,43 @@ fn resolve(facts: &Facts<'_>, chooser: &mut Chooser, resource: &Resource) -> Res
     })
 }
 
-async fn check_resource(
-    engine: &Engine,
+/// A resource's scenarios, resolved and waiting for their decisions.
+struct Resolving<'a> {
+    resource: &'a Resource,
+    report: ResourceReport,
+    /// The scenarios in order, the last one possibly what ended them.
+    scenarios: Vec<ScenarioStep>,
+    /// What each `Judge` scenario asks the engine, in their order.
+    targets: Vec<Target>,
+    /// The values of the properties to be judged.
+    values: usize,
+}
+
+/// One scenario of a resource, resolved.
+enum ScenarioStep {
+    NotCreated(String),
+    /// All of the properties are known only at deploy time.
+    WhollyDeferred(Option<String>),
+    /// To be judged (its target is in [`Resolving::targets`]): where its values came from, and
+    /// its assumptions.
+    Judge {
+        placed: Placed,
+        assumptions: Vec<String>,
+    },
+    /// The resource's judgement, whatever the scenarios after it (none are resolved).
+    Stop(Judgement),
+}
+
+/// Resolves every scenario of a resource (at most [`MAX_SCENARIOS`]), up to the first one that
+/// settles its judgement.
+fn resolve_resource<'a>(
     stack: &StackTemplate,
     facts: &Facts<'_>,
-    resource: &Resource,
+    resource: &'a Resource,
     action: Action,
     work_left: &mut usize,
-) -> ResourceReport {
+) -> Resolving<'a> {
     let resource_pointer = format!("/Resources/{}", pointer_segment(&resource.logical_id));
-    let properties_pointer = format!("{resource_pointer}/Properties");
-    let locate =
-        |pointer: &str| stack.positions.find(&format!("{properties_pointer}{}", pointer.trim_end_matches('/')));
     let mut report = ResourceReport {
         logical_id: resource.logical_id.clone(),
         type_name: resource.type_name.clone(),
@@ -463,63 +534,113 @@ async fn check_resource(
             resource.suppressions.join(", ")
         ));
     }
+    let mut resolving = Resolving { resource, report, scenarios: Vec::new(), targets: Vec::new(), values: 0 };
     if let Some(reason) = stack.not_judged(resource) {
-        report.judgement = Judgement::NotJudged(reason);
-        return report;
+        resolving.scenarios.push(ScenarioStep::Stop(Judgement::NotJudged(reason)));
+        return resolving;
     }
-    let mut merged = Merged::default();
     let mut chooser = Chooser::default();
-    let mut exhausted = false;
     let weight = count_values(&resource.properties);
     for _ in 0..MAX_SCENARIOS {
         if weight > *work_left {
-            report.judgement = Judgement::Invalid(ResolveError::TooMuchWork { limit: MAX_SCENARIO_WORK });
-            return report;
+            let stop = Judgement::Invalid(ResolveError::TooMuchWork { limit: MAX_SCENARIO_WORK });
+            resolving.scenarios.push(ScenarioStep::Stop(stop));
+            return resolving;
         }
         *work_left -= weight;
-        match resolve(facts, &mut chooser, resource) {
-            Err(error) => {
-                report.judgement = Judgement::Invalid(error);
-                return report;
-            }
-            Ok(Resolved::Undecided(reason)) => {
-                report.judgement = Judgement::NotJudged(reason);
-                return report;
-            }
-            Ok(Resolved::NotCreated(reason)) => {
-                merged.not_created.get_or_insert(reason);
-            }
+        let step = match resolve(facts, &mut chooser, resource) {
+            Err(error) => ScenarioStep::Stop(Judgement::Invalid(error)),
+            Ok(Resolved::Undecided(reason)) => ScenarioStep::Stop(Judgement::NotJudged(reason)),
+            Ok(Resolved::NotCreated(reason)) => ScenarioStep::NotCreated(reason),
             Ok(Resolved::Properties(placed, _)) if placed.unknown.iter().any(|(site, _)| site == "/") => {
                 let reason = placed.unknown.iter().find(|(site, _)| site == "/").map(|(_, u)| u.reason.clone());
-                merged.wholly_deferred = merged.wholly_deferred.take().or(reason);
+                ScenarioStep::WhollyDeferred(reason)
             }
             Ok(Resolved::Properties(mut placed, assumptions)) => {
                 // Merging needs only where values came from, not the values: no second copy.
-                let target = Target {
+                resolving.targets.push(Target {
                     type_name: resource.type_name.clone(),
                     logical_id: resource.logical_id.clone(),
                     action,
                     properties: std::mem::take(&mut placed.properties),
                     context: facts.context.clone(),
-                };
-                let decision = engine.decide(&target).await;
-                let failed = matches!(decision.verdict, Verdict::InternalFailure(_));
-                merged.add(decision, &placed, assumptions, &locate);
-                if failed {
-                    exhausted = true;
-                    break;
-                }
+                });
+                resolving.values += weight;
+                ScenarioStep::Judge { placed, assumptions }
             }
-        }
-        if !chooser.advance() {
-            exhausted = true;
-            break;
+        };
+        let stops = matches!(step, ScenarioStep::Stop(_));
+        resolving.scenarios.push(step);
+        if stops || !chooser.advance() {
+            return resolving;
         }
     }
-    if !exhausted {
-        // Judging only some combinations would pass what the others might refuse.
-        report.judgement = Judgement::Invalid(ResolveError::TooManyScenarios { limit: MAX_SCENARIOS });
-        return report;
+    // Judging only some combinations would pass what the others might refuse.
+    let stop = Judgement::Invalid(ResolveError::TooManyScenarios { limit: MAX_SCENARIOS });
+    resolving.scenarios.push(ScenarioStep::Stop(stop));
+    resolving
+}
+
+/// Judges the scenarios of a chunk of resources together, and appends each resource's report.
+async fn judge_chunk(
+    engine: &Engine,
+    stack: &StackTemplate,
+    facts: &Facts<'_>,
+    mut chunk: Vec<Resolving<'_>>,
+    reports: &mut Vec<ResourceReport>,
+) {
+    let targets: Vec<Target> = chunk.iter_mut().flat_map(|resolving| std::mem::take(&mut resolving.targets)).collect();
+    let mut decisions = engine.decide_all(&targets).await.into_iter();
+    drop(targets);
+    for resolving in chunk {
+        let report = conclude(engine, stack, facts, resolving, &mut decisions).await;
+        reports.push(report);
+    }
+}
+
+/// Merges a resource's scenarios, in order, with their decisions (taken from `decisions`, in
+/// the order the scenarios were resolved), into its report.
+async fn conclude(
+    engine: &Engine,
+    stack: &StackTemplate,
+    facts: &Facts<'_>,
+    resolving: Resolving<'_>,
+    decisions: &mut impl Iterator<Item = Decision>,
+) -> ResourceReport {
+    let Resolving { resource, mut report, scenarios, .. } = resolving;
+    let properties_pointer = format!("/Resources/{}/Properties", pointer_segment(&resource.logical_id));
+    let locate =
+        |pointer: &str| stack.positions.find(&format!("{properties_pointer}{}", pointer.trim_end_matches('/')));
+    let mut merged = Merged::default();
+    let mut failed = false;
+    for step in scenarios {
+        match step {
+            // The scenarios after a failed decision are not merged, and what ended them does
+            // not count: the failure is the judgement.
+            _ if failed => {
+                if let ScenarioStep::Judge { .. } = step {
+                    decisions.next();
+                }
+            }
+            ScenarioStep::Stop(judgement) => {
+                report.judgement = judgement;
+                return report;
+            }
+            ScenarioStep::NotCreated(reason) => {
+                merged.not_created.get_or_insert(reason);
+            }
+            ScenarioStep::WhollyDeferred(reason) => {
+                merged.wholly_deferred = merged.wholly_deferred.take().or(reason);
+            }
+            ScenarioStep::Judge { placed, assumptions, .. } => {
+                let Some(decision) = decisions.next() else {
+                    report.judgement = Judgement::Invalid(ResolveError::TooManyScenarios { limit: MAX_SCENARIOS });
+                    return report;
+                };
+                failed = matches!(decision.verdict, Verdict::InternalFailure(_));
+                merged.add(decision, &placed, assumptions, &locate);
+            }
+        }
     }
     if merged.first.is_none()
         && let Some(reason) = merged.wholly_deferred
@@ -590,8 +711,8 @@ fn refuse_unknown_service_token(report: &mut ResourceReport, resource: &Resource
 /// template (`!GetAtt Function.Arn`, `!Ref Topic`, `!GetAtt Topic.TopicArn`): a stack's
 /// resources are created in its own account and Region, and that function or topic is judged by
 /// its own template. Only the plain form counts; anything computed around it stays refused.
-fn names_own_function_or_topic(token: &Value, resources: &Map<String, Value>) -> bool {
-    let type_of = |name: &str| resources.get(name).and_then(|r| r.get("Type")).and_then(Value::as_str);
+fn names_own_function_or_topic(token: &Value, resources: &BTreeMap<String, String>) -> bool {
+    let type_of = |name: &str| resources.get(name).map(String::as_str);
     let Some(function) = intrinsic_function(token) else { return false };
     let (name, attribute) = match (function, &token[function]) {
         ("Ref", Value::String(name)) => (name.as_str(), None),

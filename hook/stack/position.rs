@@ -1,9 +1,12 @@
 //! Where each node of a stack template is in its file, as `line:column`, by JSON pointer.
 //!
 //! Values come from the strict JSON/YAML readers (`read`, `yaml`); this index only locates
-//! them. It is built from the YAML event stream (`saphyr-parser` reports a position for every
-//! event), which reads JSON too, since JSON is YAML. A file it cannot read gets an empty index: findings then
-//! point at the file alone, never at a wrong line.
+//! them. A YAML file's index is built from the YAML event stream (`saphyr-parser` reports a
+//! position for every event). A JSON file's is built by [`index_json`], a scan of the text
+//! that gives the same positions: JSON is YAML, but the YAML scanner holds every token of a
+//! flow collection until it ends, and a JSON template is one flow collection (27 MB of tokens
+//! for a 2 MB template, and most of the time of `rcfge validate`). A file that cannot be read
+//! gets an empty index: findings then point at the file alone, never at a wrong line.
 
 use std::collections::HashMap;
 
@@ -24,8 +27,13 @@ enum Frame {
 }
 
 impl Positions {
-    /// Indexes a JSON or YAML document.
+    /// Indexes a JSON or YAML document: JSON when it starts with `{`, as `read` decides.
     pub fn index(text: &str) -> Self {
+        if text.trim_start().starts_with('{') { index_json(text) } else { Self::index_yaml(text) }
+    }
+
+    /// Indexes a document through the YAML event stream.
+    fn index_yaml(text: &str) -> Self {
         let mut positions = Positions::default();
         let mut stack: Vec<Frame> = Vec::new();
         for item in Parser::new_from_str(text) {
@@ -93,6 +101,114 @@ impl Positions {
     }
 }
 
+/// Indexes a JSON document as [`Positions::index_yaml`] would, in one pass over its bytes and
+/// without tokens: each node at its first character (a member at its key), lines broken at
+/// `\n`, `\r\n` and `\r`, columns counted in characters. Text that is not JSON gets an empty
+/// index (its values were refused by the JSON reader anyway).
+fn index_json(text: &str) -> Positions {
+    let bytes = text.as_bytes();
+    let mut positions = Positions::default();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut lines = LineCounter::default();
+    let mut at = 0;
+    while at < bytes.len() {
+        let start = at;
+        match bytes[at] {
+            b' ' | b'\t' | b'\n' | b'\r' | b',' | b':' => at += 1,
+            open @ (b'{' | b'[') => {
+                let position = lines.position(bytes, start);
+                let pointer = if stack.is_empty() { Some(String::new()) } else { next_child(&mut stack) };
+                let Some(pointer) = pointer else { return Positions::default() };
+                positions.by_pointer.entry(pointer.clone()).or_insert(position);
+                stack.push(if open == b'{' {
+                    Frame::Mapping { pointer, key: None }
+                } else {
+                    Frame::Sequence { pointer, next: 0 }
+                });
+                at += 1;
+            }
+            b'}' | b']' => {
+                stack.pop();
+                at += 1;
+            }
+            b'"' => {
+                let Some(end) = string_end(bytes, start) else { return Positions::default() };
+                let position = lines.position(bytes, start);
+                if let Some(Frame::Mapping { pointer, key: key @ None }) = stack.last_mut() {
+                    let raw = &text[start + 1..end - 1];
+                    // Escapes are decoded by the JSON reader, so the key is the one it read.
+                    let name = if raw.contains('\\') {
+                        match serde_json::from_str::<String>(&text[start..end]) {
+                            Ok(name) => name,
+                            Err(_) => return Positions::default(),
+                        }
+                    } else {
+                        raw.to_owned()
+                    };
+                    positions.by_pointer.entry(format!("{pointer}/{}", pointer_segment(&name))).or_insert(position);
+                    *key = Some(name);
+                } else if let Some(pointer) = next_child(&mut stack) {
+                    positions.by_pointer.entry(pointer).or_insert(position);
+                }
+                at = end;
+            }
+            _ => {
+                // A number, `true`, `false` or `null`: up to the next delimiter.
+                let position = lines.position(bytes, start);
+                if let Some(pointer) = next_child(&mut stack) {
+                    positions.by_pointer.entry(pointer).or_insert(position);
+                }
+                while at < bytes.len() && !matches!(bytes[at], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                    at += 1;
+                }
+            }
+        }
+    }
+    positions
+}
+
+/// The index just past the closing quote of the JSON string that opens at `open`.
+fn string_end(bytes: &[u8], open: usize) -> Option<usize> {
+    let mut at = open + 1;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'"' => return Some(at + 1),
+            b'\\' => at += 2,
+            _ => at += 1,
+        }
+    }
+    None
+}
+
+/// Lines and columns of byte offsets asked for in increasing order, counted from where the
+/// previous one was (so a minified template on one line is not counted again per node).
+#[derive(Default)]
+struct LineCounter {
+    /// The byte offset counted up to.
+    offset: usize,
+    /// 0-based line and character column of `offset`.
+    line: usize,
+    column: usize,
+}
+
+impl LineCounter {
+    fn position(&mut self, bytes: &[u8], offset: usize) -> Position {
+        for at in self.offset..offset {
+            match bytes[at] {
+                b'\n' => (self.line, self.column) = (self.line + 1, 0),
+                // `\r\n` is one break, at its `\n`; a lone `\r` is a break too.
+                b'\r' if bytes.get(at + 1) != Some(&b'\n') => (self.line, self.column) = (self.line + 1, 0),
+                b'\r' => {}
+                // A UTF-8 continuation byte is part of the character before it.
+                byte if byte & 0xC0 == 0x80 => {}
+                _ => self.column += 1,
+            }
+        }
+        self.offset = offset;
+        Position { line: self.line + 1, column: self.column + 1 }
+    }
+}
+
 /// The key of the intrinsic function a YAML short-form tag stands for (`!If` → `Fn::If`,
 /// `!Ref` → `Ref`); `None` for the non-specific tag `!` and the core schema's tags.
 fn function_of(tag: &Tag) -> Option<String> {
@@ -151,6 +267,45 @@ mod tests {
         let positions = Positions::index(text);
         assert_eq!(positions.find("/Resources/Q"), at(3, 5));
         assert_eq!(positions.find("/Resources/Q/Properties/A~1B/1/C"), at(3, 65));
+    }
+
+    /// The JSON scan gives what the YAML event stream gives, node for node.
+    #[test]
+    fn json_positions_are_those_of_the_yaml_reader() {
+        let texts = [
+            "{\n  \"Resources\": {\n    \"Q\": {\"Type\": \"AWS::SQS::Queue\", \"Properties\": {\"A/B\": [1, {\"C\": 2}]}}\n  }\n}\n",
+            "{\"a\":[[],{},[1,2.5e3,-1],{\"b\":null,\"c\":true,\"d\":false}],\"e~\":\"x\"}",
+            "{\r\n  \"\\u0052esources\": {\"k\\\"q\": \"v\\\\\", \"é\": [\"ü\", \"\\u00e9\"]},\r\n  \"n\": 1\r\n}",
+            "  {\"a\": {\"b\": \"\u{1F600}\", \"c\": [ \"\u{00e9}\u{00e9}\" , {\"d\" :1}]}}",
+        ];
+        for text in texts {
+            let yaml = Positions::index_yaml(text);
+            assert!(!yaml.by_pointer.is_empty(), "{text}");
+            assert_eq!(index_json(text), yaml, "{text}");
+        }
+        let mut pending = vec![std::path::PathBuf::from("tests")];
+        let mut files = Vec::new();
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() && !path.ends_with("node_modules") {
+                    pending.push(path);
+                } else if path.extension().is_some_and(|e| e == "json") {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(files.len() > 100, "the fixtures are there");
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            if !text.trim_start().starts_with('{') {
+                continue;
+            }
+            let yaml = Positions::index_yaml(&text);
+            if !yaml.by_pointer.is_empty() {
+                assert_eq!(index_json(&text), yaml, "{}", file.display());
+            }
+        }
     }
 
     #[test]

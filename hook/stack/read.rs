@@ -3,6 +3,8 @@
 //! copies, every node has a position. Resolving intrinsic functions is `intrinsics`' job;
 //! judging the resources is `stack`'s (`mod.rs`).
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 
 use super::yaml::{self, yaml11_bool};
@@ -40,8 +42,10 @@ pub struct StackTemplate {
     pub parameters: Map<String, Value>,
     pub mappings: Map<String, Value>,
     pub conditions: Map<String, Value>,
-    /// `Resources` as written, for `Ref` and `Fn::GetAtt` to know the logical ids.
-    pub resource_section: Map<String, Value>,
+    /// Every entry of `Resources` by logical id, with its `Type` (`Fn::ForEach` for a loop),
+    /// for `Ref` and `Fn::GetAtt` to know the logical ids. The properties are in `resources`
+    /// only: a large template is held once.
+    pub resource_types: BTreeMap<String, String>,
     /// The `Transform` names (`AWS::Serverless-2016-10-31`, macros).
     pub transforms: Vec<String>,
     /// Where each node is in the file.
@@ -127,27 +131,36 @@ pub fn read(text: &str) -> Result<StackTemplate, ReadError> {
     } else {
         yaml::to_json(text)?
     };
-    let resources = resources_of(&document)?;
-    let section = |name: &str| document.get(name).and_then(Value::as_object).cloned().unwrap_or_default();
+    let Value::Object(mut document) = document else { return Err(ReadError::NoResources) };
+    // Each section is moved out of the document, not copied.
+    let section = |document: &mut Map<String, Value>, name: &str| match document.remove(name) {
+        Some(Value::Object(section)) => section,
+        _ => Map::new(),
+    };
+    let conditions = section(&mut document, "Conditions");
+    let Some(Value::Object(resource_section)) = document.remove("Resources") else {
+        return Err(ReadError::NoResources);
+    };
+    let (resources, resource_types) = resources_of(resource_section, &conditions)?;
     Ok(StackTemplate {
         resources,
-        parameters: section("Parameters"),
-        mappings: section("Mappings"),
-        conditions: section("Conditions"),
-        resource_section: section("Resources"),
-        transforms: transforms_of(&document)?,
+        parameters: section(&mut document, "Parameters"),
+        mappings: section(&mut document, "Mappings"),
+        conditions,
+        resource_types,
+        transforms: transforms_of(document.get("Transform"))?,
         positions: Positions::default(),
     })
 }
 
 /// `Transform: Name`, `Transform: [Name, ...]`, or `{Name: ..., Parameters: ...}` items.
-fn transforms_of(document: &Value) -> Result<Vec<String>, ReadError> {
+fn transforms_of(transform: Option<&Value>) -> Result<Vec<String>, ReadError> {
     let name_of = |item: &Value| match item {
         Value::String(name) => Some(name.clone()),
         Value::Object(object) => object.get("Name").and_then(Value::as_str).map(str::to_owned),
         _ => None,
     };
-    let items = match document.get("Transform") {
+    let items = match transform {
         None => return Ok(Vec::new()),
         Some(Value::Array(items)) => items.iter().collect(),
         Some(item) => vec![item],
@@ -155,18 +168,20 @@ fn transforms_of(document: &Value) -> Result<Vec<String>, ReadError> {
     items.into_iter().map(|item| name_of(item).ok_or(ReadError::BadTransform)).collect()
 }
 
-fn resources_of(document: &Value) -> Result<Vec<Resource>, ReadError> {
-    let Some(Value::Object(resources)) = document.get("Resources") else {
-        return Err(ReadError::NoResources);
-    };
-    let no_conditions = Map::new();
-    let conditions = document.get("Conditions").and_then(Value::as_object).unwrap_or(&no_conditions);
-    let mut out = Vec::with_capacity(resources.len());
-    for (logical_id, resource) in resources {
+/// The resources of a `Resources` section, taking their properties out of it, and every
+/// logical id with its type.
+fn resources_of(
+    section: Map<String, Value>,
+    conditions: &Map<String, Value>,
+) -> Result<(Vec<Resource>, BTreeMap<String, String>), ReadError> {
+    let mut out = Vec::with_capacity(section.len());
+    let mut types = BTreeMap::new();
+    for (logical_id, resource) in section {
         let bad = |reason: &str| ReadError::BadResource { logical_id: logical_id.clone(), reason: reason.to_owned() };
         if logical_id.starts_with(FOR_EACH_PREFIX) {
+            types.insert(logical_id.clone(), "Fn::ForEach".to_owned());
             out.push(Resource {
-                logical_id: logical_id.clone(),
+                logical_id,
                 type_name: "Fn::ForEach".to_owned(),
                 properties: Value::Object(Map::new()),
                 condition: None,
@@ -174,10 +189,11 @@ fn resources_of(document: &Value) -> Result<Vec<Resource>, ReadError> {
             });
             continue;
         }
-        let Value::Object(resource) = resource else {
+        let Value::Object(mut resource) = resource else {
             return Err(bad("is not a mapping"));
         };
         let type_name = resource.get("Type").and_then(Value::as_str).ok_or_else(|| bad("has no Type string"))?;
+        let type_name = type_name.to_owned();
         let condition = match resource.get("Condition") {
             None => None,
             Some(value) => match name_in(value, conditions.keys()) {
@@ -185,19 +201,20 @@ fn resources_of(document: &Value) -> Result<Vec<Resource>, ReadError> {
                 None => return Err(bad("has a Condition that is not a condition name")),
             },
         };
-        let properties = match resource.get("Properties") {
+        let properties = match resource.remove("Properties") {
             None | Some(Value::Null) => Value::Object(Map::new()),
-            Some(properties) => properties.clone(),
+            Some(properties) => properties,
         };
+        types.insert(logical_id.clone(), type_name.clone());
         out.push(Resource {
-            logical_id: logical_id.clone(),
-            type_name: type_name.to_owned(),
+            suppressions: suppressions_in(resource.get("Metadata")),
+            logical_id,
+            type_name,
             properties,
             condition,
-            suppressions: suppressions_in(resource.get("Metadata")),
         });
     }
-    Ok(out)
+    Ok((out, types))
 }
 
 /// Refuses a value that uses a key only the YAML reader may write ([`READINGS_KEY`]): in a

@@ -79,11 +79,12 @@ async fn checked_engine(source: TemplateSettings) -> anyhow::Result<Engine> {
 }
 
 fn run(command: Run) -> anyhow::Result<u8> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    // A worker per core: `validate` judges files side by side (`stack::check_files`).
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         match command {
             Run::Validate { source, context, parameters, files, named, output } => {
-                let engine = checked_engine(source).await?;
+                let engine = std::sync::Arc::new(checked_engine(source).await?);
                 let (context, options) = (context?, stack::StackOptions::for_files(parameters?));
                 let files = stack::stack_files(&files, named)?;
                 let reports = stack::check_files(&engine, &context, &options, &files).await;

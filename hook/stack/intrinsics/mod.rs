@@ -46,7 +46,8 @@ pub struct Facts<'a> {
     pub parameters: &'a Map<String, Value>,
     pub mappings: &'a Map<String, Value>,
     pub conditions: &'a Map<String, Value>,
-    pub resources: &'a Map<String, Value>,
+    /// The logical ids of `Resources`, with their types.
+    pub resources: &'a BTreeMap<String, String>,
     /// Parameter values given for this run (`--parameter K=V`).
     pub given: &'a BTreeMap<String, String>,
     pub context: &'a Context,
@@ -561,7 +562,7 @@ mod tests {
         parameters: Map<String, Value>,
         mappings: Map<String, Value>,
         conditions: Map<String, Value>,
-        resources: Map<String, Value>,
+        resources: BTreeMap<String, String>,
         given: BTreeMap<String, String>,
         context: Context,
     }
@@ -572,7 +573,10 @@ mod tests {
             parameters: section("Parameters"),
             mappings: section("Mappings"),
             conditions: section("Conditions"),
-            resources: section("Resources"),
+            resources: section("Resources")
+                .into_iter()
+                .map(|(id, resource)| (id, resource["Type"].as_str().unwrap_or_default().to_owned()))
+                .collect(),
             given: BTreeMap::new(),
             context: Context {
                 account_id: Some("111122223333".into()),
