@@ -4,6 +4,11 @@
 #   - a 300-resource template of compliant fixtures (JSON and YAML): rcfge validate, the
 #     Python jsonschema hook (benches/peers/jsonschema_hook.py), cfn-lint, cfn-guard;
 #   - cfn-lint's own `good` fixture templates: rcfge, cfn-lint, cfn-guard, one invocation each;
+#   - 3,000 S3 buckets in one JSON template: rcfge with its schemas only and with Guard rules,
+#     the Python hook, cloudformation-validate;
+#   - the reference CDK app (tests/cdk, synthesised if needed): rcfge, cfn-lint;
+#   - AWS's cloudformation-validate (benches/peers/cfn_validate.py) on every input but the
+#     warm decisions;
 #   - warm single decisions per type: rcfge's `cargo bench --bench decision -- types` against
 #     the Python hook.
 # The report is printed and written to target/compare/results.md.
@@ -25,6 +30,7 @@ SKIP_BUILD=${COMPARE_SKIP_BUILD:-0}
 
 JSONSCHEMA_VERSION=4.26.0
 CFN_LINT_VERSION=1.58.0
+CFN_VALIDATE_VERSION=1.14.0
 CFN_GUARD_VERSION=3.2.1
 
 # The deployment context the fixtures are written for (tests/it/templates.rs uses the same
@@ -44,7 +50,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 say() { printf '\n== %s\n' "$*" >&2; }
 
 # --- peers -----------------------------------------------------------------------------------
-PINS="jsonschema==$JSONSCHEMA_VERSION cfn-lint==$CFN_LINT_VERSION"
+PINS="jsonschema==$JSONSCHEMA_VERSION cfn-lint==$CFN_LINT_VERSION cloudformation-validate==$CFN_VALIDATE_VERSION"
 if [[ ! -x $PY || "$(cat "$PEERS/venv/.pins" 2>/dev/null)" != "$PINS" ]]; then
     say "installing $PINS into $PEERS/venv"
     rm -rf "$PEERS/venv"
@@ -102,6 +108,28 @@ for stack in "$OUT/stack-300.json" "$OUT/stack-300.yaml"; do
 done
 resources=$("$PY" -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["Resources"]))' "$OUT/stack-300.json")
 
+say "generating 3,000 S3 buckets and a template set without Guard rules"
+"$PY" benches/peers/gen_template.py "$OUT/buckets-3000.json" --count 3000 --type AWS::S3::Bucket --minimal
+# Schema only: the same templates with their Guard rules switched off, and no rule files.
+SCHEMA_ONLY=$OUT/schema-only
+mkdir -p "$SCHEMA_ONLY/templates" "$SCHEMA_ONLY/guard-rules"
+cp -r templates/. "$SCHEMA_ONLY/templates/"
+sed -i 's/"guardRules": true/"guardRules": false/' "$SCHEMA_ONLY"/templates/*.json
+for templates in templates "$SCHEMA_ONLY/templates"; do
+    if ! "$RCFGE" validate "${CONTEXT[@]}" --templates "$templates" "$OUT/buckets-3000.json" >"$OUT/check.txt"; then
+        tail -n 3 "$OUT/check.txt" >&2
+        echo "compare.sh: rcfge does not find every bucket compliant with $templates" >&2
+        exit 1
+    fi
+done
+
+CDK_FILES=(tests/cdk/cdk.out/ReferenceApp.template.json tests/cdk/cdk.out/ReferenceAppInsecure.template.json)
+if [[ ! -s ${CDK_FILES[0]} || ! -s ${CDK_FILES[1]} ]]; then
+    say "synthesising the reference CDK app"
+    bash .ci/cdk-synth >&2
+fi
+cdk_resources=$("$PY" -c 'import json, sys; print(sum(len(json.load(open(f))["Resources"]) for f in sys.argv[1:]))' "${CDK_FILES[@]}")
+
 # cfn-guard stops at the first data file it cannot parse (exit 255), so it is timed on the
 # files it can read; those it cannot are listed in the report.
 GUARD_FILES=() GUARD_SKIPPED=()
@@ -129,12 +157,26 @@ for format in json yaml; do
     measure "stack-$format.2" python "$stack" 0-1 "$PY" benches/peers/jsonschema_hook.py stack "$stack" --schemas "$OUT/schemas"
     measure "stack-$format.3" cfn-lint "$stack" 0-127 "$CFN_LINT" --regions eu-west-1 -- "$stack"
     measure "stack-$format.4" cfn-guard "$stack" 0,19 "$CFN_GUARD" validate -r guard-rules/ -d "$stack"
+    measure "stack-$format.5" cfn-validate "$stack" 0 "$PY" benches/peers/cfn_validate.py "$stack"
 done
 
 say "cfn-lint's good fixture templates (${#GOOD_FILES[@]} files), $RUNS runs each"
 measure lint-good.1 rcfge "$GOOD" 0-2 "$RCFGE" validate "${CONTEXT[@]}" "${GOOD_FILES[@]}"
 measure lint-good.3 cfn-lint "$GOOD" 0-127 "$CFN_LINT" --regions eu-west-1 -- "${GOOD_FILES[@]}"
 measure lint-good.4 cfn-guard "$GOOD" 0,19 "$CFN_GUARD" validate -r guard-rules/ "${GUARD_FILES[@]}"
+measure lint-good.5 cfn-validate "$GOOD" 0 "$PY" benches/peers/cfn_validate.py "${GOOD_FILES[@]}"
+
+BUCKETS=$OUT/buckets-3000.json
+say "3,000 S3 buckets ($(stat -c %s "$BUCKETS") bytes), $RUNS runs each"
+measure buckets.0 rcfge-schema "$BUCKETS" 0 "$RCFGE" validate "${CONTEXT[@]}" --templates "$SCHEMA_ONLY/templates" "$BUCKETS"
+measure buckets.1 rcfge "$BUCKETS" 0 "$RCFGE" validate "${CONTEXT[@]}" "$BUCKETS"
+measure buckets.2 python "$BUCKETS" 0-1 "$PY" benches/peers/jsonschema_hook.py stack "$BUCKETS" --schemas "$OUT/schemas"
+measure buckets.5 cfn-validate "$BUCKETS" 0 "$PY" benches/peers/cfn_validate.py "$BUCKETS"
+
+say "the reference CDK app ($cdk_resources resources), $RUNS runs each"
+measure cdk.1 rcfge tests/cdk/cdk.out 0-1 "$RCFGE" validate "${CONTEXT[@]}" "${CDK_FILES[@]}"
+measure cdk.3 cfn-lint tests/cdk/cdk.out 0-127 "$CFN_LINT" --regions eu-west-1 -- "${CDK_FILES[@]}"
+measure cdk.5 cfn-validate tests/cdk/cdk.out 0 "$PY" benches/peers/cfn_validate.py "${CDK_FILES[@]}"
 
 # --- warm decisions --------------------------------------------------------------------------
 say "warm decisions per type: Python ($WARM_ITERATIONS measured after 1,000 warm-up, per type)"
@@ -152,7 +194,8 @@ fi
 # --- report ----------------------------------------------------------------------------------
 versions="$("$RCFGE" --version) (release), $(rustc --version | cut -d' ' -f1-2), $("$PY" --version),"
 versions+=" jsonschema $("$PY" -c 'import importlib.metadata as m; print(m.version("jsonschema"))'),"
-versions+=" $("$CFN_LINT" --version), $guard_version"
+versions+=" $("$CFN_LINT" --version), $guard_version,"
+versions+=" cloudformation-validate $("$PY" -c 'import importlib.metadata as m; print(m.version("cloudformation-validate"))')"
 good_note="rcfge refuses the types it has no template for and reports templates it cannot resolve (exit 1 or 2): the work is timed, not the verdict."
 if ((${#GUARD_SKIPPED[@]})); then
     good_note+=" cfn-guard cannot parse ${#GUARD_SKIPPED[@]} of the files (it stops the whole run on one), so it is timed on the other $((${#GOOD_FILES[@]} - ${#GUARD_SKIPPED[@]})): ${GUARD_SKIPPED[*]}."
@@ -164,6 +207,9 @@ stack_note="Every resource is a compliant fixture (tests/fixtures/<type>/valid-f
     --meta "versions=$versions" --meta "runs=$RUNS" --meta "stack_resources=$resources" \
     --meta "good_files=${#GOOD_FILES[@]}" --meta "good_note=$good_note" --meta "stack_note=$stack_note" \
     --meta "context=${CONTEXT[*]}" \
+    --meta "buckets_bytes=$(stat -c %s "$BUCKETS")" --meta "cdk_resources=$cdk_resources" \
+    --meta "buckets_note=Each bucket is tests/fixtures/aws-s3-bucket/valid-minimal.json with its own name. Schema only: the bundled templates with \"guardRules\" false. rcfge judges them all compliant." \
+    --meta "cdk_note=tests/cdk/cdk.out: ReferenceApp (compliant) and ReferenceAppInsecure (one insecure setting per resource, refused: exit 1)." \
     --meta "load=$LOAD_BEFORE at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end" \
     --meta "python_warm=$WARM_ITERATIONS measured decisions after 1,000 warm-up, each timed with perf_counter_ns"
 

@@ -17,16 +17,20 @@ import re
 
 # What each tool checks, so that nobody reads the ratios as like-for-like where they are not.
 CHECKS = {
+    "rcfge-schema": "restricted schemas only (every template's Guard rules switched off)",
     "rcfge": "restricted schemas + Guard rules ({guarded} types)",
     "python": "restricted schemas only (jsonschema Draft7Validator + scalar coercion)",
     "cfn-lint": "provider schemas + cfn-lint's rules (not the restricted schemas)",
     "cfn-guard": "rcfge's Guard rules only ({guarded} types): the Guard-only equivalent",
+    "cfn-validate": "provider schemas + its built-in rules (AWS's cloudformation-validate, one engine for all files)",
 }
 TOOL_LABELS = {
+    "rcfge-schema": "rcfge validate (schema only)",
     "rcfge": "rcfge validate",
     "python": "Python jsonschema hook",
     "cfn-lint": "cfn-lint",
     "cfn-guard": "cfn-guard validate -r guard-rules/",
+    "cfn-validate": "cloudformation-validate",
 }
 
 
@@ -41,7 +45,7 @@ def load_times(directory):
 
 def verdict(tool, stdout):
     """A one-line summary of what the tool concluded, from its last run's output."""
-    if tool == "rcfge":
+    if tool in ("rcfge", "rcfge-schema"):
         lines = [line for line in stdout.splitlines() if re.match(r"^\d+ resources?: ", line)]
         return lines[-1] if lines else "(no summary line)"
     if tool == "python":
@@ -60,6 +64,14 @@ def verdict(tool, stdout):
         if len(distinct) <= 6:
             text += ": " + ", ".join(f"{c} ×{codes.count(c)}" for c in distinct)
         return text
+    if tool == "cfn-validate":
+        try:
+            summary = json.loads(stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return "(no summary line)"
+        found = ", ".join(f"{n} {level}" for level, n in sorted(summary["diagnostics"].items())) or "none"
+        failed = f", {summary['failed']} files not validated" if summary["failed"] else ""
+        return f"diagnostics: {found}{failed}"
     if tool == "cfn-guard":
         failed = set()
         data = resource = None
@@ -199,6 +211,8 @@ def main():
         ("stack-json", f"Whole template: {meta.get('stack_resources', '?')} resources, JSON", meta.get("stack_note")),
         ("stack-yaml", "Whole template: the same resources, YAML", None),
         ("lint-good", f"cfn-lint's `good` fixture templates ({meta.get('good_files', '?')} files, one invocation per tool)", meta.get("good_note")),
+        ("buckets", f"3,000 S3 buckets in one JSON template ({meta.get('buckets_bytes', '?')} bytes)", meta.get("buckets_note")),
+        ("cdk", f"The reference CDK app ({meta.get('cdk_resources', '?')} resources in 2 templates, one invocation per tool)", meta.get("cdk_note")),
     ]:
         found, baseline = rows(prefix)
         if found:

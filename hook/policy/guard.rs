@@ -68,6 +68,12 @@ pub enum GuardError {
     TooLarge { file: String, measure: &'static str, size: usize, limit: usize },
 }
 
+/// The most JSON text, in bytes, given to Guard in one call when many resources are judged
+/// together ([`GuardRules::check_many`]). Guard's memory grows much faster than its input (see
+/// above); a quarter of what one resource may be keeps a batch's peak a fraction of the worst
+/// single input's, and still parses the rules once per hundreds of ordinary resources.
+pub const MAX_BATCH_BYTES: usize = MAX_INPUT_BYTES / 4;
+
 /// How much work a resource's properties are for Guard, measured without copying them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InputSize {
@@ -295,8 +301,9 @@ impl GuardRules {
     /// The violations of each input, in order. The library parses the rules on every call, so
     /// the inputs are given to it together, each as a template of its own (so that each is
     /// judged exactly as alone, and its report is its own): one call per batch of at most
-    /// [`MAX_INPUT_BYTES`] of data and `MAX_INPUT_PATH_BYTES` of paths, as much as one
-    /// resource may be, which bounds Guard's memory as for one resource. An input over a limit
+    /// [`MAX_BATCH_BYTES`] of data and `MAX_INPUT_PATH_BYTES` of paths (a single input larger
+    /// than the batch size is a batch of its own), which bounds Guard's memory by what one
+    /// resource may cost. An input over a limit
     /// is refused before Guard sees it; when a batch fails as a whole, its inputs are run one
     /// by one, so that a failure is only ever the input's own.
     pub fn check_many(&self, inputs: &[GuardInput]) -> Vec<Result<Vec<Violation>, GuardError>> {
@@ -310,7 +317,7 @@ impl GuardRules {
             }
             let json_bytes = input.size.json_bytes;
             if !batch.is_empty()
-                && (bytes + json_bytes > MAX_INPUT_BYTES || paths + input.size.path_bytes > MAX_INPUT_PATH_BYTES)
+                && (bytes + json_bytes > MAX_BATCH_BYTES || paths + input.size.path_bytes > MAX_INPUT_PATH_BYTES)
             {
                 self.run_batch(inputs, &batch, &mut results);
                 batch.clear();
@@ -562,7 +569,7 @@ rule object_lock_needs_versioning when %buckets !empty {
         let versioned = json!({"ObjectLockEnabled": true, "VersioningConfiguration": {"Status": "Enabled"}});
         let too_wide: serde_json::Map<String, Value> =
             (0..=MAX_INPUT_OBJECT_KEYS).map(|i| (format!("K{i}"), Value::Null)).collect();
-        // About 6 KiB each: several batches of at most MAX_INPUT_BYTES.
+        // About 6 KiB each: several batches of at most MAX_BATCH_BYTES.
         let padded = json!({"Tags": [{"Key": "pad", "Value": "x".repeat(6000)}], "ObjectLockEnabled": true});
         let mut inputs = Vec::new();
         for i in 0..400 {
@@ -576,7 +583,7 @@ rule object_lock_needs_versioning when %buckets !empty {
         }
         inputs.insert(7, GuardInput::new("AWS::S3::Bucket", "Wide", Value::Object(too_wide)));
         let total: usize = inputs.iter().map(|input| input.size.json_bytes).sum();
-        assert!(total > 2 * MAX_INPUT_BYTES, "more than one batch: {total}");
+        assert!(total > 4 * MAX_BATCH_BYTES, "several batches: {total}");
         let together = rules.check_many(&inputs);
         assert_eq!(together.len(), inputs.len());
         for (input, result) in inputs.iter().zip(&together) {

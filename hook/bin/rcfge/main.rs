@@ -79,8 +79,14 @@ async fn checked_engine(source: TemplateSettings) -> anyhow::Result<Engine> {
 }
 
 fn run(command: Run) -> anyhow::Result<u8> {
-    // A worker per core: `validate` judges files side by side (`stack::check_files`).
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // `validate` of several files judges them side by side (`stack::check_files`): a worker per
+    // core. Everything else does one thing at a time, and one thread holds less memory.
+    let runtime = match &command {
+        Run::Validate { files, .. } if files.len() > 1 || files.iter().any(|f| f.is_dir()) => {
+            tokio::runtime::Builder::new_multi_thread().enable_all().build()?
+        }
+        _ => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
+    };
     runtime.block_on(async {
         match command {
             Run::Validate { source, context, parameters, files, named, output } => {
