@@ -9,6 +9,7 @@
 //! gets an empty index: findings then point at the file alone, never at a wrong line.
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use saphyr_parser::{Event, Parser, Tag};
 
@@ -16,84 +17,60 @@ use crate::decision::Position;
 use crate::json::pointer_segment;
 
 /// JSON pointer → position of the node (for an object member: of its key).
+type Index = HashMap<String, Position>;
+
+/// How deep the index made up front goes: `/Resources/<LogicalId>`, every resource's own
+/// position, which every report gives. The nodes below are indexed when one of them is first
+/// asked for (a finding, a value left to deploy time): a compliant template never pays for
+/// the pointers of all its values.
+const UP_FRONT_DEPTH: usize = 2;
+
+/// Where each node of a template is, by JSON pointer (for an object member: its key's).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Positions {
-    by_pointer: HashMap<String, Position>,
+    /// The nodes at most [`UP_FRONT_DEPTH`] levels deep.
+    up_front: Index,
+    /// The text, to index every node the first time a deeper one is asked for.
+    text: Option<Arc<str>>,
+    every: OnceLock<Index>,
 }
 
 enum Frame {
     Mapping { pointer: String, key: Option<String> },
     Sequence { pointer: String, next: usize },
+    /// A collection whose members are deeper than the index goes.
+    Skipped,
+}
+
+/// The levels of a pointer (`""` 0, `/Resources` 1, `/Resources/A` 2).
+fn depth(pointer: &str) -> usize {
+    pointer.bytes().filter(|&b| b == b'/').count()
+}
+
+/// The frame for a collection at `pointer`: its members are indexed only within `limit`.
+fn frame(pointer: String, mapping: bool, limit: usize) -> Frame {
+    match (depth(&pointer) < limit, mapping) {
+        (false, _) => Frame::Skipped,
+        (true, true) => Frame::Mapping { pointer, key: None },
+        (true, false) => Frame::Sequence { pointer, next: 0 },
+    }
 }
 
 impl Positions {
     /// Indexes a JSON or YAML document: JSON when it starts with `{`, as `read` decides.
     pub fn index(text: &str) -> Self {
-        if text.trim_start().starts_with('{') { index_json(text) } else { Self::index_yaml(text) }
-    }
-
-    /// Indexes a document through the YAML event stream.
-    fn index_yaml(text: &str) -> Self {
-        let mut positions = Positions::default();
-        let mut stack: Vec<Frame> = Vec::new();
-        for item in Parser::new_from_str(text) {
-            let Ok((event, span)) = item else { return Positions::default() };
-            let at = Position { line: span.start.line(), column: span.start.col() + 1 };
-            match event {
-                Event::Scalar(value, _, _, tag) => {
-                    if let Some(Frame::Mapping { pointer, key: key @ None }) = stack.last_mut() {
-                        let child = format!("{pointer}/{}", pointer_segment(&value));
-                        positions.by_pointer.entry(child).or_insert(at);
-                        *key = Some(value.into_owned());
-                    } else if let Some(pointer) = next_child(&mut stack) {
-                        if let Some(function) = tag.as_deref().and_then(function_of) {
-                            positions
-                                .by_pointer
-                                .entry(format!("{pointer}/{}", pointer_segment(&function)))
-                                .or_insert(at);
-                        }
-                        positions.by_pointer.entry(pointer).or_insert(at);
-                    }
-                }
-                Event::Alias(_) => {
-                    if let Some(pointer) = next_child(&mut stack) {
-                        positions.by_pointer.entry(pointer).or_insert(at);
-                    }
-                }
-                Event::MappingStart(_, ref tag) | Event::SequenceStart(_, ref tag) => {
-                    let pointer = if stack.is_empty() { Some(String::new()) } else { next_child(&mut stack) };
-                    // A collection used as a key cannot be addressed by a JSON pointer.
-                    let pointer = pointer.unwrap_or_else(|| "/\u{0}".to_owned());
-                    positions.by_pointer.entry(pointer.clone()).or_insert(at);
-                    // `!If [...]` is `{"Fn::If": [...]}`: its items sit one level deeper.
-                    let pointer = match tag.as_deref().and_then(function_of) {
-                        Some(function) => {
-                            let inner = format!("{pointer}/{}", pointer_segment(&function));
-                            positions.by_pointer.entry(inner.clone()).or_insert(at);
-                            inner
-                        }
-                        None => pointer,
-                    };
-                    stack.push(if matches!(event, Event::MappingStart(..)) {
-                        Frame::Mapping { pointer, key: None }
-                    } else {
-                        Frame::Sequence { pointer, next: 0 }
-                    });
-                }
-                Event::MappingEnd | Event::SequenceEnd => {
-                    stack.pop();
-                }
-                _ => {}
-            }
-        }
-        positions
+        Positions { up_front: index_text(text, UP_FRONT_DEPTH), text: Some(text.into()), every: OnceLock::new() }
     }
 
     /// The position of `pointer`, or of its nearest ancestor that has one.
     pub fn find(&self, pointer: &str) -> Option<Position> {
         let mut pointer = pointer.trim_end_matches('/');
+        let index = match &self.text {
+            Some(text) if depth(pointer) > UP_FRONT_DEPTH => self.every.get_or_init(|| index_text(text, usize::MAX)),
+            _ => &self.up_front,
+        };
         loop {
-            if let Some(position) = self.by_pointer.get(pointer) {
+            if let Some(position) = index.get(pointer) {
                 return Some(*position);
             }
             pointer = &pointer[..pointer.rfind('/')?];
@@ -101,13 +78,78 @@ impl Positions {
     }
 }
 
-/// Indexes a JSON document as [`Positions::index_yaml`] would, in one pass over its bytes and
+/// The nodes of a JSON or YAML document at most `limit` levels deep.
+fn index_text(text: &str, limit: usize) -> Index {
+    if text.trim_start().starts_with('{') { index_json(text, limit) } else { index_yaml(text, limit) }
+}
+
+/// Indexes a document through the YAML event stream.
+fn index_yaml(text: &str, limit: usize) -> Index {
+    let mut positions = Index::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    for item in Parser::new_from_str(text) {
+        let Ok((event, span)) = item else { return Index::new() };
+        let at = Position { line: span.start.line(), column: span.start.col() + 1 };
+        match event {
+            _ if matches!(stack.last(), Some(Frame::Skipped)) => match event {
+                Event::MappingStart(..) | Event::SequenceStart(..) => stack.push(Frame::Skipped),
+                Event::MappingEnd | Event::SequenceEnd => {
+                    stack.pop();
+                }
+                _ => {}
+            },
+            Event::Scalar(value, _, _, tag) => {
+                if let Some(Frame::Mapping { pointer, key: key @ None }) = stack.last_mut() {
+                    let child = format!("{pointer}/{}", pointer_segment(&value));
+                    positions.entry(child).or_insert(at);
+                    *key = Some(value.into_owned());
+                } else if let Some(pointer) = next_child(&mut stack) {
+                    if let Some(function) = tag.as_deref().and_then(function_of)
+                        && depth(&pointer) < limit
+                    {
+                        positions.entry(format!("{pointer}/{}", pointer_segment(&function))).or_insert(at);
+                    }
+                    positions.entry(pointer).or_insert(at);
+                }
+            }
+            Event::Alias(_) => {
+                if let Some(pointer) = next_child(&mut stack) {
+                    positions.entry(pointer).or_insert(at);
+                }
+            }
+            Event::MappingStart(_, ref tag) | Event::SequenceStart(_, ref tag) => {
+                let pointer = if stack.is_empty() { Some(String::new()) } else { next_child(&mut stack) };
+                // A collection used as a key cannot be addressed by a JSON pointer.
+                let pointer = pointer.unwrap_or_else(|| "/\u{0}".to_owned());
+                positions.entry(pointer.clone()).or_insert(at);
+                let mapping = matches!(event, Event::MappingStart(..));
+                // `!If [...]` is `{"Fn::If": [...]}`: its items sit one level deeper.
+                stack.push(match tag.as_deref().and_then(function_of) {
+                    Some(_) if depth(&pointer) >= limit => Frame::Skipped,
+                    Some(function) => {
+                        let inner = format!("{pointer}/{}", pointer_segment(&function));
+                        positions.entry(inner.clone()).or_insert(at);
+                        frame(inner, mapping, limit)
+                    }
+                    None => frame(pointer, mapping, limit),
+                });
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                stack.pop();
+            }
+            _ => {}
+        }
+    }
+    positions
+}
+
+/// Indexes a JSON document as [`index_yaml`] would, in one pass over its bytes and
 /// without tokens: each node at its first character (a member at its key), lines broken at
 /// `\n`, `\r\n` and `\r`, columns counted in characters. Text that is not JSON gets an empty
 /// index (its values were refused by the JSON reader anyway).
-fn index_json(text: &str) -> Positions {
+fn index_json(text: &str, limit: usize) -> Index {
     let bytes = text.as_bytes();
-    let mut positions = Positions::default();
+    let mut positions = Index::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut lines = LineCounter::default();
     let mut at = 0;
@@ -115,24 +157,28 @@ fn index_json(text: &str) -> Positions {
         let start = at;
         match bytes[at] {
             b' ' | b'\t' | b'\n' | b'\r' | b',' | b':' => at += 1,
+            b'{' | b'[' if matches!(stack.last(), Some(Frame::Skipped)) => {
+                stack.push(Frame::Skipped);
+                at += 1;
+            }
             open @ (b'{' | b'[') => {
                 let position = lines.position(bytes, start);
                 let pointer = if stack.is_empty() { Some(String::new()) } else { next_child(&mut stack) };
-                let Some(pointer) = pointer else { return Positions::default() };
-                positions.by_pointer.entry(pointer.clone()).or_insert(position);
-                stack.push(if open == b'{' {
-                    Frame::Mapping { pointer, key: None }
-                } else {
-                    Frame::Sequence { pointer, next: 0 }
-                });
+                let Some(pointer) = pointer else { return Index::new() };
+                positions.entry(pointer.clone()).or_insert(position);
+                stack.push(frame(pointer, open == b'{', limit));
                 at += 1;
             }
             b'}' | b']' => {
                 stack.pop();
                 at += 1;
             }
+            b'"' if matches!(stack.last(), Some(Frame::Skipped)) => {
+                let Some(end) = string_end(bytes, start) else { return Index::new() };
+                at = end;
+            }
             b'"' => {
-                let Some(end) = string_end(bytes, start) else { return Positions::default() };
+                let Some(end) = string_end(bytes, start) else { return Index::new() };
                 let position = lines.position(bytes, start);
                 if let Some(Frame::Mapping { pointer, key: key @ None }) = stack.last_mut() {
                     let raw = &text[start + 1..end - 1];
@@ -140,23 +186,24 @@ fn index_json(text: &str) -> Positions {
                     let name = if raw.contains('\\') {
                         match serde_json::from_str::<String>(&text[start..end]) {
                             Ok(name) => name,
-                            Err(_) => return Positions::default(),
+                            Err(_) => return Index::new(),
                         }
                     } else {
                         raw.to_owned()
                     };
-                    positions.by_pointer.entry(format!("{pointer}/{}", pointer_segment(&name))).or_insert(position);
+                    positions.entry(format!("{pointer}/{}", pointer_segment(&name))).or_insert(position);
                     *key = Some(name);
                 } else if let Some(pointer) = next_child(&mut stack) {
-                    positions.by_pointer.entry(pointer).or_insert(position);
+                    positions.entry(pointer).or_insert(position);
                 }
                 at = end;
             }
             _ => {
                 // A number, `true`, `false` or `null`: up to the next delimiter.
-                let position = lines.position(bytes, start);
-                if let Some(pointer) = next_child(&mut stack) {
-                    positions.by_pointer.entry(pointer).or_insert(position);
+                if !matches!(stack.last(), Some(Frame::Skipped))
+                    && let Some(pointer) = next_child(&mut stack)
+                {
+                    positions.entry(pointer).or_insert(lines.position(bytes, start));
                 }
                 while at < bytes.len() && !matches!(bytes[at], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
                     at += 1;
@@ -230,6 +277,7 @@ fn next_child(stack: &mut [Frame]) -> Option<String> {
             *next += 1;
             Some(format!("{pointer}/{}", *next - 1))
         }
+        Frame::Skipped => None,
     }
 }
 
@@ -279,9 +327,12 @@ mod tests {
             "  {\"a\": {\"b\": \"\u{1F600}\", \"c\": [ \"\u{00e9}\u{00e9}\" , {\"d\" :1}]}}",
         ];
         for text in texts {
-            let yaml = Positions::index_yaml(text);
-            assert!(!yaml.by_pointer.is_empty(), "{text}");
-            assert_eq!(index_json(text), yaml, "{text}");
+            let yaml = index_yaml(text, usize::MAX);
+            assert!(!yaml.is_empty(), "{text}");
+            assert_eq!(index_json(text, usize::MAX), yaml, "{text}");
+            for limit in 0..4 {
+                assert_eq!(index_json(text, limit), index_yaml(text, limit), "{text} to depth {limit}");
+            }
         }
         let mut pending = vec![std::path::PathBuf::from("tests")];
         let mut files = Vec::new();
@@ -301,9 +352,25 @@ mod tests {
             if !text.trim_start().starts_with('{') {
                 continue;
             }
-            let yaml = Positions::index_yaml(&text);
-            if !yaml.by_pointer.is_empty() {
-                assert_eq!(index_json(&text), yaml, "{}", file.display());
+            let yaml = index_yaml(&text, usize::MAX);
+            if !yaml.is_empty() {
+                assert_eq!(index_json(&text, usize::MAX), yaml, "{}", file.display());
+                assert_eq!(index_json(&text, UP_FRONT_DEPTH), index_yaml(&text, UP_FRONT_DEPTH), "{}", file.display());
+            }
+        }
+    }
+
+    /// What is indexed up front and what is indexed when first asked for find the same.
+    #[test]
+    fn every_node_is_found_up_front_or_later() {
+        let yaml = "Resources:\n  Q:\n    Properties: !If\n      - C\n      - Tags: !Sub x\n      - {}\n  R: !Ref X\n";
+        let json = "{\"Resources\": {\"Q\": {\"Properties\": {\"A\": [1, {\"B\": 2}]}}, \"R\": []}}";
+        for text in [yaml, json] {
+            let every = index_text(text, usize::MAX);
+            let positions = Positions::index(text);
+            assert!(positions.up_front.len() < every.len(), "{text}");
+            for (pointer, position) in &every {
+                assert_eq!(positions.find(pointer), Some(*position), "{pointer} in {text}");
             }
         }
     }
