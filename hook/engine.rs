@@ -9,6 +9,7 @@
 //!        ─► policy::judge (normalize, schema, guard) ─► Verdict
 //! ```
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -221,7 +222,8 @@ impl Engine {
     /// [`Verdict::InternalFailure`].
     pub async fn decide(&self, target: &Target) -> Decision {
         let mut trace = Trace::default();
-        let outcome = match CatchUnwind::new(self.evaluate(target, &mut trace, false)).await {
+        let properties = Cow::Borrowed(&target.properties);
+        let outcome = match CatchUnwind::new(self.evaluate(target, properties, &mut trace, false)).await {
             Ok(Ok(Staged::Done(outcome))) => outcome,
             Ok(Ok(Staged::AwaitingGuard(awaiting))) => {
                 let AwaitingGuard { mut violations, rules, input } = *awaiting;
@@ -245,16 +247,19 @@ impl Engine {
     /// rules of a type are run once for all of its resources here (see
     /// [`GuardRules::check_many`]): the library parses the rules on every call, and that is most
     /// of their cost. For the resources of a stack template; a single resource uses `decide`.
-    pub async fn decide_all(&self, targets: &[Target]) -> Vec<Decision> {
+    pub async fn decide_all(&self, mut targets: Vec<Target>) -> Vec<Decision> {
+        self.precompile(&targets).await;
         let mut traces = Vec::with_capacity(targets.len());
         let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(targets.len());
         // The targets awaiting their Guard rules: (target index, schema violations, rules), and
         // beside them each one's input.
         let mut awaiting: Vec<(usize, Vec<Violation>, Arc<GuardRules>)> = Vec::new();
         let mut inputs: Vec<Option<GuardInput>> = Vec::new();
-        for (index, target) in targets.iter().enumerate() {
+        for (index, target) in targets.iter_mut().enumerate() {
             let mut trace = Trace::default();
-            let outcome = match CatchUnwind::new(self.evaluate(target, &mut trace, true)).await {
+            // Judged from this copy, which the targets do not need again.
+            let properties = Cow::Owned(std::mem::take(&mut target.properties));
+            let outcome = match CatchUnwind::new(self.evaluate(target, properties, &mut trace, true)).await {
                 Ok(Ok(Staged::Done(outcome))) => Some(outcome),
                 Ok(Ok(Staged::AwaitingGuard(waiting))) => {
                     let AwaitingGuard { violations, rules, input } = *waiting;
@@ -304,6 +309,30 @@ impl Engine {
                 decision_of(target, trace, outcome)
             })
             .collect()
+    }
+
+    /// Compiles, side by side, the policies of the types among `targets` whose first decision
+    /// would compile one (see `Templates::precompile`). Only a template that is found is
+    /// compiled; every fault is left for the decision, which meets it again and reports it.
+    async fn precompile(&self, targets: &[Target]) {
+        let mut wanted: Vec<(Arc<Template>, &Target)> = Vec::new();
+        for target in targets {
+            if target.action == Action::Delete || wanted.iter().any(|(_, seen)| seen.type_name == target.type_name) {
+                continue;
+            }
+            let template = match self.templates.template(&target.type_name).await {
+                Ok(Cached { value: Some(template), .. }) => Some(template),
+                Ok(_) if self.untemplated(target).is_none() => match self.baseline(&target.type_name).await {
+                    Ok(Cached { value, .. }) => value,
+                    Err(_) => None,
+                },
+                _ => None,
+            };
+            if let Some(template) = template {
+                wanted.push((template, target));
+            }
+        }
+        self.templates.precompile(&wanted).await;
     }
 
     /// Runs `rules` on `inputs`: on this task when they are small together, else on a blocking
@@ -423,16 +452,25 @@ impl Engine {
 
     /// Evaluates a target; with `defer_guard`, a resource with Guard rules comes back judged
     /// against its schema and awaiting them.
-    async fn evaluate(&self, target: &Target, trace: &mut Trace, defer_guard: bool) -> Result<Staged, EngineError> {
-        match self.evaluate_with_template(target, trace, defer_guard).await {
+    async fn evaluate(
+        &self,
+        target: &Target,
+        properties: Cow<'_, Value>,
+        trace: &mut Trace,
+        defer_guard: bool,
+    ) -> Result<Staged, EngineError> {
+        match self.evaluate_with_template(target, properties, trace, defer_guard).await {
             Err(error) => Err(self.with_suggestion(error).await),
             outcome => outcome,
         }
     }
 
+    /// Evaluates `target`, whose properties are `properties` (a copy the caller does not need
+    /// again is judged in place).
     async fn evaluate_with_template(
         &self,
         target: &Target,
+        properties: Cow<'_, Value>,
         trace: &mut Trace,
         defer_guard: bool,
     ) -> Result<Staged, EngineError> {
@@ -458,14 +496,13 @@ impl Engine {
         if target.action == Action::Delete {
             return Ok(Staged::Done(delete_outcome(&template)));
         }
-        let properties = match &target.properties {
-            Value::Object(_) => &target.properties,
-            other => return Err(EngineError::PropertiesNotAnObject { found: json_kind(other) }),
-        };
+        if !properties.is_object() {
+            return Err(EngineError::PropertiesNotAnObject { found: json_kind(&properties) });
+        }
         let mut left = MAX_PROPERTIES_BYTES;
-        if larger_than(properties, &mut left) {
+        if larger_than(&properties, &mut left) {
             // The estimate is rough; the limit is exact.
-            let size = InputSize::of(&target.logical_id, properties).json_bytes;
+            let size = InputSize::of(&target.logical_id, &properties).json_bytes;
             if size > MAX_PROPERTIES_BYTES {
                 return Err(EngineError::PropertiesTooLarge { size, limit: MAX_PROPERTIES_BYTES });
             }
@@ -486,7 +523,7 @@ impl Engine {
         let work = Work {
             type_name: type_name.clone(),
             logical_id: target.logical_id.clone(),
-            properties: properties.clone(),
+            properties: properties.into_owned(),
             policy,
             rules,
             defer_guard,

@@ -74,6 +74,13 @@ pub enum GuardError {
 /// single input's, and still parses the rules once per hundreds of ordinary resources.
 pub const MAX_BATCH_BYTES: usize = MAX_INPUT_BYTES / 4;
 
+/// One input's violations, or why the rules could not judge it.
+pub type Checked = Result<Vec<Violation>, GuardError>;
+
+/// The most threads that run Guard batches side by side (see [`GuardRules::check_many`]): each
+/// holds one batch's memory at a time.
+pub const GUARD_THREADS: usize = 2;
+
 /// How much work a resource's properties are for Guard, measured without copying them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InputSize {
@@ -306,29 +313,31 @@ impl GuardRules {
     /// resource may cost. An input over a limit
     /// is refused before Guard sees it; when a batch fails as a whole, its inputs are run one
     /// by one, so that a failure is only ever the input's own.
-    pub fn check_many(&self, inputs: &[GuardInput]) -> Vec<Result<Vec<Violation>, GuardError>> {
-        let mut results: Vec<Option<Result<Vec<Violation>, GuardError>>> =
+    pub fn check_many(&self, inputs: &[GuardInput]) -> Vec<Checked> {
+        let mut results: Vec<Option<Checked>> =
             inputs.iter().map(|input| input.size.check(&self.file).err().map(Err)).collect();
-        let mut batch = Vec::new();
+        let mut batches: Vec<Vec<usize>> = Vec::new();
         let (mut bytes, mut paths) = (0usize, 0usize);
         for (index, input) in inputs.iter().enumerate() {
             if results[index].is_some() {
                 continue;
             }
             let json_bytes = input.size.json_bytes;
-            if !batch.is_empty()
-                && (bytes + json_bytes > MAX_BATCH_BYTES || paths + input.size.path_bytes > MAX_INPUT_PATH_BYTES)
-            {
-                self.run_batch(inputs, &batch, &mut results);
-                batch.clear();
-                (bytes, paths) = (0, 0);
+            let full = bytes + json_bytes > MAX_BATCH_BYTES || paths + input.size.path_bytes > MAX_INPUT_PATH_BYTES;
+            match batches.last_mut() {
+                Some(batch) if !full => batch.push(index),
+                _ => {
+                    batches.push(vec![index]);
+                    (bytes, paths) = (0, 0);
+                }
             }
-            batch.push(index);
             bytes += json_bytes;
             paths += input.size.path_bytes;
         }
-        if !batch.is_empty() {
-            self.run_batch(inputs, &batch, &mut results);
+        for (batch, found) in batches.iter().zip(self.run_batches(inputs, &batches)) {
+            for (&index, result) in batch.iter().zip(found) {
+                results[index] = Some(result);
+            }
         }
         results
             .into_iter()
@@ -336,27 +345,58 @@ impl GuardRules {
             .collect()
     }
 
-    /// Runs the inputs `batch` names in one call, and records each one's result.
-    fn run_batch(
+    /// Each batch's results, in order. Batches run side by side on up to [`GUARD_THREADS`]
+    /// threads: the library evaluates on the calling thread, and a large template has many.
+    fn run_batches(
         &self,
         inputs: &[GuardInput],
-        batch: &[usize],
-        results: &mut [Option<Result<Vec<Violation>, GuardError>>],
-    ) {
+        batches: &[Vec<usize>],
+    ) -> Vec<Vec<Result<Vec<Violation>, GuardError>>> {
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(GUARD_THREADS);
+        if threads < 2 || batches.len() < 2 {
+            return batches.iter().map(|batch| self.run_batch(inputs, batch)).collect();
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut done: Vec<(usize, Vec<Checked>)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(batch) = batches.get(at) else { return mine };
+                            mine.push((at, self.run_batch(inputs, batch)));
+                        }
+                    })
+                })
+                .collect();
+            // A worker that panicked leaves its batches out; they are failed below.
+            workers.into_iter().filter_map(|worker| worker.join().ok()).flatten().collect()
+        });
+        done.sort_by_key(|(at, _)| *at);
+        let mut done = done.into_iter().peekable();
+        (0..batches.len())
+            .map(|at| match done.next_if(|(finished, _)| *finished == at) {
+                Some((_, results)) => results,
+                None => batches[at].iter().map(|_| Err(self.evaluation("the Guard engine panicked".into()))).collect(),
+            })
+            .collect()
+    }
+
+    /// Runs the inputs `batch` names in one call: each one's result, in order.
+    fn run_batch(&self, inputs: &[GuardInput], batch: &[usize]) -> Vec<Checked> {
         let data: Vec<String> = batch.iter().map(|&index| inputs[index].data()).collect();
         match self.run(&data) {
-            Ok(reports) if reports.len() == batch.len() => {
-                for (number, (report, &index)) in reports.iter().zip(batch).enumerate() {
-                    results[index] = Some(self.violations(report, number, &inputs[index]));
-                }
-            }
-            _ if batch.len() > 1 => {
-                for &index in batch {
-                    self.run_batch(inputs, &[index], results);
-                }
-            }
-            Ok(_) => results[batch[0]] = Some(Err(self.evaluation("expected one report".into()))),
-            Err(error) => results[batch[0]] = Some(Err(error)),
+            Ok(reports) if reports.len() == batch.len() => reports
+                .iter()
+                .zip(batch)
+                .enumerate()
+                .map(|(number, (report, &index))| self.violations(report, number, &inputs[index]))
+                .collect(),
+            // One by one, so that a failure is only ever the input's own.
+            _ if batch.len() > 1 => batch.iter().flat_map(|&index| self.run_batch(inputs, &[index])).collect(),
+            Ok(_) => vec![Err(self.evaluation("expected one report".into()))],
+            Err(error) => vec![Err(error)],
         }
     }
 

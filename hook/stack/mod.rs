@@ -590,8 +590,7 @@ async fn judge_chunk(
     reports: &mut Vec<ResourceReport>,
 ) {
     let targets: Vec<Target> = chunk.iter_mut().flat_map(|resolving| std::mem::take(&mut resolving.targets)).collect();
-    let mut decisions = engine.decide_all(&targets).await.into_iter();
-    drop(targets);
+    let mut decisions = engine.decide_all(targets).await.into_iter();
     for resolving in chunk {
         let report = conclude(engine, stack, facts, resolving, &mut decisions).await;
         reports.push(report);

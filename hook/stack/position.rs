@@ -36,8 +36,14 @@ pub struct Positions {
 }
 
 enum Frame {
-    Mapping { pointer: String, key: Option<String> },
-    Sequence { pointer: String, next: usize },
+    Mapping {
+        pointer: String,
+        key: Option<String>,
+    },
+    Sequence {
+        pointer: String,
+        next: usize,
+    },
     /// A collection whose members are deeper than the index goes.
     Skipped,
 }

@@ -183,10 +183,13 @@ impl<T> Entry<T> {
     }
 }
 
+/// What a compiled policy is cached by: (type, template version, variable values used).
+pub type PolicyKey = (String, String, String);
+
 /// Compiled policies by (file, template version, variable values used).
 #[derive(Default)]
 pub struct PolicyCache {
-    policies: Mutex<HashMap<(String, String, String), Arc<Policy>>>,
+    policies: Mutex<HashMap<PolicyKey, Arc<Policy>>>,
 }
 
 impl PolicyCache {
@@ -194,7 +197,7 @@ impl PolicyCache {
     /// the cache.
     pub fn get_or_compile<E>(
         &self,
-        key: (String, String, String),
+        key: PolicyKey,
         compile: impl FnOnce() -> Result<Policy, E>,
     ) -> Result<(Arc<Policy>, bool), E> {
         if let Some(policy) = self.lock().get(&key) {
@@ -210,7 +213,12 @@ impl PolicyCache {
         Ok((policy, false))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String, String), Arc<Policy>>> {
+    /// Whether the policy for `key` is compiled.
+    pub fn contains(&self, key: &PolicyKey) -> bool {
+        self.lock().contains_key(key)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PolicyKey, Arc<Policy>>> {
         self.policies.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::decision::{Action, Context, is_builtin_variable};
+use crate::decision::{Action, Context, Target, is_builtin_variable};
 use crate::policy::guard::{self, GuardError, GuardRules};
 use crate::policy::{CompileError, Policy};
 use crate::rollout::{WAIVERS_FILE, WaiverError, Waivers};
@@ -314,6 +314,48 @@ impl Templates {
                 .map_err(|source| LoadError::Compile { type_name: type_name.clone(), source })
         })?;
         Ok((policy, !from_cache))
+    }
+
+    /// Compiles the policies that `wanted` (a template, and the first resource of it to be
+    /// judged) will need and the cache does not hold, side by side on the machine's cores:
+    /// compiling (regular expressions above all) is most of the first decision of a type, and a
+    /// stack template names many types. Best effort: what fails or panics here is left for the
+    /// decision that needs it, which compiles again and reports the fault.
+    pub async fn precompile(&self, wanted: &[(Arc<Template>, &Target)]) {
+        let mut jobs: Vec<(cache::PolicyKey, &Template, Map<String, Value>)> = Vec::new();
+        for (template, target) in wanted {
+            let variables =
+                self.variables_for(template, &target.type_name, &target.logical_id, target.action, &target.context);
+            let Ok(vars) = variables.await else { continue };
+            let Ok(variable_key) = template.variable_key(&vars) else { continue };
+            let key = (template.type_name.clone(), template.version.clone(), variable_key);
+            if !self.policies.contains(&key) && !jobs.iter().any(|(known, ..)| *known == key) {
+                jobs.push((key, template, vars));
+            }
+        }
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(jobs.len());
+        if threads < 2 {
+            return;
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    while let Some((key, template, vars)) =
+                        jobs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                    {
+                        let compile = || {
+                            let schema = template.render(vars).map_err(|_| ())?;
+                            Policy::compile(&template.type_name, &template.version, schema).map_err(|_| ())
+                        };
+                        // A panic here is the decision's to report: it compiles again.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            self.policies.get_or_compile(key.clone(), compile)
+                        }));
+                    }
+                });
+            }
+        });
     }
 
     /// The JSON Schema the template renders to for a resource in its context (for template
