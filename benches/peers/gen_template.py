@@ -116,6 +116,14 @@ def main():
             def ignore_aliases(self, data):
                 return True
 
+        def quote_yaml11_booleans(dumper, text):
+            # PyYAML writes `N` and `y` plain, which YAML 1.1 (and so CloudFormation) may read as
+            # booleans: quoted, they stay the strings the JSON template has.
+            style = '"' if text in ("y", "Y", "n", "N") else None
+            return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+        NoAliases.add_representer(str, quote_yaml11_booleans)
+
         # Block style and no key sorting: what a person writes, in the order of the JSON.
         yaml_out = pathlib.Path(args.yaml)
         yaml_out.parent.mkdir(parents=True, exist_ok=True)

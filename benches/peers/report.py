@@ -53,7 +53,10 @@ def verdict(tool, stdout):
             counts = json.loads(stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):
             return "(no summary line)"
-        return f"{counts['compliant']} compliant, {counts['violating']} violating, {counts['untemplated']} without a template"
+        text = f"{counts['compliant']} compliant, {counts['violating']} violating, {counts['untemplated']} without a template"
+        if counts.get("unsupported"):
+            text += f", {counts['unsupported']} not judged (a pattern Python's re cannot compile)"
+        return text
     if tool == "cfn-lint":
         codes = re.findall(r"^([EWI]\d{4}) ", stdout, re.MULTILINE)
         if not codes:
@@ -134,6 +137,9 @@ def warm_section(python_path, rcfge_path, guard_dir, python_meta):
     ratios, ratios_schema_only = [], []
     for type_name in sorted(set(python) | set(rcfge)):
         py, rc = python.get(type_name), rcfge.get(type_name)
+        unsupported = py.get("unsupported") if py else None
+        if unsupported:
+            py = None
         has_guard = type_name.lower().replace("::", "-") in guarded
         ratio = ""
         if py and rc and rc["median_us"] > 0:
@@ -144,6 +150,8 @@ def warm_section(python_path, rcfge_path, guard_dir, python_meta):
             ratio = f"{value:.2f}"
         cell = lambda d, k: f"{d[k]:.1f} µs" if d else "—"
         judged = "—" if not py else ("compliant" if py["compliant"] else "violating: " + "; ".join(py.get("violations", [])))
+        if unsupported:
+            judged = f"not run: {unsupported}"
         lines.append(
             f"| {type_name} | {'yes' if has_guard else ''} | {cell(rc, 'median_us')} | {cell(rc, 'p99_us')} "
             f"| {cell(py, 'median_us')} | {cell(py, 'p99_us')} | {ratio} | {judged} |"

@@ -302,7 +302,8 @@ impl GuardRules {
     /// [`MAX_INPUT_BYTES`] or `MAX_INPUT_PATH_BYTES` are refused before Guard sees them.
     pub fn check(&self, type_name: &str, logical_id: &str, properties: &Value) -> Result<Vec<Violation>, GuardError> {
         let input = GuardInput::new(type_name, logical_id, properties.clone());
-        self.check_many(std::slice::from_ref(&input)).pop().unwrap_or_else(|| Ok(Vec::new()))
+        let result = self.check_many(std::slice::from_ref(&input)).pop();
+        result.unwrap_or_else(|| Err(self.evaluation("the input was not evaluated".into())))
     }
 
     /// The violations of each input, in order. The library parses the rules on every call, so
@@ -345,40 +346,47 @@ impl GuardRules {
             .collect()
     }
 
-    /// Each batch's results, in order. Batches run side by side on up to [`GUARD_THREADS`]
-    /// threads: the library evaluates on the calling thread, and a large template has many.
-    fn run_batches(
-        &self,
-        inputs: &[GuardInput],
-        batches: &[Vec<usize>],
-    ) -> Vec<Vec<Result<Vec<Violation>, GuardError>>> {
-        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(GUARD_THREADS);
-        if threads < 2 || batches.len() < 2 {
-            return batches.iter().map(|batch| self.run_batch(inputs, batch)).collect();
-        }
+    /// Each batch's results, in order. Batches of ordinary resources run side by side on up
+    /// to [`GUARD_THREADS`] threads (the library evaluates on the calling thread, and a large
+    /// template has many); a batch over [`MAX_BATCH_BYTES`] (one large resource) runs alone,
+    /// after them, so that at most one input of the largest size is in Guard at a time.
+    fn run_batches(&self, inputs: &[GuardInput], batches: &[Vec<usize>]) -> Vec<Vec<Checked>> {
+        let bytes = |batch: &Vec<usize>| batch.iter().map(|&index| inputs[index].size.json_bytes).sum::<usize>();
+        let (small, large): (Vec<usize>, Vec<usize>) =
+            (0..batches.len()).partition(|&at| bytes(&batches[at]) <= MAX_BATCH_BYTES);
+        let mut results: Vec<Option<Vec<Checked>>> = vec![None; batches.len()];
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let mut done: Vec<(usize, Vec<Checked>)> = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut mine = Vec::new();
-                        loop {
-                            let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(batch) = batches.get(at) else { return mine };
-                            mine.push((at, self.run_batch(inputs, batch)));
-                        }
-                    })
-                })
+        let work = || {
+            let mut mine = Vec::new();
+            while let Some(&at) = small.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                mine.push((at, self.run_batch(inputs, &batches[at])));
+            }
+            mine
+        };
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(GUARD_THREADS);
+        let done: Vec<(usize, Vec<Checked>)> = std::thread::scope(|scope| {
+            // The calling thread works too, so a thread that cannot be started only slows it.
+            let helpers: Vec<_> = (1..threads.min(small.len()))
+                .filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
                 .collect();
-            // A worker that panicked leaves its batches out; they are failed below.
-            workers.into_iter().filter_map(|worker| worker.join().ok()).flatten().collect()
+            let mut done = work();
+            // A helper that panicked leaves its batches out; they are failed below.
+            done.extend(helpers.into_iter().filter_map(|helper| helper.join().ok()).flatten());
+            done
         });
-        done.sort_by_key(|(at, _)| *at);
-        let mut done = done.into_iter().peekable();
-        (0..batches.len())
-            .map(|at| match done.next_if(|(finished, _)| *finished == at) {
-                Some((_, results)) => results,
-                None => batches[at].iter().map(|_| Err(self.evaluation("the Guard engine panicked".into()))).collect(),
+        for (at, found) in done {
+            results[at] = Some(found);
+        }
+        for at in large {
+            results[at] = Some(self.run_batch(inputs, &batches[at]));
+        }
+        results
+            .into_iter()
+            .zip(batches)
+            .map(|(found, batch)| {
+                found.unwrap_or_else(|| {
+                    batch.iter().map(|_| Err(self.evaluation("the Guard engine panicked".into()))).collect()
+                })
             })
             .collect()
     }
@@ -622,6 +630,9 @@ rule object_lock_needs_versioning when %buckets !empty {
             inputs.push(GuardInput::new("AWS::S3::Bucket", &format!("Bucket{i}"), properties));
         }
         inputs.insert(7, GuardInput::new("AWS::S3::Bucket", "Wide", Value::Object(too_wide)));
+        // Over a batch's size: judged alone.
+        let large = json!({"Tags": [{"Key": "pad", "Value": "x".repeat(100_000)}], "ObjectLockEnabled": true});
+        inputs.insert(50, GuardInput::new("AWS::S3::Bucket", "Large", large));
         let total: usize = inputs.iter().map(|input| input.size.json_bytes).sum();
         assert!(total > 4 * MAX_BATCH_BYTES, "several batches: {total}");
         let together = rules.check_many(&inputs);
@@ -632,7 +643,7 @@ rule object_lock_needs_versioning when %buckets !empty {
         }
         assert!(matches!(together[7], Err(GuardError::TooLarge { .. })), "{:?}", together[7]);
         let refused = together.iter().filter(|r| r.as_ref().is_ok_and(|v| !v.is_empty())).count();
-        assert_eq!(refused, 200, "the locked buckets without versioning, padded or not");
+        assert_eq!(refused, 201, "the locked buckets without versioning, padded, large or not");
     }
 
     #[test]

@@ -71,8 +71,14 @@ pub struct SchemaJudged {
 impl GuardInput {
     /// Runs `rules` on this input alone.
     pub fn check(&self, rules: &GuardRules) -> Result<Vec<Violation>, JudgeError> {
-        let result = rules.check_many(std::slice::from_ref(self)).pop().unwrap_or_else(|| Ok(Vec::new()));
-        result.map_err(|source| JudgeError::Guard { type_name: self.type_name.clone(), source })
+        let judge_error = |source| JudgeError::Guard { type_name: self.type_name.clone(), source };
+        match rules.check_many(std::slice::from_ref(self)).pop() {
+            Some(result) => result.map_err(judge_error),
+            None => Err(judge_error(GuardError::Evaluation {
+                file: String::new(),
+                reason: "the input was not evaluated".to_owned(),
+            })),
+        }
     }
 }
 

@@ -558,6 +558,9 @@ fn resolve_resource<'a>(
             }
             Ok(Resolved::Properties(mut placed, assumptions)) => {
                 // Merging needs only where values came from, not the values: no second copy.
+                // Counted as resolved: a mapping or a list parameter can make them far larger
+                // than they are written, and the chunk holds them until they are judged.
+                resolving.values += count_values(&placed.properties);
                 resolving.targets.push(Target {
                     type_name: resource.type_name.clone(),
                     logical_id: resource.logical_id.clone(),
@@ -565,7 +568,6 @@ fn resolve_resource<'a>(
                     properties: std::mem::take(&mut placed.properties),
                     context: facts.context.clone(),
                 });
-                resolving.values += weight;
                 ScenarioStep::Judge { placed, assumptions }
             }
         };

@@ -338,23 +338,24 @@ impl Templates {
             return;
         }
         let next = std::sync::atomic::AtomicUsize::new(0);
-        std::thread::scope(|scope| {
-            for _ in 0..threads {
-                scope.spawn(|| {
-                    while let Some((key, template, vars)) =
-                        jobs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-                    {
-                        let compile = || {
-                            let schema = template.render(vars).map_err(|_| ())?;
-                            Policy::compile(&template.type_name, &template.version, schema).map_err(|_| ())
-                        };
-                        // A panic here is the decision's to report: it compiles again.
-                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            self.policies.get_or_compile(key.clone(), compile)
-                        }));
-                    }
-                });
+        let work = || {
+            while let Some((key, template, vars)) = jobs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                let compile = || {
+                    let schema = template.render(vars).map_err(|_| ())?;
+                    Policy::compile(&template.type_name, &template.version, schema).map_err(|_| ())
+                };
+                // A panic here is the decision's to report: it compiles again.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.policies.get_or_compile(key.clone(), compile)
+                }));
             }
+        };
+        std::thread::scope(|scope| {
+            // The calling thread works too: a thread that cannot be started only slows this.
+            for _ in 1..threads {
+                let _ = std::thread::Builder::new().spawn_scoped(scope, work);
+            }
+            work();
         });
     }
 
