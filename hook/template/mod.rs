@@ -128,6 +128,15 @@ pub(crate) struct Templates {
     policies: PolicyCache,
 }
 
+/// A template rendered with `vars` and compiled: what the policy cache holds, compiled the same
+/// way whether a decision or `Templates::precompile` asks first.
+fn compile_policy(template: &Template, vars: &Map<String, Value>) -> Result<Policy, LoadError> {
+    let type_name = &template.type_name;
+    let schema = template.render(vars).map_err(|source| LoadError::Render { type_name: type_name.clone(), source })?;
+    Policy::compile(type_name, &template.version, schema)
+        .map_err(|source| LoadError::Compile { type_name: type_name.clone(), source })
+}
+
 impl Templates {
     pub fn new(
         source: Box<dyn TemplateSource>,
@@ -308,11 +317,7 @@ impl Templates {
         let type_name = &template.type_name;
         let render_error = |source| LoadError::Render { type_name: type_name.clone(), source };
         let key = (type_name.clone(), template.version.clone(), template.variable_key(&vars).map_err(render_error)?);
-        let (policy, from_cache) = self.policies.get_or_compile(key, || {
-            let schema = template.render(&vars).map_err(render_error)?;
-            Policy::compile(type_name, &template.version, schema)
-                .map_err(|source| LoadError::Compile { type_name: type_name.clone(), source })
-        })?;
+        let (policy, from_cache) = self.policies.get_or_compile(key, || compile_policy(template, &vars))?;
         Ok((policy, !from_cache))
     }
 
@@ -340,13 +345,9 @@ impl Templates {
         let next = std::sync::atomic::AtomicUsize::new(0);
         let work = || {
             while let Some((key, template, vars)) = jobs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
-                let compile = || {
-                    let schema = template.render(vars).map_err(|_| ())?;
-                    Policy::compile(&template.type_name, &template.version, schema).map_err(|_| ())
-                };
-                // A panic here is the decision's to report: it compiles again.
+                // A fault or a panic here is the decision's to report: it compiles again.
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    self.policies.get_or_compile(key.clone(), compile)
+                    self.policies.get_or_compile(key.clone(), || compile_policy(template, vars))
                 }));
             }
         };
