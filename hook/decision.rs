@@ -83,22 +83,37 @@ impl Context {
     /// The built-in variables for one resource, as a JSON object; facts that are unknown are
     /// left out, so that a placeholder using them is reported as having no value.
     pub fn variables(&self, type_name: &str, logical_id: &str, action: Action) -> Map<String, Value> {
-        let facts = [
-            ("accountId", self.account_id.as_deref()),
-            ("region", self.region.as_deref()),
-            ("partition", self.partition.as_deref()),
-            ("stackName", self.stack_name.as_deref()),
-            ("stackId", self.stack_id.as_deref()),
-            ("changeSetId", self.change_set_id.as_deref()),
-            ("logicalResourceId", Some(logical_id)),
-            ("typeName", Some(type_name)),
-            ("action", Some(action.as_str())),
-            ("hookTypeName", self.hook_type_name.as_deref()),
-        ];
-        facts
-            .into_iter()
-            .filter_map(|(name, value)| Some((name.to_owned(), Value::String(value?.to_owned()))))
+        BUILTIN_VARIABLES
+            .iter()
+            .filter_map(|name| {
+                let value = self.variable(name, type_name, logical_id, action)?;
+                Some(((*name).to_owned(), Value::String(value.to_owned())))
+            })
             .collect()
+    }
+
+    /// One built-in variable of [`Context::variables`], without making the others: `None` when
+    /// the fact is unknown or `name` is not built in.
+    pub fn variable<'a>(
+        &'a self,
+        name: &str,
+        type_name: &'a str,
+        logical_id: &'a str,
+        action: Action,
+    ) -> Option<&'a str> {
+        match name {
+            "accountId" => self.account_id.as_deref(),
+            "region" => self.region.as_deref(),
+            "partition" => self.partition.as_deref(),
+            "stackName" => self.stack_name.as_deref(),
+            "stackId" => self.stack_id.as_deref(),
+            "changeSetId" => self.change_set_id.as_deref(),
+            "logicalResourceId" => Some(logical_id),
+            "typeName" => Some(type_name),
+            "action" => Some(action.as_str()),
+            "hookTypeName" => self.hook_type_name.as_deref(),
+            _ => None,
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! A rendered schema compiled once into everything that judges a resource: the validator, and
 //! the schema shape that scalar normalisation follows. Immutable, shared behind an `Arc`.
 
-use jsonschema::{PatternOptions, Validator};
+use jsonschema::{PatternCache, PatternOptions, Validator};
 use serde_json::Value;
 
 use super::normalize::{Normalizer, REGEX_BACKTRACK_LIMIT};
@@ -42,6 +42,18 @@ impl Policy {
     /// Compiles a rendered schema (Draft 7, fancy-regex with a backtrack limit, no remote
     /// references).
     pub fn compile(type_name: &str, version: &str, schema: Value) -> Result<Self, CompileError> {
+        Self::compile_sharing(type_name, version, schema, &PatternCache::new())
+    }
+
+    /// As [`Policy::compile`], taking the regular expressions other schemas compiled with the
+    /// same `patterns` from there: templates share many (account ARNs, subnet and
+    /// security-group ids), and compiling them was most of the time a first decision took.
+    pub fn compile_sharing(
+        type_name: &str,
+        version: &str,
+        schema: Value,
+        patterns: &PatternCache,
+    ) -> Result<Self, CompileError> {
         if let Some(found) = schema.get("$schema") {
             // CloudFormation's provider definition meta-schema is draft-07 with annotations.
             let draft7 = found.as_str().is_some_and(|uri| {
@@ -56,7 +68,7 @@ impl Policy {
         patterns::prepare(&mut schema);
         let mut set_aside = 0;
         let validator = loop {
-            let (location, reason) = match build(&schema) {
+            let (location, reason) = match build(&schema, patterns) {
                 Ok(validator) => break validator,
                 Err(e) => (location_of(e.instance_path().as_str()), e.to_string()),
             };
@@ -108,9 +120,10 @@ impl Policy {
 
 /// The validator for a schema: draft-07, fancy-regex with a backtrack limit, no remote
 /// references.
-fn build(schema: &Value) -> Result<Validator, jsonschema::ValidationError<'_>> {
+fn build<'s>(schema: &'s Value, patterns: &PatternCache) -> Result<Validator, jsonschema::ValidationError<'s>> {
     let mut options = jsonschema::draft7::options()
         .with_pattern_options(PatternOptions::fancy_regex().backtrack_limit(REGEX_BACKTRACK_LIMIT))
+        .with_pattern_cache(patterns.clone())
         // A `format` the validator does not know would never fire: refuse the schema.
         .should_ignore_unknown_formats(false)
         .with_keyword(UNRUNNABLE_PATTERN, Unrunnable::factory)
@@ -164,7 +177,7 @@ fn collect_formats(node: &Value, out: &mut std::collections::BTreeSet<String>, d
 }
 
 fn pattern_runs(pattern: &str) -> bool {
-    build(&serde_json::json!({ "pattern": pattern })).is_ok()
+    build(&serde_json::json!({ "pattern": pattern }), &PatternCache::new()).is_ok()
 }
 
 fn location_of(pointer: &str) -> String {
@@ -252,6 +265,32 @@ mod tests {
         assert!(policy.validator().is_valid(&json!({"y1": "a"})));
         assert!(!policy.validator().is_valid(&json!({"(x": "a"})));
         assert!(!policy.validator().is_valid(&json!({"other": "a"})));
+    }
+
+    #[test]
+    fn schemas_sharing_compiled_patterns_judge_as_each_alone() {
+        let schemas = [
+            json!({"properties": {"Id": {"pattern": "^sg-[0-9a-f]{8}$"}, "Tag": {"pattern": "^(?!aws:)"}}}),
+            json!({"properties": {"Group": {"pattern": "^sg-[0-9a-f]{8}$"}, "Tag": {"pattern": "^(?!aws:)"}}}),
+            // A pattern that cannot run is remembered as such, and set aside in each schema.
+            json!({"properties": {"Id": {"pattern": "^(x"}, "Tag": {"pattern": "^(?!aws:)"}}}),
+            json!({"properties": {"Group": {"pattern": "^(x"}}}),
+        ];
+        let values = [
+            json!({"Id": "sg-0123abcd", "Group": "sg-0123abcd", "Tag": "team"}),
+            json!({"Id": "sg-0123", "Group": "sg-0123abcd"}),
+            json!({"Group": "sg-0123ABCD", "Tag": "aws:x"}),
+            json!({"Id": "(x", "Group": "x"}),
+        ];
+        let patterns = PatternCache::new();
+        for schema in schemas {
+            let shared = Policy::compile_sharing("A::B::C", "v", schema.clone(), &patterns).unwrap();
+            let alone = Policy::compile("A::B::C", "v", schema.clone()).unwrap();
+            assert_eq!(shared.unrunnable_patterns(), alone.unrunnable_patterns(), "{schema}");
+            for value in &values {
+                assert_eq!(shared.validator().is_valid(value), alone.validator().is_valid(value), "{schema} {value}");
+            }
+        }
     }
 
     #[test]

@@ -163,25 +163,26 @@ fn index_json(text: &str, limit: usize) -> Index {
         let start = at;
         match bytes[at] {
             b' ' | b'\t' | b'\n' | b'\r' | b',' | b':' => at += 1,
-            b'{' | b'[' if matches!(stack.last(), Some(Frame::Skipped)) => {
-                stack.push(Frame::Skipped);
-                at += 1;
-            }
             open @ (b'{' | b'[') => {
                 let position = lines.position(bytes, start);
                 let pointer = if stack.is_empty() { Some(String::new()) } else { next_child(&mut stack) };
                 let Some(pointer) = pointer else { return Index::new() };
                 positions.entry(pointer.clone()).or_insert(position);
-                stack.push(frame(pointer, open == b'{', limit));
-                at += 1;
+                match frame(pointer, open == b'{', limit) {
+                    // Nothing inside is indexed: jump past its closing bracket.
+                    Frame::Skipped => match collection_end(bytes, start) {
+                        Some(end) => at = end,
+                        None => return Index::new(),
+                    },
+                    opened => {
+                        stack.push(opened);
+                        at += 1;
+                    }
+                }
             }
             b'}' | b']' => {
                 stack.pop();
                 at += 1;
-            }
-            b'"' if matches!(stack.last(), Some(Frame::Skipped)) => {
-                let Some(end) = string_end(bytes, start) else { return Index::new() };
-                at = end;
             }
             b'"' => {
                 let Some(end) = string_end(bytes, start) else { return Index::new() };
@@ -206,9 +207,7 @@ fn index_json(text: &str, limit: usize) -> Index {
             }
             _ => {
                 // A number, `true`, `false` or `null`: up to the next delimiter.
-                if !matches!(stack.last(), Some(Frame::Skipped))
-                    && let Some(pointer) = next_child(&mut stack)
-                {
+                if let Some(pointer) = next_child(&mut stack) {
                     positions.entry(pointer).or_insert(lines.position(bytes, start));
                 }
                 while at < bytes.len() && !matches!(bytes[at], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
@@ -223,14 +222,39 @@ fn index_json(text: &str, limit: usize) -> Index {
 /// The index just past the closing quote of the JSON string that opens at `open`.
 fn string_end(bytes: &[u8], open: usize) -> Option<usize> {
     let mut at = open + 1;
-    while at < bytes.len() {
+    loop {
+        at += memchr::memchr2(b'"', b'\\', bytes.get(at..)?)?;
         match bytes[at] {
             b'"' => return Some(at + 1),
-            b'\\' => at += 2,
-            _ => at += 1,
+            _ => at += 2,
         }
     }
-    None
+}
+
+/// The index just past the bracket that closes the collection opening at `open`, strings
+/// skipped whole; `None` when the text ends first. Only the opening kind of bracket is
+/// counted: in JSON each kind nests on its own (text that is not JSON has no index anyway).
+fn collection_end(bytes: &[u8], open: usize) -> Option<usize> {
+    let (opening, closing) = if bytes[open] == b'{' { (b'{', b'}') } else { (b'[', b']') };
+    let mut depth = 0usize;
+    let mut at = open;
+    loop {
+        at += memchr::memchr3(b'"', opening, closing, bytes.get(at..)?)?;
+        match bytes[at] {
+            b'"' => at = string_end(bytes, at)?,
+            byte if byte == opening => {
+                depth += 1;
+                at += 1;
+            }
+            _ => {
+                depth -= 1;
+                at += 1;
+                if depth == 0 {
+                    return Some(at);
+                }
+            }
+        }
+    }
 }
 
 /// Lines and columns of byte offsets asked for in increasing order, counted from where the
@@ -246,6 +270,19 @@ struct LineCounter {
 
 impl LineCounter {
     fn position(&mut self, bytes: &[u8], offset: usize) -> Position {
+        let passed = &bytes[self.offset..offset];
+        // Without `\r`, lines end at `\n` only: count them, then the characters after the last.
+        if memchr::memchr(b'\r', passed).is_none() {
+            let mut after = passed;
+            if let Some(last) = memchr::memrchr(b'\n', passed) {
+                self.line += memchr::memchr_iter(b'\n', passed).count();
+                self.column = 0;
+                after = &passed[last + 1..];
+            }
+            self.column += after.iter().filter(|&&b| b & 0xC0 != 0x80).count();
+            self.offset = offset;
+            return Position { line: self.line + 1, column: self.column + 1 };
+        }
         for at in self.offset..offset {
             match bytes[at] {
                 b'\n' => (self.line, self.column) = (self.line + 1, 0),
@@ -331,6 +368,8 @@ mod tests {
             "{\"a\":[[],{},[1,2.5e3,-1],{\"b\":null,\"c\":true,\"d\":false}],\"e~\":\"x\"}",
             "{\r\n  \"\\u0052esources\": {\"k\\\"q\": \"v\\\\\", \"é\": [\"ü\", \"\\u00e9\"]},\r\n  \"n\": 1\r\n}",
             "  {\"a\": {\"b\": \"\u{1F600}\", \"c\": [ \"\u{00e9}\u{00e9}\" , {\"d\" :1}]}}",
+            // Brackets and escaped quotes inside strings of collections that are skipped; a lone `\r`.
+            "{\"a\": {\"b\": \"}]\\\"{[\", \"c\": [\"]\", {\"d\": \"{\"}, [[]]]},\r \"e\": [{\"f\": \"]\"}], \"g\": 1}",
         ];
         for text in texts {
             let yaml = index_yaml(text, usize::MAX);

@@ -12,6 +12,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use jsonschema::PatternCache;
+
 use crate::decision::CacheUse;
 use crate::policy::Policy;
 use crate::template::store::{Fetch, Fetched, StoreError, TemplateSource};
@@ -189,7 +191,15 @@ pub type PolicyKey = (String, String, String);
 /// Compiled policies by (file, template version, variable values used).
 #[derive(Default)]
 pub struct PolicyCache {
-    policies: Mutex<HashMap<PolicyKey, Arc<Policy>>>,
+    policies: Mutex<Policies>,
+}
+
+/// The compiled policies, and the regular expressions they were compiled with: emptied
+/// together, so that neither outgrows the other.
+#[derive(Default)]
+struct Policies {
+    compiled: HashMap<PolicyKey, Arc<Policy>>,
+    patterns: PatternCache,
 }
 
 impl PolicyCache {
@@ -198,27 +208,31 @@ impl PolicyCache {
     pub fn get_or_compile<E>(
         &self,
         key: PolicyKey,
-        compile: impl FnOnce() -> Result<Policy, E>,
+        compile: impl FnOnce(&PatternCache) -> Result<Policy, E>,
     ) -> Result<(Arc<Policy>, bool), E> {
-        if let Some(policy) = self.lock().get(&key) {
-            return Ok((policy.clone(), true));
-        }
+        let patterns = {
+            let policies = self.lock();
+            if let Some(policy) = policies.compiled.get(&key) {
+                return Ok((policy.clone(), true));
+            }
+            policies.patterns.clone()
+        };
         // Compiled outside the lock: a slow compile must not hold up other types.
-        let policy = Arc::new(compile()?);
+        let policy = Arc::new(compile(&patterns)?);
         let mut policies = self.lock();
-        if policies.len() >= MAX_POLICIES {
-            policies.clear();
+        if policies.compiled.len() >= MAX_POLICIES {
+            *policies = Policies::default();
         }
-        policies.insert(key, policy.clone());
+        policies.compiled.insert(key, policy.clone());
         Ok((policy, false))
     }
 
     /// Whether the policy for `key` is compiled.
     pub fn contains(&self, key: &PolicyKey) -> bool {
-        self.lock().contains_key(key)
+        self.lock().compiled.contains_key(key)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PolicyKey, Arc<Policy>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Policies> {
         self.policies.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -304,9 +318,9 @@ mod tests {
         let schema = serde_json::json!({"type": "object"});
         for i in 0..(MAX_POLICIES * 2 + 3) {
             let key = ("A::B::C".to_owned(), "v1".to_owned(), format!("stack-{i}"));
-            let compiled = cache.get_or_compile(key, || Policy::compile("A::B::C", "v1", schema.clone()));
+            let compiled = cache.get_or_compile(key, |_| Policy::compile("A::B::C", "v1", schema.clone()));
             assert!(compiled.is_ok());
-            assert!(cache.lock().len() <= MAX_POLICIES);
+            assert!(cache.lock().compiled.len() <= MAX_POLICIES);
         }
     }
 }

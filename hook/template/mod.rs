@@ -18,6 +18,7 @@ pub(crate) mod variables;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use jsonschema::PatternCache;
 use serde_json::{Map, Value};
 
 use crate::decision::{Action, Context, Target, is_builtin_variable};
@@ -130,10 +131,14 @@ pub(crate) struct Templates {
 
 /// A template rendered with `vars` and compiled: what the policy cache holds, compiled the same
 /// way whether a decision or `Templates::precompile` asks first.
-fn compile_policy(template: &Template, vars: &Map<String, Value>) -> Result<Policy, LoadError> {
+fn compile_policy(
+    template: &Template,
+    vars: &Map<String, Value>,
+    patterns: &PatternCache,
+) -> Result<Policy, LoadError> {
     let type_name = &template.type_name;
     let schema = template.render(vars).map_err(|source| LoadError::Render { type_name: type_name.clone(), source })?;
-    Policy::compile(type_name, &template.version, schema)
+    Policy::compile_sharing(type_name, &template.version, schema, patterns)
         .map_err(|source| LoadError::Compile { type_name: type_name.clone(), source })
 }
 
@@ -317,7 +322,8 @@ impl Templates {
         let type_name = &template.type_name;
         let render_error = |source| LoadError::Render { type_name: type_name.clone(), source };
         let key = (type_name.clone(), template.version.clone(), template.variable_key(&vars).map_err(render_error)?);
-        let (policy, from_cache) = self.policies.get_or_compile(key, || compile_policy(template, &vars))?;
+        let (policy, from_cache) =
+            self.policies.get_or_compile(key, |patterns| compile_policy(template, &vars, patterns))?;
         Ok((policy, !from_cache))
     }
 
@@ -347,7 +353,7 @@ impl Templates {
             while let Some((key, template, vars)) = jobs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
                 // A fault or a panic here is the decision's to report: it compiles again.
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    self.policies.get_or_compile(key.clone(), || compile_policy(template, vars))
+                    self.policies.get_or_compile(key.clone(), |patterns| compile_policy(template, vars, patterns))
                 }));
             }
         };
@@ -415,18 +421,21 @@ impl Templates {
         if template.variables().is_empty() {
             return Ok(Map::new());
         }
-        let builtins = context.variables(type_name, logical_id, action);
         let needs_organisation = template.variables().iter().any(|name| !is_builtin_variable(name));
         let organisation = if needs_organisation { self.organisation_variables().await? } else { Arc::new(Map::new()) };
         let mut vars = Map::new();
         for name in template.variables() {
             let value = if is_builtin_variable(name) {
-                builtins.get(name)
+                context.variable(name, type_name, logical_id, action).map(|fact| Value::String(fact.to_owned()))
             } else {
-                self.overrides.get(name).or_else(|| organisation.get(name)).or_else(|| self.fallbacks.get(name))
+                self.overrides
+                    .get(name)
+                    .or_else(|| organisation.get(name))
+                    .or_else(|| self.fallbacks.get(name))
+                    .cloned()
             };
             if let Some(value) = value {
-                vars.insert(name.clone(), value.clone());
+                vars.insert(name.clone(), value);
             }
         }
         Ok(vars)

@@ -101,6 +101,8 @@ fn run(command: Run) -> anyhow::Result<u8> {
                     Output::Junit => out!("{}", report::junit::render(&reports)),
                     Output::Summary(format) => print_impact(&impact::of_files(&reports), format)?,
                 }
+                // The process ends next: freeing every compiled schema one by one is work for nothing.
+                std::mem::forget(engine);
                 Ok(report::exit_code(&reports))
             }
             Run::Render { source, context, type_name, logical_id } => {

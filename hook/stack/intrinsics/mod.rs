@@ -261,6 +261,11 @@ impl<'a> Scenario<'a> {
         written: &str,
         placed: &mut Placed,
     ) -> Result<Option<Value>, ResolveError> {
+        // Most values are written out in full: copying them needs none of the paths below,
+        // whose formatting was most of the cost of placing a large template's resources.
+        if self.is_settled(value) {
+            return Ok(Some(value.clone()));
+        }
         let here = || if at.is_empty() { "/".to_owned() } else { at.to_owned() };
         if readings_of(value).is_some() {
             return Ok(Some(self.choose_readings(value)));
@@ -323,6 +328,22 @@ impl<'a> Scenario<'a> {
                 Ok(Some(Value::Array(out)))
             }
             _ => Ok(Some(value.clone())),
+        }
+    }
+
+    /// Whether placing `value` would only copy it: no function, no scalar YAML readers read
+    /// differently, nothing unknowable anywhere inside it.
+    fn is_settled(&self, value: &Value) -> bool {
+        if readings_of(value).is_some()
+            || self.unknowable_object(value).is_some()
+            || intrinsic_function(value).is_some()
+        {
+            return false;
+        }
+        match value {
+            Value::Object(object) => object.values().all(|child| self.is_settled(child)),
+            Value::Array(items) => items.iter().all(|item| self.is_settled(item)),
+            _ => true,
         }
     }
 
@@ -715,6 +736,31 @@ mod tests {
         );
         assert!(placed.unknown[5].1.reason.contains("pass --parameter Free=VALUE"));
         assert!(placed.unknown[6].1.reason.contains("pass --stack-name"));
+    }
+
+    #[test]
+    fn functions_and_dynamic_references_deep_in_written_values_are_still_placed() {
+        let s = stack(json!({"Resources": {"Topic": {}}, "Conditions": {"Yes": {"Fn::Equals": ["a", "a"]}}}));
+        let properties = json!({
+            "Plain": {"List": [1, "two", {"Three": [true, null]}]},
+            "Deep": {"List": [{"Kept": "x", "Secret": "{{resolve:secretsmanager:s}}"}]},
+            "Chosen": [{"Value": {"Fn::If": ["Yes", "on", "off"]}}, {"Gone": {"Ref": "AWS::NoValue"}}],
+            "Removed": [{"Fn::If": ["Yes", {"Ref": "AWS::NoValue"}, 1]}, "last"]
+        });
+        let placed = s.resolve(properties).unwrap();
+        assert_eq!(
+            placed.properties,
+            json!({
+                "Plain": {"List": [1, "two", {"Three": [true, null]}]},
+                "Deep": {"List": [{"Kept": "x", "Secret": "{{resolve:secretsmanager:s}}"}]},
+                "Chosen": [{"Value": "on"}, {}],
+                "Removed": ["last"]
+            })
+        );
+        let unknown: Vec<_> = placed.unknown.iter().map(|(p, u)| (p.as_str(), u.function.as_str())).collect();
+        assert_eq!(unknown, [("/Deep/List/0/Secret", "dynamic reference")]);
+        assert!(placed.origins.contains(&("/Chosen/0/Value".to_owned(), "/Chosen/0/Value/Fn::If/1".to_owned())));
+        assert!(placed.origins.contains(&("/Removed/0".to_owned(), "/Removed/1".to_owned())));
     }
 
     #[test]
