@@ -270,7 +270,8 @@ struct LineCounter {
 
 impl LineCounter {
     fn position(&mut self, bytes: &[u8], offset: usize) -> Position {
-        let passed = &bytes[self.offset..offset];
+        // Offsets come in increasing order; one that does not is counted as no move at all.
+        let passed = bytes.get(self.offset..offset).unwrap_or_default();
         // Without `\r`, lines end at `\n` only: count them, then the characters after the last.
         if memchr::memchr(b'\r', passed).is_none() {
             let mut after = passed;

@@ -200,6 +200,10 @@ pub struct PolicyCache {
 struct Policies {
     compiled: HashMap<PolicyKey, Arc<Policy>>,
     patterns: PatternCache,
+    /// Compiles begun since `patterns` was last emptied. A compile that fails is not cached
+    /// and is tried again, but its regular expressions stay in `patterns`: counted here, they
+    /// cannot grow it without bound.
+    compiles: usize,
 }
 
 impl PolicyCache {
@@ -211,9 +215,15 @@ impl PolicyCache {
         compile: impl FnOnce(&PatternCache) -> Result<Policy, E>,
     ) -> Result<(Arc<Policy>, bool), E> {
         let patterns = {
-            let policies = self.lock();
+            let mut policies = self.lock();
             if let Some(policy) = policies.compiled.get(&key) {
                 return Ok((policy.clone(), true));
+            }
+            policies.compiles += 1;
+            if policies.compiles > MAX_POLICIES {
+                // Compiled policies keep the expressions they use; only the sharing is lost.
+                policies.patterns = PatternCache::new();
+                policies.compiles = 1;
             }
             policies.patterns.clone()
         };
@@ -321,6 +331,21 @@ mod tests {
             let compiled = cache.get_or_compile(key, |_| Policy::compile("A::B::C", "v1", schema.clone()));
             assert!(compiled.is_ok());
             assert!(cache.lock().compiled.len() <= MAX_POLICIES);
+        }
+    }
+
+    #[test]
+    fn failing_compiles_cannot_grow_the_shared_patterns_without_bound() {
+        let cache = PolicyCache::default();
+        let schema = serde_json::json!({"properties": {"A": {"pattern": "^a-[0-9]+$"}}, "type": 12});
+        for i in 0..(MAX_POLICIES * 3) {
+            let key = ("A::B::C".to_owned(), "v1".to_owned(), format!("stack-{i}"));
+            let compiled = cache
+                .get_or_compile(key, |patterns| Policy::compile_sharing("A::B::C", "v1", schema.clone(), patterns));
+            assert!(compiled.is_err());
+            let policies = cache.lock();
+            assert!(policies.compiled.is_empty());
+            assert!((1..=MAX_POLICIES).contains(&policies.compiles), "{}", policies.compiles);
         }
     }
 }

@@ -47,7 +47,11 @@ pub struct Template {
 #[derive(Debug)]
 struct Parsed {
     template: HbTemplate,
+    /// The placeholders in order, up to the first construct that is not one of the three forms.
     placeholders: Vec<Placeholder>,
+    /// Whether such a construct follows them: the string is refused, after the checks of the
+    /// placeholders before it (so the first fault in the string is the one reported).
+    unsupported: bool,
 }
 
 /// A template that cannot be used for any context.
@@ -343,39 +347,48 @@ fn analyse(
             _ => {}
         }
     }
+    if found.unsupported {
+        return Err(TemplateError::Unsupported { pointer: site.pointer(), text: site.text.to_owned() });
+    }
     Ok(Some(found))
 }
 
-/// Parses a string's placeholders, refusing any handlebars construct but the three forms.
+/// Parses a string's placeholders, up to the first handlebars construct that is not one of
+/// the three forms.
 fn parse_placeholders(site: &Site<'_>) -> Result<Parsed, TemplateError> {
     let parsed = HbTemplate::compile(site.text).map_err(|e| TemplateError::Syntax {
         pointer: site.pointer(),
         text: site.text.to_owned(),
         reason: e.to_string(),
     })?;
-    let unsupported = || TemplateError::Unsupported { pointer: site.pointer(), text: site.text.to_owned() };
     let mut placeholders = Vec::new();
+    let mut unsupported = false;
     for element in &parsed.elements {
-        match element {
-            TemplateElement::RawString(_) | TemplateElement::Comment(_) => {}
+        let placeholder = match element {
+            TemplateElement::RawString(_) | TemplateElement::Comment(_) => continue,
             TemplateElement::Expression(helper) if !helper.block && helper.hash.is_empty() => {
                 match (&helper.name, helper.params.as_slice()) {
-                    (Parameter::Path(path), []) => {
-                        placeholders.push(Placeholder::Var(named_path(path).ok_or_else(unsupported)?));
-                    }
+                    (Parameter::Path(path), []) => named_path(path).map(Placeholder::Var),
                     (Parameter::Name(name), [Parameter::Path(path)]) if name == "json" => {
-                        placeholders.push(Placeholder::Json(named_path(path).ok_or_else(unsupported)?));
+                        named_path(path).map(Placeholder::Json)
                     }
                     (Parameter::Name(name), [Parameter::Path(path)]) if name == "any" => {
-                        placeholders.push(Placeholder::Any(named_path(path).ok_or_else(unsupported)?));
+                        named_path(path).map(Placeholder::Any)
                     }
-                    _ => return Err(unsupported()),
+                    _ => None,
                 }
             }
-            _ => return Err(unsupported()),
+            _ => None,
+        };
+        match placeholder {
+            Some(placeholder) => placeholders.push(placeholder),
+            None => {
+                unsupported = true;
+                break;
+            }
         }
     }
-    Ok(Parsed { template: parsed, placeholders })
+    Ok(Parsed { template: parsed, placeholders, unsupported })
 }
 
 /// The segments of a plain `a.b.c` path; `None` for `this`, `../a`, `@root` and the like.
@@ -726,6 +739,15 @@ mod tests {
         let err = template(json!({"const": "{{accountId"})).unwrap_err();
         assert!(matches!(err, TemplateError::Syntax { .. }), "{err}");
         let err = template(json!({"pattern": "^{{json ids}}$"})).unwrap_err();
+        assert!(matches!(err, TemplateError::JsonInPattern { .. }), "{err}");
+        // The first fault in a string is the one reported, whatever comes after it.
+        let err = template(json!({"pattern": "^{{json a}}{{../b}}$"})).unwrap_err();
+        assert!(matches!(err, TemplateError::JsonInPattern { .. }), "{err}");
+        let err = template(json!({"pattern": "^{{../b}}{{json a}}$"})).unwrap_err();
+        assert!(matches!(err, TemplateError::Unsupported { .. }), "{err}");
+        // A string seen before at an allowed place is still checked where it is now.
+        let err = template(json!({"properties": {"A": {"const": "{{json a}}"}, "B": {"pattern": "{{json a}}"}}}))
+            .unwrap_err();
         assert!(matches!(err, TemplateError::JsonInPattern { .. }), "{err}");
     }
 
