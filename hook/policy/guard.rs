@@ -301,8 +301,12 @@ impl GuardRules {
     /// The violations of `properties` (already normalised) for one resource. Properties over
     /// [`MAX_INPUT_BYTES`] or `MAX_INPUT_PATH_BYTES` are refused before Guard sees them.
     pub fn check(&self, type_name: &str, logical_id: &str, properties: &Value) -> Result<Vec<Violation>, GuardError> {
-        let input = GuardInput::new(type_name, logical_id, properties.clone());
-        let result = self.check_many(std::slice::from_ref(&input)).pop();
+        self.check_one(&GuardInput::new(type_name, logical_id, properties.clone()))
+    }
+
+    /// The violations of one input, judged alone.
+    pub fn check_one(&self, input: &GuardInput) -> Result<Vec<Violation>, GuardError> {
+        let result = self.check_many(std::slice::from_ref(input)).pop();
         result.unwrap_or_else(|| Err(self.evaluation("the input was not evaluated".into())))
     }
 

@@ -71,14 +71,7 @@ pub struct SchemaJudged {
 impl GuardInput {
     /// Runs `rules` on this input alone.
     pub fn check(&self, rules: &GuardRules) -> Result<Vec<Violation>, JudgeError> {
-        let judge_error = |source| JudgeError::Guard { type_name: self.type_name.clone(), source };
-        match rules.check_many(std::slice::from_ref(self)).pop() {
-            Some(result) => result.map_err(judge_error),
-            None => Err(judge_error(GuardError::Evaluation {
-                file: String::new(),
-                reason: "the input was not evaluated".to_owned(),
-            })),
-        }
+        rules.check_one(self).map_err(|source| JudgeError::Guard { type_name: self.type_name.clone(), source })
     }
 }
 

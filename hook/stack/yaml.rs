@@ -100,19 +100,25 @@ pub fn to_json(text: &str) -> Result<Value, ReadError> {
                     scalar(&text, style, tag.as_deref())?
                 };
                 // A key is placed as it is read, so a duplicate is found at its own (second) place.
-                builder.add(value, NODE_SIZE + text.len(), anchor).map_err(|error| match error {
+                let height = height_of(&value);
+                builder.add(value, NODE_SIZE + text.len(), anchor, height).map_err(|error| match error {
                     ReadError::DuplicateKey { key, .. } => ReadError::DuplicateKey { key, at: format!(" at {}", at()) },
                     other => other,
                 })?;
             }
             Event::Alias(id) => {
-                let (value, size) = builder.anchors.get(&id).cloned().ok_or_else(|| {
+                let (value, size, height) = builder.anchors.get(&id).cloned().ok_or_else(|| {
                     ReadError::Yaml(format!("an alias at {} names no anchor defined before it", at()))
                 })?;
                 if builder.expects_key() {
                     return Err(ReadError::KeyNotAString { found: "an alias".into() });
                 }
-                builder.add(value, size, 0)?;
+                // Nesting is checked as collections open; an alias's copy brings all of its depth
+                // at once (anchors of anchors reached thousands of levels, past any stack).
+                if builder.stack.len() + height > MAX_DEPTH {
+                    return Err(ReadError::TooDeep { limit: MAX_DEPTH });
+                }
+                builder.add(value, size, 0, height)?;
             }
             Event::SequenceStart(anchor, tag) => {
                 builder.open(Frame::Sequence {
@@ -141,8 +147,11 @@ pub fn to_json(text: &str) -> Result<Value, ReadError> {
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
-    /// Each anchored value, with its size (what copying it costs).
-    anchors: HashMap<usize, (Value, usize)>,
+    /// The height of each open collection so far (1 + its highest member's): an alias copies
+    /// a whole value in one event, so the depth it reaches is checked from its height.
+    heights: Vec<usize>,
+    /// Each anchored value, with its size (what copying it costs) and its height.
+    anchors: HashMap<usize, (Value, usize, usize)>,
     document: Option<Value>,
     size: usize,
 }
@@ -170,6 +179,7 @@ impl Builder {
         }
         self.count(NODE_SIZE)?;
         self.stack.push(frame);
+        self.heights.push(1);
         Ok(())
     }
 
@@ -181,23 +191,32 @@ impl Builder {
             Frame::Sequence { items, anchor, tag, size } => (Value::Array(items), anchor, tag, size),
             Frame::Mapping { object, anchor, tag, size, .. } => (Value::Object(object), anchor, tag, size),
         };
+        let mut height = self.heights.pop().unwrap_or(1);
         let value = match tag {
-            Some(tag) => tagged(&tag, value)?,
+            Some(tag) if is_non_specific(&tag) => value,
+            Some(tag) => {
+                // A short form wraps the collection in its function's object.
+                height += 1;
+                intrinsic(&tag, value)?
+            }
             None => value,
         };
         // The collection itself was counted when it opened; its members as they were added.
-        self.place(value, size, anchor)
+        self.place(value, size, anchor, height)
     }
 
     /// Adds a finished node (a scalar, an alias's copy) to the collection being read.
-    fn add(&mut self, value: Value, size: usize, anchor: usize) -> Result<(), ReadError> {
+    fn add(&mut self, value: Value, size: usize, anchor: usize, height: usize) -> Result<(), ReadError> {
         self.count(size)?;
-        self.place(value, size, anchor)
+        self.place(value, size, anchor, height)
     }
 
-    fn place(&mut self, value: Value, size: usize, anchor: usize) -> Result<(), ReadError> {
+    fn place(&mut self, value: Value, size: usize, anchor: usize, height: usize) -> Result<(), ReadError> {
+        if let Some(top) = self.heights.last_mut() {
+            *top = (*top).max(height + 1);
+        }
         if anchor != 0 {
-            self.anchors.insert(anchor, (value.clone(), size));
+            self.anchors.insert(anchor, (value.clone(), size, height));
         }
         match self.stack.last_mut() {
             None => self.document = Some(value),
@@ -231,20 +250,22 @@ impl Builder {
     }
 }
 
+/// How many collections deep `value` goes: 0 for a scalar. Only for the small values one
+/// scalar event makes (`!GetAtt a.b`, a scalar with several readings).
+fn height_of(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(height_of).max().unwrap_or(0),
+        Value::Object(object) => 1 + object.values().map(height_of).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
 /// The core schema's tags (`!!str`), as the parser names them.
 const CORE: &str = "tag:yaml.org,2002:";
 
 /// The non-specific tag `!`: "no particular type".
 fn is_non_specific(tag: &Tag) -> bool {
     (tag.handle.is_empty() && tag.suffix == "!") || (tag.handle == "!" && tag.suffix.is_empty())
-}
-
-/// A collection with a tag: a short-form intrinsic (`!If [...]`), or `!` (no particular type).
-fn tagged(tag: &Tag, value: Value) -> Result<Value, ReadError> {
-    if is_non_specific(tag) {
-        return Ok(value);
-    }
-    intrinsic(tag, value)
 }
 
 /// `!Ref x` → `{"Ref": "x"}`, `!GetAtt a.b` → `{"Fn::GetAtt": ["a", "b"]}`, `!Sub s` → `{"Fn::Sub": s}`.
@@ -630,6 +651,17 @@ mod tests {
     fn depth_is_bounded_and_one_document_only() {
         let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
         assert!(matches!(to_json(&deep), Err(ReadError::TooDeep { .. })));
+        // Anchors of anchors: each level is shallow, the copies are thousands of levels deep.
+        let mut chain = String::from("a0: &a0 [1]\n");
+        for k in 1..100 {
+            chain += &format!("a{k}: &a{k} {}*a{}{}\n", "[".repeat(100), k - 1, "]".repeat(100));
+        }
+        assert!(matches!(to_json(&chain), Err(ReadError::TooDeep { .. })));
+        // Right up to the limit is read, through aliases and short forms alike.
+        let edge = format!("a: &a {}1{}\nb: !If [c, *a, 2]\n", "[".repeat(100), "]".repeat(100));
+        assert!(to_json(&edge).is_ok());
+        let over = format!("a: &a {}1{}\nb: [[[[[[[[*a]]]]]]]]\n", "[".repeat(125), "]".repeat(125));
+        assert!(matches!(to_json(&over), Err(ReadError::TooDeep { .. })));
         assert!(matches!(to_json("a: 1\n---\nb: 2\n"), Err(ReadError::Yaml(_))));
     }
 

@@ -122,8 +122,9 @@ impl Template {
         let mut variables = BTreeSet::new();
         let mut parsed = HashMap::new();
         let mut scan = |site: &Site<'_>| -> Result<Option<Value>, TemplateError> {
-            if let Some(found) = analyse(site, &HashMap::new(), &mut parsed)? {
+            if let Some(found) = analyse(site, &parsed)? {
                 variables.extend(found.placeholders.iter().map(|p| p.root().to_owned()));
+                parsed.entry(site.text.to_owned()).or_insert(found);
             }
             Ok(None)
         };
@@ -188,12 +189,10 @@ impl Template {
     /// Renders the template into a JSON Schema with these variables.
     pub fn render(&self, vars: &Map<String, Value>) -> Result<Value, RenderError> {
         self.variable_key(vars)?;
-        let data = Value::Object(vars.clone());
-        let context = HbContext::from(data.clone());
-        // Every string was parsed with the template; one missing here is parsed again.
-        let mut parsed_now = HashMap::new();
+        let context = HbContext::from(Value::Object(vars.clone()));
+        let data = context.data();
         let mut fill = |site: &Site<'_>| -> Result<Option<Value>, RenderFault> {
-            let Some(found) = analyse(site, &self.parsed, &mut parsed_now)? else {
+            let Some(found) = analyse(site, &self.parsed)? else {
                 return Ok(None);
             };
             let placeholders = &found.placeholders;
@@ -201,18 +200,18 @@ impl Template {
                 && site.whole_json_call
                 && !site.is_key
             {
-                return lookup(&data, path, site).map(|v| Some(v.clone())).map_err(Into::into);
+                return lookup(data, path, site).map(|v| Some(v.clone())).map_err(Into::into);
             }
             for placeholder in placeholders {
                 match placeholder {
                     Placeholder::Var(path) => {
-                        let value = lookup(&data, path, site)?;
+                        let value = lookup(data, path, site)?;
                         if value.is_array() || value.is_object() {
                             return Err(RenderError::NotScalar { pointer: site.pointer(), path: path.join(".") }.into());
                         }
                     }
                     Placeholder::Any(path) => {
-                        let strings = lookup(&data, path, site)?
+                        let strings = lookup(data, path, site)?
                             .as_array()
                             .filter(|items| !items.is_empty() && items.iter().all(Value::is_string));
                         if strings.is_none() {
@@ -315,26 +314,18 @@ impl Site<'_> {
     }
 }
 
-/// The placeholders in a string, or `None` when it has none: parsed, or taken from `parsed`
-/// (where it is kept), then checked for where the string is.
-fn analyse(
-    site: &Site<'_>,
-    known: &HashMap<String, Arc<Parsed>>,
-    parsed: &mut HashMap<String, Arc<Parsed>>,
-) -> Result<Option<Arc<Parsed>>, TemplateError> {
+/// The placeholders in a string, or `None` when it has none: taken from `parsed` (every string
+/// of a template is parsed when it is read) or parsed now, then checked for where it is.
+fn analyse(site: &Site<'_>, parsed: &HashMap<String, Arc<Parsed>>) -> Result<Option<Arc<Parsed>>, TemplateError> {
     if !site.text.contains("{{") {
         return Ok(None);
     }
     if site.is_keyword {
         return Err(TemplateError::PlaceholderInKeyword { pointer: site.pointer(), text: site.text.to_owned() });
     }
-    let found = match known.get(site.text).or_else(|| parsed.get(site.text)) {
+    let found = match parsed.get(site.text) {
         Some(found) => found.clone(),
-        None => {
-            let found = Arc::new(parse_placeholders(site)?);
-            parsed.insert(site.text.to_owned(), found.clone());
-            found
-        }
+        None => Arc::new(parse_placeholders(site)?),
     };
     for placeholder in &found.placeholders {
         match placeholder {
