@@ -379,6 +379,25 @@ fn faults() -> Vec<Fault> {
             cause: "grows past 33554432 bytes once its YAML aliases are copied",
         },
         Fault {
+            name: "stack template whose YAML aliases nest thousands of levels deep",
+            event: whole(
+                "STACK",
+                Some(payloads.serve(
+                    "/deep-aliases",
+                    Reply::Body(
+                        json!({"template": (1..100).fold("A0: &a0 [1]\n".to_owned(), |text, k| {
+                            format!("{text}A{k}: &a{k} {}*a{}{}\n", "[".repeat(100), k - 1, "]".repeat(100))
+                        }) + "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      Tags: *a99\n"})
+                        .to_string()
+                        .into_bytes(),
+                    ),
+                )),
+            )
+            .into(),
+            templates: "templates".into(),
+            cause: "collections nest more than 128 deep",
+        },
+        Fault {
             name: "stack template using the reader's reserved key",
             event: whole(
                 "STACK",
