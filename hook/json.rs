@@ -7,6 +7,7 @@
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::map::Entry;
 use serde_json::{Map, Value};
 
 /// Parses JSON text into a [`Value`], refusing duplicate keys at any depth.
@@ -82,11 +83,17 @@ impl<'de> Visitor<'de> for StrictVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut object = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            if object.contains_key(&key) {
-                return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
+            // One hash of the key, for the check and the insert: reading a large template is
+            // mostly keys.
+            match object.entry(key) {
+                Entry::Occupied(entry) => {
+                    return Err(de::Error::custom(format_args!("duplicate key `{}`", entry.key())));
+                }
+                Entry::Vacant(entry) => {
+                    let StrictValue(value) = map.next_value()?;
+                    entry.insert(value);
+                }
             }
-            let StrictValue(value) = map.next_value()?;
-            object.insert(key, value);
         }
         Ok(Value::Object(object))
     }

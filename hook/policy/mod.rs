@@ -86,7 +86,7 @@ pub fn judge_schema(
 ) -> Result<SchemaJudged, JudgeError> {
     policy
         .normalizer()
-        .normalize(policy.schema(), &mut properties)
+        .normalize(&mut properties)
         .map_err(|source| JudgeError::Normalize { type_name: type_name.to_owned(), source })?;
     let mut violations = schema::check(policy, &properties);
     if !guarded {

@@ -54,9 +54,9 @@ pub enum NormalizeError {
 
 /// Buffers reused from one location to the next (each location's expansion is finished before
 /// its children are visited).
-struct Walk<'s> {
-    expanded: Vec<&'s Value>,
-    visited: Vec<&'s Value>,
+struct Walk {
+    expanded: Vec<usize>,
+    visited: Vec<usize>,
 }
 
 impl NormalizeError {
@@ -75,23 +75,72 @@ impl NormalizeError {
 }
 
 /// Converts scalars to the types a schema expects. Built once per compiled policy.
+///
+/// The schema is read once, into one [`Node`] per subschema, which name the subschemas they
+/// apply by index: finding the schemas that apply at a location is then a walk over a few
+/// indexes, where reading the schema's JSON at every location of every resource was a fifth
+/// of validating a large template.
 pub struct Normalizer {
+    /// Every subschema reachable from the root; the root is the first.
+    nodes: Vec<Node>,
     /// `patternProperties` keys, compiled. A key fancy-regex cannot compile is left out: the
     /// values under it are then judged as written (stricter, never looser).
-    pattern_keys: HashMap<String, Regex>,
-    /// The target of every local `$ref` (`#/definitions/...`), resolved once: walking a JSON
-    /// pointer on every use was most of the time normalising a large resource took.
-    references: HashMap<String, Value>,
+    patterns: Vec<Regex>,
+}
+
+/// What normalising reads of one subschema.
+#[derive(Default)]
+struct Node {
+    /// Applies at its location but says nothing normalising reads (`true`, `false`).
+    opaque: bool,
+    /// Draft 7: a `$ref` replaces its siblings. `Some(None)` when it does not resolve to a
+    /// location in the schema, which then adds nothing.
+    reference: Option<Option<usize>>,
+    /// The subschemas that apply to the same value, in a fixed order: `allOf`, `anyOf` and
+    /// `oneOf` branches, then `if`, `then`, `else`, `not`, then `dependencies`.
+    applies: Vec<usize>,
+    /// The types this schema allows, from `type`, or else from `enum` and `const`.
+    types: Types,
+    /// [`NORMALIZE_KEYWORD`].
+    declared: Option<Value>,
+    /// `properties`, sorted by name.
+    properties: Vec<(String, usize)>,
+    /// `patternProperties`: the index of the compiled pattern (none when it does not compile)
+    /// and the subschema.
+    pattern_properties: Vec<(Option<usize>, usize)>,
+    additional_properties: Option<usize>,
+    items: Items,
+    additional_items: Option<usize>,
+    contains: Option<usize>,
+}
+
+#[derive(Default)]
+enum Items {
+    #[default]
+    None,
+    /// One schema for every item.
+    Every(usize),
+    /// A schema per position (draft 7's tuple form).
+    Tuple(Vec<usize>),
 }
 
 impl Normalizer {
     /// Prepares normalisation for `schema`.
     pub fn new(schema: &Value) -> Self {
-        let mut pattern_keys = HashMap::new();
-        collect_pattern_keys(schema, &mut pattern_keys, 0);
-        let mut references = HashMap::new();
-        collect_references(schema, schema, &mut references, 0);
-        Normalizer { pattern_keys, references }
+        let mut builder = Builder {
+            root: schema,
+            nodes: Vec::new(),
+            ids: HashMap::new(),
+            unread: Vec::new(),
+            patterns: Vec::new(),
+            pattern_ids: HashMap::new(),
+        };
+        builder.node(schema);
+        // A work list, not recursion: a schema nested however deep cannot overflow the stack.
+        while let Some((id, schema)) = builder.unread.pop() {
+            builder.nodes[id] = builder.read(schema);
+        }
+        Normalizer { nodes: builder.nodes, patterns: builder.patterns }
     }
 
     /// Converts, in place, every scalar of `instance` that the schema expects in another type.
@@ -99,18 +148,17 @@ impl Normalizer {
     /// A location whose schemas expand past the budget, or a value nested deeper than
     /// [`MAX_DEPTH`], is an error rather than a partial answer: with `not` in a schema, leaving
     /// a string unconverted can make a value pass that its converted form would fail.
-    pub fn normalize(&self, schema: &Value, instance: &mut Value) -> Result<(), NormalizeError> {
+    pub fn normalize(&self, instance: &mut Value) -> Result<(), NormalizeError> {
         let mut walk = Walk { expanded: Vec::new(), visited: Vec::new() };
-        self.visit(schema, vec![schema], instance, 0, &mut walk)
+        self.visit(&[ROOT], instance, 0, &mut walk)
     }
 
-    fn visit<'s>(
-        &'s self,
-        root: &'s Value,
-        schemas: Vec<&'s Value>,
+    fn visit(
+        &self,
+        schemas: &[usize],
         instance: &mut Value,
         depth: usize,
-        walk: &mut Walk<'s>,
+        walk: &mut Walk,
     ) -> Result<(), NormalizeError> {
         if schemas.is_empty() {
             return Ok(());
@@ -121,30 +169,31 @@ impl Normalizer {
         walk.expanded.clear();
         walk.visited.clear();
         let mut budget = EXPANSION_BUDGET;
-        for schema in schemas {
-            self.expand(root, schema, &mut walk.expanded, &mut walk.visited, &mut budget);
+        for &schema in schemas {
+            self.expand(schema, &mut walk.expanded, &mut walk.visited, &mut budget);
         }
         if budget == 0 {
             return Err(NormalizeError::TooManySchemas { pointer: String::new() });
         }
-        let facets: Vec<Facets<'s>> = walk.expanded.iter().copied().map(Facets::of).collect();
-        coerce(allowed_types(&facets), instance)
-            .map_err(|reason| NormalizeError::NotADocument { pointer: String::new(), reason })?;
-        for declared in facets.iter().filter_map(|facet| facet.normalize) {
+        let facets: Vec<&Node> = walk.expanded.iter().map(|&id| &self.nodes[id]).collect();
+        let types = facets.iter().fold(Types::default(), |types, facet| Types(types.0 | facet.types.0));
+        coerce(types, instance).map_err(|reason| NormalizeError::NotADocument { pointer: String::new(), reason })?;
+        for declared in facets.iter().filter_map(|facet| facet.declared.as_ref()) {
             apply_declared(declared, instance);
         }
+        let mut children = Vec::new();
         match instance {
             Value::Object(map) => {
                 for (key, child) in map.iter_mut() {
-                    let child_schemas = self.property_schemas(&facets, key);
-                    self.visit(root, child_schemas, child, depth + 1, walk)
+                    self.property_schemas(&facets, key, &mut children);
+                    self.visit(&children, child, depth + 1, walk)
                         .map_err(|error| error.within(&crate::json::pointer_segment(key)))?;
                 }
             }
             Value::Array(items) => {
                 for (index, child) in items.iter_mut().enumerate() {
-                    self.visit(root, item_schemas(&facets, index), child, depth + 1, walk)
-                        .map_err(|error| error.within(&index.to_string()))?;
+                    item_schemas(&facets, index, &mut children);
+                    self.visit(&children, child, depth + 1, walk).map_err(|error| error.within(&index.to_string()))?;
                 }
             }
             _ => {}
@@ -155,37 +204,114 @@ impl Normalizer {
     /// Adds `schema` and every schema it stands for (`$ref` targets, `allOf`/`anyOf`/`oneOf`
     /// branches, `if`/`then`/`else`/`not`, `dependencies`) to `out`, each once. Every step
     /// spends the budget, which reaching zero makes the location an error.
-    fn expand<'s>(
-        &'s self,
-        root: &'s Value,
-        schema: &'s Value,
-        out: &mut Vec<&'s Value>,
-        visited: &mut Vec<&'s Value>,
-        budget: &mut usize,
-    ) {
+    fn expand(&self, schema: usize, out: &mut Vec<usize>, visited: &mut Vec<usize>, budget: &mut usize) {
         // A schema reached twice (a shared definition, a reference cycle) adds nothing new.
-        if visited.iter().any(|seen| std::ptr::eq(*seen, schema)) {
-            return;
-        }
-        if *budget == 0 {
+        if visited.contains(&schema) || *budget == 0 {
             return;
         }
         *budget -= 1;
         visited.push(schema);
-        let Value::Object(object) = schema else { return };
-        if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
-            // Draft 7: a `$ref` replaces its siblings.
-            if let Some(target) = self.resolve_local(root, reference) {
-                self.expand(root, target, out, visited, budget);
+        let node = &self.nodes[schema];
+        if node.opaque {
+            return;
+        }
+        if let Some(target) = node.reference {
+            if let Some(target) = target {
+                self.expand(target, out, visited, budget);
             }
             return;
         }
         out.push(schema);
-        // One pass over the keywords (a lookup per keyword hashed every name of every schema
-        // on every visit), then the subschemas in a fixed order, whatever the template's.
+        for &sub in &node.applies {
+            self.expand(sub, out, visited, budget);
+        }
+    }
+
+    /// The schemas that apply to property `key` of an object, into `out`.
+    fn property_schemas(&self, facets: &[&Node], key: &str, out: &mut Vec<usize>) {
+        out.clear();
+        for facet in facets {
+            let mut matched = false;
+            if let Ok(at) = facet.properties.binary_search_by(|(name, _)| name.as_str().cmp(key)) {
+                out.push(facet.properties[at].1);
+                matched = true;
+            }
+            for &(pattern, sub) in &facet.pattern_properties {
+                let is_match = pattern.is_some_and(|at| self.patterns[at].is_match(key).unwrap_or(false));
+                if is_match {
+                    out.push(sub);
+                    matched = true;
+                }
+            }
+            if !matched && let Some(sub) = facet.additional_properties {
+                out.push(sub);
+            }
+        }
+    }
+}
+
+/// The root schema's index in [`Normalizer::nodes`].
+const ROOT: usize = 0;
+
+/// The schemas that apply to item `index` of an array, into `out`.
+fn item_schemas(facets: &[&Node], index: usize, out: &mut Vec<usize>) {
+    out.clear();
+    for facet in facets {
+        match &facet.items {
+            Items::Every(sub) => out.push(*sub),
+            Items::Tuple(tuple) => match tuple.get(index) {
+                Some(sub) => out.push(*sub),
+                None => out.extend(facet.additional_items),
+            },
+            Items::None => {}
+        }
+        out.extend(facet.contains);
+    }
+}
+
+/// Reads a schema into [`Node`]s, each subschema once (a `$ref` target is the subschema it
+/// points at, so references to it share its node, and cycles end).
+struct Builder<'s> {
+    root: &'s Value,
+    nodes: Vec<Node>,
+    /// The node of each subschema read so far, by address: identity, as the walk over the
+    /// schema's JSON reaches it, is what makes two references one schema.
+    ids: HashMap<*const Value, usize>,
+    /// Subschemas given a node but not yet read.
+    unread: Vec<(usize, &'s Value)>,
+    patterns: Vec<Regex>,
+    pattern_ids: HashMap<&'s str, Option<usize>>,
+}
+
+impl<'s> Builder<'s> {
+    /// The node of `schema`, read later if it is new.
+    fn node(&mut self, schema: &'s Value) -> usize {
+        if let Some(&id) = self.ids.get(&std::ptr::from_ref(schema)) {
+            return id;
+        }
+        let id = self.nodes.len();
+        self.nodes.push(Node::default());
+        self.ids.insert(std::ptr::from_ref(schema), id);
+        self.unread.push((id, schema));
+        id
+    }
+
+    fn read(&mut self, schema: &'s Value) -> Node {
+        let Value::Object(object) = schema else { return Node { opaque: true, ..Node::default() } };
+        if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
+            let target = match reference {
+                "#" => Some(self.root),
+                _ => reference.strip_prefix('#').filter(|p| !p.is_empty()).and_then(|p| self.root.pointer(p)),
+            };
+            return Node { reference: Some(target.map(|target| self.node(target))), ..Node::default() };
+        }
+        let mut node = Node::default();
+        // One pass over the keywords, then the subschemas that apply to the same value in a
+        // fixed order, whatever the template's.
         let mut combinators: [Option<&'s Vec<Value>>; 3] = [None; 3];
         let mut conditionals: [Option<&'s Value>; 4] = [None; 4];
         let mut dependencies = None;
+        let (mut types, mut enumeration, mut constant) = (None, None, None);
         for (keyword, sub) in object {
             match (keyword.as_str(), sub) {
                 ("allOf", Value::Array(branches)) => combinators[0] = Some(branches),
@@ -199,102 +325,52 @@ impl Normalizer {
                 ("else", _) => conditionals[2] = Some(sub),
                 ("not", _) => conditionals[3] = Some(sub),
                 ("dependencies", Value::Object(map)) => dependencies = Some(map),
-                _ => {}
-            }
-        }
-        for branch in combinators.into_iter().flatten().flatten() {
-            self.expand(root, branch, out, visited, budget);
-        }
-        for sub in conditionals.into_iter().flatten() {
-            self.expand(root, sub, out, visited, budget);
-        }
-        for sub in dependencies.into_iter().flat_map(|map| map.values()).filter(|d| d.is_object()) {
-            self.expand(root, sub, out, visited, budget);
-        }
-    }
-
-    fn resolve_local<'s>(&'s self, root: &'s Value, reference: &str) -> Option<&'s Value> {
-        if reference == "#" { Some(root) } else { self.references.get(reference) }
-    }
-
-    /// The schemas that apply to property `key` of an object.
-    fn property_schemas<'s>(&self, facets: &[Facets<'s>], key: &str) -> Vec<&'s Value> {
-        let mut out = Vec::new();
-        for facet in facets {
-            let mut matched = false;
-            if let Some(sub) = facet.properties.and_then(|p| p.get(key)) {
-                out.push(sub);
-                matched = true;
-            }
-            for (pattern, sub) in facet.pattern_properties.into_iter().flatten() {
-                let is_match = self.pattern_keys.get(pattern).is_some_and(|re| re.is_match(key).unwrap_or(false));
-                if is_match {
-                    out.push(sub);
-                    matched = true;
+                ("type", _) => types = Some(sub),
+                ("enum", Value::Array(values)) => enumeration = Some(values),
+                ("const", _) => constant = Some(sub),
+                ("properties", Value::Object(map)) => {
+                    node.properties = map.iter().map(|(name, sub)| (name.clone(), self.node(sub))).collect();
+                    node.properties.sort_unstable_by(|a, b| a.0.cmp(&b.0));
                 }
-            }
-            if !matched && let Some(sub) = facet.additional_properties {
-                out.push(sub);
-            }
-        }
-        out
-    }
-}
-
-/// The schemas that apply to item `index` of an array.
-fn item_schemas<'s>(facets: &[Facets<'s>], index: usize) -> Vec<&'s Value> {
-    let mut out = Vec::new();
-    for facet in facets {
-        match facet.items {
-            Some(sub @ Value::Object(_)) => out.push(sub),
-            Some(Value::Array(tuple)) => match tuple.get(index) {
-                Some(sub) => out.push(sub),
-                None => out.extend(facet.additional_items),
-            },
-            _ => {}
-        }
-        out.extend(facet.contains);
-    }
-    out
-}
-
-/// The keywords of one schema that normalising reads, found in one pass over its keys: a
-/// lookup per keyword hashed every name of every schema at every location.
-#[derive(Default)]
-struct Facets<'s> {
-    types: Option<&'s Value>,
-    enumeration: Option<&'s Vec<Value>>,
-    constant: Option<&'s Value>,
-    properties: Option<&'s serde_json::Map<String, Value>>,
-    pattern_properties: Option<&'s serde_json::Map<String, Value>>,
-    additional_properties: Option<&'s Value>,
-    items: Option<&'s Value>,
-    additional_items: Option<&'s Value>,
-    contains: Option<&'s Value>,
-    /// [`NORMALIZE_KEYWORD`].
-    normalize: Option<&'s Value>,
-}
-
-impl<'s> Facets<'s> {
-    fn of(schema: &'s Value) -> Self {
-        let mut facets = Facets::default();
-        let Value::Object(object) = schema else { return facets };
-        for (keyword, value) in object {
-            match (keyword.as_str(), value) {
-                ("type", _) => facets.types = Some(value),
-                ("enum", Value::Array(values)) => facets.enumeration = Some(values),
-                ("const", _) => facets.constant = Some(value),
-                ("properties", Value::Object(map)) => facets.properties = Some(map),
-                ("patternProperties", Value::Object(map)) => facets.pattern_properties = Some(map),
-                ("additionalProperties", Value::Object(_)) => facets.additional_properties = Some(value),
-                ("items", _) => facets.items = Some(value),
-                ("additionalItems", Value::Object(_)) => facets.additional_items = Some(value),
-                ("contains", Value::Object(_)) => facets.contains = Some(value),
-                (NORMALIZE_KEYWORD, _) => facets.normalize = Some(value),
+                ("patternProperties", Value::Object(map)) => {
+                    node.pattern_properties =
+                        map.iter().map(|(pattern, sub)| (self.pattern(pattern), self.node(sub))).collect();
+                }
+                ("additionalProperties", Value::Object(_)) => node.additional_properties = Some(self.node(sub)),
+                ("items", Value::Object(_)) => node.items = Items::Every(self.node(sub)),
+                ("items", Value::Array(tuple)) => {
+                    node.items = Items::Tuple(tuple.iter().map(|sub| self.node(sub)).collect());
+                }
+                ("additionalItems", Value::Object(_)) => node.additional_items = Some(self.node(sub)),
+                ("contains", Value::Object(_)) => node.contains = Some(self.node(sub)),
+                (NORMALIZE_KEYWORD, _) => node.declared = Some(sub.clone()),
                 _ => {}
             }
         }
-        facets
+        node.types = allowed_types(types, enumeration, constant);
+        let dependencies = dependencies.into_iter().flat_map(|map| map.values()).filter(|d| d.is_object());
+        let applies: Vec<&'s Value> = combinators
+            .into_iter()
+            .flatten()
+            .flatten()
+            .chain(conditionals.into_iter().flatten())
+            .chain(dependencies)
+            .collect();
+        node.applies = applies.into_iter().map(|sub| self.node(sub)).collect();
+        node
+    }
+
+    fn pattern(&mut self, pattern: &'s str) -> Option<usize> {
+        if let Some(&id) = self.pattern_ids.get(pattern) {
+            return id;
+        }
+        let compiled = RegexBuilder::new(pattern).backtrack_limit(REGEX_BACKTRACK_LIMIT).build().ok();
+        let id = compiled.map(|re| {
+            self.patterns.push(re);
+            self.patterns.len() - 1
+        });
+        self.pattern_ids.insert(pattern, id);
+        id
     }
 }
 
@@ -380,28 +456,28 @@ impl Types {
     }
 }
 
-fn allowed_types(facets: &[Facets<'_>]) -> Types {
-    let mut types = Types::default();
-    for facet in facets {
-        match facet.types {
-            Some(Value::String(name)) => types.add_name(name),
-            Some(Value::Array(names)) => {
-                names.iter().filter_map(Value::as_str).for_each(|n| types.add_name(n));
-                // Exactly these two: a list of every type is free-form data, not a document.
-                let named = |name: &str| names.iter().any(|n| n.as_str() == Some(name));
-                if names.len() == 2 && named("object") && named("string") {
-                    types.0 |= Types::DOCUMENT;
-                }
+/// The types one schema allows: those its `type` names, or else those of its `enum` and
+/// `const` values.
+fn allowed_types(types: Option<&Value>, enumeration: Option<&Vec<Value>>, constant: Option<&Value>) -> Types {
+    let mut allowed = Types::default();
+    match types {
+        Some(Value::String(name)) => allowed.add_name(name),
+        Some(Value::Array(names)) => {
+            names.iter().filter_map(Value::as_str).for_each(|n| allowed.add_name(n));
+            // Exactly these two: a list of every type is free-form data, not a document.
+            let named = |name: &str| names.iter().any(|n| n.as_str() == Some(name));
+            if names.len() == 2 && named("object") && named("string") {
+                allowed.0 |= Types::DOCUMENT;
             }
-            _ => {
-                facet.enumeration.into_iter().flatten().for_each(|v| types.add_value(v));
-                if let Some(value) = facet.constant {
-                    types.add_value(value);
-                }
+        }
+        _ => {
+            enumeration.into_iter().flatten().for_each(|v| allowed.add_value(v));
+            if let Some(value) = constant {
+                allowed.add_value(value);
             }
         }
     }
-    types
+    allowed
 }
 
 /// Converts a scalar whose type the schema does not allow into one it does, when exact.
@@ -479,48 +555,6 @@ fn parse_decimal(text: &str) -> Option<Value> {
     Number::from_f64(value).map(Value::Number)
 }
 
-fn collect_pattern_keys(schema: &Value, out: &mut HashMap<String, Regex>, depth: usize) {
-    if depth > MAX_DEPTH {
-        return;
-    }
-    match schema {
-        Value::Object(object) => {
-            if let Some(Value::Object(patterns)) = object.get("patternProperties") {
-                for pattern in patterns.keys() {
-                    let compiled = RegexBuilder::new(pattern).backtrack_limit(REGEX_BACKTRACK_LIMIT).build();
-                    if let Ok(re) = compiled {
-                        out.insert(pattern.clone(), re);
-                    }
-                }
-            }
-            object.values().for_each(|v| collect_pattern_keys(v, out, depth + 1));
-        }
-        Value::Array(items) => items.iter().for_each(|v| collect_pattern_keys(v, out, depth + 1)),
-        _ => {}
-    }
-}
-
-/// Resolves every local `$ref` of `schema` against `root`, once.
-fn collect_references(root: &Value, schema: &Value, out: &mut HashMap<String, Value>, depth: usize) {
-    if depth > MAX_DEPTH {
-        return;
-    }
-    match schema {
-        Value::Object(object) => {
-            if let Some(reference) = object.get("$ref").and_then(Value::as_str)
-                && let Some(pointer) = reference.strip_prefix('#').filter(|p| !p.is_empty())
-                && !out.contains_key(reference)
-                && let Some(target) = root.pointer(pointer)
-            {
-                out.insert(reference.to_owned(), target.clone());
-            }
-            object.values().for_each(|v| collect_references(root, v, out, depth + 1));
-        }
-        Value::Array(items) => items.iter().for_each(|v| collect_references(root, v, out, depth + 1)),
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -529,7 +563,7 @@ mod tests {
 
     fn normalized(schema: Value, instance: Value) -> Value {
         let mut instance = instance;
-        Normalizer::new(&schema).normalize(&schema, &mut instance).unwrap();
+        Normalizer::new(&schema).normalize(&mut instance).unwrap();
         instance
     }
 
@@ -578,7 +612,7 @@ mod tests {
             "not": {"allOf": many}, "allOf": [{"not": {"const": true}}]
         }}});
         let mut instance = json!({"FifoQueue": "true"});
-        let error = Normalizer::new(&schema).normalize(&schema, &mut instance).unwrap_err();
+        let error = Normalizer::new(&schema).normalize(&mut instance).unwrap_err();
         assert!(matches!(&error, NormalizeError::TooManySchemas { pointer } if pointer == "/FifoQueue"), "{error:?}");
     }
 
@@ -640,6 +674,20 @@ mod tests {
     fn negated_and_conditional_subschemas_type_the_value() {
         let schema = json!({"properties": {"Enc": {"not": {"const": false}}, "On": {"if": {"type": "boolean"}, "then": {"const": true}}}});
         assert_eq!(normalized(schema, json!({"Enc": "false", "On": "TRUE"})), json!({"Enc": false, "On": true}));
+    }
+
+    #[test]
+    fn a_schema_nested_past_the_budget_is_read_and_its_locations_refused() {
+        // Read with a work list: nesting this deep in the schema cannot overflow the stack.
+        let mut deep = json!({"type": "boolean"});
+        for _ in 0..600 {
+            deep = json!({"allOf": [deep]});
+        }
+        let schema = json!({"properties": {"On": deep}});
+        let normalizer = Normalizer::new(&schema);
+        let error = normalizer.normalize(&mut json!({"On": "true"})).unwrap_err();
+        assert!(matches!(&error, NormalizeError::TooManySchemas { pointer } if pointer == "/On"), "{error:?}");
+        assert_eq!(normalized(schema, json!({"Other": "true"})), json!({"Other": "true"}));
     }
 
     #[test]

@@ -423,10 +423,13 @@ pub(crate) fn parse_parameters(text: &str, path: &str) -> Result<BTreeMap<String
 
 /// How many values (see [`count_values`]) of resolved properties are held at once waiting to be
 /// judged together: the resources of a stack template are resolved in chunks of about this
-/// much, and each chunk is judged with one [`Engine::decide_all`] (one Guard call per type). A
-/// 1 MB template is one chunk or a few; the bound keeps what YAML aliases can multiply from
-/// being held all at once.
-const CHUNK_VALUES: usize = 200_000;
+/// much, and each chunk is judged with one [`Engine::decide_all`] (Guard calls of up to
+/// [`crate::policy::guard::MAX_BATCH_BYTES`] of a type's resources each, on both cores). A chunk
+/// is about 1,300 S3 buckets, several Guard batches already. Resolved properties take a few
+/// hundred bytes a value, so the bound keeps a large template's copies (and what YAML aliases
+/// can multiply) from being held all at once: ten times as large a chunk added a tenth to the
+/// peak memory of `rcfge validate` on 3,000 buckets (BENCHMARKS.md).
+const CHUNK_VALUES: usize = 20_000;
 
 /// Judges every resource of a stack template in `context`.
 pub(crate) async fn check_stack(

@@ -876,3 +876,55 @@ fn a_partition_that_does_not_match_the_region_or_a_bad_stack_name_is_refused() {
     let run = rcfge_in(repo.path(), &["validate", "--region", "cn-north-1", "--stack-name", "payments-1"], &[]);
     assert_eq!(run.code, 1, "{run:?}");
 }
+
+/// A template large enough to be resolved and judged in several chunks: every resource is
+/// reported in the template's order with exactly its own findings, at its own lines, as if it
+/// had been judged alone.
+#[test]
+fn a_template_judged_in_several_chunks_reports_each_resource_as_its_own() {
+    // 3,000 buckets of about 15 values each: more than twice the values of one chunk.
+    let mut text = String::from("{\n\"Resources\": {\n");
+    let mut expected = Vec::new();
+    for i in 0..3_000 {
+        let line = text.lines().count() + 1;
+        let extra = match i % 7 {
+            3 => ",\n\"NewFeature\": true",
+            5 => ",\n\"ObjectLockEnabled\": true",
+            _ => "",
+        };
+        text.push_str(&format!(
+            "\"Bucket{i}\": {{\"Type\": \"AWS::S3::Bucket\", \"Properties\": {{\n\
+             \"BucketEncryption\": {{\"ServerSideEncryptionConfiguration\": [{{\"ServerSideEncryptionByDefault\": {{\"SSEAlgorithm\": \"AES256\"}}}}]}},\n\
+             \"PublicAccessBlockConfiguration\": {{\"BlockPublicAcls\": true, \"BlockPublicPolicy\": true, \"IgnorePublicAcls\": true, \"RestrictPublicBuckets\": true}},\n\
+             \"OwnershipControls\": {{\"Rules\": [{{\"ObjectOwnership\": \"BucketOwnerEnforced\"}}]}}{extra}\n\
+             }}}}{}\n",
+            if i < 2_999 { "," } else { "" }
+        ));
+        // The extra property is on the fifth line of the resource.
+        expected.push((format!("Bucket{i}"), i % 7, line + 4));
+    }
+    text.push_str("}\n}\n");
+    let file = temp_file(".json", &text);
+    let path = file.path().to_str().unwrap();
+    let run = rcfge(&["validate", "--format", "json", "--account-id", "111122223333", "--region", "eu-west-1", path]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let resources = report["files"][0]["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), expected.len());
+    for (resource, (logical_id, kind, line)) in resources.iter().zip(&expected) {
+        assert_eq!(resource["logicalId"], logical_id.as_str());
+        let violations = resource["violations"].as_array().unwrap();
+        let pointers: Vec<&str> = violations.iter().map(|v| v["pointer"].as_str().unwrap()).collect();
+        match kind {
+            3 => assert_eq!(pointers, ["/NewFeature"], "{logical_id}"),
+            5 => assert!(
+                !pointers.is_empty() && pointers.iter().all(|p| *p == "/ObjectLockEnabled"),
+                "{logical_id}: {pointers:?}"
+            ),
+            _ => assert!(pointers.is_empty(), "{logical_id}: {pointers:?}"),
+        }
+        for violation in violations {
+            assert_eq!(violation["position"]["line"], *line, "{logical_id}: {violation}");
+        }
+    }
+}
