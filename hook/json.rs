@@ -6,14 +6,15 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::map::Entry;
 use serde_json::{Map, Value};
 
 /// Parses JSON text into a [`Value`], refusing duplicate keys at any depth.
 pub fn from_slice(bytes: &[u8]) -> Result<Value, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let StrictValue(value) = StrictValue::deserialize(&mut deserializer)?;
+    let mut read = Read::default();
+    let value = Strict(&mut read).deserialize(&mut deserializer)?;
     deserializer.end()?;
     Ok(value)
 }
@@ -23,17 +24,27 @@ pub fn from_str(text: &str) -> Result<Value, serde_json::Error> {
     from_slice(text.as_bytes())
 }
 
-struct StrictValue(Value);
+/// The members and items of the objects and arrays being read, innermost last. Each object or
+/// array is gathered here and then made at its final size: grown item by item, most of a
+/// template's (one to three entries) kept room for four, a fifth of a large template's memory.
+#[derive(Default)]
+struct Read {
+    members: Vec<(String, Value)>,
+    items: Vec<Value>,
+}
 
-impl<'de> Deserialize<'de> for StrictValue {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(StrictVisitor).map(StrictValue)
+/// Reads one value.
+struct Strict<'r>(&'r mut Read);
+
+impl<'de> DeserializeSeed<'de> for Strict<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
     }
 }
 
-struct StrictVisitor;
-
-impl<'de> Visitor<'de> for StrictVisitor {
+impl<'de> Visitor<'de> for Strict<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -73,31 +84,50 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(StrictValue(item)) = seq.next_element()? {
-            items.push(item);
+        let read = self.0;
+        let start = read.items.len();
+        while let Some(item) = seq.next_element_seed(Strict(&mut *read))? {
+            read.items.push(item);
         }
-        Ok(Value::Array(items))
+        Ok(Value::Array(read.items.drain(start..).collect()))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut object = Map::new();
+        let read = self.0;
+        let start = read.members.len();
+        // Past a few keys the object becomes a map, which finds a duplicate with one hash.
+        let mut object: Option<Map<String, Value>> = None;
         while let Some(key) = map.next_key::<String>()? {
-            // One hash of the key, for the check and the insert: reading a large template is
-            // mostly keys.
-            match object.entry(key) {
-                Entry::Occupied(entry) => {
-                    return Err(de::Error::custom(format_args!("duplicate key `{}`", entry.key())));
+            let duplicate = |key: &str| de::Error::custom(format_args!("duplicate key `{key}`"));
+            match &mut object {
+                None if read.members[start..].iter().any(|(known, _)| *known == key) => return Err(duplicate(&key)),
+                None => {
+                    let value = map.next_value_seed(Strict(&mut *read))?;
+                    read.members.push((key, value));
+                    if read.members.len() - start == FEW_KEYS {
+                        let mut grown = Map::with_capacity(FEW_KEYS * 2);
+                        grown.extend(read.members.drain(start..));
+                        object = Some(grown);
+                    }
                 }
-                Entry::Vacant(entry) => {
-                    let StrictValue(value) = map.next_value()?;
-                    entry.insert(value);
-                }
+                Some(object) => match object.entry(key) {
+                    Entry::Occupied(entry) => return Err(duplicate(entry.key())),
+                    Entry::Vacant(entry) => {
+                        entry.insert(map.next_value_seed(Strict(&mut *read))?);
+                    }
+                },
             }
         }
-        Ok(Value::Object(object))
+        Ok(Value::Object(object.unwrap_or_else(|| {
+            let mut exact = Map::with_capacity(read.members.len() - start);
+            exact.extend(read.members.drain(start..));
+            exact
+        })))
     }
 }
+
+/// Up to this many keys an object is gathered as a list before it becomes a map.
+const FEW_KEYS: usize = 8;
 
 /// A key as one JSON pointer segment (`~` and `/` escaped, RFC 6901).
 pub(crate) fn pointer_segment(segment: &str) -> String {
@@ -127,6 +157,23 @@ mod tests {
         let err = from_str(r#"{"a": {"b": 1, "b": 2}}"#).unwrap_err();
         assert!(err.to_string().contains("duplicate key `b`"), "{err}");
         assert!(from_str(r#"{"a": 1, "a": 1}"#).is_err());
+    }
+
+    #[test]
+    fn small_and_large_objects_keep_their_order_and_refuse_duplicates_wherever_they_are() {
+        for size in [1, FEW_KEYS - 1, FEW_KEYS, FEW_KEYS + 1, 3 * FEW_KEYS] {
+            let keys: Vec<String> = (0..size).rev().map(|i| format!("k{i}")).collect();
+            let members: Vec<String> = keys.iter().map(|k| format!("\"{k}\": 1")).collect();
+            let value = from_str(&format!("{{{}}}", members.join(", "))).unwrap();
+            let read: Vec<&String> = value.as_object().unwrap().keys().collect();
+            assert_eq!(read, keys.iter().collect::<Vec<_>>(), "{size} keys");
+            // A repeat of the first key, and of the last, after every other key.
+            for repeated in [&keys[0], &keys[size - 1]] {
+                let text = format!("{{{}, \"{repeated}\": 2}}", members.join(", "));
+                let error = from_str(&text).unwrap_err();
+                assert!(error.to_string().contains(&format!("duplicate key `{repeated}`")), "{size} keys: {error}");
+            }
+        }
     }
 
     #[test]

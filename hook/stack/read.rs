@@ -116,10 +116,30 @@ impl StackTemplate {
 
 /// Reads a stack template; JSON when it starts with `{`, YAML otherwise.
 pub fn parse(text: &str) -> Result<StackTemplate, ReadError> {
-    let mut stack = read(text)?;
-    stack.positions = Positions::index(text);
-    Ok(stack)
+    if text.len() < INDEX_BESIDE_BYTES {
+        let mut stack = read(text)?;
+        stack.positions = Positions::index(text);
+        return Ok(stack);
+    }
+    // Reading and indexing are two passes over the same text that share nothing: a large
+    // text is indexed on a second thread while it is read.
+    std::thread::scope(|scope| {
+        let indexing = std::thread::Builder::new().spawn_scoped(scope, || Positions::index(text));
+        let stack = read(text);
+        let positions = match indexing {
+            // A panic while indexing is the same panic it would have been on this thread.
+            Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(_) => Positions::index(text),
+        };
+        let mut stack = stack?;
+        stack.positions = positions;
+        Ok(stack)
+    })
 }
+
+/// From this size on a text is indexed beside its reading (see [`parse`]); below it, starting
+/// a thread costs more than it saves.
+const INDEX_BESIDE_BYTES: usize = 256 * 1024;
 
 /// [`parse`] without the positions, for readers that report no lines (the hook): indexing
 /// reads the whole text a second time.
