@@ -691,6 +691,18 @@ mod tests {
     }
 
     #[test]
+    fn a_reference_however_deep_in_the_schema_is_followed() {
+        // Rendered templates can nest deeper than a template file may: a reference left
+        // unfollowed there would leave "true" a string, which passes `not: {const: true}`.
+        let mut deep = json!({"$ref": "#/definitions/NotTrue"});
+        for _ in 0..70 {
+            deep = json!({"allOf": [deep]});
+        }
+        let schema = json!({"definitions": {"NotTrue": {"not": {"const": true}}}, "properties": {"P": deep}});
+        assert_eq!(normalized(schema, json!({"P": "true"})), json!({"P": true}));
+    }
+
+    #[test]
     fn reference_cycles_terminate() {
         let schema = json!({"definitions": {"A": {"$ref": "#/definitions/B"}, "B": {"$ref": "#/definitions/A"}}, "$ref": "#/definitions/A"});
         assert_eq!(normalized(schema, json!({"x": "1"})), json!({"x": "1"}));
