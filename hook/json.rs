@@ -105,9 +105,7 @@ impl<'de> Visitor<'de> for Strict<'_> {
                     let value = map.next_value_seed(Strict(&mut *read))?;
                     read.members.push((key, value));
                     if read.members.len() - start == FEW_KEYS {
-                        let mut grown = Map::with_capacity(FEW_KEYS * 2);
-                        grown.extend(read.members.drain(start..));
-                        object = Some(grown);
+                        object = Some(read.members.drain(start..).collect());
                     }
                 }
                 Some(object) => match object.entry(key) {
@@ -118,11 +116,8 @@ impl<'de> Visitor<'de> for Strict<'_> {
                 },
             }
         }
-        Ok(Value::Object(object.unwrap_or_else(|| {
-            let mut exact = Map::with_capacity(read.members.len() - start);
-            exact.extend(read.members.drain(start..));
-            exact
-        })))
+        // Collected from a drain, a map is made at the drain's exact length.
+        Ok(Value::Object(object.unwrap_or_else(|| read.members.drain(start..).collect())))
     }
 }
 
